@@ -1,0 +1,119 @@
+/**
+ * The messages Raft nodes exchange: a discriminated union of plain objects, one interface
+ * per RPC, so a transport can encode them with msgpackr and a simulator can inspect them.
+ */
+import type { Entry, LogIndex, NodeId, SnapshotMeta, Term } from './types.ts';
+
+interface Envelope {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  /** The sender's term (for PreVote: the term the sender would campaign in). */
+  readonly term: Term;
+}
+
+/** Would you vote for me if I campaigned? Sent without incrementing the sender's term. */
+export interface PreVoteRequest extends Envelope {
+  readonly type: 'pre-vote';
+  readonly lastLogIndex: LogIndex;
+  readonly lastLogTerm: Term;
+}
+
+export interface VoteRequest extends Envelope {
+  readonly type: 'vote';
+  readonly lastLogIndex: LogIndex;
+  readonly lastLogTerm: Term;
+  /** Set by a leadership transfer: voters ignore their leader lease for it. */
+  readonly transfer: boolean;
+}
+
+export interface VoteResponse extends Envelope {
+  readonly type: 'vote-response' | 'pre-vote-response';
+  readonly granted: boolean;
+}
+
+export interface AppendRequest extends Envelope {
+  readonly type: 'append';
+  readonly prevLogIndex: LogIndex;
+  readonly prevLogTerm: Term;
+  readonly entries: readonly Entry[];
+  readonly commit: LogIndex;
+}
+
+export interface AppendResponse extends Envelope {
+  readonly type: 'append-response';
+  readonly success: boolean;
+  /** On success: the last index now known to match the leader's log. */
+  readonly matchIndex: LogIndex;
+  /** On rejection: the index the leader's probe was at. */
+  readonly rejectedIndex: LogIndex;
+  /**
+   * On rejection, for fast backtracking: the follower's term at `conflictIndex`, and the first
+   * index of that term in its log (or its last index + 1 and term 0 when its log is too short).
+   */
+  readonly conflictTerm: Term;
+  readonly conflictIndex: LogIndex;
+}
+
+export interface HeartbeatRequest extends Envelope {
+  readonly type: 'heartbeat';
+  /** min(leader commit, follower match): never ahead of what the follower is known to hold. */
+  readonly commit: LogIndex;
+  /** The ReadIndex round this heartbeat confirms leadership for ('' when none). */
+  readonly readContext: string;
+}
+
+export interface HeartbeatResponse extends Envelope {
+  readonly type: 'heartbeat-response';
+  readonly readContext: string;
+}
+
+/** One chunk of a snapshot; chunks are sent one at a time and acknowledged by offset. */
+export interface SnapshotChunk extends Envelope {
+  readonly type: 'snapshot';
+  readonly meta: SnapshotMeta;
+  readonly offset: number;
+  readonly totalBytes: number;
+  readonly data: Uint8Array;
+}
+
+export interface SnapshotResponse extends Envelope {
+  readonly type: 'snapshot-response';
+  readonly snapshotIndex: LogIndex;
+  /** The next byte offset the follower expects; equals totalBytes once installed and durable. */
+  readonly nextOffset: number;
+  readonly installed: boolean;
+}
+
+/** A leadership transfer's final step: campaign now, without waiting for a timeout. */
+export interface TimeoutNow extends Envelope {
+  readonly type: 'timeout-now';
+}
+
+/** A follower asks the leader for a read index on behalf of its own clients. */
+export interface ReadIndexRequest extends Envelope {
+  readonly type: 'read-index';
+  readonly readContext: string;
+}
+
+export interface ReadIndexResponse extends Envelope {
+  readonly type: 'read-index-response';
+  readonly readContext: string;
+  /** The leader's confirmed commit index, or 0 when the leader could not serve it. */
+  readonly index: LogIndex;
+}
+
+export type Message =
+  | PreVoteRequest
+  | VoteRequest
+  | VoteResponse
+  | AppendRequest
+  | AppendResponse
+  | HeartbeatRequest
+  | HeartbeatResponse
+  | SnapshotChunk
+  | SnapshotResponse
+  | TimeoutNow
+  | ReadIndexRequest
+  | ReadIndexResponse;
+
+export type MessageType = Message['type'];

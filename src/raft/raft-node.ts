@@ -1,0 +1,793 @@
+/**
+ * RaftNode: the pure Raft state machine, driven as etcd-io/raft's RawNode. It has no clock,
+ * randomness, timers or I/O of its own: time arrives as tick(), randomness from an injected
+ * Random, and everything it wants done leaves through ready(): state and entries to persist,
+ * messages to send (only after that persistence), entries to apply and reads now safe.
+ *
+ * This file holds the public API, term handling, elections and the follower's side of
+ * replication; the leader's side lives in leader.ts.
+ */
+import { assert, assertNever } from '../common/assert.ts';
+import type { Random } from '../common/random.ts';
+import { validateRaftConfig, type RaftConfig } from './config.ts';
+import {
+  broadcastAppend,
+  broadcastHeartbeat,
+  handleAppendResponse,
+  handleHeartbeatResponse,
+  handleReadIndexRequest,
+  handleSnapshotResponse,
+  resendStaleSnapshotChunks,
+  sendAppend,
+  startReadRound,
+} from './leader.ts';
+import { RaftLog } from './log.ts';
+import type {
+  AppendRequest,
+  HeartbeatRequest,
+  Message,
+  ReadIndexResponse,
+  SnapshotChunk,
+  VoteRequest,
+  PreVoteRequest,
+  VoteResponse,
+} from './messages.ts';
+import { Progress } from './progress.ts';
+import { committedIndex, voteOutcome } from './quorum.ts';
+import { ReadIndexTracker } from './read-index.ts';
+import type { Ready } from './ready.ts';
+import {
+  EMPTY_DATA,
+  NO_NODE,
+  hardStateEqual,
+  type ClusterConfig,
+  type Entry,
+  type HardState,
+  type LogIndex,
+  type NodeId,
+  type PersistedState,
+  type ReadState,
+  type Role,
+  type Snapshot,
+  type SoftState,
+  type Term,
+} from './types.ts';
+
+/** Things worth counting: the simulator's coverage report reads them. */
+export type RaftEvent =
+  | 'became-leader'
+  | 'pre-vote-rejected'
+  | 'check-quorum-step-down'
+  | 'snapshot-sent'
+  | 'snapshot-installed'
+  | 'leadership-transferred'
+  | 'read-index-confirmed'
+  | 'append-rejected';
+
+export type ProposeResult =
+  | { readonly ok: true; readonly index: LogIndex; readonly term: Term }
+  | { readonly ok: false; readonly reason: 'not_leader' | 'transferring' | 'overloaded'; readonly leaderHint: NodeId };
+
+export type ReadIndexResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'no_leader' | 'overloaded'; readonly leaderHint: NodeId };
+
+export type TransferResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'not_leader' | 'not_voter' };
+
+/** A snapshot being received chunk by chunk. */
+interface IncomingSnapshot {
+  readonly chunk: SnapshotChunk;
+  readonly buffer: Uint8Array;
+  received: number;
+}
+
+export class RaftNode {
+  readonly id: NodeId;
+  readonly config: RaftConfig;
+  /** @internal */ readonly random: Random;
+  /** @internal */ readonly observe: (event: RaftEvent) => void;
+
+  /** @internal */ term: Term;
+  /** @internal */ vote: NodeId;
+  /** @internal */ lead: NodeId = NO_NODE;
+  /** @internal */ role: Role = 'follower';
+  /** @internal */ readonly log: RaftLog;
+  /** @internal */ membership: ClusterConfig;
+
+  /** @internal */ electionElapsed = 0;
+  /** @internal */ heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+
+  /** Leader only: replication progress of every other member. */
+  /** @internal */ readonly progress = new Map<NodeId, Progress>();
+  private readonly votes = new Map<NodeId, boolean>();
+  private campaignIsTransfer = false;
+  /** @internal */ leadTransferee: NodeId = NO_NODE;
+
+  /** @internal */ readonly readRounds: ReadIndexTracker;
+  /** Reads asked of a leader that has not yet committed an entry of its term. */
+  /** @internal */ readsAwaitingTermCommit: { context: string; requester: NodeId }[] = [];
+  /** Reads confirmed, waiting for the state machine to apply their index. */
+  /** @internal */ readsAwaitingApply: ReadState[] = [];
+  /** Local reads forwarded to the leader and not yet answered. */
+  private readonly readsForwarded = new Set<string>();
+  private droppedReads: string[] = [];
+
+  /** @internal */ messages: Message[] = [];
+  /** The latest snapshot (our own compaction or one installed), sent to lagging followers. */
+  /** @internal */ snapshot: Snapshot | null;
+  private snapshotToSave: Snapshot | null = null;
+  private receivedSnapshot: Snapshot | null = null;
+  private incomingSnapshot: IncomingSnapshot | null = null;
+  /** Leader only: appends wait until ready() so that proposals batch into one message. */
+  /** @internal */ appendsPending = false;
+
+  private lastHardState: HardState;
+  private lastSoftState: SoftState;
+  private readyInFlight = false;
+
+  constructor(
+    config: RaftConfig,
+    bootstrap: ClusterConfig,
+    persisted: PersistedState,
+    random: Random,
+    observe: (event: RaftEvent) => void = () => {},
+  ) {
+    const problems = validateRaftConfig(config);
+    assert(problems.length === 0, () => `invalid raft config: ${problems.join('; ')}`);
+    this.id = config.id;
+    this.config = config;
+    this.random = random;
+    this.observe = observe;
+    this.term = persisted.hardState.term;
+    this.vote = persisted.hardState.vote;
+    this.snapshot = persisted.snapshot;
+    this.membership = persisted.snapshot?.meta.config ?? bootstrap;
+    this.log = RaftLog.fromStorage(persisted.snapshot?.meta ?? null, persisted.entries, persisted.hardState.commit);
+    this.readRounds = new ReadIndexTracker(config.maxPendingReads);
+    this.lastHardState = this.hardState();
+    this.lastSoftState = this.softState();
+    this.resetRandomizedElectionTimeout();
+    this.checkInvariants();
+  }
+
+  // ---- Public API -------------------------------------------------------------------------
+
+  /** Advances logical time by one tick. */
+  tick(): void {
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+    this.checkInvariants();
+  }
+
+  /** Feeds one message from a peer. */
+  step(message: Message): void {
+    assert(message.to === this.id, () => `message for ${message.to} stepped into ${this.id}`);
+    if (this.handleTerm(message)) this.stepByRole(message);
+    this.checkInvariants();
+  }
+
+  /** Appends `data` to the log if we lead; it commits later (or never, if leadership is lost). */
+  propose(data: Uint8Array): ProposeResult {
+    if (this.role !== 'leader') return { ok: false, reason: 'not_leader', leaderHint: this.lead };
+    if (this.leadTransferee !== NO_NODE) return { ok: false, reason: 'transferring', leaderHint: this.lead };
+    if (this.log.lastIndex() - this.log.commitIndex >= this.config.maxUncommittedEntries) {
+      return { ok: false, reason: 'overloaded', leaderHint: this.lead };
+    }
+    const entry = this.appendEntry('normal', data);
+    return { ok: true, index: entry.index, term: entry.term };
+  }
+
+  /**
+   * Asks for a linearizable read point. The read comes back through ready().readStates once it
+   * is safe (leadership confirmed by a quorum, and applied up to the read index), or through
+   * ready().droppedReads if it cannot be served here.
+   */
+  readIndex(context: string): ReadIndexResult {
+    if (this.role === 'leader') {
+      if (!startReadRound(this, context, this.id)) return { ok: false, reason: 'overloaded', leaderHint: this.lead };
+      return { ok: true };
+    }
+    if (this.lead === NO_NODE) return { ok: false, reason: 'no_leader', leaderHint: NO_NODE };
+    if (this.readsForwarded.size >= this.config.maxPendingReads) {
+      return { ok: false, reason: 'overloaded', leaderHint: this.lead };
+    }
+    this.readsForwarded.add(context);
+    this.send({ type: 'read-index', from: this.id, to: this.lead, term: this.term, readContext: context });
+    return { ok: true };
+  }
+
+  /** Hands leadership to `target`: catch it up, then tell it to campaign at once. */
+  transferLeadership(target: NodeId): TransferResult {
+    if (this.role !== 'leader') return { ok: false, reason: 'not_leader' };
+    if (target === this.id) return { ok: true };
+    if (!this.membership.voters.includes(target)) return { ok: false, reason: 'not_voter' };
+    if (this.leadTransferee === target) return { ok: true };
+    this.leadTransferee = target;
+    // The transfer is abandoned if it has not finished within one election timeout.
+    this.electionElapsed = 0;
+    const progress = this.progress.get(target);
+    assert(progress !== undefined, () => `no progress for voter ${target}`);
+    if (progress.match === this.log.lastIndex()) this.sendTimeoutNow(target);
+    else sendAppend(this, target, true);
+    return { ok: true };
+  }
+
+  /** The application has snapshotted its state at `index` (≤ applied): forget older entries. */
+  compact(index: LogIndex, data: Uint8Array): void {
+    assert(index <= this.log.appliedIndex, () => `compact ${index} beyond applied ${this.log.appliedIndex}`);
+    if (index <= this.log.snapshotIndex) return;
+    const term = this.log.term(index);
+    assert(term !== undefined, () => `compact: no term at ${index}`);
+    this.log.compact(index);
+    this.snapshot = { meta: { index, term, config: this.membership }, data };
+    this.snapshotToSave = this.snapshot;
+  }
+
+  hasReady(): boolean {
+    if (this.readyInFlight) return false;
+    return (
+      this.appendsPending ||
+      this.messages.length > 0 ||
+      this.droppedReads.length > 0 ||
+      this.snapshotToSave !== null ||
+      this.receivedSnapshot !== null ||
+      this.log.unstableFrom <= this.log.lastIndex() ||
+      this.log.commitIndex > this.log.applyingIndex ||
+      !hardStateEqual(this.hardState(), this.lastHardState) ||
+      this.hasReleasableRead() ||
+      !softStateEqual(this.softState(), this.lastSoftState)
+    );
+  }
+
+  /**
+   * What must happen next. The caller persists (hardState, entries, snapshot, compaction) in
+   * one synced write, then sends the messages, applies the snapshot and committed entries,
+   * serves the read states, and calls advance(). Nothing may be sent before it is persisted.
+   */
+  ready(): Ready {
+    assert(!this.readyInFlight, 'ready() called again before advance()');
+    if (this.appendsPending) {
+      this.appendsPending = false;
+      broadcastAppend(this, false);
+    }
+    const hardState = this.hardState();
+    const hardStateChanged = !hardStateEqual(hardState, this.lastHardState);
+    const mustSync =
+      hardState.term !== this.lastHardState.term || hardState.vote !== this.lastHardState.vote;
+    const entries = this.log.unstableEntries();
+    this.log.markHandedToStorage();
+    const receivedSnapshot = this.receivedSnapshot;
+    this.receivedSnapshot = null;
+    const committedEntries = this.log.nextEntriesToApply(this.config.maxApplyEntriesPerReady);
+    const last = committedEntries[committedEntries.length - 1];
+    if (last !== undefined) this.log.applyingIndex = last.index;
+    const readStates = this.takeReleasableReads();
+    const softState = this.softState();
+    const ready: Ready = {
+      hardState: hardStateChanged ? hardState : null,
+      entries,
+      snapshot: receivedSnapshot,
+      compaction: this.snapshotToSave,
+      messages: this.messages,
+      committedEntries,
+      readStates,
+      droppedReads: this.droppedReads,
+      softState,
+      mustSync: mustSync || entries.length > 0 || receivedSnapshot !== null,
+      appliedThrough: this.log.applyingIndex,
+    };
+    this.lastHardState = hardState;
+    this.lastSoftState = softState;
+    this.messages = [];
+    this.droppedReads = [];
+    this.snapshotToSave = null;
+    this.readyInFlight = true;
+    return ready;
+  }
+
+  /** The caller has carried out `ready`: its writes are durable and its entries applied. */
+  advance(ready: Ready): void {
+    assert(this.readyInFlight, 'advance() without ready()');
+    this.readyInFlight = false;
+    if (ready.snapshot !== null) {
+      this.log.stableIndex = Math.max(this.log.stableIndex, ready.snapshot.meta.index);
+    }
+    this.log.stableTo(ready.entries);
+    this.log.appliedIndex = Math.max(this.log.appliedIndex, ready.appliedThrough);
+    if (this.role === 'leader' && this.maybeCommit()) broadcastAppend(this, true);
+    this.checkInvariants();
+  }
+
+  // ---- Observers --------------------------------------------------------------------------
+
+  get currentTerm(): Term {
+    return this.term;
+  }
+
+  get currentRole(): Role {
+    return this.role;
+  }
+
+  get leader(): NodeId {
+    return this.lead;
+  }
+
+  get commitIndex(): LogIndex {
+    return this.log.commitIndex;
+  }
+
+  get appliedIndex(): LogIndex {
+    return this.log.appliedIndex;
+  }
+
+  get lastIndex(): LogIndex {
+    return this.log.lastIndex();
+  }
+
+  get snapshotIndex(): LogIndex {
+    return this.log.snapshotIndex;
+  }
+
+  get members(): ClusterConfig {
+    return this.membership;
+  }
+
+  /** The entry at `index` if we still hold it (for checkers and tests). */
+  entryAt(index: LogIndex): Entry | undefined {
+    return this.log.entry(index);
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.commitIndex };
+  }
+
+  softState(): SoftState {
+    return { leader: this.lead, role: this.role };
+  }
+
+  // ---- Overridable rules (tests plant bugs by overriding exactly one of these) -------------
+
+  /** Raft §5.4.1: grant a vote only to a candidate whose log is at least as up to date. */
+  protected logIsUpToDate(lastIndex: LogIndex, lastTerm: Term): boolean {
+    return this.log.isUpToDate(lastIndex, lastTerm);
+  }
+
+  /** Raft §5.4.2 (Figure 8): only entries of the current term are committed by counting. */
+  protected mayCommitByCounting(index: LogIndex): boolean {
+    return this.log.term(index) === this.term;
+  }
+
+  /** @internal Advances the commit index to what a majority holds; true when it moved. */
+  maybeCommit(): boolean {
+    const index = committedIndex(this.membership.voters, (id) =>
+      id === this.id ? this.log.stableIndex : (this.progress.get(id)?.match ?? 0),
+    );
+    if (index <= this.log.commitIndex || !this.mayCommitByCounting(index)) return false;
+    this.log.commitTo(index);
+    this.releaseReadsAwaitingTermCommit();
+    return true;
+  }
+
+  // ---- Internals shared with leader.ts ----------------------------------------------------
+
+  /** @internal */
+  send(message: Message): void {
+    this.messages.push(message);
+  }
+
+  /** @internal */
+  isVoter(id: NodeId): boolean {
+    return this.membership.voters.includes(id);
+  }
+
+  /** @internal */
+  othersInMembership(): NodeId[] {
+    return [...this.membership.voters, ...this.membership.learners].filter((id) => id !== this.id);
+  }
+
+  /** @internal A read confirmed for one of our own clients. */
+  readConfirmed(context: string, index: LogIndex): void {
+    this.readsAwaitingApply.push({ context, index });
+    this.observe('read-index-confirmed');
+  }
+
+  /** @internal */
+  sendTimeoutNow(target: NodeId): void {
+    this.send({ type: 'timeout-now', from: this.id, to: target, term: this.term });
+  }
+
+  // ---- Term handling ----------------------------------------------------------------------
+
+  /** Applies the rules every message obeys before its type matters; false = drop it. */
+  private handleTerm(message: Message): boolean {
+    if (message.term > this.term) return this.handleHigherTerm(message);
+    if (message.term < this.term) {
+      this.handleLowerTerm(message);
+      return false;
+    }
+    return true;
+  }
+
+  private handleHigherTerm(message: Message): boolean {
+    if (message.type === 'pre-vote' || message.type === 'vote') {
+      const forced = message.type === 'vote' && message.transfer;
+      // CheckQuorum's lease: while we hear from a leader, refuse to help unseat it. This keeps
+      // a node that was partitioned away (and bumped its term) from disrupting the cluster.
+      const inLease =
+        this.config.checkQuorum && this.lead !== NO_NODE && this.electionElapsed < this.config.electionTicks;
+      if (!forced && inLease) return false;
+    }
+    if (message.type === 'pre-vote') return true; // never changes our term
+    if (message.type === 'pre-vote-response' && message.granted) return true; // the future term
+    const fromLeader = message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot';
+    this.becomeFollower(message.term, fromLeader ? message.from : NO_NODE);
+    return true;
+  }
+
+  private handleLowerTerm(message: Message): void {
+    if (message.type === 'append' || message.type === 'heartbeat') {
+      // A deposed leader still thinks it leads: our higher term in the answer makes it step down.
+      this.send({
+        type: 'append-response',
+        from: this.id,
+        to: message.from,
+        term: this.term,
+        success: false,
+        matchIndex: 0,
+        rejectedIndex: 0,
+        conflictTerm: 0,
+        conflictIndex: 0,
+      });
+    } else if (message.type === 'pre-vote') {
+      this.send({ type: 'pre-vote-response', from: this.id, to: message.from, term: this.term, granted: false });
+    }
+  }
+
+  private stepByRole(message: Message): void {
+    switch (message.type) {
+      case 'pre-vote':
+      case 'vote':
+        this.handleVoteRequest(message);
+        return;
+      case 'pre-vote-response':
+      case 'vote-response':
+        this.handleVoteResponse(message);
+        return;
+      case 'append':
+      case 'heartbeat':
+      case 'snapshot':
+        this.handleFromLeader(message);
+        return;
+      case 'append-response':
+        if (this.role === 'leader') handleAppendResponse(this, message);
+        return;
+      case 'heartbeat-response':
+        if (this.role === 'leader') handleHeartbeatResponse(this, message);
+        return;
+      case 'snapshot-response':
+        if (this.role === 'leader') handleSnapshotResponse(this, message);
+        return;
+      case 'read-index':
+        handleReadIndexRequest(this, message);
+        return;
+      case 'read-index-response':
+        this.handleReadIndexResponse(message);
+        return;
+      case 'timeout-now':
+        if (this.role === 'follower' && this.isVoter(this.id)) this.campaign('transfer');
+        return;
+      default:
+        assertNever(message, 'message type');
+    }
+  }
+
+  // ---- Elections --------------------------------------------------------------------------
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    if (this.electionElapsed < this.randomizedElectionTimeout) return;
+    this.electionElapsed = 0;
+    if (this.isVoter(this.id)) this.campaign(this.config.preVote ? 'pre-vote' : 'vote');
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.config.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.config.checkQuorum && !this.quorumRecentlyActive()) {
+        this.observe('check-quorum-step-down');
+        this.becomeFollower(this.term, NO_NODE);
+        return;
+      }
+      // A transfer that did not finish within an election timeout is abandoned.
+      this.leadTransferee = NO_NODE;
+    }
+    resendStaleSnapshotChunks(this);
+    if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      broadcastHeartbeat(this, this.readRounds.latestContext());
+    }
+  }
+
+  /** CheckQuorum: did a majority of voters answer us during the last election timeout? */
+  private quorumRecentlyActive(): boolean {
+    const active = this.membership.voters.filter(
+      (id) => id === this.id || this.progress.get(id)?.recentActive === true,
+    );
+    for (const progress of this.progress.values()) progress.recentActive = false;
+    return active.length >= Math.floor(this.membership.voters.length / 2) + 1;
+  }
+
+  private campaign(kind: 'pre-vote' | 'vote' | 'transfer'): void {
+    const voteTerm = this.term + 1;
+    if (kind === 'pre-vote') {
+      // A pre-candidate keeps its term and vote: it only asks whether it could win.
+      this.role = 'pre-candidate';
+      this.lead = NO_NODE;
+      this.resetRandomizedElectionTimeout();
+      this.dropForwardedReads();
+    } else {
+      this.reset(voteTerm);
+      this.role = 'candidate';
+      this.vote = this.id;
+    }
+    this.campaignIsTransfer = kind === 'transfer';
+    this.votes.clear();
+    this.votes.set(this.id, true);
+    if (this.tallyVotes()) return;
+    for (const voter of this.membership.voters) {
+      if (voter === this.id) continue;
+      const base = {
+        from: this.id,
+        to: voter,
+        term: voteTerm,
+        lastLogIndex: this.log.lastIndex(),
+        lastLogTerm: this.log.lastTerm(),
+      };
+      if (kind === 'pre-vote') this.send({ type: 'pre-vote', ...base } satisfies PreVoteRequest);
+      else this.send({ type: 'vote', ...base, transfer: kind === 'transfer' } satisfies VoteRequest);
+    }
+  }
+
+  private handleVoteRequest(request: PreVoteRequest | VoteRequest): void {
+    const isPreVote = request.type === 'pre-vote';
+    const canVote =
+      this.vote === request.from ||
+      (this.vote === NO_NODE && this.lead === NO_NODE) ||
+      (isPreVote && request.term > this.term);
+    const granted = canVote && this.logIsUpToDate(request.lastLogIndex, request.lastLogTerm);
+    this.send({
+      type: isPreVote ? 'pre-vote-response' : 'vote-response',
+      from: this.id,
+      to: request.from,
+      term: granted ? request.term : this.term,
+      granted,
+    });
+    if (granted && !isPreVote) {
+      this.electionElapsed = 0;
+      this.vote = request.from;
+    }
+  }
+
+  private handleVoteResponse(response: VoteResponse): void {
+    const expected = this.role === 'pre-candidate' ? 'pre-vote-response' : 'vote-response';
+    if (response.type !== expected || (this.role !== 'pre-candidate' && this.role !== 'candidate')) return;
+    if (!this.isVoter(response.from)) return;
+    if (!response.granted && response.type === 'pre-vote-response') this.observe('pre-vote-rejected');
+    this.votes.set(response.from, response.granted);
+    this.tallyVotes();
+  }
+
+  /** Acts on the election's outcome; true when it is decided. */
+  private tallyVotes(): boolean {
+    const outcome = voteOutcome(this.membership.voters, this.votes);
+    if (outcome === 'pending') return false;
+    if (outcome === 'lost') {
+      this.becomeFollower(this.term, NO_NODE);
+    } else if (this.role === 'pre-candidate') {
+      this.campaign(this.campaignIsTransfer ? 'transfer' : 'vote');
+    } else {
+      this.becomeLeader();
+    }
+    return true;
+  }
+
+  private reset(term: Term): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = NO_NODE;
+    }
+    this.lead = NO_NODE;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetRandomizedElectionTimeout();
+    this.votes.clear();
+    this.progress.clear();
+    this.leadTransferee = NO_NODE;
+    this.appendsPending = false;
+    for (const read of this.readRounds.drain()) if (read.requester === this.id) this.droppedReads.push(read.context);
+    for (const read of this.readsAwaitingTermCommit) if (read.requester === this.id) this.droppedReads.push(read.context);
+    this.readsAwaitingTermCommit = [];
+    this.dropForwardedReads();
+  }
+
+  /** @internal */
+  becomeFollower(term: Term, lead: NodeId): void {
+    this.reset(term);
+    this.role = 'follower';
+    this.lead = lead;
+  }
+
+  private becomeLeader(): void {
+    assert(this.role === 'candidate', () => `becomeLeader from ${this.role}`);
+    const wasTransfer = this.campaignIsTransfer;
+    this.reset(this.term);
+    this.role = 'leader';
+    this.lead = this.id;
+    this.vote = this.id;
+    for (const id of this.othersInMembership()) {
+      this.progress.set(id, new Progress(this.log.lastIndex() + 1, this.config.maxInflightAppends));
+    }
+    // The no-op of the new term: committing it commits every earlier entry (Figure 8).
+    this.appendEntry('noop', EMPTY_DATA);
+    this.observe('became-leader');
+    if (wasTransfer) this.observe('leadership-transferred');
+  }
+
+  private appendEntry(type: Entry['type'], data: Uint8Array): Entry {
+    const entry: Entry = { term: this.term, index: this.log.lastIndex() + 1, type, data };
+    this.log.append([entry]);
+    this.appendsPending = true;
+    return entry;
+  }
+
+  private resetRandomizedElectionTimeout(): void {
+    this.randomizedElectionTimeout = this.config.electionTicks + this.random.int(this.config.electionTicks);
+  }
+
+  // ---- Follower side ----------------------------------------------------------------------
+
+  private handleFromLeader(message: AppendRequest | HeartbeatRequest | SnapshotChunk): void {
+    if (this.role === 'leader') {
+      assert(false, () => `two leaders in term ${this.term}: ${this.id} and ${message.from}`);
+    }
+    if (this.role !== 'follower' || this.lead !== message.from) this.becomeFollower(this.term, message.from);
+    this.electionElapsed = 0;
+    if (message.type === 'append') this.handleAppend(message);
+    else if (message.type === 'heartbeat') this.handleHeartbeat(message);
+    else this.handleSnapshotChunk(message);
+  }
+
+  private handleAppend(request: AppendRequest): void {
+    const reply = { type: 'append-response' as const, from: this.id, to: request.from, term: this.term };
+    if (request.prevLogIndex < this.log.commitIndex) {
+      // Everything up to our commit index already matches: tell the leader where to continue.
+      this.send({ ...reply, success: true, matchIndex: this.log.commitIndex, rejectedIndex: 0, conflictTerm: 0, conflictIndex: 0 });
+      return;
+    }
+    const lastNew = this.log.tryAppend(request.prevLogIndex, request.prevLogTerm, request.entries);
+    if (lastNew !== null) {
+      this.log.commitTo(Math.min(request.commit, lastNew));
+      this.send({ ...reply, success: true, matchIndex: lastNew, rejectedIndex: 0, conflictTerm: 0, conflictIndex: 0 });
+      return;
+    }
+    this.observe('append-rejected');
+    const tooShort = request.prevLogIndex > this.log.lastIndex();
+    const conflictTerm = tooShort ? 0 : (this.log.term(request.prevLogIndex) ?? 0);
+    const conflictIndex = tooShort ? this.log.lastIndex() + 1 : this.log.firstIndexOfTermAt(request.prevLogIndex);
+    this.send({
+      ...reply,
+      success: false,
+      matchIndex: 0,
+      rejectedIndex: request.prevLogIndex,
+      conflictTerm,
+      conflictIndex: Math.max(conflictIndex, this.log.commitIndex + 1),
+    });
+  }
+
+  private handleHeartbeat(request: HeartbeatRequest): void {
+    // The leader sends min(its commit, our match), so this never commits what we do not hold.
+    if (request.commit <= this.log.lastIndex()) this.log.commitTo(request.commit);
+    this.send({ type: 'heartbeat-response', from: this.id, to: request.from, term: this.term, readContext: request.readContext });
+  }
+
+  private handleSnapshotChunk(chunk: SnapshotChunk): void {
+    const { meta } = chunk;
+    const reply = { type: 'snapshot-response' as const, from: this.id, to: chunk.from, term: this.term, snapshotIndex: meta.index };
+    if (meta.index <= this.log.commitIndex) {
+      this.incomingSnapshot = null;
+      this.send({ ...reply, nextOffset: chunk.totalBytes, installed: true });
+      return;
+    }
+    const incoming = this.acceptChunk(chunk);
+    if (incoming === null || incoming.received < chunk.totalBytes) {
+      this.send({ ...reply, nextOffset: incoming?.received ?? 0, installed: false });
+      return;
+    }
+    this.incomingSnapshot = null;
+    if (this.log.matchTerm(meta.index, meta.term)) {
+      // We already hold the entry the snapshot ends at: it is committed, keep our log.
+      this.log.commitTo(meta.index);
+    } else {
+      this.log.restore(meta);
+      this.snapshot = { meta, data: incoming.buffer };
+      this.receivedSnapshot = this.snapshot;
+      this.membership = meta.config;
+      this.observe('snapshot-installed');
+    }
+    this.send({ ...reply, nextOffset: chunk.totalBytes, installed: true });
+  }
+
+  /** Adds a chunk to the snapshot being received; null when it is out of order. */
+  private acceptChunk(chunk: SnapshotChunk): IncomingSnapshot | null {
+    if (chunk.offset === 0) {
+      this.incomingSnapshot = { chunk, buffer: new Uint8Array(chunk.totalBytes), received: 0 };
+    }
+    const incoming = this.incomingSnapshot;
+    if (incoming === null) return null;
+    const sameSnapshot =
+      incoming.chunk.meta.index === chunk.meta.index &&
+      incoming.chunk.meta.term === chunk.meta.term &&
+      incoming.chunk.totalBytes === chunk.totalBytes;
+    if (!sameSnapshot || chunk.offset !== incoming.received) return sameSnapshot ? incoming : null;
+    assert(chunk.offset + chunk.data.byteLength <= chunk.totalBytes, 'snapshot chunk past its total size');
+    incoming.buffer.set(chunk.data, chunk.offset);
+    incoming.received += chunk.data.byteLength;
+    return incoming;
+  }
+
+  private handleReadIndexResponse(response: ReadIndexResponse): void {
+    if (!this.readsForwarded.delete(response.readContext)) return;
+    if (response.index === 0) this.droppedReads.push(response.readContext);
+    else this.readConfirmed(response.readContext, response.index);
+  }
+
+  private dropForwardedReads(): void {
+    for (const context of this.readsForwarded) this.droppedReads.push(context);
+    this.readsForwarded.clear();
+  }
+
+  // ---- Reads ------------------------------------------------------------------------------
+
+  private releaseReadsAwaitingTermCommit(): void {
+    if (this.readsAwaitingTermCommit.length === 0 || this.log.term(this.log.commitIndex) !== this.term) return;
+    const waiting = this.readsAwaitingTermCommit;
+    this.readsAwaitingTermCommit = [];
+    for (const read of waiting) startReadRound(this, read.context, read.requester);
+  }
+
+  /** Reads the next ready could release without applying more (more commits make a ready anyway). */
+  private hasReleasableRead(): boolean {
+    return this.readsAwaitingApply.some((read) => read.index <= this.log.applyingIndex);
+  }
+
+  /** Reads whose index this ready's committed entries reach (served after applying them). */
+  private takeReleasableReads(): ReadState[] {
+    const through = this.log.applyingIndex;
+    const released = this.readsAwaitingApply.filter((read) => read.index <= through);
+    if (released.length > 0) this.readsAwaitingApply = this.readsAwaitingApply.filter((read) => read.index > through);
+    return released;
+  }
+
+  // ---- Invariants -------------------------------------------------------------------------
+
+  /** Throws if any internal invariant is broken; runs after every tick and step. */
+  checkInvariants(): void {
+    this.log.checkInvariants();
+    if (this.role === 'leader') {
+      assert(this.lead === this.id && this.vote === this.id, 'a leader leads and voted for itself');
+      for (const progress of this.progress.values()) progress.checkInvariants();
+    } else {
+      assert(this.progress.size === 0, 'only a leader tracks progress');
+    }
+    if (this.role === 'candidate') assert(this.vote === this.id, 'a candidate voted for itself');
+  }
+}
+
+function softStateEqual(left: SoftState, right: SoftState): boolean {
+  return left.leader === right.leader && left.role === right.role;
+}

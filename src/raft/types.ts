@@ -1,0 +1,86 @@
+/**
+ * The data the Raft core works on: log entries, hard state, configurations and snapshots.
+ * Plain objects only, so they cross the storage and transport boundaries unchanged.
+ */
+
+/** A member's id, unique within a cluster. */
+export type NodeId = string;
+/** A Raft term: increases monotonically; 0 means "before any election". */
+export type Term = number;
+/** A position in the replicated log; the first entry has index 1, 0 means "none". */
+export type LogIndex = number;
+
+/** The absence of a node (no vote cast, no known leader). */
+export const NO_NODE: NodeId = '';
+
+/**
+ * `normal` carries application data; `noop` is the empty entry every new leader appends so
+ * that entries of earlier terms become committed; `config` is reserved for membership changes.
+ */
+export type EntryType = 'normal' | 'noop' | 'config';
+
+export interface Entry {
+  readonly term: Term;
+  readonly index: LogIndex;
+  readonly type: EntryType;
+  readonly data: Uint8Array;
+}
+
+/** What must be durable before any message that depends on it leaves the node. */
+export interface HardState {
+  readonly term: Term;
+  readonly vote: NodeId;
+  readonly commit: LogIndex;
+}
+
+/** Membership: voters decide; learners receive the log but never vote or count. */
+export interface ClusterConfig {
+  readonly voters: readonly NodeId[];
+  readonly learners: readonly NodeId[];
+}
+
+export interface SnapshotMeta {
+  /** The last log index the snapshot covers. */
+  readonly index: LogIndex;
+  /** The term of the entry at `index`. */
+  readonly term: Term;
+  /** The configuration in effect at `index`. */
+  readonly config: ClusterConfig;
+}
+
+export interface Snapshot {
+  readonly meta: SnapshotMeta;
+  /** The application's serialized state machine, opaque to Raft. */
+  readonly data: Uint8Array;
+}
+
+export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
+
+/** Volatile state that the driver may want to observe (who leads, and our role). */
+export interface SoftState {
+  readonly leader: NodeId;
+  readonly role: Role;
+}
+
+/** A read that is now safe to serve from the local state machine. */
+export interface ReadState {
+  /** The caller's context passed to readIndex(). */
+  readonly context: string;
+  /** The commit index the read must observe; the core releases it only once applied ≥ index. */
+  readonly index: LogIndex;
+}
+
+/** The state a node restarts from, as loaded from storage. */
+export interface PersistedState {
+  readonly hardState: HardState;
+  readonly snapshot: Snapshot | null;
+  /** Every entry after the snapshot, in order, contiguous. */
+  readonly entries: readonly Entry[];
+}
+
+export const EMPTY_HARD_STATE: HardState = { term: 0, vote: NO_NODE, commit: 0 };
+export const EMPTY_DATA: Uint8Array = new Uint8Array(0);
+
+export function hardStateEqual(left: HardState, right: HardState): boolean {
+  return left.term === right.term && left.vote === right.vote && left.commit === right.commit;
+}
