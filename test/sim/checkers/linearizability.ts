@@ -1,0 +1,505 @@
+/**
+ * Linearizability checker for the key-value register histories the Raft simulator records.
+ *
+ * A history is linearizable if every operation can be given a single instant between its
+ * invocation and its completion such that, taken in that order, the results match a plain
+ * sequential register. Deciding that is NP-complete in general, so we use the standard
+ * practical search:
+ *
+ * - P-compositionality (Herlihy & Wing): a history of independent registers is linearizable
+ *   iff each register's sub-history is. We split by key, which turns one huge search into
+ *   many small ones.
+ * - Wing & Gong's depth-first search with Lowe's memoization (the "WGL" algorithm used by
+ *   Knossos and Porcupine): the history is a doubly linked list of call/return events in
+ *   time order. The next operation to linearize must be one whose call precedes the first
+ *   remaining return event (otherwise it would be ordered after an operation that finished
+ *   before it started). We try such calls in turn, remove the linearized ones from the list,
+ *   and backtrack when we hit a return event whose operation cannot be placed. A cache of
+ *   (set of linearized operations, register value) pairs prunes configurations already
+ *   explored: the future of the search depends only on those two things.
+ *
+ * Outcomes that the client could not observe are handled conservatively so that a correct
+ * system never raises an alarm:
+ * - `fail` means "definitely had no effect": the operation is dropped.
+ * - `unknown` reads are dropped (a read without a result constrains nothing).
+ * - `unknown` writes (put / cas) return at +infinity: they may be linearized anywhere after
+ *   their invocation, or never. Because a write with no observed result is legal in every
+ *   state, "never" is the same as "after everything else", so the search simply stops as
+ *   soon as every operation with a known completion has been linearized.
+ * - Equal timestamps count as concurrent: op A precedes op B only if A.completeMs <
+ *   B.invokeMs strictly. Clocks in the simulator are coarse; claiming an order we cannot
+ *   prove would produce false alarms.
+ */
+import { assert } from '../../../src/common/assert.ts';
+
+// ---------------------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------------------
+
+export type RegisterOp =
+  | { kind: 'put'; key: string; value: string }
+  | { kind: 'get'; key: string }
+  | { kind: 'cas'; key: string; expected: string | null; value: string }; // expected null = "only if absent"
+
+export type RegisterOutcome =
+  | { status: 'ok'; value?: string | null; casSucceeded?: boolean } // get: value (null = absent); cas: casSucceeded
+  | { status: 'fail' } // definitely had no effect: drop it from the history
+  | { status: 'unknown' }; // timed out / indeterminate: may have taken effect at any point after invoke, or never
+
+export interface HistoryRecord {
+  id: number; // unique per history
+  client: number;
+  op: RegisterOp;
+  invokeMs: number;
+  completeMs: number | null; // null when outcome is 'unknown' (treat as returning at +infinity)
+  outcome: RegisterOutcome;
+}
+
+export type LinearizabilityResult =
+  | { ok: true; keysChecked: number; statesExplored: number }
+  | { ok: false; key: string; reason: string; ops: HistoryRecord[] }
+  | { ok: 'inconclusive'; key: string; statesExplored: number };
+
+const DEFAULT_MAX_STATES_PER_KEY = 2_000_000;
+
+/** Above this many records for the failing key, the report carries a window, not all of them. */
+const FULL_REPORT_LIMIT = 40;
+/** How many operations that completed before the blocked one the report window keeps. */
+const REPORT_PRECEDING = 20;
+
+// ---------------------------------------------------------------------------------------
+// Entry point
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Checks `history` for linearizability against a map of independent registers, all absent
+ * at the start. Throws on malformed records (duplicate ids, an `ok` get without a value...):
+ * those are bugs in the recording harness, and silently guessing would hide them.
+ */
+export function checkLinearizable(
+  history: readonly HistoryRecord[],
+  options?: { maxStatesPerKey?: number },
+): LinearizabilityResult {
+  const maxStates = options?.maxStatesPerKey ?? DEFAULT_MAX_STATES_PER_KEY;
+  assert(maxStates > 0, `maxStatesPerKey must be positive, got ${maxStates}`);
+  validateHistory(history);
+
+  const byKey = partitionByKey(history);
+  // Sorted so the verdict (and which key is reported) does not depend on record order.
+  const keys = [...byKey.keys()].sort();
+  let statesExplored = 0;
+  let firstInconclusive: { key: string; statesExplored: number } | null = null;
+
+  for (const key of keys) {
+    const records = byKey.get(key) ?? [];
+    const outcome = searchKey(prepareOps(records), maxStates);
+    statesExplored += outcome.statesExplored;
+    if (outcome.kind === 'violation') {
+      // A proven violation on any key beats an inconclusive one: report it.
+      return { ok: false, key, reason: describeViolation(key, outcome), ops: reportWindow(records, outcome) };
+    }
+    if (outcome.kind === 'inconclusive' && firstInconclusive === null) {
+      firstInconclusive = { key, statesExplored: outcome.statesExplored };
+    }
+  }
+
+  if (firstInconclusive !== null) return { ok: 'inconclusive', ...firstInconclusive };
+  return { ok: true, keysChecked: keys.length, statesExplored };
+}
+
+function validateHistory(history: readonly HistoryRecord[]): void {
+  const ids = new Set<number>();
+  for (const r of history) {
+    assert(!ids.has(r.id), `history has duplicate record id ${r.id}`);
+    ids.add(r.id);
+    assert(Number.isFinite(r.invokeMs), `record #${r.id}: invokeMs must be finite`);
+    if (r.completeMs !== null) {
+      assert(r.completeMs >= r.invokeMs, `record #${r.id}: completes (${r.completeMs}) before it is invoked (${r.invokeMs})`);
+    }
+    if (r.outcome.status !== 'ok') continue;
+    assert(r.completeMs !== null, `record #${r.id}: outcome ok needs a completeMs`);
+    if (r.op.kind === 'get') {
+      assert(r.outcome.value !== undefined, `record #${r.id}: ok get needs outcome.value (null = absent)`);
+    }
+    if (r.op.kind === 'cas') {
+      assert(r.outcome.casSucceeded !== undefined, `record #${r.id}: ok cas needs outcome.casSucceeded`);
+    }
+  }
+}
+
+function partitionByKey(history: readonly HistoryRecord[]): Map<string, HistoryRecord[]> {
+  const byKey = new Map<string, HistoryRecord[]>();
+  for (const r of history) {
+    const list = byKey.get(r.op.key);
+    if (list) list.push(r);
+    else byKey.set(r.op.key, [r]);
+  }
+  return byKey;
+}
+
+// ---------------------------------------------------------------------------------------
+// The register model
+// ---------------------------------------------------------------------------------------
+
+/** A register's content; null means the key is absent. */
+type Value = string | null;
+
+/** What a model step returns when the operation's observed result is impossible in that state. */
+const ILLEGAL: unique symbol = Symbol('illegal');
+type Step = (state: Value) => Value | typeof ILLEGAL;
+
+/** One operation of a single key's history, ready for the search. */
+interface PreparedOp {
+  /** Bit index in the set of linearized operations (dense, per key). */
+  readonly index: number;
+  readonly record: HistoryRecord;
+  /** Applies the operation and checks its observed result against the state. */
+  readonly step: Step;
+  /** Outcome unknown: returns at +infinity and need not be linearized at all. */
+  readonly pendingForever: boolean;
+}
+
+/** Drops operations that constrain nothing and turns the rest into model steps. */
+function prepareOps(records: readonly HistoryRecord[]): PreparedOp[] {
+  const ops: PreparedOp[] = [];
+  for (const record of records) {
+    const step = stepFor(record);
+    if (step === null) continue;
+    ops.push({ index: ops.length, record, step, pendingForever: record.outcome.status === 'unknown' });
+  }
+  return ops;
+}
+
+/** The model step for a record, or null when the record is dropped from the history. */
+function stepFor(record: HistoryRecord): Step | null {
+  const { op, outcome } = record;
+  if (outcome.status === 'fail') return null;
+  const known = outcome.status === 'ok';
+  switch (op.kind) {
+    case 'put':
+      return () => op.value;
+    case 'get': {
+      if (!known) return null; // An unanswered read neither changes nor reveals anything.
+      const observed = outcome.value ?? null;
+      return (s) => (s === observed ? s : ILLEGAL);
+    }
+    case 'cas': {
+      // Unknown result: whether it swapped depends only on the state it is applied in.
+      if (!known) return (s) => (s === op.expected ? op.value : s);
+      if (outcome.casSucceeded === true) return (s) => (s === op.expected ? op.value : ILLEGAL);
+      return (s) => (s !== op.expected ? s : ILLEGAL);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The event list
+// ---------------------------------------------------------------------------------------
+
+/** The list head (a sentinel) or an event; the head has no predecessor. */
+interface ListNode {
+  prev: ListNode | null;
+  next: EventEntry | null;
+}
+
+interface EventEntry extends ListNode {
+  prev: ListNode;
+  readonly kind: 'call' | 'return';
+  readonly op: PreparedOp;
+  /** For a call, its matching return (lifting an operation removes both). */
+  returnEntry: EventEntry | null;
+}
+
+/**
+ * Builds the time-ordered event list. At equal times calls sort before returns, which makes
+ * operations touching at an instant concurrent (see the module comment). Unknown operations
+ * return at +infinity, after every real return.
+ */
+function buildEventList(ops: readonly PreparedOp[]): ListNode {
+  interface RawEvent { time: number; kind: 'call' | 'return'; op: PreparedOp }
+  const raw: RawEvent[] = [];
+  for (const op of ops) {
+    raw.push({ time: op.record.invokeMs, kind: 'call', op });
+    const completes = op.pendingForever ? null : op.record.completeMs;
+    raw.push({ time: completes ?? Number.POSITIVE_INFINITY, kind: 'return', op });
+  }
+  raw.sort(
+    (a, b) =>
+      a.time - b.time || // Infinity - Infinity is NaN, which `||` skips, so no special case.
+      (a.kind === b.kind ? 0 : a.kind === 'call' ? -1 : 1) ||
+      a.op.index - b.op.index,
+  );
+
+  const head: ListNode = { prev: null, next: null };
+  const calls = new Map<PreparedOp, EventEntry>();
+  let tail: ListNode = head;
+  for (const ev of raw) {
+    const entry: EventEntry = { prev: tail, next: null, kind: ev.kind, op: ev.op, returnEntry: null };
+    tail.next = entry;
+    tail = entry;
+    if (ev.kind === 'call') calls.set(ev.op, entry);
+    else {
+      const call = calls.get(ev.op);
+      assert(call !== undefined, 'return event sorted before its call');
+      call.returnEntry = entry;
+    }
+  }
+  return head;
+}
+
+function unlink(entry: EventEntry): void {
+  entry.prev.next = entry.next;
+  if (entry.next) entry.next.prev = entry.prev;
+}
+
+/** Reinserts an entry removed by unlink; valid only in reverse order of removal (dancing links). */
+function relink(entry: EventEntry): void {
+  entry.prev.next = entry;
+  if (entry.next) entry.next.prev = entry;
+}
+
+/** Removes a linearized operation's call and return from the list. */
+function lift(call: EventEntry): void {
+  assert(call.returnEntry !== null, 'lift of a call without a return');
+  unlink(call);
+  unlink(call.returnEntry);
+}
+
+function unlift(call: EventEntry): void {
+  assert(call.returnEntry !== null, 'unlift of a call without a return');
+  relink(call.returnEntry);
+  relink(call);
+}
+
+// ---------------------------------------------------------------------------------------
+// Memoization
+// ---------------------------------------------------------------------------------------
+
+/** The set of linearized operations, 16 bits per word so the words can form a string key. */
+class OpSet {
+  private readonly words: Uint16Array;
+
+  constructor(size: number) {
+    this.words = new Uint16Array(Math.ceil(size / 16));
+  }
+
+  add(i: number): void {
+    this.words[i >> 4]! |= 1 << (i & 15);
+  }
+
+  remove(i: number): void {
+    this.words[i >> 4]! &= ~(1 << (i & 15));
+  }
+
+  /** A compact exact key: one UTF-16 code unit per word (fixed length per key's search). */
+  key(): string {
+    let out = '';
+    for (let i = 0; i < this.words.length; i += 4096) {
+      out += String.fromCharCode(...this.words.subarray(i, i + 4096));
+    }
+    return out;
+  }
+}
+
+/**
+ * Lowe's cache of explored configurations. Exact (no hashing shortcuts): a false "seen"
+ * would prune a branch that might linearize the history and produce a false alarm.
+ */
+class ConfigCache {
+  private readonly seen = new Set<string>();
+  private readonly valueIds = new Map<Value, number>();
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  /** Records the configuration; returns false if it was already explored. */
+  addIfNew(ops: OpSet, value: Value): boolean {
+    // The OpSet key has a fixed length, so appending the value's id is unambiguous.
+    const key = ops.key() + this.valueId(value);
+    if (this.seen.has(key)) return false;
+    this.seen.add(key);
+    return true;
+  }
+
+  private valueId(value: Value): number {
+    let id = this.valueIds.get(value);
+    if (id === undefined) {
+      id = this.valueIds.size;
+      this.valueIds.set(value, id);
+    }
+    return id;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The search
+// ---------------------------------------------------------------------------------------
+
+/** Where the search got furthest before failing: the core of a violation report. */
+interface DeepestFailure {
+  /** Operations linearized at that point. */
+  readonly depth: number;
+  /** The operation whose return was reached without being able to place it. */
+  readonly blocked: PreparedOp;
+  /** The register's value at that point. */
+  readonly value: Value;
+  /** The most recently linearized operation, if any. */
+  readonly lastLinearized: PreparedOp | null;
+}
+
+type KeyOutcome =
+  | { kind: 'linearizable'; statesExplored: number }
+  | { kind: 'inconclusive'; statesExplored: number }
+  | ({ kind: 'violation'; statesExplored: number; opCount: number } & DeepestFailure);
+
+/** A linearized operation and the register value before it, for backtracking. */
+interface Frame {
+  readonly call: EventEntry;
+  readonly valueBefore: Value;
+}
+
+/** Runs the WGL search over one key's operations. */
+function searchKey(ops: readonly PreparedOp[], maxStates: number): KeyOutcome {
+  const head = buildEventList(ops);
+  const linearized = new OpSet(ops.length);
+  const cache = new ConfigCache();
+  const stack: Frame[] = [];
+  let value: Value = null;
+  // Unknown operations never have to be placed, so we are done once all others are.
+  let unplaced = ops.filter((op) => !op.pendingForever).length;
+  let deepest: DeepestFailure | null = null;
+  let entry = head.next;
+
+  while (unplaced > 0) {
+    // Some known operation is unplaced, so its return lies ahead: the scan cannot run out.
+    assert(entry !== null, 'event list exhausted with operations still unplaced');
+
+    if (entry.kind === 'call') {
+      const next = entry.op.step(value);
+      if (next !== ILLEGAL && tryLinearize(entry, next)) {
+        if (cache.size > maxStates) return { kind: 'inconclusive', statesExplored: cache.size };
+        stack.push({ call: entry, valueBefore: value });
+        value = next;
+        lift(entry);
+        if (!entry.op.pendingForever) unplaced--;
+        entry = head.next; // The first return may have moved: rescan from the start.
+      } else {
+        entry = entry.next;
+      }
+      continue;
+    }
+
+    // A return: this operation must come before everything after it, and none of the calls
+    // we could still place here led anywhere. Undo the last choice and try the next call.
+    if (deepest === null || stack.length > deepest.depth) {
+      deepest = { depth: stack.length, blocked: entry.op, value, lastLinearized: stack.at(-1)?.call.op ?? null };
+    }
+    const frame = stack.pop();
+    if (frame === undefined) {
+      return { kind: 'violation', statesExplored: cache.size, opCount: ops.length, ...deepest };
+    }
+    unlift(frame.call);
+    linearized.remove(frame.call.op.index);
+    if (!frame.call.op.pendingForever) unplaced++;
+    value = frame.valueBefore;
+    entry = frame.call.next;
+  }
+  return { kind: 'linearizable', statesExplored: cache.size };
+
+  /** Marks `call` linearized if (ops, value) is a new configuration; else leaves all as was. */
+  function tryLinearize(call: EventEntry, valueAfter: Value): boolean {
+    linearized.add(call.op.index);
+    if (cache.addIfNew(linearized, valueAfter)) return true;
+    linearized.remove(call.op.index);
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reporting
+// ---------------------------------------------------------------------------------------
+
+function describeViolation(key: string, f: DeepestFailure & { opCount: number }): string {
+  const blocked = f.blocked.record;
+  const last = f.lastLinearized
+    ? `, last placed ${describeRecord(f.lastLinearized.record)}`
+    : '';
+  return (
+    `key ${JSON.stringify(key)} is not linearizable: the furthest partial linearization placed ` +
+    `${f.depth} of ${f.opCount} operations (register ${showValue(f.value)}${last}); ` +
+    `then ${describeRecord(blocked)}, which returned at ${blocked.completeMs ?? '∞'}ms, ` +
+    `could not be placed`
+  );
+}
+
+/**
+ * The records to show for a failing key: all of them if few, else those concurrent with the
+ * blocked operation plus the ones that completed just before it (the writes that a stale or
+ * impossible read should have seen). Dropped records are included on purpose: a `fail`
+ * that actually took effect is a classic cause of violations.
+ */
+function reportWindow(records: readonly HistoryRecord[], f: DeepestFailure): HistoryRecord[] {
+  const sorted = [...records].sort(byInvocation);
+  if (sorted.length <= FULL_REPORT_LIMIT) return sorted;
+  const blocked = f.blocked.record;
+  const end = (r: HistoryRecord): number => r.completeMs ?? Number.POSITIVE_INFINITY;
+  const blockedEnd = end(blocked);
+  const concurrent = sorted.filter((r) => r.invokeMs <= blockedEnd && end(r) >= blocked.invokeMs);
+  const preceding = sorted
+    .filter((r) => end(r) < blocked.invokeMs)
+    .sort((a, b) => end(a) - end(b))
+    .slice(-REPORT_PRECEDING);
+  const picked = new Set([...preceding, ...concurrent]);
+  return sorted.filter((r) => picked.has(r));
+}
+
+function byInvocation(a: HistoryRecord, b: HistoryRecord): number {
+  return a.invokeMs - b.invokeMs || a.id - b.id;
+}
+
+/** Renders records one per line, in invocation order, for failure reports. */
+export function formatHistory(records: readonly HistoryRecord[]): string {
+  return [...records]
+    .sort(byInvocation)
+    .map((r) => {
+      const span = `[${r.invokeMs}..${r.completeMs ?? '∞'}]`;
+      return `#${r.id} client ${r.client} ${span} ${describeRecord(r)}`;
+    })
+    .join('\n');
+}
+
+/** "put k=\"v\" → ok", "get k → \"v\"", "cas k absent→\"v\" → swapped", ... */
+function describeRecord(r: HistoryRecord): string {
+  return `${describeOp(r.op)} → ${describeOutcome(r)}`;
+}
+
+function describeOp(op: RegisterOp): string {
+  const key = JSON.stringify(op.key);
+  switch (op.kind) {
+    case 'put':
+      return `put ${key}=${JSON.stringify(op.value)}`;
+    case 'get':
+      return `get ${key}`;
+    case 'cas':
+      return `cas ${key} ${showValue(op.expected)}→${JSON.stringify(op.value)}`;
+  }
+}
+
+function describeOutcome(r: HistoryRecord): string {
+  const o = r.outcome;
+  if (o.status === 'fail') return 'fail (no effect)';
+  if (o.status === 'unknown') return 'unknown';
+  switch (r.op.kind) {
+    case 'put':
+      return 'ok';
+    case 'get':
+      return o.value === undefined ? 'ok (no value?)' : showValue(o.value);
+    case 'cas':
+      return o.casSucceeded === true ? 'swapped' : o.casSucceeded === false ? 'not swapped' : 'ok (result?)';
+  }
+}
+
+function showValue(v: Value): string {
+  return v === null ? 'absent' : JSON.stringify(v);
+}

@@ -1,0 +1,131 @@
+/**
+ * Raft's safety properties (Figure 3 of the paper), checked from outside the nodes while the
+ * simulation runs:
+ * - election safety: at most one leader per term;
+ * - leader append-only: a leader never truncates or rewrites its own log;
+ * - log matching: two logs holding an entry with the same index and term agree before it;
+ * - leader completeness: a new leader holds every entry committed before its term;
+ * - state machine safety: no two nodes apply different entries at one index — which, since
+ *   a committed entry is applied by someone, also catches a committed entry lost to a crash.
+ */
+import type { Entry, LogIndex, NodeId, Term } from '../../../src/raft/types.ts';
+import type { RaftNode } from '../../../src/raft/raft-node.ts';
+
+/** A committed entry as first applied anywhere. */
+interface AppliedEntry {
+  readonly term: Term;
+  readonly type: Entry['type'];
+  readonly data: string;
+  readonly firstAppliedBy: NodeId;
+}
+
+const decoder = new TextDecoder();
+
+function entryKey(entry: Entry): string {
+  return decoder.decode(entry.data);
+}
+
+export class RaftInvariantChecker {
+  readonly violations: string[] = [];
+  private readonly leaderOfTerm = new Map<Term, NodeId>();
+  private readonly applied = new Map<LogIndex, AppliedEntry>();
+  /** Per current leader: the last entry we saw in its log, to verify it never changes. */
+  private readonly leaderTail = new Map<NodeId, { term: Term; index: LogIndex; entry: Entry | undefined }>();
+
+  private fail(message: string): void {
+    if (this.violations.length < 20) this.violations.push(message);
+  }
+
+  /** A node has just become leader of `term`. */
+  onLeaderElected(id: NodeId, raft: RaftNode): void {
+    const term = raft.currentTerm;
+    const previous = this.leaderOfTerm.get(term);
+    if (previous !== undefined && previous !== id) {
+      this.fail(`election safety: ${previous} and ${id} both led term ${term}`);
+    }
+    this.leaderOfTerm.set(term, id);
+    this.checkLeaderCompleteness(id, raft);
+  }
+
+  private checkLeaderCompleteness(id: NodeId, raft: RaftNode): void {
+    for (const [index, committed] of this.applied) {
+      if (index <= raft.snapshotIndex) continue;
+      const entry = raft.entryAt(index);
+      if (entry === undefined || entry.term !== committed.term || entryKey(entry) !== committed.data) {
+        this.fail(
+          `leader completeness: ${id} leads term ${raft.currentTerm} without committed entry ` +
+            `${index} (term ${committed.term}); it holds ${entry === undefined ? 'nothing' : `term ${entry.term}`} there`,
+        );
+        return;
+      }
+    }
+  }
+
+  /** `id` applied `entry`: it must equal whatever anyone else applied at that index. */
+  onApplied(id: NodeId, entry: Entry): void {
+    const data = entryKey(entry);
+    const first = this.applied.get(entry.index);
+    if (first === undefined) {
+      this.applied.set(entry.index, { term: entry.term, type: entry.type, data, firstAppliedBy: id });
+      return;
+    }
+    if (first.term !== entry.term || first.data !== data || first.type !== entry.type) {
+      this.fail(
+        `state machine safety: at index ${entry.index} ${first.firstAppliedBy} applied term ${first.term} ` +
+          `${JSON.stringify(first.data)} but ${id} applied term ${entry.term} ${JSON.stringify(data)}`,
+      );
+    }
+  }
+
+  /** After every event: leaders' logs only grow. */
+  checkLeadersAppendOnly(nodes: readonly { id: NodeId; raft: RaftNode; up: boolean }[]): void {
+    for (const node of nodes) {
+      const tail = this.leaderTail.get(node.id);
+      if (!node.up || node.raft.currentRole !== 'leader') {
+        this.leaderTail.delete(node.id);
+        continue;
+      }
+      const term = node.raft.currentTerm;
+      if (tail !== undefined && tail.term === term && tail.index > node.raft.snapshotIndex) {
+        const now = node.raft.entryAt(tail.index);
+        if (now !== tail.entry) {
+          this.fail(`leader append-only: leader ${node.id} of term ${term} changed its entry ${tail.index}`);
+        }
+      }
+      const index = node.raft.lastIndex;
+      this.leaderTail.set(node.id, { term, index, entry: node.raft.entryAt(index) });
+    }
+  }
+
+  /** Log matching across every pair of nodes (costly: run it now and then, and at the end). */
+  checkLogMatching(nodes: readonly { id: NodeId; raft: RaftNode }[]): void {
+    for (let a = 0; a < nodes.length; a++) {
+      for (let b = a + 1; b < nodes.length; b++) {
+        const left = nodes[a];
+        const right = nodes[b];
+        if (left === undefined || right === undefined) continue;
+        this.checkPair(left.id, left.raft, right.id, right.raft);
+      }
+    }
+  }
+
+  private checkPair(leftId: NodeId, left: RaftNode, rightId: NodeId, right: RaftNode): void {
+    const from = Math.max(left.snapshotIndex, right.snapshotIndex) + 1;
+    let to = Math.min(left.lastIndex, right.lastIndex);
+    // Find the highest index where both hold the same term; everything before must agree.
+    while (to >= from && left.entryAt(to)?.term !== right.entryAt(to)?.term) to--;
+    for (let index = to; index >= from; index--) {
+      const l = left.entryAt(index);
+      const r = right.entryAt(index);
+      if (l === undefined || r === undefined) return;
+      if (l.term !== r.term || entryKey(l) !== entryKey(r)) {
+        this.fail(`log matching: ${leftId} and ${rightId} agree at ${to} but differ at ${index}`);
+        return;
+      }
+    }
+  }
+
+  get committedCount(): number {
+    return this.applied.size;
+  }
+}

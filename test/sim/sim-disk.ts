@@ -1,0 +1,66 @@
+/**
+ * A simulated disk for one node. A write becomes durable only when it completes and is
+ * synced; a crash loses the write in progress and every unsynced write since the last sync
+ * (as an OS page cache would). Restart loads only what is durable.
+ */
+import type { Ready } from '../../src/raft/ready.ts';
+import { EMPTY_HARD_STATE, type Entry, type HardState, type PersistedState, type Snapshot } from '../../src/raft/types.ts';
+
+interface DiskState {
+  hardState: HardState;
+  snapshot: Snapshot | null;
+  entries: Entry[];
+}
+
+function copyState(state: DiskState): DiskState {
+  return { hardState: state.hardState, snapshot: state.snapshot, entries: state.entries.slice() };
+}
+
+/** Applies one Ready's persistence to a disk image, in the order the Ready contract gives. */
+export function applyReadyToState(state: DiskState, ready: Ready): void {
+  if (ready.snapshot !== null) {
+    state.snapshot = ready.snapshot;
+    state.entries = [];
+  }
+  if (ready.compaction !== null && ready.compaction.meta.index > (state.snapshot?.meta.index ?? 0)) {
+    state.snapshot = ready.compaction;
+    state.entries = state.entries.filter((entry) => entry.index > ready.compaction!.meta.index);
+  }
+  const first = ready.entries[0];
+  if (first !== undefined) {
+    state.entries = state.entries.filter((entry) => entry.index < first.index);
+    state.entries.push(...ready.entries);
+  }
+  if (ready.hardState !== null) state.hardState = ready.hardState;
+}
+
+export class SimDisk {
+  /** What survives a crash. */
+  protected durable: DiskState = { hardState: EMPTY_HARD_STATE, snapshot: null, entries: [] };
+  /** What the OS has accepted: durable plus unsynced writes. */
+  protected cached: DiskState = copyState(this.durable);
+  writes = 0;
+  syncs = 0;
+
+  /** Makes `ready` visible; durable at once when synced (the caller models the latency). */
+  write(ready: Ready): void {
+    this.writes++;
+    applyReadyToState(this.cached, ready);
+    if (ready.mustSync) this.sync();
+  }
+
+  protected sync(): void {
+    this.syncs++;
+    this.durable = copyState(this.cached);
+  }
+
+  /** Power loss: unsynced writes vanish. */
+  crash(): void {
+    this.cached = copyState(this.durable);
+  }
+
+  load(): PersistedState {
+    const state = copyState(this.durable);
+    return { hardState: state.hardState, snapshot: state.snapshot, entries: state.entries };
+  }
+}

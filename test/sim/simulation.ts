@@ -1,0 +1,333 @@
+/**
+ * One seeded simulation run, in two phases as TigerBeetle's VOPR:
+ *   1. faults: the workload runs while the fault schedule cuts links, crashes, pauses and
+ *      restarts nodes, changes the loss rate and moves leadership;
+ *   2. liveness: every fault heals and the cluster must elect a leader, commit a proposal and
+ *      bring every replica to the same applied state within a bounded virtual time.
+ * Raft's safety properties are checked as the run goes, linearizability at the end. Every
+ * random choice comes from the seed, so a run replays exactly.
+ */
+import { AssertionError } from '../../src/common/assert.ts';
+import { SeededRandom } from '../../src/common/random.ts';
+import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../../src/raft/config.ts';
+import type { Message, MessageType } from '../../src/raft/messages.ts';
+import { RaftNode, type RaftEvent } from '../../src/raft/raft-node.ts';
+import { checkLinearizable, formatHistory } from './checkers/linearizability.ts';
+import { RaftInvariantChecker } from './checkers/raft-invariants.ts';
+import { EventQueue } from './event-queue.ts';
+import { describeAction, generateSchedule, type FaultAction, type FaultEvent } from './faults.ts';
+import { encodeCommand } from './register-machine.ts';
+import { SimDisk } from './sim-disk.ts';
+import { SimNetwork } from './sim-network.ts';
+import { SimNode, type RaftFactory } from './sim-node.ts';
+import { swarmOptions, type SwarmOptions } from './swarm.ts';
+import { TraceHash } from './trace-hash.ts';
+import { Workload } from './workload.ts';
+
+export interface SimulationOptions {
+  readonly seed: number;
+  /** Force a cluster size instead of the swarm's choice. */
+  readonly nodeCount?: number;
+  readonly faultPhaseMs?: number;
+  readonly convergenceMs?: number;
+  /** Replay this schedule instead of drawing one from the seed. */
+  readonly schedule?: readonly FaultEvent[];
+  /** Override the swarm's choices (tests pin a scenario's knobs). */
+  readonly tweak?: (options: SwarmOptions) => SwarmOptions;
+  readonly makeRaft?: RaftFactory;
+  readonly makeDisk?: () => SimDisk;
+  readonly trace?: (line: string) => void;
+}
+
+export const COVERAGE_KEYS = [
+  'leader-change',
+  'pre-vote-rejected',
+  'check-quorum-step-down',
+  'snapshot-installed',
+  'leadership-transferred',
+  'read-index-under-partition',
+] as const;
+export type CoverageKey = (typeof COVERAGE_KEYS)[number];
+
+export interface SimulationResult {
+  readonly seed: number;
+  readonly nodeCount: number;
+  readonly violations: readonly string[];
+  readonly coverage: Record<CoverageKey, number>;
+  readonly traceHash: string;
+  readonly virtualMs: number;
+  readonly eventsRun: number;
+  readonly opsCompleted: number;
+  readonly committedEntries: number;
+  readonly schedule: readonly FaultEvent[];
+  readonly swarm: SwarmOptions;
+}
+
+const DEFAULT_FAULT_PHASE_MS = 30_000;
+const DEFAULT_CONVERGENCE_MS = 15_000;
+const LIVENESS_POLL_MS = 50;
+const LOG_MATCHING_EVERY_EVENTS = 2_000;
+
+const MESSAGE_CODES: Record<MessageType, number> = {
+  'pre-vote': 1,
+  vote: 2,
+  'vote-response': 3,
+  'pre-vote-response': 4,
+  append: 5,
+  'append-response': 6,
+  heartbeat: 7,
+  'heartbeat-response': 8,
+  snapshot: 9,
+  'snapshot-response': 10,
+  'timeout-now': 11,
+  'read-index': 12,
+  'read-index-response': 13,
+};
+
+const defaultFactory: RaftFactory = (config, bootstrap, persisted, random, observe) =>
+  new RaftNode(config, bootstrap, persisted, random, observe);
+
+export function runSimulation(options: SimulationOptions): SimulationResult {
+  return new Simulation(options).run();
+}
+
+class Simulation {
+  private readonly swarm: SwarmOptions;
+  private readonly queue = new EventQueue();
+  private readonly network: SimNetwork;
+  private readonly nodes: SimNode[] = [];
+  private readonly ids: string[];
+  private readonly checker = new RaftInvariantChecker();
+  private readonly workload: Workload;
+  private readonly hash = new TraceHash();
+  private readonly schedule: readonly FaultEvent[];
+  private readonly coverage: Record<CoverageKey, number>;
+  private readonly violations: string[] = [];
+  private eventsRun = 0;
+
+  constructor(private readonly options: SimulationOptions) {
+    const base = swarmOptions(options.seed, options.nodeCount);
+    this.swarm = options.tweak === undefined ? base : options.tweak(base);
+    const root = new SeededRandom(options.seed);
+    const networkRandom = root.fork();
+    const workloadRandom = root.fork();
+    const scheduleRandom = root.fork();
+    const nodeRandom = root.fork();
+    const count = this.swarm.nodeCount;
+    this.ids = Array.from({ length: count }, (_, i) => `n${i}`);
+    this.coverage = Object.fromEntries(COVERAGE_KEYS.map((key) => [key, 0])) as Record<CoverageKey, number>;
+    this.network = new SimNetwork(this.queue, networkRandom, this.swarm.network, (message) => this.deliver(message));
+    for (let i = 0; i < count; i++) this.nodes.push(this.makeNode(i, nodeRandom.fork()));
+    this.workload = new Workload(
+      this.queue,
+      workloadRandom,
+      this.swarm.workload,
+      () => this.nodes,
+      () => this.network.partitioned,
+    );
+    this.schedule =
+      options.schedule ?? generateSchedule(scheduleRandom, count, this.faultPhaseMs, this.swarm.rates);
+  }
+
+  private get faultPhaseMs(): number {
+    return this.options.faultPhaseMs ?? DEFAULT_FAULT_PHASE_MS;
+  }
+
+  private makeNode(index: number, random: SeededRandom): SimNode {
+    const id = this.ids[index] ?? `n${index}`;
+    const raftConfig: RaftConfig = { ...DEFAULT_RAFT_CONFIG, ...this.swarm.raft, id };
+    return new SimNode(
+      id,
+      this.queue,
+      random,
+      raftConfig,
+      { voters: this.ids, learners: [] },
+      {
+        tickMs: this.swarm.tickMs,
+        clockRate: this.swarm.clockRates[index] ?? 1,
+        fsyncMinMs: this.swarm.fsyncMinMs,
+        fsyncMaxMs: this.swarm.fsyncMaxMs,
+        snapshotEveryEntries: this.swarm.snapshotEveryEntries,
+        inboxLimit: 2_000,
+      },
+      this.options.makeDisk?.() ?? new SimDisk(),
+      this.options.makeRaft ?? defaultFactory,
+      {
+        send: (message) => this.network.send(message),
+        applied: (node, entry) => this.checker.onApplied(node.id, entry),
+        event: (node, event) => this.onRaftEvent(node, event),
+        trace: (line) => this.trace(line),
+      },
+    );
+  }
+
+  private onRaftEvent(node: SimNode, event: RaftEvent): void {
+    if (event === 'became-leader') {
+      this.coverage['leader-change']++;
+      this.checker.onLeaderElected(node.id, node.raft);
+      this.trace(`leader ${node.id} term=${node.raft.currentTerm}`);
+    } else if (event === 'pre-vote-rejected') this.coverage['pre-vote-rejected']++;
+    else if (event === 'check-quorum-step-down') this.coverage['check-quorum-step-down']++;
+    else if (event === 'snapshot-installed') this.coverage['snapshot-installed']++;
+    else if (event === 'leadership-transferred') this.coverage['leadership-transferred']++;
+  }
+
+  private deliver(message: Message): void {
+    const to = this.ids.indexOf(message.to);
+    this.hash.add(this.queue.now, MESSAGE_CODES[message.type], this.ids.indexOf(message.from), to, message.term);
+    if (this.options.trace !== undefined) {
+      this.trace(`deliver ${message.from}->${message.to} ${message.type} term=${message.term}`);
+    }
+    this.nodes[to]?.receive(message);
+  }
+
+  private trace(line: string): void {
+    this.options.trace?.(`${this.queue.now.toFixed(3).padStart(10)} ${line}`);
+  }
+
+  run(): SimulationResult {
+    for (const event of this.schedule) this.queue.schedule(event.atMs, () => this.applyFault(event.action));
+    this.workload.start();
+    this.runUntil(this.faultPhaseMs);
+    this.workload.stop();
+    if (this.violations.length === 0) this.heal();
+    if (this.violations.length === 0) this.awaitConvergence();
+    if (this.violations.length === 0) this.finalChecks();
+    return {
+      seed: this.options.seed,
+      nodeCount: this.nodes.length,
+      violations: [...this.violations, ...this.checker.violations],
+      coverage: { ...this.coverage, 'read-index-under-partition': this.workload.readsUnderPartition },
+      traceHash: this.hash.hex(),
+      virtualMs: this.queue.now,
+      eventsRun: this.eventsRun,
+      opsCompleted: this.workload.history.filter((record) => record.outcome.status !== 'unknown').length,
+      committedEntries: this.checker.committedCount,
+      schedule: this.schedule,
+      swarm: this.swarm,
+    };
+  }
+
+  /** Runs events until `untilMs` or the first violation; false if a violation stopped it. */
+  private runUntil(untilMs: number, until: () => boolean = () => false): boolean {
+    while (this.violations.length === 0 && this.checker.violations.length === 0) {
+      if (until()) return true;
+      try {
+        if (!this.queue.runNext(untilMs)) break;
+      } catch (error) {
+        if (!(error instanceof AssertionError)) throw error;
+        this.violations.push(`assertion: ${error.message}`);
+        return false;
+      }
+      this.eventsRun++;
+      this.checker.checkLeadersAppendOnly(this.liveNodes());
+      if (this.eventsRun % LOG_MATCHING_EVERY_EVENTS === 0) this.checker.checkLogMatching(this.liveNodes());
+    }
+    this.queue.advanceTo(untilMs);
+    return this.violations.length === 0 && this.checker.violations.length === 0;
+  }
+
+  private liveNodes(): { id: string; raft: RaftNode; up: boolean }[] {
+    return this.nodes.map((node) => ({ id: node.id, raft: node.raft, up: node.status !== 'crashed' }));
+  }
+
+  private applyFault(action: FaultAction): void {
+    this.hash.add(this.queue.now, 100, action.kind.length);
+    this.trace(`fault ${describeAction(action)}`);
+    switch (action.kind) {
+      case 'cut':
+        for (const [from, to] of action.links) this.network.cut(this.ids[from] ?? '', this.ids[to] ?? '');
+        return;
+      case 'heal':
+        this.network.healAll();
+        return;
+      case 'crash':
+        this.nodes[action.node]?.crash();
+        return;
+      case 'restart':
+        this.nodes[action.node]?.restart();
+        return;
+      case 'pause':
+        this.nodes[action.node]?.pause();
+        return;
+      case 'resume':
+        this.nodes[action.node]?.resume();
+        return;
+      case 'loss':
+        this.network.setDropRate(action.rate);
+        return;
+      case 'transfer': {
+        const leader = this.nodes.find((node) => node.status === 'up' && node.raft.currentRole === 'leader');
+        leader?.transferLeadership(this.ids[action.target] ?? '');
+        return;
+      }
+    }
+  }
+
+  private heal(): void {
+    this.trace('heal everything: liveness phase');
+    this.network.healAll();
+    this.network.setDropRate(0);
+    for (const node of this.nodes) {
+      node.restart();
+      node.resume();
+    }
+  }
+
+  /** Phase 2: a leader, a committed proposal, and equal replicas, within the bound. */
+  private awaitConvergence(): void {
+    const deadlineMs = this.queue.now + (this.options.convergenceMs ?? DEFAULT_CONVERGENCE_MS);
+    let committed = false;
+    let proposing = false;
+    const marker = encodeCommand({ op: 'put', key: 'liveness', value: `seed-${this.options.seed}` });
+    const poll = (): void => {
+      if (!committed && !proposing) {
+        const leader = this.nodes.find((node) => node.raft.currentRole === 'leader');
+        if (leader !== undefined) {
+          proposing = true;
+          leader.submitWrite(marker, (outcome) => {
+            proposing = false;
+            if (outcome.status === 'ok') committed = true;
+          });
+        }
+      }
+      this.queue.schedule(LIVENESS_POLL_MS, poll);
+    };
+    poll();
+    const converged = this.runUntil(deadlineMs, () => committed && this.workload.idle && this.replicasEqual());
+    if (!converged || this.violations.length > 0) {
+      if (this.violations.length === 0 && this.checker.violations.length === 0) {
+        this.violations.push(
+          `liveness: no convergence within ${this.options.convergenceMs ?? DEFAULT_CONVERGENCE_MS} ms after healing ` +
+            `(marker committed: ${committed}, workload idle: ${this.workload.idle}; ` +
+            this.nodes.map((n) => `${n.id} ${n.raft.currentRole} t${n.raft.currentTerm} c${n.raft.commitIndex} a${n.raft.appliedIndex}`).join(', ') +
+            ')',
+        );
+      }
+    }
+  }
+
+  private replicasEqual(): boolean {
+    const first = this.nodes[0];
+    if (first === undefined) return false;
+    const applied = first.raft.appliedIndex;
+    const digest = first.machine.digest();
+    return this.nodes.every(
+      (node) =>
+        node.raft.appliedIndex === applied &&
+        node.raft.commitIndex === applied &&
+        node.raft.lastIndex === applied &&
+        node.machine.digest() === digest,
+    );
+  }
+
+  private finalChecks(): void {
+    this.checker.checkLogMatching(this.liveNodes());
+    const result = checkLinearizable(this.workload.history);
+    if (result.ok === false) {
+      this.violations.push(`linearizability: key ${result.key}: ${result.reason}\n${formatHistory(result.ops)}`);
+    } else if (result.ok === 'inconclusive') {
+      this.violations.push(`linearizability: search budget exhausted on key ${result.key}`);
+    }
+  }
+}

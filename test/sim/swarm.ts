@@ -1,0 +1,83 @@
+/**
+ * Swarm testing: every seed draws its own cluster size, network quality, fault mix and Raft
+ * tunables, so a batch of seeds explores many different regions rather than one average.
+ */
+import { SeededRandom } from '../../src/common/random.ts';
+import type { FaultRates } from './faults.ts';
+import type { NetworkOptions } from './sim-network.ts';
+import type { WorkloadOptions } from './workload.ts';
+
+export interface RaftTunables {
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly maxEntriesPerAppend: number;
+  readonly maxInflightAppends: number;
+  readonly snapshotChunkBytes: number;
+}
+
+export interface SwarmOptions {
+  readonly nodeCount: number;
+  readonly network: NetworkOptions;
+  readonly rates: FaultRates;
+  readonly raft: RaftTunables;
+  readonly tickMs: number;
+  readonly clockRates: readonly number[];
+  readonly fsyncMinMs: number;
+  readonly fsyncMaxMs: number;
+  readonly snapshotEveryEntries: number;
+  readonly workload: WorkloadOptions;
+}
+
+/** Either zero (the fault is off for this seed) or a rate up to `max`. */
+function sometimes(random: SeededRandom, offChance: number, max: number): number {
+  return random.chance(offChance) ? 0 : random.float() * max;
+}
+
+export function swarmOptions(seed: number, nodeCount?: number): SwarmOptions {
+  const random = new SeededRandom(seed ^ 0x5eed5eed);
+  const nodes = nodeCount ?? (random.chance(0.3) ? 5 : 3);
+  const drift = random.float() * 0.3; // up to ±30 % tick-rate skew
+  return {
+    nodeCount: nodes,
+    network: {
+      latencyMs: 0.5 + random.float() * 5,
+      jitterMs: random.float() * 10,
+      dropRate: sometimes(random, 0.3, 0.3),
+      duplicateRate: sometimes(random, 0.5, 0.1),
+      reorderRate: sometimes(random, 0.5, 0.2),
+      reorderDelayMs: 5 + random.float() * 50,
+    },
+    rates: {
+      partitionPerSecond: sometimes(random, 0.2, 0.5),
+      crashPerSecond: sometimes(random, 0.3, 0.3),
+      pausePerSecond: sometimes(random, 0.5, 0.2),
+      transferPerSecond: sometimes(random, 0.4, 0.3),
+      lossChangePerSecond: sometimes(random, 0.6, 0.2),
+      maxLossRate: 0.3,
+      flapPerSecond: sometimes(random, 0.7, 0.1),
+    },
+    raft: {
+      electionTicks: 10 + random.int(10),
+      heartbeatTicks: 2 + random.int(2),
+      maxEntriesPerAppend: random.pick([1, 4, 64]),
+      maxInflightAppends: random.pick([1, 4, 64]),
+      snapshotChunkBytes: random.pick([64, 1024, 64 * 1024]),
+    },
+    tickMs: 10,
+    clockRates: Array.from({ length: nodes }, () => 1 + (random.float() * 2 - 1) * drift),
+    fsyncMinMs: 0.2 + random.float(),
+    fsyncMaxMs: 2 + random.float() * 8,
+    snapshotEveryEntries: random.pick([16, 100, 1000]),
+    workload: {
+      clients: 2 + random.int(5),
+      keys: 1 + random.int(4),
+      readRate: 0.2 + random.float() * 0.4,
+      casRate: random.float() * 0.3,
+      thinkMaxMs: 20 + random.int(200),
+      opTimeoutMs: 1500,
+      retryDelayMs: 20,
+      clientLatencyMs: 0.5,
+      maxOps: 1200,
+    },
+  };
+}
