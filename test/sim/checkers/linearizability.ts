@@ -25,10 +25,17 @@
  * - `unknown` writes (put / cas) return at +infinity: they may be linearized anywhere after
  *   their invocation, or never. Because a write with no observed result is legal in every
  *   state, "never" is the same as "after everything else", so the search simply stops as
- *   soon as every operation with a known completion has been linearized.
+ *   soon as every operation with a known completion has been linearized. Unknown writes
+ *   with identical effects are interchangeable, so they are linearized in invocation order
+ *   only (see linkTwins); otherwise k timed-out puts would cost 2^k configurations.
  * - Equal timestamps count as concurrent: op A precedes op B only if A.completeMs <
  *   B.invokeMs strictly. Clocks in the simulator are coarse; claiming an order we cannot
  *   prove would produce false alarms.
+ *
+ * The search is exponential in the worst case (many concurrent or timed-out writes to one
+ * key), so it is bounded by a budget of cached configurations per key; running out gives an
+ * 'inconclusive' verdict rather than a guess. The cache costs about ceil(ops / 32) * 4 + 16
+ * bytes per configuration, i.e. ~90 MB at the default budget for a 200-op key.
  */
 import { assert } from '../../../src/common/assert.ts';
 
@@ -157,6 +164,8 @@ interface PreparedOp {
   readonly step: Step;
   /** Outcome unknown: returns at +infinity and need not be linearized at all. */
   readonly pendingForever: boolean;
+  /** An earlier unknown op with the same effect that must be linearized first (see linkTwins). */
+  twinBefore: PreparedOp | null;
 }
 
 /** Drops operations that constrain nothing and turns the rest into model steps. */
@@ -165,9 +174,30 @@ function prepareOps(records: readonly HistoryRecord[]): PreparedOp[] {
   for (const record of records) {
     const step = stepFor(record);
     if (step === null) continue;
-    ops.push({ index: ops.length, record, step, pendingForever: record.outcome.status === 'unknown' });
+    ops.push({ index: ops.length, record, step, pendingForever: record.outcome.status === 'unknown', twinBefore: null });
   }
+  linkTwins(ops);
   return ops;
+}
+
+/**
+ * Symmetry reduction for unknown writes. Two unknown ops with the same effect (kind, expected
+ * and new value) are interchangeable, and the one invoked first may take effect whenever the
+ * later one may (neither ever returns). So any linearization can be rewritten to apply them
+ * in invocation order, and we only let the later one be linearized once the earlier one is.
+ * Without this, k identical timed-out puts would make the search explore 2^k subsets
+ * instead of k + 1 counts.
+ */
+function linkTwins(ops: readonly PreparedOp[]): void {
+  const lastOfEffect = new Map<string, PreparedOp>();
+  const unknown = ops.filter((op) => op.pendingForever);
+  unknown.sort((a, b) => a.record.invokeMs - b.record.invokeMs || a.index - b.index);
+  for (const op of unknown) {
+    const o = op.record.op;
+    const effect = JSON.stringify([o.kind, o.kind === 'cas' ? o.expected : null, o.kind === 'get' ? null : o.value]);
+    op.twinBefore = lastOfEffect.get(effect) ?? null;
+    lastOfEffect.set(effect, op);
+  }
 }
 
 /** The model step for a record, or null when the record is dropped from the history. */
@@ -275,60 +305,137 @@ function unlift(call: EventEntry): void {
 // Memoization
 // ---------------------------------------------------------------------------------------
 
-/** The set of linearized operations, 16 bits per word so the words can form a string key. */
+/**
+ * The set of linearized operations: a bitset plus an incrementally maintained Zobrist hash
+ * (the XOR of a fixed pseudo-random number per member), so that probing the cache costs
+ * O(1) until a hash matches instead of O(operations) for building a key.
+ */
 class OpSet {
-  private readonly words: Uint16Array;
+  readonly words: Uint32Array;
+  hash = 0;
 
   constructor(size: number) {
-    this.words = new Uint16Array(Math.ceil(size / 16));
+    this.words = new Uint32Array(Math.max(1, Math.ceil(size / 32)));
   }
 
+  /** Adds `i`, which must not be a member (XOR would otherwise toggle it out of the hash). */
   add(i: number): void {
-    this.words[i >> 4]! |= 1 << (i & 15);
+    this.words[i >>> 5]! |= 1 << (i & 31);
+    this.hash ^= mix32(i);
+  }
+
+  has(i: number): boolean {
+    return (this.words[i >>> 5]! & (1 << (i & 31))) !== 0;
   }
 
   remove(i: number): void {
-    this.words[i >> 4]! &= ~(1 << (i & 15));
+    this.words[i >>> 5]! &= ~(1 << (i & 31));
+    this.hash ^= mix32(i);
   }
+}
 
-  /** A compact exact key: one UTF-16 code unit per word (fixed length per key's search). */
-  key(): string {
-    let out = '';
-    for (let i = 0; i < this.words.length; i += 4096) {
-      out += String.fromCharCode(...this.words.subarray(i, i + 4096));
+/** Murmur3's finalizer: spreads a small integer over all 32 bits. */
+function mix32(n: number): number {
+  let x = (n + 0x9e3779b9) | 0;
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** Small integer ids for register values, so a configuration is (bitset, number). */
+class ValueIds {
+  private readonly ids = new Map<Value, number>();
+
+  of(value: Value): number {
+    let id = this.ids.get(value);
+    if (id === undefined) {
+      id = this.ids.size;
+      this.ids.set(value, id);
     }
-    return out;
+    return id;
   }
 }
 
 /**
- * Lowe's cache of explored configurations. Exact (no hashing shortcuts): a false "seen"
- * would prune a branch that might linearize the history and produce a false alarm.
+ * Lowe's cache of explored configurations (set of linearized ops, register value).
+ *
+ * It must be exact: a false "already seen" would prune a branch that might linearize the
+ * history and raise a false alarm, so hashes only pick the slot and equal hashes are
+ * confirmed by comparing the bitsets. Entries live in flat typed arrays (an open-addressing
+ * table with linear probing over an arena of bitsets) because the cache can hold millions
+ * of configurations and per-entry objects or strings cost several times the memory.
  */
 class ConfigCache {
-  private readonly seen = new Set<string>();
-  private readonly valueIds = new Map<Value, number>();
+  /** 32-bit words per stored bitset. */
+  private readonly width: number;
+  private capacity = 1024;
+  private count = 0;
+  /** Entry e's bitset occupies sets[e * width, (e + 1) * width). */
+  private sets: Uint32Array;
+  private valueIds: Int32Array;
+  private hashes: Uint32Array;
+  /** Entry index + 1 per slot, 0 when empty; twice the capacity keeps probe runs short. */
+  private slots: Int32Array;
+
+  constructor(opCount: number) {
+    this.width = Math.max(1, Math.ceil(opCount / 32));
+    this.sets = new Uint32Array(this.capacity * this.width);
+    this.valueIds = new Int32Array(this.capacity);
+    this.hashes = new Uint32Array(this.capacity);
+    this.slots = new Int32Array(this.capacity * 2);
+  }
 
   get size(): number {
-    return this.seen.size;
+    return this.count;
   }
 
   /** Records the configuration; returns false if it was already explored. */
-  addIfNew(ops: OpSet, value: Value): boolean {
-    // The OpSet key has a fixed length, so appending the value's id is unambiguous.
-    const key = ops.key() + this.valueId(value);
-    if (this.seen.has(key)) return false;
-    this.seen.add(key);
+  addIfNew(ops: OpSet, valueId: number): boolean {
+    if (this.count === this.capacity) this.grow();
+    const hash = (ops.hash ^ mix32(~valueId)) >>> 0;
+    const mask = this.slots.length - 1;
+    let slot = hash & mask;
+    for (let stored = this.slots[slot]!; stored !== 0; stored = this.slots[slot]!) {
+      const e = stored - 1;
+      if (this.hashes[e] === hash && this.valueIds[e] === valueId && this.sameSet(e, ops.words)) return false;
+      slot = (slot + 1) & mask;
+    }
+    const e = this.count++;
+    this.sets.set(ops.words, e * this.width);
+    this.valueIds[e] = valueId;
+    this.hashes[e] = hash;
+    this.slots[slot] = e + 1;
     return true;
   }
 
-  private valueId(value: Value): number {
-    let id = this.valueIds.get(value);
-    if (id === undefined) {
-      id = this.valueIds.size;
-      this.valueIds.set(value, id);
+  private sameSet(e: number, words: Uint32Array): boolean {
+    const base = e * this.width;
+    for (let i = 0; i < this.width; i++) {
+      if (this.sets[base + i] !== words[i]) return false;
     }
-    return id;
+    return true;
+  }
+
+  /** Doubles the arena and rebuilds the slot table from the stored hashes. */
+  private grow(): void {
+    this.capacity *= 2;
+    const sets = new Uint32Array(this.capacity * this.width);
+    sets.set(this.sets);
+    this.sets = sets;
+    const valueIds = new Int32Array(this.capacity);
+    valueIds.set(this.valueIds);
+    this.valueIds = valueIds;
+    const hashes = new Uint32Array(this.capacity);
+    hashes.set(this.hashes);
+    this.hashes = hashes;
+
+    this.slots = new Int32Array(this.capacity * 2);
+    const mask = this.slots.length - 1;
+    for (let e = 0; e < this.count; e++) {
+      let slot = this.hashes[e]! & mask;
+      while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
+      this.slots[slot] = e + 1;
+    }
   }
 }
 
@@ -363,7 +470,8 @@ interface Frame {
 function searchKey(ops: readonly PreparedOp[], maxStates: number): KeyOutcome {
   const head = buildEventList(ops);
   const linearized = new OpSet(ops.length);
-  const cache = new ConfigCache();
+  const cache = new ConfigCache(ops.length);
+  const valueIds = new ValueIds();
   const stack: Frame[] = [];
   let value: Value = null;
   // Unknown operations never have to be placed, so we are done once all others are.
@@ -376,7 +484,8 @@ function searchKey(ops: readonly PreparedOp[], maxStates: number): KeyOutcome {
     assert(entry !== null, 'event list exhausted with operations still unplaced');
 
     if (entry.kind === 'call') {
-      const next = entry.op.step(value);
+      const twin = entry.op.twinBefore;
+      const next: Value | typeof ILLEGAL = twin && !linearized.has(twin.index) ? ILLEGAL : entry.op.step(value);
       if (next !== ILLEGAL && tryLinearize(entry, next)) {
         if (cache.size > maxStates) return { kind: 'inconclusive', statesExplored: cache.size };
         stack.push({ call: entry, valueBefore: value });
@@ -410,7 +519,7 @@ function searchKey(ops: readonly PreparedOp[], maxStates: number): KeyOutcome {
   /** Marks `call` linearized if (ops, value) is a new configuration; else leaves all as was. */
   function tryLinearize(call: EventEntry, valueAfter: Value): boolean {
     linearized.add(call.op.index);
-    if (cache.addIfNew(linearized, valueAfter)) return true;
+    if (cache.addIfNew(linearized, valueIds.of(valueAfter))) return true;
     linearized.remove(call.op.index);
     return false;
   }
