@@ -1,0 +1,154 @@
+/**
+ * The benchmark suite (`npm run bench`). Prints a table of figures for people, or JSON with
+ * `--json`; `--only NAME` runs one benchmark. Progress goes to stderr so that stdout stays
+ * clean. Benchmarks report figures against stated targets and never assert timings: a slow
+ * machine should produce a slow number, not a failed build.
+ *
+ *   npx tsx bench/run.ts [--json] [--only raft-core-throughput|simulator-speed]
+ */
+import { DEFAULT_CORE_OPTIONS, runRaftCore, type CoreRunResult } from './raft-core.ts';
+import {
+  DEFAULT_SIMULATOR_OPTIONS,
+  SWEEP_SEEDS,
+  SWEEP_WORKERS,
+  projectedSweepMinutes,
+  runSimulatorBench,
+} from './simulator.ts';
+
+/** One line of the table: a figure, its unit and the target it is read against. */
+interface Row {
+  readonly benchmark: string;
+  readonly figure: number | string;
+  /** Decimals shown in the table (JSON keeps the full number). */
+  readonly decimals?: number;
+  readonly unit: string;
+  readonly target: string;
+}
+
+interface BenchOutcome {
+  readonly rows: readonly Row[];
+  /** Everything measured, for --json. */
+  readonly raw: unknown;
+}
+
+interface Benchmark {
+  readonly name: string;
+  run(progress: (line: string) => void): BenchOutcome;
+}
+
+const CORE_RUNS = 3;
+const CORE_TARGET_PER_SECOND = 200_000;
+const SWEEP_TARGET_MINUTES = 5;
+
+const raftCoreThroughput: Benchmark = {
+  name: 'raft-core-throughput',
+  run(progress) {
+    const options = DEFAULT_CORE_OPTIONS;
+    progress(`raft-core-throughput: warm-up (100,000 entries, not counted)`);
+    const warmUp = runRaftCore({ ...options, targetEntries: 100_000 });
+    const runs: CoreRunResult[] = [];
+    for (let i = 0; i < CORE_RUNS; i++) {
+      progress(`raft-core-throughput: run ${i + 1}/${CORE_RUNS} (${options.targetEntries.toLocaleString('en')} entries or ${options.timeBudgetMs / 1000} s)`);
+      runs.push(runRaftCore(options));
+    }
+    const rates = runs.map((run) => run.entriesPerSecond).sort((a, b) => a - b);
+    const target = `≥ ${CORE_TARGET_PER_SECOND.toLocaleString('en')}`;
+    const name = 'raft-core-throughput';
+    const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
+    return {
+      rows: [
+        { benchmark: `${name} median`, figure: rates[1] ?? 0, decimals: 0, unit: 'entries/s', target },
+        { benchmark: `${name} min`, figure: rates[0] ?? 0, decimals: 0, unit: 'entries/s', target: '' },
+        { benchmark: `${name} max`, figure: rates[rates.length - 1] ?? 0, decimals: 0, unit: 'entries/s', target: '' },
+        {
+          benchmark: `${name} entries per run`,
+          figure: runs.map((run) => run.entries + (run.timedOut ? ' (time budget hit)' : '')).join(' / '),
+          unit: 'entries',
+          target: `${options.targetEntries.toLocaleString('en')} in ≤ ${options.timeBudgetMs / 1000} s`,
+        },
+        { benchmark: `${name} log retained`, figure: Math.max(...runs.map((run) => run.retainedLogEntries)), unit: 'entries', target: `flat (compact every ${options.compactEvery.toLocaleString('en')})` },
+        { benchmark: `${name} heap after runs`, figure: heapMb, decimals: 1, unit: 'MiB', target: '' },
+      ],
+      raw: { options, warmUp, runs, heapUsedMb: heapMb },
+    };
+  },
+};
+
+const simulatorSpeed: Benchmark = {
+  name: 'simulator-speed',
+  run(progress) {
+    const options = DEFAULT_SIMULATOR_OPTIONS;
+    progress(`simulator-speed: ${options.seeds} seeds of ${options.nodeCount}-node clusters, sequentially on one core`);
+    const result = runSimulatorBench(options, progress);
+    const name = 'simulator-speed';
+    const projected = projectedSweepMinutes(result);
+    for (const failure of result.failures) {
+      progress(`simulator-speed: seed ${failure.seed} VIOLATIONS:\n  ${failure.violations.join('\n  ')}`);
+    }
+    return {
+      rows: [
+        { benchmark: `${name} virtual/wall`, figure: result.virtualPerWall, decimals: 1, unit: 'virtual s per wall s', target: '' },
+        { benchmark: `${name} seeds/min (1 core)`, figure: result.seedsPerMinute, decimals: 1, unit: 'seeds/min', target: `≥ ${(SWEEP_SEEDS / SWEEP_TARGET_MINUTES / SWEEP_WORKERS).toFixed(0)}` },
+        {
+          benchmark: `${name} ${SWEEP_SEEDS} seeds on ${SWEEP_WORKERS} workers`,
+          figure: projected, decimals: 2,
+          unit: 'minutes (projected)',
+          target: `< ${SWEEP_TARGET_MINUTES}`,
+        },
+        { benchmark: `${name} wall time`, figure: result.wallSeconds, decimals: 1, unit: `s for ${result.seeds} seeds`, target: '' },
+        { benchmark: `${name} shortest seed`, figure: result.minVirtualSecondsPerSeed, decimals: 1, unit: 'virtual s', target: '≥ 30' },
+        { benchmark: `${name} slowest seed`, figure: result.slowestSeedSeconds, decimals: 2, unit: 'wall s', target: '' },
+        { benchmark: `${name} violations`, figure: result.failures.length, unit: 'seeds with violations', target: '0' },
+      ],
+      raw: { options, ...result, projectedSweepMinutes: projected, sweepSeeds: SWEEP_SEEDS, sweepWorkers: SWEEP_WORKERS },
+    };
+  },
+};
+
+const BENCHMARKS: readonly Benchmark[] = [raftCoreThroughput, simulatorSpeed];
+
+function parseArgs(argv: readonly string[]): { json: boolean; only: string | null } {
+  let json = false;
+  let only: string | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--json') json = true;
+    else if (arg === '--only') only = argv[++i] ?? null;
+    else if (arg?.startsWith('--only=') === true) only = arg.slice('--only='.length);
+    else throw new Error(`unknown argument ${arg}; usage: bench/run.ts [--json] [--only NAME]`);
+  }
+  return { json, only };
+}
+
+function formatTable(rows: readonly Row[]): string {
+  const header: Row = { benchmark: 'benchmark', figure: 'figure', unit: 'unit', target: 'target' };
+  const show = (row: Row): string =>
+    typeof row.figure === 'number' && row.decimals !== undefined ? row.figure.toFixed(row.decimals) : String(row.figure);
+  const cells = [header, ...rows].map((row) => [row.benchmark, show(row), row.unit, row.target]);
+  const widths = [0, 1, 2, 3].map((col) => Math.max(...cells.map((line) => (line[col] ?? '').length)));
+  const render = (line: readonly string[]): string =>
+    line
+      .map((cell, col) => (col === 1 ? cell.padStart(widths[col] ?? 0) : cell.padEnd(widths[col] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  const rule = widths.map((width) => '-'.repeat(width)).join('  ');
+  return [render(cells[0] ?? []), rule, ...cells.slice(1).map(render)].join('\n');
+}
+
+function main(): void {
+  const { json, only } = parseArgs(process.argv.slice(2));
+  const selected = only === null ? BENCHMARKS : BENCHMARKS.filter((bench) => bench.name === only);
+  if (selected.length === 0) {
+    throw new Error(`no benchmark named ${only}; known: ${BENCHMARKS.map((bench) => bench.name).join(', ')}`);
+  }
+  const progress = (line: string): void => void process.stderr.write(`${line}\n`);
+  const results = selected.map((bench) => ({ name: bench.name, ...bench.run(progress) }));
+  if (json) {
+    const environment = { node: process.version, platform: process.platform, arch: process.arch };
+    process.stdout.write(`${JSON.stringify({ environment, benchmarks: results }, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${formatTable(results.flatMap((result) => result.rows))}\n`);
+  }
+}
+
+main();

@@ -1,0 +1,32 @@
+/**
+ * Runs a batch of seeds for the test suite and reports failures with their replay commands.
+ * The suite's seed count comes from SIM_SEEDS (default 300, split across the seed files).
+ */
+import { expect } from 'vitest';
+import { COVERAGE_KEYS, runSimulation, type CoverageKey } from './simulation.ts';
+
+export const SUITE_SEEDS = Number(process.env['SIM_SEEDS'] ?? 300);
+
+export interface BatchReport {
+  readonly failures: string[];
+  readonly coverage: Record<CoverageKey, number>;
+}
+
+export function runSeedBatch(start: number, count: number): BatchReport {
+  const failures: string[] = [];
+  const coverage = Object.fromEntries(COVERAGE_KEYS.map((key) => [key, 0])) as Record<CoverageKey, number>;
+  for (let seed = start; seed < start + count; seed++) {
+    const result = runSimulation({ seed });
+    for (const key of COVERAGE_KEYS) coverage[key] += result.coverage[key];
+    if (result.violations.length > 0) {
+      failures.push(`seed ${seed}: ${result.violations[0]}\n  replay: npm run sim -- --seed ${seed} --trace`);
+    }
+  }
+  return { failures, coverage };
+}
+
+/** Every interesting state must have been reached somewhere in the batch. */
+export function expectFullCoverage(coverage: Record<CoverageKey, number>): void {
+  const missing = COVERAGE_KEYS.filter((key) => coverage[key] === 0);
+  expect(missing, `states never reached: ${missing.join(', ')} (coverage ${JSON.stringify(coverage)})`).toEqual([]);
+}

@@ -1,0 +1,30 @@
+/** Runs seeds for the sim command on a worker thread and reports a summary of each. */
+import { parentPort } from 'node:worker_threads';
+import { runSimulation } from './simulation.ts';
+
+export interface SeedJob {
+  readonly seed: number;
+  readonly nodeCount?: number;
+}
+
+export interface SeedSummary {
+  readonly seed: number;
+  readonly nodeCount: number;
+  readonly violations: readonly string[];
+  readonly coverage: Record<string, number>;
+  readonly virtualMs: number;
+  readonly traceHash: string;
+}
+
+parentPort?.on('message', (job: SeedJob) => {
+  const result = runSimulation(job.nodeCount === undefined ? { seed: job.seed } : { seed: job.seed, nodeCount: job.nodeCount });
+  const summary: SeedSummary = {
+    seed: result.seed,
+    nodeCount: result.nodeCount,
+    violations: result.violations,
+    coverage: result.coverage,
+    virtualMs: result.virtualMs,
+    traceHash: result.traceHash,
+  };
+  parentPort?.postMessage(summary);
+});
