@@ -1,0 +1,76 @@
+// The checkers must catch real bugs. Each test plants one — by overriding one small method of
+// RaftNode in a test subclass, or with a faulty disk — and shows the simulator finds it within
+// a bounded number of seeds. Production code is not bent: the plants live only here.
+import { describe, expect, it } from 'vitest';
+import { RaftNode, type ReadIndexResult } from '../../src/raft/raft-node.ts';
+import type { Ready } from '../../src/raft/ready.ts';
+import type { LogIndex, Term } from '../../src/raft/types.ts';
+import { SimDisk } from './sim-disk.ts';
+import type { RaftFactory } from './sim-node.ts';
+import { runSimulation, type SimulationOptions } from './simulation.ts';
+
+/** Plant (b): grants votes without the §5.4.1 up-to-date check. */
+class VotesWithoutLogCheck extends RaftNode {
+  protected override logIsUpToDate(_lastIndex: LogIndex, _lastTerm: Term): boolean {
+    return true;
+  }
+}
+
+/** Plant (d): a leader serves reads at its commit index without confirming it still leads. */
+class LeaderReadsWithoutReadIndex extends RaftNode {
+  override readIndex(context: string): ReadIndexResult {
+    if (this.currentRole !== 'leader') return super.readIndex(context);
+    this.readConfirmed(context, this.commitIndex);
+    return { ok: true };
+  }
+}
+
+/**
+ * Plant (c): a disk that reports success before the data is durable, so the node acknowledges
+ * entries and votes that a crash then takes back.
+ */
+class AcknowledgesBeforeDurable extends SimDisk {
+  override write(ready: Ready): void {
+    super.write({ ...ready, mustSync: false });
+  }
+}
+
+function factory(NodeClass: typeof RaftNode): RaftFactory {
+  return (config, bootstrap, persisted, random, observe) => new NodeClass(config, bootstrap, persisted, random, observe);
+}
+
+/** Runs seeds until one reports a violation; returns that seed and its first violation. */
+function firstFailingSeed(options: Omit<SimulationOptions, 'seed'>, maxSeeds: number): { seed: number; violation: string } | null {
+  for (let seed = 1; seed <= maxSeeds; seed++) {
+    const result = runSimulation({ ...options, seed });
+    const violation = result.violations[0];
+    if (violation !== undefined) return { seed, violation };
+  }
+  return null;
+}
+
+describe('planted bugs are caught', () => {
+  it('(b) a vote granted without the log up-to-date check breaks leader completeness', () => {
+    const found = firstFailingSeed({ makeRaft: factory(VotesWithoutLogCheck) }, 60);
+    expect(found, 'no seed caught the planted bug').not.toBeNull();
+    expect(found?.violation).toMatch(/leader completeness|state machine safety|log matching|assertion|linearizability/);
+  });
+
+  it('(c) an acknowledgement sent before its entries are durable loses committed entries', () => {
+    const found = firstFailingSeed({ makeDisk: () => new AcknowledgesBeforeDurable() }, 60);
+    expect(found, 'no seed caught the planted bug').not.toBeNull();
+    expect(found?.violation).toMatch(/leader completeness|state machine safety|election safety|assertion|linearizability/);
+  });
+
+  it('(d) a read served without ReadIndex is caught as a linearizability violation', () => {
+    const found = firstFailingSeed({ makeRaft: factory(LeaderReadsWithoutReadIndex) }, 60);
+    expect(found, 'no seed caught the planted bug').not.toBeNull();
+    expect(found?.violation).toMatch(/^linearizability/);
+  });
+
+  it('the same seeds pass without the plants', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      expect(runSimulation({ seed }).violations, `seed ${seed}`).toEqual([]);
+    }
+  });
+});
