@@ -105,8 +105,12 @@ async function runMany(start: number, count: number): Promise<SeedSummary[]> {
         while (nextSeed < end) {
           const job: SeedJob = nodeCount === undefined ? { seed: nextSeed++ } : { seed: nextSeed++, nodeCount };
           const summary = await new Promise<SeedSummary>((resolve, reject) => {
-            worker.once('message', resolve);
-            worker.once('error', reject);
+            const onError = (error: Error): void => reject(error);
+            worker.once('error', onError);
+            worker.once('message', (message: SeedSummary) => {
+              worker.off('error', onError);
+              resolve(message);
+            });
             worker.postMessage(job);
           });
           summaries.push(summary);
