@@ -43,7 +43,10 @@ export function scheduleArbitrary(nodeCount: number, durationMs: number, maxEven
     .map((events) => events.slice().sort((a, b) => a.atMs - b.atMs));
 }
 
-/** Knobs that shrink toward the gentlest setting: no loss, big batches, a wide window. */
+/**
+ * Network, Raft and workload knobs; they shrink toward the gentlest setting (no loss, big
+ * batches, a wide window, one client, one key).
+ */
 export interface SwarmKnobs {
   readonly dropRate: number;
   readonly duplicateRate: number;
@@ -51,6 +54,9 @@ export interface SwarmKnobs {
   readonly maxInflightAppends: number;
   readonly snapshotEveryEntries: number;
   readonly clients: number;
+  readonly keys: number;
+  readonly readRate: number;
+  readonly casRate: number;
 }
 
 export const swarmKnobsArbitrary: fc.Arbitrary<SwarmKnobs> = fc.record({
@@ -60,6 +66,9 @@ export const swarmKnobsArbitrary: fc.Arbitrary<SwarmKnobs> = fc.record({
   maxInflightAppends: fc.constantFrom(64, 4, 1),
   snapshotEveryEntries: fc.constantFrom(1000, 100, 16),
   clients: fc.integer({ min: 1, max: 5 }),
+  keys: fc.integer({ min: 1, max: 4 }),
+  readRate: fc.double({ min: 0, max: 0.6, noNaN: true }),
+  casRate: fc.double({ min: 0, max: 0.3, noNaN: true }),
 });
 
 export function applyKnobs(options: SwarmOptions, knobs: SwarmKnobs): SwarmOptions {
@@ -68,6 +77,12 @@ export function applyKnobs(options: SwarmOptions, knobs: SwarmKnobs): SwarmOptio
     network: { ...options.network, dropRate: knobs.dropRate, duplicateRate: knobs.duplicateRate },
     raft: { ...options.raft, maxEntriesPerAppend: knobs.maxEntriesPerAppend, maxInflightAppends: knobs.maxInflightAppends },
     snapshotEveryEntries: knobs.snapshotEveryEntries,
-    workload: { ...options.workload, clients: knobs.clients },
+    workload: {
+      ...options.workload,
+      clients: knobs.clients,
+      keys: knobs.keys,
+      readRate: knobs.readRate,
+      casRate: knobs.casRate,
+    },
   };
 }

@@ -2,7 +2,7 @@
  * Runs a batch of seeds for the test suite and reports failures with their replay commands.
  * The suite's seed count comes from SIM_SEEDS (default 300, split across the seed files).
  */
-import { expect } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COVERAGE_KEYS, runSimulation, type CoverageKey } from './simulation.ts';
 
 export const SUITE_SEEDS = Number(process.env['SIM_SEEDS'] ?? 300);
@@ -29,4 +29,18 @@ export function runSeedBatch(start: number, count: number): BatchReport {
 export function expectFullCoverage(coverage: Record<CoverageKey, number>): void {
   const missing = COVERAGE_KEYS.filter((key) => coverage[key] === 0);
   expect(missing, `states never reached: ${missing.join(', ')} (coverage ${JSON.stringify(coverage)})`).toEqual([]);
+}
+
+/** Declares part `part` (0-based) of `parts` of the suite's seeds; the parts run in parallel. */
+export function describeSeedBatch(part: number, parts: number): void {
+  const size = Math.ceil(SUITE_SEEDS / parts);
+  const start = 1 + part * size;
+  const count = Math.max(0, Math.min(size, SUITE_SEEDS - part * size));
+  describe(`simulation seeds ${start}..${start + count - 1}`, () => {
+    it('hold every safety, linearizability and liveness check, and reach every interesting state', () => {
+      const report = runSeedBatch(start, count);
+      expect(report.failures, report.failures.join('\n\n')).toEqual([]);
+      expectFullCoverage(report.coverage);
+    });
+  });
 }

@@ -1,20 +1,14 @@
 /** Runs seeds for the sim command on a worker thread and reports a summary of each. */
 import { parentPort } from 'node:worker_threads';
-import { runSimulation } from './simulation.ts';
+import { runSimulation, type SimulationResult } from './simulation.ts';
 
 export interface SeedJob {
   readonly seed: number;
   readonly nodeCount?: number;
 }
 
-export interface SeedSummary {
-  readonly seed: number;
-  readonly nodeCount: number;
-  readonly violations: readonly string[];
-  readonly coverage: Record<string, number>;
-  readonly virtualMs: number;
-  readonly traceHash: string;
-}
+/** What a worker reports of a seed (the full result holds the schedule and more). */
+export type SeedSummary = Pick<SimulationResult, 'seed' | 'nodeCount' | 'violations' | 'coverage' | 'virtualMs' | 'traceHash'>;
 
 parentPort?.on('message', (job: SeedJob) => {
   const result = runSimulation(job.nodeCount === undefined ? { seed: job.seed } : { seed: job.seed, nodeCount: job.nodeCount });
