@@ -154,7 +154,7 @@ class Simulation {
       this.options.makeRaft ?? defaultFactory,
       {
         send: (message) => this.network.send(message),
-        applied: (node, entry) => this.checker.onApplied(node.id, entry),
+        applied: (node, entry) => this.checker.onApplied(node.id, node.raft.currentTerm, entry),
         event: (node, event) => this.onRaftEvent(node, event),
         trace: (line) => this.trace(line),
       },

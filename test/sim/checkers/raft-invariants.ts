@@ -4,7 +4,9 @@
  * - election safety: at most one leader per term;
  * - leader append-only: a leader never truncates or rewrites its own log;
  * - log matching: two logs holding an entry with the same index and term agree before it;
- * - leader completeness: a new leader holds every entry committed before its term;
+ * - leader completeness: a new leader holds every entry committed in an earlier term (a late
+ *   leader of an old term — a candidate whose votes arrived late — need not hold entries
+ *   committed in later terms);
  * - state machine safety: no two nodes apply different entries at one index — which, since
  *   a committed entry is applied by someone, also catches a committed entry lost to a crash.
  */
@@ -17,6 +19,13 @@ interface AppliedEntry {
   readonly type: Entry['type'];
   readonly data: string;
   readonly firstAppliedBy: NodeId;
+  /**
+   * An upper bound on the term in which the entry was committed: the lowest current term of
+   * any node when it applied the entry (it learned the commit from a leader of that term or
+   * an earlier one). Sound for leader completeness: commitTermBound < T implies the entry
+   * was committed before term T.
+   */
+  commitTermBound: Term;
 }
 
 const decoder = new TextDecoder();
@@ -49,7 +58,7 @@ export class RaftInvariantChecker {
 
   private checkLeaderCompleteness(id: NodeId, raft: RaftNode): void {
     for (const [index, committed] of this.applied) {
-      if (index <= raft.snapshotIndex) continue;
+      if (index <= raft.snapshotIndex || committed.commitTermBound >= raft.currentTerm) continue;
       const entry = raft.entryAt(index);
       if (entry === undefined || entry.term !== committed.term || entryKey(entry) !== committed.data) {
         this.fail(
@@ -61,14 +70,16 @@ export class RaftInvariantChecker {
     }
   }
 
-  /** `id` applied `entry`: it must equal whatever anyone else applied at that index. */
-  onApplied(id: NodeId, entry: Entry): void {
+  /** `id`, now in `currentTerm`, applied `entry`: it must equal what anyone else applied there. */
+  onApplied(id: NodeId, currentTerm: Term, entry: Entry): void {
     const data = entryKey(entry);
     const first = this.applied.get(entry.index);
     if (first === undefined) {
-      this.applied.set(entry.index, { term: entry.term, type: entry.type, data, firstAppliedBy: id });
+      const record = { term: entry.term, type: entry.type, data, firstAppliedBy: id, commitTermBound: currentTerm };
+      this.applied.set(entry.index, record);
       return;
     }
+    first.commitTermBound = Math.min(first.commitTermBound, currentTerm);
     if (first.term !== entry.term || first.data !== data || first.type !== entry.type) {
       this.fail(
         `state machine safety: at index ${entry.index} ${first.firstAppliedBy} applied term ${first.term} ` +
