@@ -1,0 +1,38 @@
+/**
+ * The durable home of a node's Raft state: hard state, log entries and the latest snapshot.
+ * One interface, two implementations: LevelStorage (LevelDB through `level`) for production
+ * and MemoryStorage for tests and the simulator, whose crash loses unsynced writes.
+ *
+ * persist() takes a callback rather than returning a promise so that the simulator can
+ * complete writes in virtual time, deterministically, without awaiting the microtask queue.
+ */
+import type { Entry, HardState, PersistedState, Snapshot } from '../raft/types.ts';
+
+/** One Ready's worth of writes, applied atomically and in this order. */
+export interface PersistBatch {
+  /** A snapshot received from the leader: replaces the whole log. */
+  readonly snapshot: Snapshot | null;
+  /** Our own snapshot: entries up to its index are deleted. */
+  readonly compaction: Snapshot | null;
+  /** Appended entries; any stored entry at or after entries[0].index is dropped first. */
+  readonly entries: readonly Entry[];
+  readonly hardState: HardState | null;
+  /** Whether the write must be on stable media (fsync) before `done` is called. */
+  readonly sync: boolean;
+}
+
+export interface Storage {
+  /**
+   * Everything durable, validated: checksums verified, entries contiguous after the snapshot.
+   * Rejects with a StorageError (naming the data dir and, for a bad entry, its index) on
+   * corruption, an unknown format version, or a data dir in use by another process.
+   */
+  load(): Promise<PersistedState>;
+  /**
+   * Writes one batch atomically. At most one persist is outstanding at a time (the node's
+   * Ready loop guarantees it). `done(null)` once durable (once written when !sync);
+   * `done(error)` on failure, after which the node must stop: a failed write is fatal.
+   */
+  persist(batch: PersistBatch, done: (error: Error | null) => void): void;
+  close(): Promise<void>;
+}
