@@ -14,6 +14,11 @@ export interface Clock {
   wallMs(): number;
   setTimer(delayMs: number, callback: () => void): TimerHandle;
   clearTimer(handle: TimerHandle): void;
+  /**
+   * Runs `callback` soon, after the work already queued at this instant: whatever arrives
+   * meanwhile is batched into the one run (group commit rests on this).
+   */
+  defer(callback: () => void): void;
 }
 
 /** The real clock: performance.now() for monotonic time, Date.now() for wall time. */
@@ -32,5 +37,11 @@ export class SystemClock implements Clock {
 
   clearTimer(handle: TimerHandle): void {
     clearTimeout(handle as ReturnType<typeof setTimeout>);
+  }
+
+  defer(callback: () => void): void {
+    // setImmediate runs after this turn's I/O callbacks, so requests that arrived together
+    // share one Ready (one fsync); setTimeout(0) would add a millisecond.
+    setImmediate(callback);
   }
 }

@@ -3,8 +3,8 @@
 // a bounded number of seeds. Production code is not bent: the plants live only here.
 import { describe, expect, it } from 'vitest';
 import { RaftNode, type ReadIndexResult } from '../../src/raft/raft-node.ts';
-import type { Ready } from '../../src/raft/ready.ts';
 import type { LogIndex, Term } from '../../src/raft/types.ts';
+import type { PersistBatch } from '../../src/storage/storage.ts';
 import { SimDisk } from './sim-disk.ts';
 import type { RaftFactory } from './sim-node.ts';
 import { runSimulation, type SimulationOptions } from './simulation.ts';
@@ -30,8 +30,8 @@ class LeaderReadsWithoutReadIndex extends RaftNode {
  * entries and votes that a crash then takes back.
  */
 class AcknowledgesBeforeDurable extends SimDisk {
-  override write(ready: Ready): void {
-    super.write({ ...ready, mustSync: false });
+  override writeBatch(batch: PersistBatch): void {
+    super.writeBatch({ ...batch, sync: false });
   }
 }
 

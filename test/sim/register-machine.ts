@@ -2,6 +2,8 @@
  * The simulator's state machine until the real KV store arrives: one register per key.
  * Commands are JSON; results are what the client sees. Deterministic, with snapshots.
  */
+import type { StateMachine } from '../../src/node/state-machine.ts';
+import type { LogIndex } from '../../src/raft/types.ts';
 
 export type RegisterCommand =
   | { readonly op: 'put'; readonly key: string; readonly value: string }
@@ -18,11 +20,11 @@ export function encodeCommand(command: RegisterCommand): Uint8Array {
   return encoder.encode(JSON.stringify(command));
 }
 
-export class RegisterMachine {
+export class RegisterMachine implements StateMachine<RegisterResult> {
   private values = new Map<string, string>();
   appliedCount = 0;
 
-  apply(data: Uint8Array): RegisterResult {
+  apply(_index: LogIndex, data: Uint8Array): RegisterResult {
     const command = JSON.parse(decoder.decode(data)) as RegisterCommand;
     this.appliedCount++;
     if (command.op === 'put') {

@@ -4,6 +4,7 @@
  * (as an OS page cache would). Restart loads only what is durable.
  */
 import type { Ready } from '../../src/raft/ready.ts';
+import type { PersistBatch } from '../../src/storage/storage.ts';
 import { EMPTY_HARD_STATE, type Entry, type HardState, type PersistedState, type Snapshot } from '../../src/raft/types.ts';
 
 interface DiskState {
@@ -16,8 +17,8 @@ function copyState(state: DiskState): DiskState {
   return { hardState: state.hardState, snapshot: state.snapshot, entries: state.entries.slice() };
 }
 
-/** Applies one Ready's persistence to a disk image, in the order the Ready contract gives. */
-export function applyReadyToState(state: DiskState, ready: Ready): void {
+/** Applies one batch to a disk image, in the order the Storage contract gives. */
+export function applyBatchToState(state: DiskState, ready: Omit<PersistBatch, 'sync'>): void {
   if (ready.snapshot !== null) {
     state.snapshot = ready.snapshot;
     state.entries = [];
@@ -42,11 +43,16 @@ export class SimDisk {
   writes = 0;
   syncs = 0;
 
-  /** Makes `ready` visible; durable at once when synced (the caller models the latency). */
+  /** Makes `ready`'s writes visible; durable at once when synced (the caller models latency). */
   write(ready: Ready): void {
+    this.writeBatch({ ...ready, sync: ready.mustSync });
+  }
+
+  /** Makes `batch` visible; durable at once when synced (the caller models the latency). */
+  writeBatch(batch: PersistBatch): void {
     this.writes++;
-    applyReadyToState(this.cached, ready);
-    if (ready.mustSync) this.sync();
+    applyBatchToState(this.cached, batch);
+    if (batch.sync) this.sync();
   }
 
   protected sync(): void {

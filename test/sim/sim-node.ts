@@ -1,17 +1,20 @@
 /**
- * One simulated server: the production RaftNode driven by a Ready loop over a simulated disk,
- * network and clock, with the register state machine on top. It models what a process can
- * suffer: crash (the disk keeps only synced writes), restart from disk, pause (no ticks, no
- * processing; its inbox fills and drains on resume) and a clock that runs fast or slow.
+ * One simulated server process: the production NodeHost (and so the production RaftNode and
+ * Ready loop) on a simulated clock, disk and network, with the register state machine on top.
+ * It models what a process can suffer: crash (the disk keeps only synced writes; nothing the
+ * process scheduled runs again), restart from disk, pause (no timers, no processing; its inbox
+ * fills and drains on resume) and a clock that runs fast or slow.
  */
-import type { SeededRandom } from '../../src/common/random.ts';
+import type { Random, SeededRandom } from '../../src/common/random.ts';
 import type { RaftConfig } from '../../src/raft/config.ts';
 import type { Message } from '../../src/raft/messages.ts';
 import type { RaftEvent, RaftNode } from '../../src/raft/raft-node.ts';
-import type { Ready } from '../../src/raft/ready.ts';
 import type { ClusterConfig, Entry, NodeId, PersistedState } from '../../src/raft/types.ts';
+import { NodeHost } from '../../src/node/node-host.ts';
+import type { Storage } from '../../src/storage/storage.ts';
 import type { EventQueue } from './event-queue.ts';
 import { RegisterMachine, type RegisterResult } from './register-machine.ts';
+import { SimClock } from './sim-clock.ts';
 import type { SimDisk } from './sim-disk.ts';
 
 /** Builds the Raft node; tests substitute a subclass with one planted bug. */
@@ -19,7 +22,7 @@ export type RaftFactory = (
   config: RaftConfig,
   bootstrap: ClusterConfig,
   persisted: PersistedState,
-  random: SeededRandom,
+  random: Random,
   observe: (event: RaftEvent) => void,
 ) => RaftNode;
 
@@ -43,27 +46,20 @@ export interface SimNodeHooks {
 
 export type WriteOutcome =
   | { readonly status: 'ok'; readonly result: RegisterResult }
-  | { readonly status: 'rejected'; readonly leaderHint: NodeId }
-  | { readonly status: 'overwritten' };
+  | { readonly status: 'rejected'; readonly leaderHint: NodeId };
 
 export type ReadOutcome =
   | { readonly status: 'ok'; readonly value: string | null }
   | { readonly status: 'rejected'; readonly leaderHint: NodeId };
 
-type InboxItem = { readonly kind: 'message'; readonly message: Message } | { readonly kind: 'client'; readonly run: () => void };
-
 export class SimNode {
   status: 'up' | 'crashed' | 'paused' = 'up';
-  raft: RaftNode;
   machine = new RegisterMachine();
-  /** Bumped by every crash, so callbacks scheduled before it are ignored. */
+  private host: NodeHost<RegisterResult>;
+  private clock: SimClock;
+  /** Bumped by every crash, so answers promised by a dead process are never delivered. */
   private epoch = 0;
-  private writing = false;
-  private pumpScheduled = false;
-  private readonly inbox: InboxItem[] = [];
-  private readonly pendingWrites = new Map<number, { term: number; done: (outcome: WriteOutcome) => void }>();
-  private readonly pendingReads = new Map<string, { key: string; done: (outcome: ReadOutcome) => void }>();
-  private readCounter = 0;
+  private readonly inbox: (() => void)[] = [];
 
   constructor(
     readonly id: NodeId,
@@ -76,17 +72,54 @@ export class SimNode {
     private readonly makeRaft: RaftFactory,
     private readonly hooks: SimNodeHooks,
   ) {
-    this.raft = this.boot();
-    this.scheduleTick();
+    this.clock = new SimClock(queue, options.clockRate);
+    this.host = this.boot();
   }
 
-  private boot(): RaftNode {
-    const persisted = this.disk.load();
+  get raft(): RaftNode {
+    return this.host.raft;
+  }
+
+  private boot(): NodeHost<RegisterResult> {
+    this.clock = new SimClock(this.queue, this.options.clockRate);
     this.machine = new RegisterMachine();
-    if (persisted.snapshot !== null) this.machine.restore(persisted.snapshot.data);
-    return this.makeRaft(this.raftConfig, this.bootstrap, persisted, this.random.fork(), (event) =>
-      this.hooks.event(this, event),
-    );
+    const host = new NodeHost<RegisterResult>({
+      raftConfig: this.raftConfig,
+      bootstrap: this.bootstrap,
+      persisted: this.disk.load(),
+      random: this.random.fork(),
+      clock: this.clock,
+      transport: { send: (messages) => messages.forEach((message) => this.hooks.send(message)) },
+      storage: this.storage(this.clock),
+      stateMachine: this.machine,
+      tickMs: this.options.tickMs,
+      snapshotEveryEntries: this.options.snapshotEveryEntries,
+      maxPendingProposals: 10_000,
+      maxPendingReads: 10_000,
+      makeRaft: this.makeRaft,
+      hooks: {
+        applied: (entry) => this.hooks.applied(this, entry),
+        raftEvent: (event) => this.hooks.event(this, event),
+      },
+    });
+    host.start();
+    return host;
+  }
+
+  /** This incarnation's view of the disk: writes complete after a seeded fsync latency. */
+  private storage(clock: SimClock): Storage {
+    const { fsyncMinMs, fsyncMaxMs } = this.options;
+    return {
+      load: () => Promise.resolve(this.disk.load()),
+      persist: (batch, done) => {
+        const delayMs = batch.sync ? fsyncMinMs + this.random.float() * (fsyncMaxMs - fsyncMinMs) : 0;
+        clock.schedule(delayMs, () => {
+          this.disk.writeBatch(batch);
+          done(null);
+        });
+      },
+      close: () => Promise.resolve(),
+    };
   }
 
   // ---- Faults -----------------------------------------------------------------------------
@@ -95,163 +128,82 @@ export class SimNode {
     if (this.status === 'crashed') return;
     this.status = 'crashed';
     this.epoch++;
+    this.clock.kill();
+    this.host.stop();
     this.disk.crash();
-    this.writing = false;
-    this.pumpScheduled = false;
     this.inbox.length = 0;
-    this.pendingWrites.clear();
-    this.pendingReads.clear();
     this.hooks.trace(`crash ${this.id}`);
   }
 
   restart(): void {
     if (this.status !== 'crashed') return;
     this.status = 'up';
-    this.raft = this.boot();
+    this.host = this.boot();
     this.hooks.trace(`restart ${this.id} term=${this.raft.currentTerm} last=${this.raft.lastIndex}`);
-    this.scheduleTick();
   }
 
   pause(): void {
-    if (this.status === 'up') this.status = 'paused';
+    if (this.status !== 'up') return;
+    this.status = 'paused';
+    this.clock.pause();
   }
 
   resume(): void {
     if (this.status !== 'paused') return;
     this.status = 'up';
+    this.clock.resume();
     const waiting = this.inbox.splice(0, this.inbox.length);
-    for (const item of waiting) this.process(item);
-    this.schedulePump();
+    for (const run of waiting) run();
   }
 
   // ---- Inputs -----------------------------------------------------------------------------
 
   receive(message: Message): void {
-    this.enqueue({ kind: 'message', message });
+    this.enqueue(() => this.host.receive(message));
   }
 
   /** Runs a client's request on this node, as the server's request handler would. */
   receiveClient(run: () => void): void {
-    this.enqueue({ kind: 'client', run });
+    this.enqueue(run);
   }
 
-  private enqueue(item: InboxItem): void {
+  private enqueue(run: () => void): void {
     if (this.status === 'crashed') return;
     if (this.status === 'paused') {
       // A stopped process's socket buffers fill up; beyond that the peer's packets are lost.
-      if (this.inbox.length < this.options.inboxLimit) this.inbox.push(item);
+      if (this.inbox.length < this.options.inboxLimit) this.inbox.push(run);
       return;
     }
-    this.process(item);
+    run();
   }
 
-  private process(item: InboxItem): void {
-    if (item.kind === 'message') this.raft.step(item.message);
-    else item.run();
-    this.schedulePump();
+  /** Answers only while the process that promised them is alive. */
+  private whileAlive<T>(done: (value: T) => void): (value: T) => void {
+    const epoch = this.epoch;
+    return (value) => {
+      if (epoch === this.epoch) done(value);
+    };
   }
 
   submitWrite(data: Uint8Array, done: (outcome: WriteOutcome) => void): void {
-    const result = this.raft.propose(data);
-    if (!result.ok) {
-      done({ status: 'rejected', leaderHint: result.leaderHint });
-      return;
-    }
-    this.pendingWrites.set(result.index, { term: result.term, done });
+    const answer = this.whileAlive(done);
+    this.host.propose(data, (outcome) => {
+      if (outcome.ok) answer({ status: 'ok', result: outcome.result });
+      else if (!outcome.mayHaveApplied) answer({ status: 'rejected', leaderHint: outcome.leaderHint });
+      // Otherwise the outcome is unknown: the client's deadline records it as indeterminate.
+    });
   }
 
   submitRead(key: string, done: (outcome: ReadOutcome) => void): void {
-    const context = `${this.id}:${this.epoch}:${this.readCounter++}`;
-    const result = this.raft.readIndex(context);
-    if (!result.ok) {
-      done({ status: 'rejected', leaderHint: result.leaderHint });
-      return;
-    }
-    this.pendingReads.set(context, { key, done });
+    const answer = this.whileAlive(done);
+    this.host.read((outcome) => {
+      if (outcome.ok) answer({ status: 'ok', value: this.machine.get(key) });
+      else answer({ status: 'rejected', leaderHint: outcome.leaderHint });
+    });
   }
 
   /** An operator's request to hand leadership to `target` (ignored unless we lead). */
   transferLeadership(target: NodeId): void {
-    if (this.status !== 'up') return;
-    this.raft.transferLeadership(target);
-    this.schedulePump();
-  }
-
-  // ---- The Ready loop ---------------------------------------------------------------------
-
-  private scheduleTick(): void {
-    const epoch = this.epoch;
-    this.queue.schedule(this.options.tickMs * this.options.clockRate, () => {
-      if (epoch !== this.epoch) return;
-      if (this.status === 'up') {
-        this.raft.tick();
-        this.schedulePump();
-      }
-      this.scheduleTick();
-    });
-  }
-
-  private schedulePump(): void {
-    if (this.pumpScheduled || this.writing || this.status !== 'up') return;
-    this.pumpScheduled = true;
-    const epoch = this.epoch;
-    this.queue.schedule(0, () => {
-      if (epoch !== this.epoch) return;
-      this.pumpScheduled = false;
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    if (this.writing || this.status !== 'up' || !this.raft.hasReady()) return;
-    const ready = this.raft.ready();
-    this.writing = true;
-    const epoch = this.epoch;
-    const span = this.options.fsyncMaxMs - this.options.fsyncMinMs;
-    const delayMs = ready.mustSync ? this.options.fsyncMinMs + this.random.float() * span : 0;
-    this.queue.schedule(delayMs, () => {
-      if (epoch !== this.epoch) return; // crashed mid-write: the write is lost
-      this.complete(ready);
-    });
-  }
-
-  /** The write is durable: send, apply, serve reads, advance — the Ready contract's order. */
-  private complete(ready: Ready): void {
-    this.disk.write(ready);
-    for (const message of ready.messages) this.hooks.send(message);
-    if (ready.snapshot !== null) this.machine.restore(ready.snapshot.data);
-    for (const entry of ready.committedEntries) this.applyEntry(entry);
-    for (const read of ready.readStates) this.serveRead(read.context);
-    for (const context of ready.droppedReads) {
-      const pending = this.pendingReads.get(context);
-      this.pendingReads.delete(context);
-      pending?.done({ status: 'rejected', leaderHint: this.raft.leader });
-    }
-    this.raft.advance(ready);
-    this.maybeCompact();
-    this.writing = false;
-    if (this.status === 'up') this.pump();
-  }
-
-  private applyEntry(entry: Entry): void {
-    this.hooks.applied(this, entry);
-    const result = entry.type === 'normal' ? this.machine.apply(entry.data) : {};
-    const pending = this.pendingWrites.get(entry.index);
-    if (pending === undefined) return;
-    this.pendingWrites.delete(entry.index);
-    pending.done(pending.term === entry.term ? { status: 'ok', result } : { status: 'overwritten' });
-  }
-
-  private serveRead(context: string): void {
-    const pending = this.pendingReads.get(context);
-    if (pending === undefined) return;
-    this.pendingReads.delete(context);
-    pending.done({ status: 'ok', value: this.machine.get(pending.key) });
-  }
-
-  private maybeCompact(): void {
-    if (this.raft.appliedIndex - this.raft.snapshotIndex < this.options.snapshotEveryEntries) return;
-    this.raft.compact(this.raft.appliedIndex, this.machine.snapshot());
-    this.schedulePump();
+    if (this.status === 'up') this.host.transferLeadership(target);
   }
 }

@@ -146,8 +146,6 @@ export class Workload {
     if (outcome.status === 'ok') {
       const casSucceeded = outcome.result.casSucceeded;
       this.finish(attempt, casSucceeded === undefined ? { status: 'ok' } : { status: 'ok', casSucceeded });
-    } else if (outcome.status === 'overwritten') {
-      this.finish(attempt, { status: 'fail' });
     } else {
       this.retry(attempt, outcome.leaderHint);
     }

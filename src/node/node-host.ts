@@ -1,0 +1,325 @@
+/**
+ * NodeHost glues a RaftNode to its Storage, Transport, Clock and state machine and runs the
+ * Ready loop: tick on a timer; take a Ready; persist it in one write (every proposal waiting at
+ * that moment shares the one fsync: group commit); only then send its messages; restore and
+ * apply; resolve the proposals and reads that were waiting; advance; compact the log every N
+ * applied entries. It takes its Clock, Transport and Storage as arguments, so the simulator runs
+ * this very class, not a model of it.
+ *
+ * Its API is callback-based, not promise-based, for the same reason: the simulator completes
+ * everything in virtual time without awaiting the microtask queue. Promise wrappers belong to
+ * the server.
+ */
+import { assert } from '../common/assert.ts';
+import type { Clock, TimerHandle } from '../common/clock.ts';
+import type { Random } from '../common/random.ts';
+import type { RaftConfig } from '../raft/config.ts';
+import type { Message } from '../raft/messages.ts';
+import { RaftNode, type RaftEvent } from '../raft/raft-node.ts';
+import type { Ready } from '../raft/ready.ts';
+import type { ClusterConfig, Entry, LogIndex, NodeId, PersistedState, Role, SoftState, Term } from '../raft/types.ts';
+import type { PersistBatch, Storage } from '../storage/storage.ts';
+import type { StateMachine } from './state-machine.ts';
+import type { Transport } from './transport.ts';
+
+/** Why a proposal or read did not succeed. */
+export type FailureCode = 'not_leader' | 'overloaded' | 'superseded' | 'unavailable';
+
+export type ProposalOutcome<Result> =
+  | { readonly ok: true; readonly index: LogIndex; readonly result: Result }
+  | {
+      readonly ok: false;
+      readonly code: FailureCode;
+      readonly leaderHint: NodeId;
+      /** False only when the proposal certainly never applies (safe to retry elsewhere). */
+      readonly mayHaveApplied: boolean;
+    };
+
+export type ReadOutcome =
+  | { readonly ok: true; readonly appliedIndex: LogIndex }
+  | { readonly ok: false; readonly code: FailureCode; readonly leaderHint: NodeId };
+
+export interface NodeHostHooks<Result> {
+  /** After each entry is applied (result null for no-op and config entries). */
+  applied?(entry: Entry, result: Result | null): void;
+  /** The local state machine was replaced by a snapshot from the leader. */
+  restored?(index: LogIndex): void;
+  /** Role or leader changed. */
+  softStateChanged?(softState: SoftState, term: Term): void;
+  raftEvent?(event: RaftEvent): void;
+  /** A storage write failed: the node has stopped. */
+  fatal?(error: Error): void;
+}
+
+export interface NodeHostOptions<Result> {
+  readonly raftConfig: RaftConfig;
+  readonly bootstrap: ClusterConfig;
+  readonly persisted: PersistedState;
+  readonly random: Random;
+  readonly clock: Clock;
+  readonly transport: Transport;
+  readonly storage: Storage;
+  readonly stateMachine: StateMachine<Result>;
+  readonly tickMs: number;
+  /** Compact the log once this many entries were applied since the last snapshot. */
+  readonly snapshotEveryEntries: number;
+  /** Proposals waiting to apply beyond this are refused as overloaded. */
+  readonly maxPendingProposals: number;
+  readonly maxPendingReads: number;
+  readonly hooks?: NodeHostHooks<Result>;
+  /** Builds the Raft node; tests substitute a subclass with one planted bug. */
+  readonly makeRaft?: (
+    config: RaftConfig,
+    bootstrap: ClusterConfig,
+    persisted: PersistedState,
+    random: Random,
+    observe: (event: RaftEvent) => void,
+  ) => RaftNode;
+}
+
+interface PendingProposal<Result> {
+  readonly term: Term;
+  readonly done: (outcome: ProposalOutcome<Result>) => void;
+}
+
+type ReadCallback = (outcome: ReadOutcome) => void;
+
+export class NodeHost<Result> {
+  readonly raft: RaftNode;
+  private readonly options: NodeHostOptions<Result>;
+  private running = false;
+  private tickTimer: TimerHandle | null = null;
+  private persisting = false;
+  private pumpScheduled = false;
+  private readonly pendingProposals = new Map<LogIndex, PendingProposal<Result>>();
+  /** Reads not yet given a ReadIndex round; the next pump starts one round for all of them. */
+  private readsWaitingForRound: ReadCallback[] = [];
+  private readonly readRounds = new Map<string, ReadCallback[]>();
+  private pendingReadCount = 0;
+  private readRoundCounter = 0;
+  private softState: SoftState;
+
+  constructor(options: NodeHostOptions<Result>) {
+    this.options = options;
+    const observe = (event: RaftEvent): void => options.hooks?.raftEvent?.(event);
+    const make = options.makeRaft ?? ((...args) => new RaftNode(...args));
+    this.raft = make(options.raftConfig, options.bootstrap, options.persisted, options.random, observe);
+    if (options.persisted.snapshot !== null) options.stateMachine.restore(options.persisted.snapshot.data);
+    this.softState = this.raft.softState();
+  }
+
+  get id(): NodeId {
+    return this.raft.id;
+  }
+
+  get role(): Role {
+    return this.raft.currentRole;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  start(): void {
+    assert(!this.running, 'NodeHost started twice');
+    this.running = true;
+    this.scheduleTick();
+    this.schedulePump();
+  }
+
+  /** Stops ticking and fails everything waiting (their outcome, for writes, is unknown). */
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    if (this.tickTimer !== null) this.options.clock.clearTimer(this.tickTimer);
+    this.tickTimer = null;
+    const leaderHint = this.raft.leader;
+    for (const pending of this.pendingProposals.values()) {
+      pending.done({ ok: false, code: 'unavailable', leaderHint, mayHaveApplied: true });
+    }
+    this.pendingProposals.clear();
+    this.failReads([...this.readsWaitingForRound, ...[...this.readRounds.values()].flat()], 'unavailable');
+    this.readsWaitingForRound = [];
+    this.readRounds.clear();
+    this.pendingReadCount = 0;
+  }
+
+  /** A message from a peer. */
+  receive(message: Message): void {
+    if (!this.running) return;
+    this.raft.step(message);
+    this.schedulePump();
+  }
+
+  /** Proposes `data`; `done` is called once it applied (with its result) or cannot. */
+  propose(data: Uint8Array, done: (outcome: ProposalOutcome<Result>) => void): void {
+    const leaderHint = this.raft.leader;
+    if (!this.running) return done({ ok: false, code: 'unavailable', leaderHint, mayHaveApplied: false });
+    if (this.pendingProposals.size >= this.options.maxPendingProposals) {
+      return done({ ok: false, code: 'overloaded', leaderHint, mayHaveApplied: false });
+    }
+    const result = this.raft.propose(data);
+    if (!result.ok) {
+      const code = result.reason === 'overloaded' ? 'overloaded' : 'not_leader';
+      return done({ ok: false, code, leaderHint: result.leaderHint, mayHaveApplied: false });
+    }
+    this.pendingProposals.set(result.index, { term: result.term, done });
+    this.schedulePump();
+  }
+
+  /**
+   * A linearizable read barrier: `done` is called once the local state machine reflects every
+   * write acknowledged before this call. Reads arriving together share one ReadIndex round.
+   */
+  read(done: ReadCallback): void {
+    if (!this.running) return done({ ok: false, code: 'unavailable', leaderHint: this.raft.leader });
+    if (this.pendingReadCount >= this.options.maxPendingReads) {
+      return done({ ok: false, code: 'overloaded', leaderHint: this.raft.leader });
+    }
+    this.pendingReadCount++;
+    this.readsWaitingForRound.push(done);
+    this.schedulePump();
+  }
+
+  transferLeadership(target: NodeId): boolean {
+    const result = this.raft.transferLeadership(target);
+    this.schedulePump();
+    return result.ok;
+  }
+
+  // ---- The Ready loop ---------------------------------------------------------------------
+
+  private scheduleTick(): void {
+    this.tickTimer = this.options.clock.setTimer(this.options.tickMs, () => {
+      if (!this.running) return;
+      this.raft.tick();
+      this.scheduleTick();
+      this.schedulePump();
+    });
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled || !this.running) return;
+    this.pumpScheduled = true;
+    this.options.clock.defer(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (!this.running) return;
+    this.startReadRound();
+    if (this.persisting || !this.raft.hasReady()) return;
+    const ready = this.raft.ready();
+    this.noteSoftState(ready.softState);
+    const batch: PersistBatch = {
+      snapshot: ready.snapshot,
+      compaction: ready.compaction,
+      entries: ready.entries,
+      hardState: ready.hardState,
+      sync: ready.mustSync,
+    };
+    const nothingToWrite =
+      batch.snapshot === null && batch.compaction === null && batch.entries.length === 0 && batch.hardState === null;
+    if (nothingToWrite) {
+      this.complete(ready);
+      return;
+    }
+    this.persisting = true;
+    this.options.storage.persist(batch, (error) => {
+      this.persisting = false;
+      if (!this.running) return; // stopped (or crashed) meanwhile: nothing more happens here
+      if (error !== null) {
+        this.stop();
+        this.options.hooks?.fatal?.(error);
+        return;
+      }
+      this.complete(ready);
+    });
+  }
+
+  /** The Ready's writes are durable: send, apply, serve reads, advance — in that order. */
+  private complete(ready: Ready): void {
+    this.options.transport.send(ready.messages);
+    if (ready.snapshot !== null) this.restoreSnapshot(ready.snapshot.meta.index, ready.snapshot.data);
+    for (const entry of ready.committedEntries) this.applyEntry(entry);
+    for (const read of ready.readStates) this.finishReadRound(read.context, ready.appliedThrough);
+    for (const context of ready.droppedReads) this.failReadRound(context);
+    this.raft.advance(ready);
+    this.maybeCompact();
+    this.schedulePump();
+  }
+
+  private restoreSnapshot(index: LogIndex, data: Uint8Array): void {
+    this.options.stateMachine.restore(data);
+    // Proposals the snapshot covers may have applied, but their results are gone.
+    for (const [proposalIndex, pending] of this.pendingProposals) {
+      if (proposalIndex > index) continue;
+      this.pendingProposals.delete(proposalIndex);
+      pending.done({ ok: false, code: 'unavailable', leaderHint: this.raft.leader, mayHaveApplied: true });
+    }
+    this.options.hooks?.restored?.(index);
+  }
+
+  private applyEntry(entry: Entry): void {
+    const result = entry.type === 'normal' ? this.options.stateMachine.apply(entry.index, entry.data) : null;
+    this.options.hooks?.applied?.(entry, result);
+    const pending = this.pendingProposals.get(entry.index);
+    if (pending === undefined) return;
+    this.pendingProposals.delete(entry.index);
+    if (pending.term === entry.term && result !== null) {
+      pending.done({ ok: true, index: entry.index, result });
+    } else {
+      // Another leader's entry took this index: ours was never committed and never will be.
+      pending.done({ ok: false, code: 'superseded', leaderHint: this.raft.leader, mayHaveApplied: false });
+    }
+  }
+
+  private maybeCompact(): void {
+    const applied = this.raft.appliedIndex;
+    if (applied - this.raft.snapshotIndex < this.options.snapshotEveryEntries) return;
+    this.raft.compact(applied, this.options.stateMachine.snapshot());
+  }
+
+  private noteSoftState(softState: SoftState): void {
+    if (softState.leader === this.softState.leader && softState.role === this.softState.role) return;
+    this.softState = softState;
+    this.options.hooks?.softStateChanged?.(softState, this.raft.currentTerm);
+  }
+
+  // ---- Reads ------------------------------------------------------------------------------
+
+  private startReadRound(): void {
+    if (this.readsWaitingForRound.length === 0) return;
+    const waiting = this.readsWaitingForRound;
+    this.readsWaitingForRound = [];
+    const context = `${this.raft.id}/${this.readRoundCounter++}`;
+    const result = this.raft.readIndex(context);
+    if (!result.ok) {
+      this.failReads(waiting, result.reason === 'overloaded' ? 'overloaded' : 'not_leader');
+      return;
+    }
+    this.readRounds.set(context, waiting);
+  }
+
+  private finishReadRound(context: string, appliedIndex: LogIndex): void {
+    const waiting = this.readRounds.get(context);
+    if (waiting === undefined) return;
+    this.readRounds.delete(context);
+    this.pendingReadCount -= waiting.length;
+    for (const done of waiting) done({ ok: true, appliedIndex });
+  }
+
+  private failReadRound(context: string): void {
+    const waiting = this.readRounds.get(context);
+    if (waiting === undefined) return;
+    this.readRounds.delete(context);
+    this.failReads(waiting, 'not_leader');
+  }
+
+  private failReads(waiting: readonly ReadCallback[], code: FailureCode): void {
+    this.pendingReadCount -= waiting.length;
+    for (const done of waiting) done({ ok: false, code, leaderHint: this.raft.leader });
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * The application a Raft log drives. apply() must be deterministic — every replica applies
+ * the same entries in the same order and must reach the same state and the same results —
+ * as hashicorp/raft's FSM rule says. Snapshots let the log be compacted and lagging followers
+ * catch up.
+ */
+import type { LogIndex } from '../raft/types.ts';
+
+export interface StateMachine<Result> {
+  /** Applies one normal log entry's data; never throws for bad input (return an error result). */
+  apply(index: LogIndex, data: Uint8Array): Result;
+  /** The whole state, as of the last applied entry. */
+  snapshot(): Uint8Array;
+  /** Replaces the whole state with a snapshot's. */
+  restore(data: Uint8Array): void;
+}
