@@ -21,13 +21,10 @@ import {
   sendAppend,
   startReadRound,
 } from './leader.ts';
+import { handleFromLeader, handleReadIndexResponse, type IncomingSnapshot } from './follower.ts';
 import { RaftLog } from './log.ts';
 import type {
-  AppendRequest,
-  HeartbeatRequest,
   Message,
-  ReadIndexResponse,
-  SnapshotChunk,
   VoteRequest,
   PreVoteRequest,
   VoteResponse,
@@ -76,12 +73,6 @@ export type TransferResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: 'not_leader' | 'not_voter' };
 
-/** A snapshot being received chunk by chunk. */
-interface IncomingSnapshot {
-  readonly chunk: SnapshotChunk;
-  readonly buffer: Uint8Array;
-  received: number;
-}
 
 export class RaftNode {
   readonly id: NodeId;
@@ -105,6 +96,8 @@ export class RaftNode {
   private readonly votes = new Map<NodeId, boolean>();
   private campaignIsTransfer = false;
   /** @internal */ leadTransferee: NodeId = NO_NODE;
+  /** Ticks since the transfer began; it is abandoned after an election timeout. */
+  private transferElapsed = 0;
 
   /** @internal */ readonly readRounds: ReadIndexTracker;
   /** Reads asked of a leader that has not yet committed an entry of its term. */
@@ -112,15 +105,15 @@ export class RaftNode {
   /** Reads confirmed, waiting for the state machine to apply their index. */
   /** @internal */ readsAwaitingApply: ReadState[] = [];
   /** Local reads forwarded to the leader and not yet answered. */
-  private readonly readsForwarded = new Set<string>();
-  private droppedReads: string[] = [];
+  /** @internal */ readonly readsForwarded = new Set<string>();
+  /** @internal */ droppedReads: string[] = [];
 
   /** @internal */ messages: Message[] = [];
   /** The latest snapshot (our own compaction or one installed), sent to lagging followers. */
   /** @internal */ snapshot: Snapshot | null;
   private snapshotToSave: Snapshot | null = null;
-  private receivedSnapshot: Snapshot | null = null;
-  private incomingSnapshot: IncomingSnapshot | null = null;
+  /** @internal */ receivedSnapshot: Snapshot | null = null;
+  /** @internal */ incomingSnapshot: IncomingSnapshot | null = null;
   /** Leader only: appends wait until ready() so that proposals batch into one message. */
   /** @internal */ appendsPending = false;
 
@@ -206,8 +199,8 @@ export class RaftNode {
     if (!this.membership.voters.includes(target)) return { ok: false, reason: 'not_voter' };
     if (this.leadTransferee === target) return { ok: true };
     this.leadTransferee = target;
-    // The transfer is abandoned if it has not finished within one election timeout.
-    this.electionElapsed = 0;
+    // Its own counter, so that transfers never postpone the CheckQuorum check.
+    this.transferElapsed = 0;
     const progress = this.progress.get(target);
     assert(progress !== undefined, () => `no progress for voter ${target}`);
     if (progress.match === this.log.lastIndex()) this.sendTimeoutNow(target);
@@ -459,7 +452,7 @@ export class RaftNode {
       case 'append':
       case 'heartbeat':
       case 'snapshot':
-        this.handleFromLeader(message);
+        handleFromLeader(this, message);
         return;
       case 'append-response':
         if (this.role === 'leader') handleAppendResponse(this, message);
@@ -474,7 +467,7 @@ export class RaftNode {
         handleReadIndexRequest(this, message);
         return;
       case 'read-index-response':
-        this.handleReadIndexResponse(message);
+        handleReadIndexResponse(this, message);
         return;
       case 'timeout-now':
         if (this.role === 'follower' && this.isVoter(this.id)) this.campaign('transfer');
@@ -503,6 +496,8 @@ export class RaftNode {
         this.becomeFollower(this.term, NO_NODE);
         return;
       }
+    }
+    if (this.leadTransferee !== NO_NODE && ++this.transferElapsed >= this.config.electionTicks) {
       // A transfer that did not finish within an election timeout is abandoned.
       this.leadTransferee = NO_NODE;
     }
@@ -597,6 +592,7 @@ export class RaftNode {
   }
 
   private reset(term: Term): void {
+    this.abandonPendingReads();
     if (term !== this.term) {
       this.term = term;
       this.vote = NO_NODE;
@@ -609,9 +605,22 @@ export class RaftNode {
     this.progress.clear();
     this.leadTransferee = NO_NODE;
     this.appendsPending = false;
-    for (const read of this.readRounds.drain()) if (read.requester === this.id) this.droppedReads.push(read.context);
-    for (const read of this.readsAwaitingTermCommit) if (read.requester === this.id) this.droppedReads.push(read.context);
+  }
+
+  /**
+   * Leadership (or the leader we knew) is gone: fail every read still waiting for a round. Our
+   * own clients' reads are dropped; a follower that asked is told at once (index 0), in our
+   * old term, rather than left to time out.
+   */
+  private abandonPendingReads(): void {
+    const waiting = [...this.readRounds.drain(), ...this.readsAwaitingTermCommit];
     this.readsAwaitingTermCommit = [];
+    for (const read of waiting) {
+      if (read.requester === this.id) this.droppedReads.push(read.context);
+      else {
+        this.send({ type: 'read-index-response', from: this.id, to: read.requester, term: this.term, readContext: read.context, index: 0 });
+      }
+    }
     this.dropForwardedReads();
   }
 
@@ -647,103 +656,6 @@ export class RaftNode {
 
   private resetRandomizedElectionTimeout(): void {
     this.randomizedElectionTimeout = this.config.electionTicks + this.random.int(this.config.electionTicks);
-  }
-
-  // ---- Follower side ----------------------------------------------------------------------
-
-  private handleFromLeader(message: AppendRequest | HeartbeatRequest | SnapshotChunk): void {
-    if (this.role === 'leader') {
-      assert(false, () => `two leaders in term ${this.term}: ${this.id} and ${message.from}`);
-    }
-    if (this.role !== 'follower' || this.lead !== message.from) this.becomeFollower(this.term, message.from);
-    this.electionElapsed = 0;
-    if (message.type === 'append') this.handleAppend(message);
-    else if (message.type === 'heartbeat') this.handleHeartbeat(message);
-    else this.handleSnapshotChunk(message);
-  }
-
-  private handleAppend(request: AppendRequest): void {
-    const reply = { type: 'append-response' as const, from: this.id, to: request.from, term: this.term };
-    if (request.prevLogIndex < this.log.commitIndex) {
-      // Everything up to our commit index already matches: tell the leader where to continue.
-      this.send({ ...reply, success: true, matchIndex: this.log.commitIndex, rejectedIndex: 0, conflictTerm: 0, conflictIndex: 0 });
-      return;
-    }
-    const lastNew = this.log.tryAppend(request.prevLogIndex, request.prevLogTerm, request.entries);
-    if (lastNew !== null) {
-      this.log.commitTo(Math.min(request.commit, lastNew));
-      this.send({ ...reply, success: true, matchIndex: lastNew, rejectedIndex: 0, conflictTerm: 0, conflictIndex: 0 });
-      return;
-    }
-    this.observe('append-rejected');
-    const tooShort = request.prevLogIndex > this.log.lastIndex();
-    const conflictTerm = tooShort ? 0 : (this.log.term(request.prevLogIndex) ?? 0);
-    const conflictIndex = tooShort ? this.log.lastIndex() + 1 : this.log.firstIndexOfTermAt(request.prevLogIndex);
-    this.send({
-      ...reply,
-      success: false,
-      matchIndex: 0,
-      rejectedIndex: request.prevLogIndex,
-      conflictTerm,
-      conflictIndex: Math.max(conflictIndex, this.log.commitIndex + 1),
-    });
-  }
-
-  private handleHeartbeat(request: HeartbeatRequest): void {
-    // The leader sends min(its commit, our match), so this never commits what we do not hold.
-    if (request.commit <= this.log.lastIndex()) this.log.commitTo(request.commit);
-    this.send({ type: 'heartbeat-response', from: this.id, to: request.from, term: this.term, readContext: request.readContext });
-  }
-
-  private handleSnapshotChunk(chunk: SnapshotChunk): void {
-    const { meta } = chunk;
-    const reply = { type: 'snapshot-response' as const, from: this.id, to: chunk.from, term: this.term, snapshotIndex: meta.index };
-    if (meta.index <= this.log.commitIndex) {
-      this.incomingSnapshot = null;
-      this.send({ ...reply, nextOffset: chunk.totalBytes, installed: true });
-      return;
-    }
-    const incoming = this.acceptChunk(chunk);
-    if (incoming === null || incoming.received < chunk.totalBytes) {
-      this.send({ ...reply, nextOffset: incoming?.received ?? 0, installed: false });
-      return;
-    }
-    this.incomingSnapshot = null;
-    if (this.log.matchTerm(meta.index, meta.term)) {
-      // We already hold the entry the snapshot ends at: it is committed, keep our log.
-      this.log.commitTo(meta.index);
-    } else {
-      this.log.restore(meta);
-      this.snapshot = { meta, data: incoming.buffer };
-      this.receivedSnapshot = this.snapshot;
-      this.membership = meta.config;
-      this.observe('snapshot-installed');
-    }
-    this.send({ ...reply, nextOffset: chunk.totalBytes, installed: true });
-  }
-
-  /** Adds a chunk to the snapshot being received; null when it is out of order. */
-  private acceptChunk(chunk: SnapshotChunk): IncomingSnapshot | null {
-    if (chunk.offset === 0) {
-      this.incomingSnapshot = { chunk, buffer: new Uint8Array(chunk.totalBytes), received: 0 };
-    }
-    const incoming = this.incomingSnapshot;
-    if (incoming === null) return null;
-    const sameSnapshot =
-      incoming.chunk.meta.index === chunk.meta.index &&
-      incoming.chunk.meta.term === chunk.meta.term &&
-      incoming.chunk.totalBytes === chunk.totalBytes;
-    if (!sameSnapshot || chunk.offset !== incoming.received) return sameSnapshot ? incoming : null;
-    assert(chunk.offset + chunk.data.byteLength <= chunk.totalBytes, 'snapshot chunk past its total size');
-    incoming.buffer.set(chunk.data, chunk.offset);
-    incoming.received += chunk.data.byteLength;
-    return incoming;
-  }
-
-  private handleReadIndexResponse(response: ReadIndexResponse): void {
-    if (!this.readsForwarded.delete(response.readContext)) return;
-    if (response.index === 0) this.droppedReads.push(response.readContext);
-    else this.readConfirmed(response.readContext, response.index);
   }
 
   private dropForwardedReads(): void {

@@ -1,0 +1,140 @@
+/**
+ * PreVote and CheckQuorum (Raft thesis §9.6), after etcd-io/raft's raft_test.go: a node that
+ * was partitioned away must not disrupt a healthy cluster when it comes back, and a leader
+ * that lost its majority must stop acting as one.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Message, PreVoteRequest, VoteRequest } from '../../src/raft/messages.ts';
+import { Network, TEST_CONFIG } from './harness.ts';
+
+const E = TEST_CONFIG.electionTicks;
+
+const isFrom = (from: string, type: Message['type']) => (m: Message) => m.from === from && m.type === type;
+
+describe('PreVote', () => {
+  it('a partitioned node that rejoins raises no term and does not disrupt the leader', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.elect('a');
+    const term = net.node('a').currentTerm;
+    net.isolate('c');
+    const mark = net.sent.length;
+    net.tickAll(10 * E);
+    net.propose('a', 'while-away');
+    net.stabilize();
+    // It kept asking whether it could win, without ever raising its term.
+    expect(net.sentSince(mark, isFrom('c', 'pre-vote')).length).toBeGreaterThan(3);
+    expect(net.sentSince(mark, isFrom('c', 'vote'))).toEqual([]);
+    expect(net.node('c').currentTerm).toBe(term);
+
+    net.heal();
+    net.tickAll(5 * E);
+    expect(net.leader()).toBe('a');
+    for (const member of net.members.values()) {
+      expect(member.raft.currentTerm).toBe(term);
+      expect(member.state).toEqual(['while-away']);
+    }
+  });
+
+  it('pre-votes from a node whose log fell behind are rejected', () => {
+    // Without CheckQuorum's lease the voters do answer, so only the log comparison protects.
+    const net = new Network(['a', 'b', 'c'], { config: { checkQuorum: false } });
+    net.elect('a');
+    const term = net.node('a').currentTerm;
+    net.isolate('c');
+    net.propose('a', 'x');
+    net.stabilize();
+    net.heal();
+    const mark = net.sent.length;
+    const c = net.node('c');
+    net.tickUntil('c', (raft) => raft.currentRole === 'pre-candidate');
+    net.stabilize();
+    const answers = net.sentSince(mark, (m) => m.type === 'pre-vote-response');
+    expect(answers.map((m) => m.from).sort()).toEqual(['a', 'b']);
+    for (const answer of answers) expect(answer).toMatchObject({ granted: false });
+    expect(net.member('c').events).toContain('pre-vote-rejected');
+    expect(c.currentRole).toBe('follower'); // lost: a majority refused
+    expect(net.leader()).toBe('a');
+    for (const member of net.members.values()) expect(member.raft.currentTerm).toBe(term);
+  });
+
+  it("a pre-vote changes neither the voter's term nor its vote, even when granted", () => {
+    const net = new Network(['a', 'b', 'c']);
+    const b = net.node('b');
+    const request: PreVoteRequest = { type: 'pre-vote', from: 'a', to: 'b', term: 5, lastLogIndex: 0, lastLogTerm: 0 };
+    b.step(request);
+    net.stabilize();
+    expect(b.hardState()).toMatchObject({ term: 0, vote: '' });
+    expect(net.sent).toEqual([expect.objectContaining({ type: 'pre-vote-response', to: 'a', granted: true, term: 5 })]);
+  });
+
+  it('a pre-candidate keeps its term until a majority would vote for it', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.isolate('a');
+    const a = net.node('a');
+    for (let i = 0; i < 5 * E; i++) net.tick('a');
+    expect(a.currentRole).toBe('pre-candidate');
+    expect(a.hardState()).toMatchObject({ term: 0, vote: '' });
+    net.heal();
+    // Its next pre-vote round is answered; only then does it take term 1 and win.
+    for (let i = 0; i < 2 * E && a.currentRole !== 'leader'; i++) net.tick('a');
+    expect(a.currentRole).toBe('leader');
+    expect(a.currentTerm).toBe(1);
+  });
+});
+
+describe('CheckQuorum', () => {
+  it('a leader cut off from the majority steps down within an election timeout of losing it', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.elect('a');
+    net.isolate('a');
+    net.tick('a', E - 1);
+    expect(net.node('a').currentRole).toBe('leader');
+    // The check runs every electionTicks; a majority heard within the running period still counts.
+    net.tick('a', E + 1);
+    expect(net.node('a').currentRole).toBe('follower');
+    expect(net.node('a').leader).toBe('');
+    expect(net.member('a').events).toContain('check-quorum-step-down');
+  });
+
+  it('a leader that keeps its majority keeps leading, and the cut-off minority cannot unseat it', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.elect('a');
+    const term = net.node('a').currentTerm;
+    net.cut('a', 'c'); // c still reaches b, which is in a's lease and ignores it
+    net.tickAll(10 * E);
+    expect(net.leader()).toBe('a');
+    expect(net.node('b').currentTerm).toBe(term);
+    expect(net.member('a').events).not.toContain('check-quorum-step-down');
+  });
+
+  it('a follower that heard from its leader recently ignores a higher-term vote request', () => {
+    const net = new Network(['a', 'b', 'c'], { config: { preVote: false } });
+    net.elect('a');
+    const b = net.node('b');
+    const term = b.currentTerm;
+    const request: VoteRequest = {
+      type: 'vote', from: 'c', to: 'b', term: term + 1, lastLogIndex: b.lastIndex, lastLogTerm: term, transfer: false,
+    };
+    const mark = net.sent.length;
+    b.step(request);
+    net.stabilize();
+    expect(b.currentTerm).toBe(term);
+    expect(b.leader).toBe('a');
+    expect(net.sentSince(mark, (m) => m.from === 'b' && m.to === 'c')).toEqual([]);
+
+    // A leadership transfer is the leader's own wish: it overrides the lease.
+    b.step({ ...request, transfer: true });
+    net.stabilize();
+    expect(net.sentSince(mark, isFrom('b', 'vote-response'))).toEqual([expect.objectContaining({ granted: true, term: term + 1 })]);
+    expect(b.hardState()).toMatchObject({ term: term + 1, vote: 'c' });
+  });
+
+  it('without a lease the same request is granted', () => {
+    const net = new Network(['a', 'b', 'c'], { config: { preVote: false, checkQuorum: false } });
+    net.elect('a');
+    const b = net.node('b');
+    const term = b.currentTerm;
+    b.step({ type: 'vote', from: 'c', to: 'b', term: term + 1, lastLogIndex: b.lastIndex, lastLogTerm: term, transfer: false });
+    expect(b.hardState()).toMatchObject({ term: term + 1, vote: 'c' });
+  });
+});
