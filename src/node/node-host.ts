@@ -15,7 +15,7 @@ import type { Clock, TimerHandle } from '../common/clock.ts';
 import type { Random } from '../common/random.ts';
 import type { RaftConfig } from '../raft/config.ts';
 import type { Message } from '../raft/messages.ts';
-import { RaftNode, type RaftEvent } from '../raft/raft-node.ts';
+import { RaftNode, type RaftEvent, type RaftFactory } from '../raft/raft-node.ts';
 import type { Ready } from '../raft/ready.ts';
 import type { ClusterConfig, Entry, LogIndex, NodeId, PersistedState, Role, SoftState, Term } from '../raft/types.ts';
 import type { PersistBatch, Storage } from '../storage/storage.ts';
@@ -68,13 +68,7 @@ export interface NodeHostOptions<Result> {
   readonly maxPendingReads: number;
   readonly hooks?: NodeHostHooks<Result>;
   /** Builds the Raft node; tests substitute a subclass with one planted bug. */
-  readonly makeRaft?: (
-    config: RaftConfig,
-    bootstrap: ClusterConfig,
-    persisted: PersistedState,
-    random: Random,
-    observe: (event: RaftEvent) => void,
-  ) => RaftNode;
+  readonly makeRaft?: RaftFactory;
 }
 
 interface PendingProposal<Result> {

@@ -74,6 +74,15 @@ export type TransferResult =
   | { readonly ok: false; readonly reason: 'not_leader' | 'not_voter' };
 
 
+/** Builds a RaftNode; tests substitute a subclass with one planted bug. */
+export type RaftFactory = (
+  config: RaftConfig,
+  bootstrap: ClusterConfig,
+  persisted: PersistedState,
+  random: Random,
+  observe: (event: RaftEvent) => void,
+) => RaftNode;
+
 export class RaftNode {
   readonly id: NodeId;
   readonly config: RaftConfig;

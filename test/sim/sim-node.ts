@@ -5,11 +5,11 @@
  * process scheduled runs again), restart from disk, pause (no timers, no processing; its inbox
  * fills and drains on resume) and a clock that runs fast or slow.
  */
-import type { Random, SeededRandom } from '../../src/common/random.ts';
+import type { SeededRandom } from '../../src/common/random.ts';
 import type { RaftConfig } from '../../src/raft/config.ts';
 import type { Message } from '../../src/raft/messages.ts';
-import type { RaftEvent, RaftNode } from '../../src/raft/raft-node.ts';
-import type { ClusterConfig, Entry, NodeId, PersistedState } from '../../src/raft/types.ts';
+import type { RaftEvent, RaftFactory, RaftNode } from '../../src/raft/raft-node.ts';
+import type { ClusterConfig, Entry, NodeId } from '../../src/raft/types.ts';
 import { NodeHost } from '../../src/node/node-host.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import type { EventQueue } from './event-queue.ts';
@@ -17,14 +17,7 @@ import { RegisterMachine, type RegisterResult } from './register-machine.ts';
 import { SimClock } from './sim-clock.ts';
 import type { SimDisk } from './sim-disk.ts';
 
-/** Builds the Raft node; tests substitute a subclass with one planted bug. */
-export type RaftFactory = (
-  config: RaftConfig,
-  bootstrap: ClusterConfig,
-  persisted: PersistedState,
-  random: Random,
-  observe: (event: RaftEvent) => void,
-) => RaftNode;
+export type { RaftFactory };
 
 export interface SimNodeOptions {
   readonly tickMs: number;
