@@ -1,0 +1,133 @@
+/**
+ * The flags of `concord serve` (fixed by the HTTP contract's "Running a node"), each also
+ * settable as CONCORD_<FLAG> in upper snake case. Flags win over the environment. Every value is
+ * validated here, once, with an error that names the flag — a node never starts half-configured.
+ */
+import { parseArgs } from 'node:util';
+import { ConcordError } from '../common/errors.ts';
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ServeOptions {
+  readonly id: string;
+  readonly dataDir: string;
+  readonly listenClient: HostPort;
+  readonly listenPeer: HostPort;
+  readonly advertiseClient: string;
+  /** Member id → peer address, from --initial-cluster (a hint once the data dir exists). */
+  readonly initialCluster: ReadonlyMap<string, HostPort>;
+  readonly clusterId: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+}
+
+interface FlagSpec {
+  readonly required: boolean;
+  readonly fallback?: string;
+}
+
+const FLAGS = {
+  id: { required: true },
+  'data-dir': { required: true },
+  'listen-client': { required: true },
+  'listen-peer': { required: true },
+  'initial-cluster': { required: true },
+  'advertise-client': { required: false },
+  'cluster-id': { required: false, fallback: 'concord' },
+  'log-level': { required: false, fallback: 'info' },
+} as const satisfies Record<string, FlagSpec>;
+
+type FlagName = keyof typeof FLAGS;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+function invalid(message: string): ConcordError {
+  return new ConcordError('invalid_argument', message);
+}
+
+export function environmentName(flag: string): string {
+  return `CONCORD_${flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+/** Reads `--flag value` / `--flag=value` with node:util's parseArgs; unknown flags are errors. */
+function parseFlags(argv: readonly string[]): Map<FlagName, string> {
+  const names = Object.keys(FLAGS) as FlagName[];
+  let parsed: Record<string, string | boolean | undefined>;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: Object.fromEntries(names.map((name) => [name, { type: 'string' as const }])),
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw invalid(error instanceof Error ? error.message : String(error));
+  }
+  const values = new Map<FlagName, string>();
+  for (const name of names) {
+    const value = parsed[name];
+    if (typeof value === 'string') values.set(name, value);
+  }
+  return values;
+}
+
+export function parseHostPort(flag: string, text: string): HostPort {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (match === null || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw invalid(`--${flag} must be host:port with a port in 1..65535, got ${JSON.stringify(text)}`);
+  }
+  return { host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port };
+}
+
+function parseInitialCluster(text: string): Map<string, HostPort> {
+  const members = new Map<string, HostPort>();
+  for (const part of text.split(',')) {
+    const [id = '', address = ''] = part.split('=');
+    if (!NODE_ID.test(id)) throw invalid(`--initial-cluster: bad member id ${JSON.stringify(id)}`);
+    if (members.has(id)) throw invalid(`--initial-cluster: member ${id} listed twice`);
+    members.set(id, parseHostPort('initial-cluster', address));
+  }
+  return members;
+}
+
+/** Resolves flags over CONCORD_* variables over defaults, and validates the whole. */
+export function parseServeOptions(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServeOptions {
+  const flags = parseFlags(argv);
+  const value = (name: FlagName): string | undefined => {
+    const spec: FlagSpec = FLAGS[name];
+    return flags.get(name) ?? env[environmentName(name)] ?? spec.fallback;
+  };
+  const missing = (Object.keys(FLAGS) as FlagName[]).filter((name) => FLAGS[name].required && value(name) === undefined);
+  if (missing.length > 0) {
+    throw invalid(`missing ${missing.map((name) => `--${name} (or ${environmentName(name)})`).join(', ')}`);
+  }
+  const id = value('id') ?? '';
+  if (!NODE_ID.test(id)) throw invalid(`--id must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(id)}`);
+  const listenClient = parseHostPort('listen-client', value('listen-client') ?? '');
+  const initialCluster = parseInitialCluster(value('initial-cluster') ?? '');
+  if (!initialCluster.has(id)) throw invalid(`--initial-cluster does not list this node's id ${id}`);
+  const logLevel = value('log-level') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw invalid(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  }
+  const advertiseClient = value('advertise-client') ?? `http://${listenClient.host}:${listenClient.port}`;
+  try {
+    new URL(advertiseClient);
+  } catch {
+    throw invalid(`--advertise-client must be a URL, got ${JSON.stringify(advertiseClient)}`);
+  }
+  return {
+    id,
+    dataDir: value('data-dir') ?? '',
+    listenClient,
+    listenPeer: parseHostPort('listen-peer', value('listen-peer') ?? ''),
+    advertiseClient,
+    initialCluster,
+    clusterId: value('cluster-id') ?? 'concord',
+    logLevel: logLevel as ServeOptions['logLevel'],
+  };
+}
