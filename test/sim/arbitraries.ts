@@ -24,6 +24,8 @@ export function faultActionArbitrary(nodeCount: number): fc.Arbitrary<FaultActio
       .array(linkArbitrary(nodeCount), { minLength: 1, maxLength: nodeCount * 2 })
       .map((links) => ({ kind: 'cut' as const, label: links.map(([a, b]) => `n${a}->n${b}`).join(' '), links })),
     fc.constant({ kind: 'heal' as const }),
+    fc.constant({ kind: 'crash-all' as const }),
+    fc.constant({ kind: 'restart-all' as const }),
     node.map((index) => ({ kind: 'crash' as const, node: index })),
     node.map((index) => ({ kind: 'restart' as const, node: index })),
     node.map((index) => ({ kind: 'pause' as const, node: index })),

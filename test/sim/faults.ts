@@ -12,6 +12,9 @@ export type FaultAction =
   | { readonly kind: 'cut'; readonly label: string; readonly links: readonly Link[] }
   | { readonly kind: 'heal' }
   | { readonly kind: 'crash'; readonly node: number }
+  /** Every node at once (a power cut): only synced writes survive anywhere. */
+  | { readonly kind: 'crash-all' }
+  | { readonly kind: 'restart-all' }
   | { readonly kind: 'restart'; readonly node: number }
   | { readonly kind: 'pause'; readonly node: number }
   | { readonly kind: 'resume'; readonly node: number }
@@ -27,6 +30,7 @@ export interface FaultEvent {
 export interface FaultRates {
   readonly partitionPerSecond: number;
   readonly crashPerSecond: number;
+  readonly crashAllPerSecond: number;
   readonly pausePerSecond: number;
   readonly transferPerSecond: number;
   readonly lossChangePerSecond: number;
@@ -116,6 +120,10 @@ export function generateSchedule(
     events.push({ atMs, action: { kind: 'crash', node } });
     events.push({ atMs: atMs + downtimeMs(), action: { kind: 'restart', node } });
   });
+  poisson(rates.crashAllPerSecond, (atMs) => {
+    events.push({ atMs, action: { kind: 'crash-all' } });
+    events.push({ atMs: atMs + 100 + random.int(2000), action: { kind: 'restart-all' } });
+  });
   poisson(rates.pausePerSecond, (atMs) => {
     const node = random.int(nodeCount);
     events.push({ atMs, action: { kind: 'pause', node } });
@@ -135,7 +143,9 @@ export function describeAction(action: FaultAction): string {
     case 'cut':
       return `cut ${action.label}`;
     case 'heal':
-      return 'heal';
+    case 'crash-all':
+    case 'restart-all':
+      return action.kind;
     case 'loss':
       return `loss ${(action.rate * 100).toFixed(1)}%`;
     case 'transfer':

@@ -247,6 +247,12 @@ class Simulation {
       case 'restart':
         this.nodes[action.node]?.restart();
         return;
+      case 'crash-all':
+        for (const node of this.nodes) node.crash();
+        return;
+      case 'restart-all':
+        for (const node of this.nodes) node.restart();
+        return;
       case 'pause':
         this.nodes[action.node]?.pause();
         return;

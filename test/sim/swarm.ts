@@ -50,6 +50,7 @@ export function swarmOptions(seed: number, nodeCount?: number): SwarmOptions {
     rates: {
       partitionPerSecond: sometimes(random, 0.2, 0.5),
       crashPerSecond: sometimes(random, 0.3, 0.3),
+      crashAllPerSecond: sometimes(random, 0.8, 0.05),
       pausePerSecond: sometimes(random, 0.5, 0.2),
       transferPerSecond: sometimes(random, 0.4, 0.3),
       lossChangePerSecond: sometimes(random, 0.6, 0.2),
