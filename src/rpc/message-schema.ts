@@ -1,0 +1,222 @@
+/**
+ * Validation of what arrives from the network before it reaches the Raft core. A peer's bytes
+ * are untrusted: msgpackr will happily decode maps, bigints, dates or extension objects, and the
+ * core asserts on its inputs, so a bad message must be rejected here rather than crash the node
+ * there. Each parser builds a fresh object holding only the known fields, so nothing extra (or
+ * odd prototypes, getters, huge unrelated keys) ever crosses into src/raft.
+ *
+ * Limits enforced here: ids at most {@link MAX_NODE_ID_LENGTH} characters, read contexts at most
+ * {@link MAX_READ_CONTEXT_LENGTH}; numbers must be non-negative safe integers.
+ */
+import type { Message, MessageType } from '../raft/messages.ts';
+import type { ClusterConfig, Entry, EntryType, NodeId, SnapshotMeta } from '../raft/types.ts';
+
+/** The longest node or cluster id accepted from the wire. */
+export const MAX_NODE_ID_LENGTH = 256;
+/** The longest ReadIndex context accepted from the wire. */
+export const MAX_READ_CONTEXT_LENGTH = 4096;
+
+/** The first frame on every connection: who is calling, and for which cluster. */
+export interface Handshake {
+  readonly clusterId: string;
+  readonly nodeId: NodeId;
+}
+
+/** An expected outcome (a peer sent garbage), so a result rather than a throw. */
+export type ParseResult<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: string };
+
+const MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>([
+  'pre-vote',
+  'vote',
+  'vote-response',
+  'pre-vote-response',
+  'append',
+  'append-response',
+  'heartbeat',
+  'heartbeat-response',
+  'snapshot',
+  'snapshot-response',
+  'timeout-now',
+  'read-index',
+  'read-index-response',
+]);
+
+const ENTRY_TYPES: ReadonlySet<string> = new Set<EntryType>(['normal', 'noop', 'config']);
+
+/** Thrown inside this module only, turned into a ParseResult at the boundary. */
+class SchemaError extends Error {}
+
+type Fields = Readonly<Record<string, unknown>>;
+
+function record(value: unknown, path: string): Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new SchemaError(`${path}: expected an object`);
+  }
+  if (value instanceof Uint8Array || value instanceof Map || value instanceof Date) {
+    throw new SchemaError(`${path}: expected a plain object`);
+  }
+  return value as Fields;
+}
+
+function count(fields: Fields, key: string, path: string): number {
+  const value = fields[key];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new SchemaError(`${path}.${key}: expected a non-negative safe integer`);
+  }
+  return value;
+}
+
+function flag(fields: Fields, key: string, path: string): boolean {
+  const value = fields[key];
+  if (typeof value !== 'boolean') throw new SchemaError(`${path}.${key}: expected a boolean`);
+  return value;
+}
+
+function text(fields: Fields, key: string, path: string, maxLength: number): string {
+  const value = fields[key];
+  if (typeof value !== 'string') throw new SchemaError(`${path}.${key}: expected a string`);
+  if (value.length > maxLength) throw new SchemaError(`${path}.${key}: longer than ${maxLength}`);
+  return value;
+}
+
+function nodeId(fields: Fields, key: string, path: string): NodeId {
+  const value = text(fields, key, path, MAX_NODE_ID_LENGTH);
+  if (value.length === 0) throw new SchemaError(`${path}.${key}: empty node id`);
+  return value;
+}
+
+function bytes(fields: Fields, key: string, path: string): Uint8Array {
+  const value = fields[key];
+  if (!(value instanceof Uint8Array)) throw new SchemaError(`${path}.${key}: expected bytes`);
+  return value;
+}
+
+function nodeIdList(value: unknown, path: string): NodeId[] {
+  if (!Array.isArray(value)) throw new SchemaError(`${path}: expected an array`);
+  return value.map((item, position) => nodeId({ id: item }, 'id', `${path}[${position}]`));
+}
+
+function parseEntry(value: unknown, path: string): Entry {
+  const fields = record(value, path);
+  const type = fields['type'];
+  if (typeof type !== 'string' || !ENTRY_TYPES.has(type)) {
+    throw new SchemaError(`${path}.type: unknown entry type`);
+  }
+  return {
+    term: count(fields, 'term', path),
+    index: count(fields, 'index', path),
+    type: type as EntryType,
+    data: bytes(fields, 'data', path),
+  };
+}
+
+function parseEntries(value: unknown, path: string): Entry[] {
+  if (!Array.isArray(value)) throw new SchemaError(`${path}: expected an array`);
+  return value.map((entry, position) => parseEntry(entry, `${path}[${position}]`));
+}
+
+function parseSnapshotMeta(value: unknown, path: string): SnapshotMeta {
+  const fields = record(value, path);
+  const config = record(fields['config'], `${path}.config`);
+  const clusterConfig: ClusterConfig = {
+    voters: nodeIdList(config['voters'], `${path}.config.voters`),
+    learners: nodeIdList(config['learners'], `${path}.config.learners`),
+  };
+  return {
+    index: count(fields, 'index', path),
+    term: count(fields, 'term', path),
+    config: clusterConfig,
+  };
+}
+
+/** Builds the typed message from fields already known to be an object with a valid type. */
+function build(type: MessageType, fields: Fields, path: string): Message {
+  const envelope = {
+    from: nodeId(fields, 'from', path),
+    to: nodeId(fields, 'to', path),
+    term: count(fields, 'term', path),
+  };
+  const context = (): string => text(fields, 'readContext', path, MAX_READ_CONTEXT_LENGTH);
+  switch (type) {
+    case 'pre-vote':
+      return { ...envelope, type, lastLogIndex: count(fields, 'lastLogIndex', path),
+        lastLogTerm: count(fields, 'lastLogTerm', path) };
+    case 'vote':
+      return { ...envelope, type, lastLogIndex: count(fields, 'lastLogIndex', path),
+        lastLogTerm: count(fields, 'lastLogTerm', path), transfer: flag(fields, 'transfer', path) };
+    case 'vote-response':
+    case 'pre-vote-response':
+      return { ...envelope, type, granted: flag(fields, 'granted', path) };
+    case 'append':
+      return { ...envelope, type, prevLogIndex: count(fields, 'prevLogIndex', path),
+        prevLogTerm: count(fields, 'prevLogTerm', path),
+        entries: parseEntries(fields['entries'], `${path}.entries`),
+        commit: count(fields, 'commit', path) };
+    case 'append-response':
+      return { ...envelope, type, success: flag(fields, 'success', path),
+        matchIndex: count(fields, 'matchIndex', path),
+        rejectedIndex: count(fields, 'rejectedIndex', path),
+        conflictTerm: count(fields, 'conflictTerm', path),
+        conflictIndex: count(fields, 'conflictIndex', path) };
+    case 'heartbeat':
+      return { ...envelope, type, commit: count(fields, 'commit', path), readContext: context() };
+    case 'heartbeat-response':
+    case 'read-index':
+      return { ...envelope, type, readContext: context() };
+    case 'snapshot':
+      return { ...envelope, type, meta: parseSnapshotMeta(fields['meta'], `${path}.meta`),
+        offset: count(fields, 'offset', path), totalBytes: count(fields, 'totalBytes', path),
+        data: bytes(fields, 'data', path) };
+    case 'snapshot-response':
+      return { ...envelope, type, snapshotIndex: count(fields, 'snapshotIndex', path),
+        nextOffset: count(fields, 'nextOffset', path), installed: flag(fields, 'installed', path) };
+    case 'timeout-now':
+      return { ...envelope, type };
+    case 'read-index-response':
+      return { ...envelope, type, readContext: context(), index: count(fields, 'index', path) };
+  }
+}
+
+function parseOne(value: unknown, path: string): Message {
+  const fields = record(value, path);
+  const type = fields['type'];
+  if (typeof type !== 'string' || !MESSAGE_TYPES.has(type)) {
+    throw new SchemaError(`${path}.type: unknown message type`);
+  }
+  return build(type as MessageType, fields, path);
+}
+
+function capture<T>(parse: () => T): ParseResult<T> {
+  try {
+    return { ok: true, value: parse() };
+  } catch (error) {
+    if (error instanceof SchemaError) return { ok: false, error: error.message };
+    throw error;
+  }
+}
+
+/** Validates one decoded value as a Raft message and returns a clean copy of it. */
+export function parseMessage(value: unknown): ParseResult<Message> {
+  return capture(() => parseOne(value, 'message'));
+}
+
+/** Validates a frame's payload: an array of messages, all valid, or the whole frame is refused. */
+export function parseMessageBatch(value: unknown): ParseResult<Message[]> {
+  return capture(() => {
+    if (!Array.isArray(value)) throw new SchemaError('batch: expected an array');
+    return value.map((item, position) => parseOne(item, `batch[${position}]`));
+  });
+}
+
+/** Validates a handshake payload. */
+export function parseHandshake(value: unknown): ParseResult<Handshake> {
+  return capture(() => {
+    const fields = record(value, 'handshake');
+    return {
+      clusterId: text(fields, 'clusterId', 'handshake', MAX_NODE_ID_LENGTH),
+      nodeId: nodeId(fields, 'nodeId', 'handshake'),
+    };
+  });
+}

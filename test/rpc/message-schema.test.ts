@@ -1,0 +1,161 @@
+/**
+ * The wire validator: every valid message survives it unchanged, every kind of corruption is
+ * rejected, and what comes out holds only the known fields.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  MAX_NODE_ID_LENGTH,
+  MAX_READ_CONTEXT_LENGTH,
+  parseHandshake,
+  parseMessage,
+  parseMessageBatch,
+} from '../../src/rpc/message-schema.ts';
+import { ALL_SAMPLES, SAMPLE_MESSAGES, messageArb, normalize } from './message-fixtures.ts';
+
+type Loose = Record<string, unknown>;
+
+function mutate(message: object, change: (copy: Loose) => void): unknown {
+  const copy = structuredClone(message) as Loose;
+  change(copy);
+  return copy;
+}
+
+function expectRejected(value: unknown): void {
+  const result = parseMessage(value);
+  const shown = JSON.stringify(normalize(value), (_key, field: unknown) =>
+    typeof field === 'bigint' ? `${field}n` : field);
+  expect(result.ok, shown).toBe(false);
+}
+
+/** Values of the wrong kind for a field currently holding `current`. */
+function wrongValuesFor(current: unknown): unknown[] {
+  const always = [null, undefined, {}, [1], new Map(), new Date(0)];
+  if (typeof current === 'number') return [...always, -1, 1.5, Number.NaN, Infinity, 2 ** 53, 3n, '1', true];
+  if (typeof current === 'boolean') return [...always, 0, 1, 'true'];
+  if (typeof current === 'string') return [...always, 5, false, new Uint8Array([97])];
+  if (current instanceof Uint8Array) return [...always.filter((value) => value !== undefined), [1, 2], 'ab', 3];
+  return [...always.filter((value) => typeof value !== 'object' || value === null), 'x', 7];
+}
+
+describe('parseMessage', () => {
+  it.each(ALL_SAMPLES.map((message) => [message.type, message] as const))(
+    'accepts a valid %s message unchanged',
+    (_type, message) => {
+      const result = parseMessage(structuredClone(message));
+      expect(result.ok).toBe(true);
+      if (result.ok) expect(normalize(result.value)).toEqual(normalize(message));
+    },
+  );
+
+  it('accepts every generated message and returns an equal copy', () => {
+    fc.assert(
+      fc.property(messageArb(), (message) => {
+        const result = parseMessage(message);
+        expect(result.ok).toBe(true);
+        if (result.ok) {
+          expect(normalize(result.value)).toEqual(normalize(message));
+          expect(result.value).not.toBe(message);
+        }
+      }),
+    );
+  });
+
+  it('strips unknown fields rather than passing them to the core', () => {
+    const result = parseMessage({ ...SAMPLE_MESSAGES.heartbeat, injected: { deep: true } });
+    expect(result.ok).toBe(true);
+    if (result.ok) expect(result.value).not.toHaveProperty('injected');
+  });
+
+  it('rejects values that are not message objects', () => {
+    for (const value of [null, undefined, 42, 'append', [], [SAMPLE_MESSAGES.vote], new Uint8Array(3), new Map()]) {
+      expectRejected(value);
+    }
+  });
+
+  it('rejects unknown or missing types', () => {
+    expectRejected(mutate(SAMPLE_MESSAGES.vote, (copy) => (copy['type'] = 'install-virus')));
+    expectRejected(mutate(SAMPLE_MESSAGES.vote, (copy) => delete copy['type']));
+    expectRejected(mutate(SAMPLE_MESSAGES.vote, (copy) => (copy['type'] = 3)));
+  });
+
+  it('rejects every missing field of every message type', () => {
+    for (const message of ALL_SAMPLES) {
+      for (const key of Object.keys(message)) {
+        expectRejected(mutate(message, (copy) => delete copy[key]));
+      }
+    }
+  });
+
+  it('rejects a wrongly typed value in every field of every message type', () => {
+    for (const message of ALL_SAMPLES) {
+      for (const [key, current] of Object.entries(message)) {
+        if (key === 'type') continue;
+        for (const wrong of wrongValuesFor(current)) {
+          expectRejected({ ...message, [key]: wrong });
+        }
+      }
+    }
+  });
+
+  it('rejects empty and overlong ids and overlong read contexts', () => {
+    expectRejected({ ...SAMPLE_MESSAGES.vote, from: '' });
+    expectRejected({ ...SAMPLE_MESSAGES.vote, to: 'x'.repeat(MAX_NODE_ID_LENGTH + 1) });
+    expectRejected({ ...SAMPLE_MESSAGES.heartbeat, readContext: 'x'.repeat(MAX_READ_CONTEXT_LENGTH + 1) });
+  });
+
+  it('rejects malformed entries', () => {
+    const append = SAMPLE_MESSAGES.append;
+    if (append.type !== 'append') throw new Error('fixture');
+    const entry = append.entries[1];
+    const withEntry = (bad: unknown): unknown => ({ ...append, entries: [append.entries[0], bad] });
+    expectRejected(withEntry(null));
+    expectRejected(withEntry({ ...entry, type: 'weird' }));
+    expectRejected(withEntry({ ...entry, data: [1, 2, 3] }));
+    expectRejected(withEntry({ ...entry, data: 'abc' }));
+    expectRejected(withEntry({ ...entry, term: -1 }));
+    expectRejected(withEntry({ ...entry, index: undefined }));
+    expectRejected({ ...append, entries: { 0: entry, length: 1 } });
+  });
+
+  it('rejects malformed snapshot metadata', () => {
+    const snapshot = SAMPLE_MESSAGES.snapshot;
+    if (snapshot.type !== 'snapshot') throw new Error('fixture');
+    const config = snapshot.meta.config;
+    const withMeta = (meta: unknown): unknown => ({ ...snapshot, meta });
+    expectRejected(withMeta(null));
+    expectRejected(withMeta({ ...snapshot.meta, index: '40' }));
+    expectRejected(withMeta({ ...snapshot.meta, config: null }));
+    expectRejected(withMeta({ ...snapshot.meta, config: { ...config, voters: 'a,b' } }));
+    expectRejected(withMeta({ ...snapshot.meta, config: { ...config, learners: [1] } }));
+    expectRejected(withMeta({ ...snapshot.meta, config: { voters: config.voters } }));
+  });
+});
+
+describe('parseMessageBatch', () => {
+  it('accepts an array of valid messages', () => {
+    const result = parseMessageBatch(structuredClone(ALL_SAMPLES));
+    expect(result.ok).toBe(true);
+    if (result.ok) expect(result.value).toHaveLength(ALL_SAMPLES.length);
+  });
+
+  it('rejects a non-array, and a whole batch with one bad message', () => {
+    expect(parseMessageBatch(SAMPLE_MESSAGES.vote).ok).toBe(false);
+    expect(parseMessageBatch({ 0: SAMPLE_MESSAGES.vote }).ok).toBe(false);
+    const result = parseMessageBatch([SAMPLE_MESSAGES.vote, { ...SAMPLE_MESSAGES.vote, term: -3 }]);
+    expect(result).toEqual({ ok: false, error: expect.stringContaining('batch[1].term') });
+  });
+});
+
+describe('parseHandshake', () => {
+  it('accepts a cluster id and node id, and nothing less', () => {
+    expect(parseHandshake({ clusterId: 'c1', nodeId: 'a', extra: 1 })).toEqual({
+      ok: true,
+      value: { clusterId: 'c1', nodeId: 'a' },
+    });
+    expect(parseHandshake({ clusterId: 'c1' }).ok).toBe(false);
+    expect(parseHandshake({ clusterId: 1, nodeId: 'a' }).ok).toBe(false);
+    expect(parseHandshake({ clusterId: 'c1', nodeId: '' }).ok).toBe(false);
+    expect(parseHandshake(['c1', 'a']).ok).toBe(false);
+  });
+});
