@@ -6,8 +6,8 @@ import type { StateMachine } from '../../src/node/state-machine.ts';
 import type { LogIndex } from '../../src/raft/types.ts';
 
 export type RegisterCommand =
-  | { readonly op: 'put'; readonly key: string; readonly value: string }
-  | { readonly op: 'cas'; readonly key: string; readonly expected: string | null; readonly value: string };
+  | { readonly op: 'put'; readonly key: string; readonly value: string | null }
+  | { readonly op: 'cas'; readonly key: string; readonly expected: string | null; readonly value: string | null };
 
 export interface RegisterResult {
   readonly casSucceeded?: boolean;
@@ -28,13 +28,19 @@ export class RegisterMachine implements StateMachine<RegisterResult> {
     const command = JSON.parse(decoder.decode(data)) as RegisterCommand;
     this.appliedCount++;
     if (command.op === 'put') {
-      this.values.set(command.key, command.value);
+      this.write(command.key, command.value);
       return {};
     }
     const current = this.values.get(command.key) ?? null;
     if (current !== command.expected) return { casSucceeded: false };
-    this.values.set(command.key, command.value);
+    this.write(command.key, command.value);
     return { casSucceeded: true };
+  }
+
+  /** A null value deletes the key. */
+  private write(key: string, value: string | null): void {
+    if (value === null) this.values.delete(key);
+    else this.values.set(key, value);
   }
 
   get(key: string): string | null {

@@ -23,7 +23,7 @@ class History {
     return this;
   }
 
-  put(key: string, value: string, span: [number, number | null], client = 0): this {
+  put(key: string, value: string | null, span: [number, number | null], client = 0): this {
     return this.add({ kind: 'put', key, value }, span, span[1] === null ? { status: 'unknown' } : { status: 'ok' }, client);
   }
 
@@ -31,7 +31,7 @@ class History {
     return this.add({ kind: 'get', key }, span, { status: 'ok', value }, client);
   }
 
-  cas(key: string, expected: string | null, value: string, succeeded: boolean | 'unknown', span: [number, number | null], client = 0): this {
+  cas(key: string, expected: string | null, value: string | null, succeeded: boolean | 'unknown', span: [number, number | null], client = 0): this {
     const outcome: RegisterOutcome =
       succeeded === 'unknown' ? { status: 'unknown' } : { status: 'ok', casSucceeded: succeeded };
     return this.add({ kind: 'cas', key, expected, value }, span, outcome, client);
@@ -113,6 +113,22 @@ describe('checkLinearizable: basic histories', () => {
     const result = h().put('x', 'a', [0, 10]).get('x', 'ghost', [0, 20]).check();
     expect(result).toMatchObject({ ok: false, key: 'x' });
     if (result.ok === false) expect(result.reason).toContain('"ghost"');
+  });
+});
+
+describe('checkLinearizable: deletes (a write of absent)', () => {
+  it('accepts a read of absent after a delete, and catches a read of the deleted value', () => {
+    const ok = h().put('x', 'a', [0, 1]).put('x', null, [2, 3]).get('x', null, [4, 5]).check();
+    expect(ok).toMatchObject({ ok: true });
+    const stale = h().put('x', 'a', [0, 1]).put('x', null, [2, 3]).get('x', 'a', [4, 5]).check();
+    expect(stale.ok).toBe(false);
+    if (stale.ok === false) expect(formatHistory(stale.ops)).toContain('delete "x"');
+  });
+
+  it('treats a conditional delete as a compare-and-set to absent', () => {
+    const history = h().put('x', 'a', [0, 1]);
+    history.cas('x', 'a', null, true, [2, 3]);
+    expect(history.get('x', null, [4, 5]).check()).toMatchObject({ ok: true });
   });
 });
 

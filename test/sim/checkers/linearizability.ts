@@ -44,9 +44,10 @@ import { assert } from '../../../src/common/assert.ts';
 // ---------------------------------------------------------------------------------------
 
 export type RegisterOp =
-  | { kind: 'put'; key: string; value: string }
+  // A value of null deletes the key (a KV delete is a write of "absent").
+  | { kind: 'put'; key: string; value: string | null }
   | { kind: 'get'; key: string }
-  | { kind: 'cas'; key: string; expected: string | null; value: string }; // expected null = "only if absent"
+  | { kind: 'cas'; key: string; expected: string | null; value: string | null }; // expected null = "only if absent"
 
 export type RegisterOutcome =
   | { status: 'ok'; value?: string | null; casSucceeded?: boolean } // get: value (null = absent); cas: casSucceeded
@@ -587,11 +588,11 @@ function describeOp(op: RegisterOp): string {
   const key = JSON.stringify(op.key);
   switch (op.kind) {
     case 'put':
-      return `put ${key}=${JSON.stringify(op.value)}`;
+      return op.value === null ? `delete ${key}` : `put ${key}=${JSON.stringify(op.value)}`;
     case 'get':
       return `get ${key}`;
     case 'cas':
-      return `cas ${key} ${showValue(op.expected)}→${JSON.stringify(op.value)}`;
+      return `cas ${key} ${showValue(op.expected)}→${showValue(op.value)}`;
   }
 }
 
