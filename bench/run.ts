@@ -4,7 +4,7 @@
  * clean. Benchmarks report figures against stated targets and never assert timings: a slow
  * machine should produce a slow number, not a failed build.
  *
- *   npx tsx bench/run.ts [--json] [--only raft-core-throughput|simulator-speed]
+ *   npx tsx bench/run.ts [--json] [--only raft-core-throughput|simulator-speed|storage-group-commit]
  */
 import { DEFAULT_CORE_OPTIONS, runRaftCore, type CoreRunResult } from './raft-core.ts';
 import {
@@ -14,6 +14,7 @@ import {
   projectedSweepMinutes,
   runSimulatorBench,
 } from './simulator.ts';
+import { DEFAULT_STORAGE_BENCH_OPTIONS, runStorageBench } from './storage.ts';
 
 /** One line of the table: a figure, its unit and the target it is read against. */
 interface Row {
@@ -33,7 +34,7 @@ interface BenchOutcome {
 
 interface Benchmark {
   readonly name: string;
-  run(progress: (line: string) => void): BenchOutcome;
+  run(progress: (line: string) => void): BenchOutcome | Promise<BenchOutcome>;
 }
 
 const CORE_RUNS = 3;
@@ -105,7 +106,23 @@ const simulatorSpeed: Benchmark = {
   },
 };
 
-const BENCHMARKS: readonly Benchmark[] = [raftCoreThroughput, simulatorSpeed];
+const storageGroupCommit: Benchmark = {
+  name: 'storage-group-commit',
+  async run(progress) {
+    const results = await runStorageBench(DEFAULT_STORAGE_BENCH_OPTIONS, progress);
+    const name = 'storage-group-commit';
+    return {
+      rows: results.flatMap((result) => [
+        { benchmark: `${name} batch ${result.batchSize}`, figure: result.entriesPerSecond, decimals: 0, unit: 'entries/s (fsync)', target: '' },
+        { benchmark: `${name} batch ${result.batchSize} write p50`, figure: result.writeLatencyP50Ms, decimals: 2, unit: 'ms', target: '' },
+        { benchmark: `${name} batch ${result.batchSize} write p99`, figure: result.writeLatencyP99Ms, decimals: 2, unit: 'ms', target: '' },
+      ]),
+      raw: { options: DEFAULT_STORAGE_BENCH_OPTIONS, results },
+    };
+  },
+};
+
+const BENCHMARKS: readonly Benchmark[] = [raftCoreThroughput, simulatorSpeed, storageGroupCommit];
 
 function parseArgs(argv: readonly string[]): { json: boolean; only: string | null } {
   let json = false;
@@ -135,14 +152,15 @@ function formatTable(rows: readonly Row[]): string {
   return [render(cells[0] ?? []), rule, ...cells.slice(1).map(render)].join('\n');
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { json, only } = parseArgs(process.argv.slice(2));
   const selected = only === null ? BENCHMARKS : BENCHMARKS.filter((bench) => bench.name === only);
   if (selected.length === 0) {
     throw new Error(`no benchmark named ${only}; known: ${BENCHMARKS.map((bench) => bench.name).join(', ')}`);
   }
   const progress = (line: string): void => void process.stderr.write(`${line}\n`);
-  const results = selected.map((bench) => ({ name: bench.name, ...bench.run(progress) }));
+  const results: ({ name: string } & BenchOutcome)[] = [];
+  for (const bench of selected) results.push({ name: bench.name, ...(await bench.run(progress)) });
   if (json) {
     const environment = { node: process.version, platform: process.platform, arch: process.arch };
     process.stdout.write(`${JSON.stringify({ environment, benchmarks: results }, null, 2)}\n`);
@@ -151,4 +169,4 @@ function main(): void {
   }
 }
 
-main();
+await main();
