@@ -1,0 +1,250 @@
+/**
+ * Validation of commands: from whatever msgpack decoded (or a server built) to a well-formed
+ * KvCommand, or the error result it earns. It runs on every replica at apply, so its verdicts
+ * are part of the replicated semantics: they depend on the bytes and the limits only.
+ *
+ * Each parser builds a fresh object with only the known fields; unknown fields, wrong types,
+ * maps, dates, bigints and extension objects are invalid_argument. Strings must be well-formed
+ * Unicode: msgpackr writes a lone surrogate as bytes that decoders may read back differently
+ * (JS fallback vs native addon), which would let replicas disagree, so none is ever accepted.
+ */
+import type { KvCommand, KvCommandBody, TxnCommand, TxnCompare, TxnCompareOp, TxnOp } from './commands.ts';
+import { type KvErrorCode, type KvErrorResult, kvError } from './kv-errors.ts';
+import {
+  MAX_TXN_COMPARES,
+  MAX_TXN_OPS,
+  type KvLimits,
+  checkIdempotencyKey,
+  checkKey,
+  checkLeaseId,
+  checkLeaseTtl,
+  checkPrefix,
+  checkValue,
+} from './limits.ts';
+
+/** Thrown inside this module only; parseCommand turns it into an error result. */
+class ParseError extends Error {
+  constructor(readonly result: KvErrorResult) {
+    super(result.error.message);
+  }
+}
+
+type Fields = Readonly<Record<string, unknown>>;
+
+function fail(code: KvErrorCode, message: string): never {
+  throw new ParseError(kvError(code, message));
+}
+
+function check(error: KvErrorResult | null): void {
+  if (error !== null) throw new ParseError(error);
+}
+
+function record(value: unknown, path: string, allowed: readonly string[]): Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail('invalid_argument', `${path}: expected an object`);
+  }
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) {
+    fail('invalid_argument', `${path}: expected a plain object`);
+  }
+  for (const field of Object.keys(value)) {
+    if (!allowed.includes(field)) fail('invalid_argument', `${path}: unknown field ${JSON.stringify(field)}`);
+  }
+  return value as Fields;
+}
+
+// A lone surrogate: with the u flag a well-formed pair is one code point and does not match.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+function string(value: unknown, path: string): string {
+  if (typeof value !== 'string') fail('invalid_argument', `${path}: expected a string`);
+  if (LONE_SURROGATE.test(value)) fail('invalid_argument', `${path}: not well-formed Unicode`);
+  return value;
+}
+
+function count(value: unknown, path: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    fail('invalid_argument', `${path}: expected a non-negative integer`);
+  }
+  return value;
+}
+
+function array(value: unknown, path: string, max: number): readonly unknown[] {
+  if (!Array.isArray(value)) fail('invalid_argument', `${path}: expected an array`);
+  if (value.length > max) fail('invalid_argument', `${path}: at most ${max} entries`);
+  return value;
+}
+
+function key(value: unknown, path: string): string {
+  const parsed = string(value, path);
+  check(checkKey(parsed, path));
+  return parsed;
+}
+
+function leaseId(value: unknown, path: string): string {
+  const parsed = string(value, path);
+  check(checkLeaseId(parsed, path));
+  return parsed;
+}
+
+/** `{ name: parsed }`, or `{}` when the field is absent (exactOptionalPropertyTypes: no undefined). */
+function optional<N extends string, T>(
+  fields: Fields,
+  name: N,
+  parse: (value: unknown, path: string) => T,
+  path: string,
+): { [K in N]?: T } {
+  const value = fields[name];
+  return (value === undefined ? {} : { [name]: parse(value, `${path}.${name}`) }) as { [K in N]?: T };
+}
+
+function flag(value: unknown, path: string): boolean {
+  if (typeof value !== 'boolean') fail('invalid_argument', `${path}: expected a boolean`);
+  return value;
+}
+
+const COMPARE_OPS: readonly TxnCompareOp[] = ['==', '!=', '<', '>'];
+
+function parseCompare(value: unknown, path: string): TxnCompare {
+  const fields = record(value, path, ['key', 'target', 'op', 'value']);
+  const compareKey = key(fields['key'], `${path}.key`);
+  const op = fields['op'];
+  if (typeof op !== 'string' || !COMPARE_OPS.includes(op as TxnCompareOp)) {
+    fail('invalid_argument', `${path}.op: expected one of ${COMPARE_OPS.join(' ')}`);
+  }
+  const compareOp = op as TxnCompareOp;
+  const target = fields['target'];
+  switch (target) {
+    case 'value':
+    case 'lease':
+      return { key: compareKey, target, op: compareOp, value: string(fields['value'], `${path}.value`) };
+    case 'version':
+    case 'createRevision':
+    case 'modRevision':
+      return { key: compareKey, target, op: compareOp, value: count(fields['value'], `${path}.value`) };
+    default:
+      return fail('invalid_argument', `${path}.target: expected value, version, createRevision, modRevision or lease`);
+  }
+}
+
+function parseTxnOp(value: unknown, path: string, limits: KvLimits): TxnOp {
+  const fields = record(value, path, ['put', 'get', 'delete', 'range']);
+  const kinds = Object.keys(fields);
+  if (kinds.length !== 1) fail('invalid_argument', `${path}: expected exactly one of put, get, delete, range`);
+  if (fields['put'] !== undefined) {
+    const put = record(fields['put'], `${path}.put`, ['key', 'value', 'lease']);
+    const putValue = string(put['value'], `${path}.put.value`);
+    check(checkValue(putValue, limits, `${path}.put.value`));
+    const putKey = key(put['key'], `${path}.put.key`);
+    return { put: { key: putKey, value: putValue, ...optional(put, 'lease', leaseId, `${path}.put`) } };
+  }
+  if (fields['get'] !== undefined) {
+    const get = record(fields['get'], `${path}.get`, ['key']);
+    return { get: { key: key(get['key'], `${path}.get.key`) } };
+  }
+  if (fields['delete'] !== undefined) {
+    const del = record(fields['delete'], `${path}.delete`, ['key']);
+    return { delete: { key: key(del['key'], `${path}.delete.key`) } };
+  }
+  const range = record(fields['range'], `${path}.range`, ['prefix', 'limit']);
+  const prefix = string(range['prefix'], `${path}.range.prefix`);
+  check(checkPrefix(prefix, `${path}.range.prefix`));
+  return { range: { prefix, ...optional(range, 'limit', count, `${path}.range`) } };
+}
+
+/** Like etcd: two writes to one key in a branch would make the branch's outcome order-dependent. */
+function checkDistinctWrites(ops: readonly TxnOp[], path: string): void {
+  const written = new Set<string>();
+  for (const op of ops) {
+    const writtenKey = 'put' in op ? op.put.key : 'delete' in op ? op.delete.key : undefined;
+    if (writtenKey === undefined) continue;
+    if (written.has(writtenKey)) {
+      fail('invalid_argument', `${path}: key ${JSON.stringify(writtenKey)} is written twice`);
+    }
+    written.add(writtenKey);
+  }
+}
+
+function parseTxn(fields: Fields, limits: KvLimits): TxnCommand {
+  const compareRaw = array(fields['compare'] ?? [], 'body.compare', MAX_TXN_COMPARES);
+  const compare = compareRaw.map((c, i) => parseCompare(c, `body.compare[${i}]`));
+  const successRaw = array(fields['success'] ?? [], 'body.success', MAX_TXN_OPS);
+  const failureRaw = array(fields['failure'] ?? [], 'body.failure', MAX_TXN_OPS);
+  if (successRaw.length + failureRaw.length > MAX_TXN_OPS) {
+    fail('invalid_argument', `txn: at most ${MAX_TXN_OPS} ops in all`);
+  }
+  const success = successRaw.map((op, i) => parseTxnOp(op, `body.success[${i}]`, limits));
+  const failure = failureRaw.map((op, i) => parseTxnOp(op, `body.failure[${i}]`, limits));
+  checkDistinctWrites(success, 'body.success');
+  checkDistinctWrites(failure, 'body.failure');
+  return { type: 'txn', compare, success, failure };
+}
+
+const BODY_FIELDS: Readonly<Record<KvCommandBody['type'], readonly string[]>> = {
+  put: ['type', 'key', 'value', 'lease', 'ifRevision', 'prevKv'],
+  delete: ['type', 'key', 'ifRevision'],
+  deletePrefix: ['type', 'prefix'],
+  txn: ['type', 'compare', 'success', 'failure'],
+  leaseGrant: ['type', 'ttlMs', 'id'],
+  leaseRevoke: ['type', 'id'],
+  leaseExpire: ['type', 'id'],
+  compact: ['type', 'revision'],
+};
+
+function isBodyType(type: unknown): type is KvCommandBody['type'] {
+  return typeof type === 'string' && Object.hasOwn(BODY_FIELDS, type);
+}
+
+function parseBody(value: unknown, limits: KvLimits): KvCommandBody {
+  const type = typeof value === 'object' && value !== null ? (value as Fields)['type'] : undefined;
+  if (!isBodyType(type)) fail('invalid_argument', 'body.type: unknown command');
+  const fields = record(value, 'body', BODY_FIELDS[type]);
+  switch (type) {
+    case 'put': {
+      const putValue = string(fields['value'], 'body.value');
+      check(checkValue(putValue, limits));
+      return {
+        type,
+        key: key(fields['key'], 'body.key'),
+        value: putValue,
+        ...optional(fields, 'lease', leaseId, 'body'),
+        ...optional(fields, 'ifRevision', count, 'body'),
+        ...optional(fields, 'prevKv', flag, 'body'),
+      };
+    }
+    case 'delete':
+      return { type, key: key(fields['key'], 'body.key'), ...optional(fields, 'ifRevision', count, 'body') };
+    case 'deletePrefix': {
+      const prefix = string(fields['prefix'], 'body.prefix');
+      check(checkKey(prefix, 'body.prefix')); // a key's rules: non-empty, at most 1024 bytes
+      return { type, prefix };
+    }
+    case 'txn':
+      return parseTxn(fields, limits);
+    case 'leaseGrant': {
+      const ttlMs = fields['ttlMs'];
+      if (typeof ttlMs !== 'number') fail('invalid_argument', 'body.ttlMs: expected a number');
+      check(checkLeaseTtl(ttlMs, 'body.ttlMs'));
+      return { type, ttlMs, ...optional(fields, 'id', leaseId, 'body') };
+    }
+    case 'leaseRevoke':
+    case 'leaseExpire':
+      return { type, id: leaseId(fields['id'], 'body.id') };
+    case 'compact':
+      return { type, revision: count(fields['revision'], 'body.revision') };
+  }
+}
+
+/** A well-formed command built from `value`, or the error result it earns. Never throws. */
+export function parseCommand(value: unknown, limits: KvLimits): KvCommand | KvErrorResult {
+  try {
+    const fields = record(value, 'command', ['proposedAtMs', 'idempotencyKey', 'body']);
+    const proposedAtMs = count(fields['proposedAtMs'], 'command.proposedAtMs');
+    const idempotency = optional(fields, 'idempotencyKey', string, 'command');
+    if (idempotency.idempotencyKey !== undefined) check(checkIdempotencyKey(idempotency.idempotencyKey));
+    return { proposedAtMs, ...idempotency, body: parseBody(fields['body'], limits) };
+  } catch (error) {
+    if (error instanceof ParseError) return error.result;
+    throw error;
+  }
+}

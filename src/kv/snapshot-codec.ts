@@ -1,0 +1,192 @@
+/**
+ * The snapshot format of the KV state machine: `"CKVS"`, a format version byte, then msgpack.
+ * Keys and events are tuples (smaller than objects, and their field order cannot drift), lists
+ * are in the order the machine iterates them, so equal states encode to equal bytes (which lets
+ * tests and the simulator compare replicas by digest).
+ *
+ * A snapshot is our own output, but it crossed a disk or the network: decoding checks shapes
+ * and throws a ConcordError('storage_failure') naming what is wrong, including an unknown
+ * format version, rather than load something half-understood.
+ */
+import { Packr } from 'msgpackr';
+import { ConcordError } from '../common/errors.ts';
+import type { KvResult } from './commands.ts';
+import type { DedupState } from './dedup.ts';
+import type { LeaseTableState } from './leases.ts';
+import type { KeyValue, WatchEvent } from './types.ts';
+
+export const SNAPSHOT_FORMAT_VERSION = 1;
+const MAGIC = [0x43, 0x4b, 0x56, 0x53]; // "CKVS"
+const HEADER_BYTES = MAGIC.length + 1;
+
+/** Settings that shape replicated behaviour; they travel with the state. */
+export interface KvStateMachineConfig {
+  readonly maxValueBytes: number;
+  readonly historyMaxEvents: number;
+  readonly dedupWindowMs: number;
+  readonly dedupMaxEntries: number;
+}
+
+export interface KvSnapshotState {
+  readonly appliedIndex: number;
+  readonly revision: number;
+  readonly config: KvStateMachineConfig;
+  /** Sorted by key. */
+  readonly kvs: readonly KeyValue[];
+  readonly leases: LeaseTableState;
+  readonly compactRevision: number;
+  readonly history: readonly WatchEvent[];
+  readonly dedup: DedupState;
+}
+
+type KvTuple = [string, string, number, number, number, string | null];
+type EventTuple = [string, string, string | null, number, number, number, string | null, KvTuple | null];
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+function kvToTuple(kv: KeyValue): KvTuple {
+  return [kv.key, kv.value, kv.createRevision, kv.modRevision, kv.version, kv.lease ?? null];
+}
+
+function eventToTuple(event: WatchEvent): EventTuple {
+  const prev = event.prev === undefined ? null : kvToTuple(event.prev);
+  const { type, key, createRevision, modRevision, version } = event;
+  return [type, key, event.value ?? null, createRevision, modRevision, version, event.lease ?? null, prev];
+}
+
+export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
+  const payload = packr.pack({
+    appliedIndex: state.appliedIndex,
+    revision: state.revision,
+    config: { ...state.config },
+    kvs: state.kvs.map(kvToTuple),
+    leases: { nextId: state.leases.nextId, leases: state.leases.leases.map((lease) => [lease.id, lease.ttlMs]) },
+    compactRevision: state.compactRevision,
+    history: state.history.map(eventToTuple),
+    dedup: {
+      maxSeenProposedAtMs: state.dedup.maxSeenProposedAtMs,
+      entries: state.dedup.entries.map((entry) => [entry.key, entry.proposedAtMs, entry.result]),
+    },
+  });
+  const data = new Uint8Array(HEADER_BYTES + payload.length);
+  data.set(MAGIC, 0);
+  data[MAGIC.length] = SNAPSHOT_FORMAT_VERSION;
+  data.set(payload, HEADER_BYTES);
+  return data;
+}
+
+function corrupt(message: string): never {
+  throw new ConcordError('storage_failure', `KV snapshot: ${message}`);
+}
+
+type Fields = Readonly<Record<string, unknown>>;
+
+function object(value: unknown, path: string): Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) corrupt(`${path} is not an object`);
+  return value as Fields;
+}
+
+function list(value: unknown, path: string): readonly unknown[] {
+  if (!Array.isArray(value)) corrupt(`${path} is not a list`);
+  return value;
+}
+
+function count(value: unknown, path: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) corrupt(`${path} is not a count`);
+  return value;
+}
+
+function text(value: unknown, path: string): string {
+  if (typeof value !== 'string') corrupt(`${path} is not a string`);
+  return value;
+}
+
+function optionalText(value: unknown, path: string): string | undefined {
+  return value === null ? undefined : text(value, path);
+}
+
+function tupleToKv(value: unknown, path: string): KeyValue {
+  const [key, kvValue, createRevision, modRevision, version, lease] = list(value, path);
+  const kv = {
+    key: text(key, `${path}.key`),
+    value: text(kvValue, `${path}.value`),
+    createRevision: count(createRevision, path),
+    modRevision: count(modRevision, path),
+    version: count(version, path),
+  };
+  const leaseId = optionalText(lease, `${path}.lease`);
+  return leaseId === undefined ? kv : { ...kv, lease: leaseId };
+}
+
+function tupleToEvent(value: unknown, path: string): WatchEvent {
+  const [type, key, eventValue, createRevision, modRevision, version, lease, prev] = list(value, path);
+  if (type !== 'put' && type !== 'delete') corrupt(`${path}.type is ${String(type)}`);
+  const valueText = optionalText(eventValue, `${path}.value`);
+  const leaseId = optionalText(lease, `${path}.lease`);
+  return {
+    type,
+    key: text(key, `${path}.key`),
+    ...(valueText === undefined ? {} : { value: valueText }),
+    createRevision: count(createRevision, path),
+    modRevision: count(modRevision, path),
+    version: count(version, path),
+    ...(leaseId === undefined ? {} : { lease: leaseId }),
+    ...(prev === null ? {} : { prev: tupleToKv(prev, `${path}.prev`) }),
+  };
+}
+
+function decodeConfig(value: unknown): KvStateMachineConfig {
+  const config = object(value, 'config');
+  return {
+    maxValueBytes: count(config['maxValueBytes'], 'config.maxValueBytes'),
+    historyMaxEvents: count(config['historyMaxEvents'], 'config.historyMaxEvents'),
+    dedupWindowMs: count(config['dedupWindowMs'], 'config.dedupWindowMs'),
+    dedupMaxEntries: count(config['dedupMaxEntries'], 'config.dedupMaxEntries'),
+  };
+}
+
+function decodeDedup(value: unknown): DedupState {
+  const dedup = object(value, 'dedup');
+  const entries = list(dedup['entries'], 'dedup.entries').map((entry, i) => {
+    const [key, proposedAtMs, result] = list(entry, `dedup.entries[${i}]`);
+    // Results are our own objects, re-encoded as they were; only their outer shape is checked.
+    return {
+      key: text(key, 'dedup key'),
+      proposedAtMs: count(proposedAtMs, 'dedup proposedAtMs'),
+      result: object(result, 'dedup result') as unknown as KvResult,
+    };
+  });
+  return { maxSeenProposedAtMs: count(dedup['maxSeenProposedAtMs'], 'dedup.maxSeenProposedAtMs'), entries };
+}
+
+export function decodeSnapshot(data: Uint8Array): KvSnapshotState {
+  if (data.length < HEADER_BYTES || MAGIC.some((byte, i) => data[i] !== byte)) corrupt('not a KV snapshot (bad magic)');
+  const version = data[MAGIC.length];
+  if (version !== SNAPSHOT_FORMAT_VERSION) {
+    corrupt(`unknown format version ${String(version)} (this build reads version ${SNAPSHOT_FORMAT_VERSION})`);
+  }
+  let decoded: unknown;
+  try {
+    decoded = packr.unpack(data.subarray(HEADER_BYTES));
+  } catch (error) {
+    throw new ConcordError('storage_failure', 'KV snapshot: payload is not valid msgpack', {}, { cause: error });
+  }
+  const root = object(decoded, 'snapshot');
+  const leases = object(root['leases'], 'leases');
+  return {
+    appliedIndex: count(root['appliedIndex'], 'appliedIndex'),
+    revision: count(root['revision'], 'revision'),
+    config: decodeConfig(root['config']),
+    kvs: list(root['kvs'], 'kvs').map((kv, i) => tupleToKv(kv, `kvs[${i}]`)),
+    leases: {
+      nextId: count(leases['nextId'], 'leases.nextId'),
+      leases: list(leases['leases'], 'leases.leases').map((lease, i) => {
+        const [id, ttlMs] = list(lease, `leases[${i}]`);
+        return { id: text(id, `leases[${i}].id`), ttlMs: count(ttlMs, `leases[${i}].ttlMs`) };
+      }),
+    },
+    compactRevision: count(root['compactRevision'], 'compactRevision'),
+    history: list(root['history'], 'history').map((event, i) => tupleToEvent(event, `history[${i}]`)),
+    dedup: decodeDedup(root['dedup']),
+  };
+}

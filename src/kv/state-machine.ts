@@ -1,0 +1,235 @@
+/**
+ * KvStateMachine: the replicated KV store a Raft log drives (MVCC keys, txns, leases, the watch
+ * feed, the idempotency table). apply() is a pure function of the state and the entry: no clock
+ * (commands carry the proposer's), no randomness, no I/O, so every replica that applies the same
+ * entries in the same order holds the same state and returns the same results. Reads are query
+ * methods, not commands: the node serves them after ReadIndex, and each says which revision it
+ * reflects.
+ *
+ * Configuration (value size limit, history and dedup bounds) shapes results, so it must be the
+ * same on every replica; it travels in snapshots, and restore() adopts the snapshot's, so a
+ * restored machine is indistinguishable from the one snapshotted. `config` shows what is in force.
+ */
+import { AssertionError, assert } from '../common/assert.ts';
+import { ConcordError } from '../common/errors.ts';
+import { type KvCommandBody, type KvCommandType, type KvResult, decodeCommand } from './commands.ts';
+import { isKvError } from './kv-errors.ts';
+import {
+  DEFAULT_DEDUP_MAX_ENTRIES,
+  DEFAULT_DEDUP_WINDOW_MS,
+  DEFAULT_HISTORY_MAX_EVENTS,
+  DEFAULT_MAX_VALUE_BYTES,
+} from './limits.ts';
+import { DedupTable } from './dedup.ts';
+import { type LeaseCountdown, type LeaseInfo, LeaseTable } from './leases.ts';
+import { MvccStore } from './mvcc-store.ts';
+import { type KeyFilter, type KeyValue } from './types.ts';
+import { type EventsSinceOptions, type EventsSinceResult, type WatchListener, WatchFeed } from './watch-feed.ts';
+import { type KvStateMachineConfig, decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
+import { type ApplyContext } from './apply-context.ts';
+import { applyBody } from './apply-commands.ts';
+
+export type KvStateMachineOptions = Partial<KvStateMachineConfig>;
+
+/** What applying one log entry did. */
+export interface KvApplyOutcome {
+  readonly index: number;
+  /** The command's result: the first one, when `deduplicated`. */
+  readonly result: KvResult;
+  /** A retry of an idempotency key already applied: nothing was applied this time. */
+  readonly deduplicated: boolean;
+  /** The applied body's type; null when the entry did not decode to a command. */
+  readonly commandType: KvCommandType | null;
+  /** The store revision after this entry. */
+  readonly revision: number;
+  /** Leases this entry granted: the leader starts their countdowns. */
+  readonly leasesGranted: readonly LeaseCountdown[];
+  /** Leases this entry revoked or expired: the leader drops their countdowns. */
+  readonly leasesRemoved: readonly string[];
+}
+
+export interface GetResult {
+  readonly revision: number;
+  readonly kv: KeyValue | null;
+}
+
+export interface RangeQueryResult {
+  readonly revision: number;
+  readonly items: readonly KeyValue[];
+  readonly more: boolean;
+}
+
+/** The current state of a watched range: what a `resync` watch sends as `event: snapshot`. */
+export interface RangeStateResult {
+  readonly revision: number;
+  readonly items: readonly KeyValue[];
+}
+
+function resolveConfig(options: KvStateMachineOptions): KvStateMachineConfig {
+  return {
+    maxValueBytes: options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES,
+    historyMaxEvents: options.historyMaxEvents ?? DEFAULT_HISTORY_MAX_EVENTS,
+    dedupWindowMs: options.dedupWindowMs ?? DEFAULT_DEDUP_WINDOW_MS,
+    dedupMaxEntries: options.dedupMaxEntries ?? DEFAULT_DEDUP_MAX_ENTRIES,
+  };
+}
+
+export class KvStateMachine {
+  private settings: KvStateMachineConfig;
+  private leaseTable = new LeaseTable();
+  private store = new MvccStore(this.leaseTable);
+  private feed: WatchFeed;
+  private dedup: DedupTable;
+  private applied = 0;
+  private readonly restoreListeners = new Set<() => void>();
+
+  constructor(options: KvStateMachineOptions = {}) {
+    this.settings = resolveConfig(options);
+    assert(Number.isSafeInteger(this.settings.maxValueBytes) && this.settings.maxValueBytes >= 0, 'maxValueBytes');
+    this.feed = new WatchFeed(this.settings.historyMaxEvents);
+    this.dedup = new DedupTable(this.settings.dedupWindowMs, this.settings.dedupMaxEntries);
+  }
+
+  get config(): KvStateMachineConfig {
+    return this.settings;
+  }
+
+  /** The index of the last entry applied (or restored); 0 before any. */
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  get revision(): number {
+    return this.store.revision;
+  }
+
+  /** Watch history through this revision is gone. */
+  get compactRevision(): number {
+    return this.feed.compactRevision;
+  }
+
+  /**
+   * Applies one normal log entry. Never throws for bad input (an error result instead); throws
+   * an AssertionError only on a broken invariant, such as an index that does not move forward.
+   */
+  apply(index: number, data: Uint8Array): KvApplyOutcome {
+    assert(Number.isSafeInteger(index) && index > this.applied, () => `apply index ${index} after ${this.applied}`);
+    this.applied = index;
+    const command = decodeCommand(data, this.settings);
+    if (isKvError(command)) return this.outcome(index, command, null, false);
+    this.dedup.observe(command.proposedAtMs);
+    const idempotencyKey = command.idempotencyKey;
+    if (idempotencyKey !== undefined) {
+      const first = this.dedup.lookup(idempotencyKey);
+      if (first !== undefined) return this.outcome(index, first, command.body, true);
+    }
+    const context: ApplyContext = { store: this.store, leases: this.leaseTable, feed: this.feed, batches: [] };
+    const result = applyBody(context, command.body);
+    if (idempotencyKey !== undefined) this.dedup.record(idempotencyKey, command.proposedAtMs, result);
+    for (const batch of context.batches) this.feed.publish(batch);
+    return this.outcome(index, result, command.body, false);
+  }
+
+  private outcome(index: number, result: KvResult, body: KvCommandBody | null, deduplicated: boolean): KvApplyOutcome {
+    const applied = !deduplicated && !isKvError(result);
+    const granted =
+      applied && body?.type === 'leaseGrant' && 'id' in result ? [{ id: result.id, ttlMs: result.ttlMs }] : [];
+    const ended = applied && (body?.type === 'leaseRevoke' || body?.type === 'leaseExpire') ? [body.id] : [];
+    return {
+      index,
+      result,
+      deduplicated,
+      commandType: body?.type ?? null,
+      revision: this.store.revision,
+      leasesGranted: granted,
+      leasesRemoved: ended,
+    };
+  }
+
+  get(key: string): GetResult {
+    return { revision: this.store.revision, kv: this.store.get(key) ?? null };
+  }
+
+  /** Keys under `prefix` ('' = all), sorted by key; `limit` 0 = no limit. */
+  range(prefix: string, limit = 0): RangeQueryResult {
+    const { items, more } = this.store.range(prefix, limit);
+    return { revision: this.store.revision, items, more };
+  }
+
+  /** The watched range's current state (resync). */
+  rangeState(filter: KeyFilter): RangeStateResult {
+    if ('key' in filter) {
+      const kv = this.store.get(filter.key);
+      return { revision: this.store.revision, items: kv === undefined ? [] : [kv] };
+    }
+    return { revision: this.store.revision, items: this.store.range(filter.prefix).items };
+  }
+
+  lease(id: string): LeaseInfo | null {
+    return this.leaseTable.info(id) ?? null;
+  }
+
+  /** Every lease (grant order), for a new leader to restart its countdowns. */
+  leases(): LeaseCountdown[] {
+    return this.leaseTable.list();
+  }
+
+  /** Events from `fromRevision` (inclusive) matching `filter`, or `compacted`. */
+  eventsSince(fromRevision: number, filter: KeyFilter, options: EventsSinceOptions = {}): EventsSinceResult {
+    return this.feed.eventsSince(fromRevision, filter, this.store.revision, options);
+  }
+
+  /**
+   * Calls `listener` synchronously after each apply that changed something, with that apply's
+   * events (each with `prev`; strip it for watchers that did not ask). Returns the unsubscribe.
+   * A listener must not throw: the state is complete by then, but apply would throw to the node.
+   */
+  onEvents(listener: WatchListener): () => void {
+    return this.feed.onEvents(listener);
+  }
+
+  /** Calls `listener` after restore() replaced the state (watchers re-read from their revision). */
+  onRestore(listener: () => void): () => void {
+    this.restoreListeners.add(listener);
+    return () => this.restoreListeners.delete(listener);
+  }
+
+  snapshot(): Uint8Array {
+    return encodeSnapshot({
+      appliedIndex: this.applied,
+      revision: this.store.revision,
+      config: this.settings,
+      kvs: [...this.store.all()],
+      leases: this.leaseTable.exportState(),
+      compactRevision: this.feed.compactRevision,
+      history: this.feed.retained(),
+      dedup: this.dedup.exportState(),
+    });
+  }
+
+  /** Replaces the whole state with a snapshot's; throws ConcordError('storage_failure') if unreadable. */
+  restore(data: Uint8Array): void {
+    const state = decodeSnapshot(data);
+    // Built aside and swapped in, so a snapshot that fails a check leaves this machine as it was.
+    let parts: { leaseTable: LeaseTable; store: MvccStore; dedup: DedupTable };
+    try {
+      const leaseTable = new LeaseTable();
+      leaseTable.load(state.leases);
+      const store = new MvccStore(leaseTable);
+      store.load(state.revision, state.kvs);
+      const dedup = new DedupTable(state.config.dedupWindowMs, state.config.dedupMaxEntries);
+      dedup.load(state.dedup);
+      this.feed.load(state.config.historyMaxEvents, state.compactRevision, state.history); // checks, then replaces
+      parts = { leaseTable, store, dedup };
+    } catch (error) {
+      if (!(error instanceof AssertionError)) throw error;
+      throw new ConcordError('storage_failure', `KV snapshot: inconsistent: ${error.message}`, {}, { cause: error });
+    }
+    this.settings = state.config;
+    this.leaseTable = parts.leaseTable;
+    this.store = parts.store;
+    this.dedup = parts.dedup;
+    this.applied = state.appliedIndex;
+    for (const listener of this.restoreListeners) listener();
+  }
+}
