@@ -3,7 +3,8 @@
  *
  * A frame is `[u32 length, big-endian][u8 version][u8 kind][msgpack payload]`, where `length`
  * counts every byte after the length field (version + kind + payload). Kinds:
- *   - 1, handshake: `{ clusterId, nodeId }`, the first frame each side sends on a connection;
+ *   - 1, handshake: `{ clusterId, nodeId, clientUrl? }`, the first frame each side sends on a
+ *     connection (`clientUrl` was added later; peers without it omit it, and older peers ignore it);
  *   - 2, messages: an array of Raft messages, a whole batch of one flush.
  * msgpackr runs with `useRecords: false`, so every frame decodes on its own, with no shared
  * structure state between frames or connections.
@@ -55,7 +56,11 @@ function frame(kind: number, payload: Uint8Array): Buffer {
 
 /** Encodes the handshake frame that opens a connection. */
 export function encodeHandshakeFrame(handshake: Handshake): Buffer {
-  const payload = packr.pack({ clusterId: handshake.clusterId, nodeId: handshake.nodeId });
+  const payload = packr.pack({
+    clusterId: handshake.clusterId,
+    nodeId: handshake.nodeId,
+    ...(handshake.clientUrl === undefined ? {} : { clientUrl: handshake.clientUrl }),
+  });
   return frame(KIND_HANDSHAKE, payload);
 }
 

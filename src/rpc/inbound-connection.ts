@@ -11,11 +11,14 @@ import type { Logger } from 'pino';
 import type { Message } from '../raft/messages.ts';
 import type { NodeId } from '../raft/types.ts';
 import { FrameDecoder, encodeHandshakeFrame } from './frame-codec.ts';
+import type { Handshake } from './message-schema.ts';
 import type { TransportStats } from './transport-stats.ts';
 
 export interface InboundConnectionOptions {
   readonly localNodeId: NodeId;
   readonly clusterId: string;
+  /** Our advertised client URL, sent in our handshake reply when known. */
+  readonly clientUrl?: string;
   readonly handshakeTimeoutMs: number;
   readonly maxFrameBytes: number;
   readonly logger: Logger;
@@ -30,6 +33,7 @@ export interface InboundConnectionOptions {
 export class InboundConnection {
   /** The handshaked node id; null until the handshake is accepted. */
   private authenticatedPeer: NodeId | null = null;
+  private advertisedClientUrl: string | null = null;
   private readonly decoder: FrameDecoder;
   private handshakeTimer: NodeJS.Timeout | null;
   private logger: Logger;
@@ -56,6 +60,11 @@ export class InboundConnection {
 
   get peerId(): NodeId | null {
     return this.authenticatedPeer;
+  }
+
+  /** The client URL the peer advertised in its handshake, if it sent one. */
+  get peerClientUrl(): string | null {
+    return this.advertisedClientUrl;
   }
 
   /** The address the peer connected from (its bound localAddress). */
@@ -92,7 +101,7 @@ export class InboundConnection {
     for (const frame of frames) {
       if (this.socket.destroyed) return;
       if (frame.kind === 'handshake') {
-        this.onHandshake(frame.handshake.clusterId, frame.handshake.nodeId);
+        this.onHandshake(frame.handshake);
       } else if (this.authenticatedPeer === null) {
         this.refuse('messages before handshake');
       } else {
@@ -111,7 +120,7 @@ export class InboundConnection {
     }
   }
 
-  private onHandshake(clusterId: string, nodeId: NodeId): void {
+  private onHandshake({ clusterId, nodeId, clientUrl }: Handshake): void {
     if (this.authenticatedPeer !== null) {
       this.refuse('second handshake on one connection', { peer: this.authenticatedPeer });
     } else if (clusterId !== this.options.clusterId) {
@@ -124,9 +133,15 @@ export class InboundConnection {
     } else {
       this.clearHandshakeTimer();
       this.authenticatedPeer = nodeId;
+      this.advertisedClientUrl = clientUrl ?? null;
       this.logger = this.logger.child({ peer: nodeId });
-      this.socket.write(encodeHandshakeFrame({ clusterId, nodeId: this.options.localNodeId }));
-      this.logger.info('accepted inbound connection');
+      const ownUrl = this.options.clientUrl;
+      this.socket.write(encodeHandshakeFrame({
+        clusterId,
+        nodeId: this.options.localNodeId,
+        ...(ownUrl === undefined ? {} : { clientUrl: ownUrl }),
+      }));
+      this.logger.info({ clientUrl }, 'accepted inbound connection');
       this.options.onAuthenticated(this);
     }
   }

@@ -15,11 +15,19 @@ import type { ClusterConfig, Entry, EntryType, NodeId, SnapshotMeta } from '../r
 export const MAX_NODE_ID_LENGTH = 256;
 /** The longest ReadIndex context accepted from the wire. */
 export const MAX_READ_CONTEXT_LENGTH = 4096;
+/** The longest advertised client URL accepted from the wire. */
+export const MAX_CLIENT_URL_LENGTH = 2048;
 
-/** The first frame on every connection: who is calling, and for which cluster. */
+/**
+ * The first frame on every connection: who is calling, and for which cluster. `clientUrl` is
+ * the sender's advertised HTTP URL (--advertise-client), so the server can forward to any
+ * member; optional, so a peer built before it existed still handshakes (and an older peer
+ * ignores the field, as every parser here keeps only the fields it knows).
+ */
 export interface Handshake {
   readonly clusterId: string;
   readonly nodeId: NodeId;
+  readonly clientUrl?: string;
 }
 
 /** An expected outcome (a peer sent garbage), so a result rather than a throw. */
@@ -84,6 +92,21 @@ function text(fields: Fields, key: string, path: string, maxLength: number): str
 function nodeId(fields: Fields, key: string, path: string): NodeId {
   const value = text(fields, key, path, MAX_NODE_ID_LENGTH);
   if (value.length === 0) throw new SchemaError(`${path}.${key}: empty node id`);
+  return value;
+}
+
+/** An absolute http(s) URL of bounded length; anything else is refused, not passed on. */
+function clientUrl(fields: Fields, path: string): string {
+  const value = text(fields, 'clientUrl', path, MAX_CLIENT_URL_LENGTH);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new SchemaError(`${path}.clientUrl: not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new SchemaError(`${path}.clientUrl: expected an http or https URL`);
+  }
   return value;
 }
 
@@ -214,9 +237,11 @@ export function parseMessageBatch(value: unknown): ParseResult<Message[]> {
 export function parseHandshake(value: unknown): ParseResult<Handshake> {
   return capture(() => {
     const fields = record(value, 'handshake');
-    return {
+    const handshake: Handshake = {
       clusterId: text(fields, 'clusterId', 'handshake', MAX_NODE_ID_LENGTH),
       nodeId: nodeId(fields, 'nodeId', 'handshake'),
     };
+    if (fields['clientUrl'] === undefined || fields['clientUrl'] === null) return handshake;
+    return { ...handshake, clientUrl: clientUrl(fields, 'handshake') };
   });
 }

@@ -27,6 +27,8 @@ export interface PeerAddress {
 export interface OutboundPeerOptions {
   readonly localNodeId: NodeId;
   readonly clusterId: string;
+  /** Our advertised client URL, sent in our handshake when known. */
+  readonly clientUrl?: string;
   readonly peerId: NodeId;
   readonly address: PeerAddress;
   /** The local address outgoing sockets bind to, or null to let the OS choose. */
@@ -40,6 +42,8 @@ export interface OutboundPeerOptions {
   readonly logger: Logger;
   readonly stats: TransportStats;
   readonly onStateChange: (peerId: NodeId, state: PeerState) => void;
+  /** The peer's handshake reply carried its advertised client URL. */
+  readonly onClientUrl?: (peerId: NodeId, clientUrl: string) => void;
 }
 
 export class OutboundPeer {
@@ -146,8 +150,12 @@ export class OutboundPeer {
     }, this.options.handshakeTimeoutMs);
     const decoder = new FrameDecoder(this.options.maxFrameBytes);
     socket.on('connect', () => {
-      const { clusterId, localNodeId } = this.options;
-      socket.write(encodeHandshakeFrame({ clusterId, nodeId: localNodeId }));
+      const { clusterId, localNodeId, clientUrl } = this.options;
+      socket.write(encodeHandshakeFrame({
+        clusterId,
+        nodeId: localNodeId,
+        ...(clientUrl === undefined ? {} : { clientUrl }),
+      }));
     });
     socket.on('data', (chunk: Buffer) => this.onData(socket, decoder, chunk));
     socket.on('drain', () => {
@@ -185,6 +193,8 @@ export class OutboundPeer {
       if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
       this.handshakeTimer = null;
       this.failedAttempts = 0;
+      const peerClientUrl = reply.handshake.clientUrl;
+      if (peerClientUrl !== undefined) this.options.onClientUrl?.(this.options.peerId, peerClientUrl);
       this.setState('connected');
       this.logger.info({ address: this.options.address }, 'connected to peer');
       this.flush();

@@ -23,6 +23,7 @@ import { ConcordError } from '../common/errors.ts';
 import { type Random, SeededRandom } from '../common/random.ts';
 import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES } from './frame-codec.ts';
 import { InboundConnection } from './inbound-connection.ts';
+import { MAX_CLIENT_URL_LENGTH, parseHandshake } from './message-schema.ts';
 import { OutboundPeer, type PeerAddress, type PeerState } from './outbound-peer.ts';
 import { type TransportStats, emptyStats } from './transport-stats.ts';
 
@@ -31,6 +32,11 @@ export type { PeerAddress, PeerState } from './outbound-peer.ts';
 export interface TcpTransportOptions {
   readonly nodeId: NodeId;
   readonly clusterId: string;
+  /**
+   * This node's advertised client URL (--advertise-client), carried in every handshake so that
+   * each member learns every other member's HTTP address (for forwarding to the leader).
+   */
+  readonly clientUrl?: string;
   readonly listenHost: string;
   /** 0 picks an ephemeral port; see {@link TcpTransport.address}. */
   readonly listenPort: number;
@@ -54,6 +60,8 @@ export interface TcpTransportOptions {
   readonly localAddress?: string;
   /** Notified on every peer state change (for metrics and logs). */
   readonly onPeerStateChange?: (peerId: NodeId, state: PeerState) => void;
+  /** Notified when a peer's advertised client URL is learned or changes. */
+  readonly onPeerClientUrl?: (peerId: NodeId, clientUrl: string) => void;
 }
 
 const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['', '0.0.0.0', '::']);
@@ -66,6 +74,9 @@ function validate(options: TcpTransportOptions, maxFrameBytes: number): void {
   const positive = (value: number): boolean => Number.isSafeInteger(value) && value > 0;
   if (options.nodeId.length === 0) throw invalid('nodeId is empty');
   if (options.peers.has(options.nodeId)) throw invalid('peers must not include this node');
+  if (options.clientUrl !== undefined && !parseHandshake({ clusterId: options.clusterId, nodeId: options.nodeId, clientUrl: options.clientUrl }).ok) {
+    throw invalid(`clientUrl must be an http(s) URL of at most ${MAX_CLIENT_URL_LENGTH} characters`);
+  }
   if (!positive(options.maxQueuedMessagesPerPeer)) {
     throw invalid('maxQueuedMessagesPerPeer must be > 0');
   }
@@ -89,6 +100,8 @@ export class TcpTransport implements Transport {
   private readonly counters: TransportStats = emptyStats();
   private readonly outbound = new Map<NodeId, OutboundPeer>();
   private readonly addresses = new Map<NodeId, PeerAddress>();
+  /** The client URL each peer last advertised in a handshake (either direction). */
+  private readonly clientUrls = new Map<NodeId, string>();
   /** Accepted connections still awaiting their handshake. */
   private readonly pending = new Set<InboundConnection>();
   /** Invariant: holds only authenticated connections, keyed by their peer id. */
@@ -187,6 +200,16 @@ export class TcpTransport implements Transport {
     return new Map([...this.outbound].map(([peerId, peer]) => [peerId, peer.state]));
   }
 
+  /** The client URL `peerId` last advertised, once a handshake with it has completed. */
+  peerClientUrl(peerId: NodeId): string | undefined {
+    return this.clientUrls.get(peerId);
+  }
+
+  /** Every peer's last advertised client URL (peers not yet heard from are absent). */
+  peerClientUrls(): Map<NodeId, string> {
+    return new Map(this.clientUrls);
+  }
+
   /** Authenticated inbound connections: peer id to the address the peer connected from. */
   inboundPeers(): Map<NodeId, string> {
     return new Map(
@@ -221,6 +244,7 @@ export class TcpTransport implements Transport {
     this.outbound.set(peerId, new OutboundPeer({
       localNodeId: this.options.nodeId,
       clusterId: this.options.clusterId,
+      ...(this.options.clientUrl === undefined ? {} : { clientUrl: this.options.clientUrl }),
       peerId,
       address,
       localAddress: this.localAddress,
@@ -233,11 +257,21 @@ export class TcpTransport implements Transport {
       logger: this.logger,
       stats: this.counters,
       onStateChange: (id, state) => this.options.onPeerStateChange?.(id, state),
+      onClientUrl: (id, url) => this.learnClientUrl(id, url),
     }));
+  }
+
+  private learnClientUrl(peerId: NodeId, clientUrl: string): void {
+    // Only members may teach us a URL (the handshake has already checked the id is a peer).
+    if (!this.addresses.has(peerId) || this.clientUrls.get(peerId) === clientUrl) return;
+    this.clientUrls.set(peerId, clientUrl);
+    this.logger.info({ peer: peerId, clientUrl }, 'learned peer client URL');
+    this.options.onPeerClientUrl?.(peerId, clientUrl);
   }
 
   private removePeer(peerId: NodeId, dropInbound: boolean): void {
     this.addresses.delete(peerId);
+    if (dropInbound) this.clientUrls.delete(peerId);
     void this.outbound.get(peerId)?.close();
     this.outbound.delete(peerId);
     if (dropInbound) void this.inbound.get(peerId)?.close();
@@ -254,6 +288,7 @@ export class TcpTransport implements Transport {
     const connection = new InboundConnection(socket, {
       localNodeId: this.options.nodeId,
       clusterId: this.options.clusterId,
+      ...(this.options.clientUrl === undefined ? {} : { clientUrl: this.options.clientUrl }),
       handshakeTimeoutMs: this.handshakeTimeoutMs,
       maxFrameBytes: this.maxFrameBytes,
       logger: this.logger,
@@ -275,6 +310,7 @@ export class TcpTransport implements Transport {
     const peerId = connection.peerId;
     if (peerId === null) return;
     this.pending.delete(connection);
+    if (connection.peerClientUrl !== null) this.learnClientUrl(peerId, connection.peerClientUrl);
     const previous = this.inbound.get(peerId);
     this.inbound.set(peerId, connection);
     // A restarted peer's old connection may linger half-open; the newest one is the live one.

@@ -67,6 +67,8 @@ describe('frame codec round-trips', () => {
   it('round-trips the handshake', () => {
     const frames = decodeAll(encodeHandshakeFrame({ clusterId: 'prod-1', nodeId: 'n2' }));
     expect(frames).toEqual([{ kind: 'handshake', handshake: { clusterId: 'prod-1', nodeId: 'n2' } }]);
+    const withUrl = { clusterId: 'prod-1', nodeId: 'n2', clientUrl: 'http://10.0.0.2:7001' };
+    expect(decodeAll(encodeHandshakeFrame(withUrl))).toEqual([{ kind: 'handshake', handshake: withUrl }]);
   });
 
   it('lays out [u32 length][version][kind][payload]', () => {

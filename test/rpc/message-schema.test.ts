@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   MAX_NODE_ID_LENGTH,
   MAX_READ_CONTEXT_LENGTH,
+  MAX_CLIENT_URL_LENGTH,
   parseHandshake,
   parseMessage,
   parseMessageBatch,
@@ -157,5 +158,23 @@ describe('parseHandshake', () => {
     expect(parseHandshake({ clusterId: 1, nodeId: 'a' }).ok).toBe(false);
     expect(parseHandshake({ clusterId: 'c1', nodeId: '' }).ok).toBe(false);
     expect(parseHandshake(['c1', 'a']).ok).toBe(false);
+  });
+
+  it('carries an optional advertised client URL: an http(s) URL of bounded length', () => {
+    expect(parseHandshake({ clusterId: 'c1', nodeId: 'a', clientUrl: 'http://127.0.0.1:7001' })).toEqual({
+      ok: true,
+      value: { clusterId: 'c1', nodeId: 'a', clientUrl: 'http://127.0.0.1:7001' },
+    });
+    expect(parseHandshake({ clusterId: 'c1', nodeId: 'a', clientUrl: null })).toEqual({
+      ok: true,
+      value: { clusterId: 'c1', nodeId: 'a' },
+    });
+    const long = `http://example.com/${'x'.repeat(MAX_CLIENT_URL_LENGTH)}`;
+    for (const clientUrl of [7001, '', 'not a url', 'ftp://example.com', long, { href: 'http://a' }]) {
+      expect(parseHandshake({ clusterId: 'c1', nodeId: 'a', clientUrl })).toEqual({
+        ok: false,
+        error: expect.stringContaining('handshake.clientUrl'),
+      });
+    }
   });
 });

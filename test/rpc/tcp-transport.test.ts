@@ -15,6 +15,7 @@ import {
   heartbeat,
   peerState,
   received,
+  type TestNode,
 } from './transport-harness.ts';
 
 const nodes = new NodeRegistry();
@@ -113,6 +114,37 @@ describe('TcpTransport handshake', () => {
     await connectAll([a, b]);
     expect(b.transport.inboundPeers()).toEqual(new Map([['a', '127.0.0.11']]));
     expect(a.transport.inboundPeers()).toEqual(new Map([['b', '127.0.0.12']]));
+  });
+
+  it('learns each peer\'s advertised client URL from the handshakes, both ways', async () => {
+    const learned: [string, string, string][] = [];
+    const trio = await Promise.all(['a', 'b', 'c'].map((id, position) => nodes.start(id, {
+      clientUrl: `http://127.0.0.1:${7001 + position}`,
+      onPeerClientUrl: (peer, url) => learned.push([id, peer, url]),
+    })));
+    await connectAll(trio);
+    const [a, b, c] = trio as [TestNode, TestNode, TestNode];
+    expect(a.transport.peerClientUrls()).toEqual(new Map([['b', 'http://127.0.0.1:7002'], ['c', 'http://127.0.0.1:7003']]));
+    expect(b.transport.peerClientUrl('a')).toBe('http://127.0.0.1:7001');
+    expect(c.transport.peerClientUrl('b')).toBe('http://127.0.0.1:7002');
+    expect(c.transport.peerClientUrl('zz')).toBeUndefined();
+    // Each URL is reported once per learner, however many connections carried it.
+    expect(new Set(learned.map((item) => item.join(' '))).size).toBe(learned.length);
+    expect(learned).toHaveLength(6);
+  });
+
+  it('still connects to a peer that advertises no client URL (an older build)', async () => {
+    const a = await nodes.start('a', { clientUrl: 'http://127.0.0.1:7001' });
+    const old = await nodes.start('b');
+    await connectAll([a, old]);
+    expect(a.transport.peerClientUrl('b')).toBeUndefined();
+    expect(old.transport.peerClientUrl('a')).toBe('http://127.0.0.1:7001');
+    a.transport.send([heartbeat('a', 'b', 'hello-old')]);
+    await received(old, 'hello-old');
+  });
+
+  it('refuses an invalid own client URL at construction', async () => {
+    await expect(nodes.start('a', { clientUrl: 'not a url' })).rejects.toThrow(/clientUrl/);
   });
 
   it('drops messages whose sender or recipient contradicts the handshake', async () => {
