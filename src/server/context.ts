@@ -1,0 +1,47 @@
+/**
+ * What every route module gets: the caller's dependencies, the limits in force, and the shared
+ * machinery (metrics, the promise layer over the node, the leader router). One object, so a
+ * route module's signature does not grow with each thing it needs.
+ */
+import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { KvNode } from '../node/kv-node.ts';
+import type { ServerLimits } from './limits.ts';
+import type { ConcordMetrics, PeerConnectionState } from './metrics.ts';
+
+export interface MemberInfo {
+  readonly id: string;
+  readonly peerAddress: string;
+  /** The member's client URL; '' when unknown (then it cannot be forwarded to). */
+  readonly clientUrl: string;
+  readonly voter: boolean;
+}
+
+export interface ServerDeps {
+  /** This replica (already started by the caller). */
+  readonly node: KvNode;
+  readonly clusterId: string;
+  readonly nodeId: string;
+  readonly logger: import('pino').Logger;
+  /** Member table for GET /v1/cluster and forwarding: id, peerAddress, clientUrl (may be '' when unknown), voter. */
+  members(): readonly MemberInfo[];
+  /** Peer connection states for the peer gauge of /metrics. */
+  peerStates?(): Readonly<Record<string, PeerConnectionState>>;
+  /** Overrides of the server's bounds and timings (see limits.ts). */
+  readonly limits?: Partial<ServerLimits>;
+}
+
+/** The fastify instance the routes are written against: TypeBox schemas type the requests. */
+export type ConcordApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+export interface ServerContext {
+  readonly deps: ServerDeps;
+  readonly limits: ServerLimits;
+  readonly metrics: ConcordMetrics;
+}

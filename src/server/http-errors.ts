@@ -1,0 +1,100 @@
+/**
+ * Every error the server sends has the contract's shape, `{"error": {"code", "message", ...}}`,
+ * whoever raised it: a ConcordError from the service or the state machine, fastify's own
+ * (malformed JSON, schema validation, body too large, unknown content type, unknown route), or a
+ * bug (a 500 with no stack trace; the trace goes to the log). The status comes from
+ * ERROR_CODES, the one mapping in src/common/errors.ts.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ConcordError, ERROR_CODES, type ErrorCode } from '../common/errors.ts';
+
+/** A feature of the contract this node does not serve yet (membership changes, locks' fences). */
+export const NOT_IMPLEMENTED_STATUS = 501;
+
+export interface ErrorBody {
+  readonly error: { readonly code: string; readonly message: string; readonly [detail: string]: unknown };
+}
+
+/** A status and body ready to send. */
+export interface ErrorAnswer {
+  readonly status: number;
+  readonly body: ErrorBody;
+}
+
+/** Statuses after which a client should wait before trying again. */
+const RETRYABLE_STATUSES = new Set([429, 503]);
+
+export function contractError(code: ErrorCode, message: string, details: Readonly<Record<string, unknown>> = {}): ConcordError {
+  return new ConcordError(code, message, details);
+}
+
+/** What answers a request to a route of the contract that this node does not serve yet. */
+export class NotImplementedError extends Error {
+  override readonly name = 'NotImplementedError';
+}
+
+function answer(status: number, code: string, message: string, details: Readonly<Record<string, unknown>> = {}): ErrorAnswer {
+  return { status, body: { error: { ...details, code, message } } };
+}
+
+function isFastifyError(error: unknown): error is FastifyError {
+  return error instanceof Error && ('statusCode' in error || 'validation' in error || 'code' in error);
+}
+
+/** The contract code for a 4xx fastify raised itself. */
+function codeForClientStatus(status: number): ErrorCode {
+  if (status === 404) return 'not_found';
+  if (status === 413) return 'payload_too_large';
+  return 'invalid_argument';
+}
+
+function fromFastifyError(error: FastifyError): ErrorAnswer | null {
+  if (error.validation !== undefined) {
+    // fastify's message already names the part and field: "body/value must be string".
+    return answer(400, 'invalid_argument', error.message);
+  }
+  const status = error.statusCode;
+  if (status === undefined || status < 400 || status >= 500) return null;
+  // 415 (no parser for the content type) has no code of its own in the contract: it is a
+  // malformed request, like malformed JSON.
+  const code = codeForClientStatus(status);
+  return answer(ERROR_CODES[code], code, error.message);
+}
+
+/** Maps anything thrown while serving a request to the answer the contract prescribes. */
+export function toErrorAnswer(error: unknown): ErrorAnswer {
+  if (error instanceof ConcordError) {
+    const status = error.status;
+    // Internal codes (storage_failure) stay in the log; a client sees only that the node failed.
+    if (status >= 500 && status !== 503 && status !== 504) return answer(500, 'internal', 'internal error');
+    return answer(status, error.code, error.message, error.details);
+  }
+  if (error instanceof NotImplementedError) return answer(NOT_IMPLEMENTED_STATUS, 'not_implemented', error.message);
+  if (isFastifyError(error)) {
+    const mapped = fromFastifyError(error);
+    if (mapped !== null) return mapped;
+  }
+  return answer(500, 'internal', 'internal error');
+}
+
+/** Sends `answer`, with `retry-after` where the contract asks for it. */
+export function sendErrorAnswer(reply: FastifyReply, errorAnswer: ErrorAnswer, retryAfterSeconds: number): FastifyReply {
+  if (RETRYABLE_STATUSES.has(errorAnswer.status)) reply.header('retry-after', String(retryAfterSeconds));
+  return reply.code(errorAnswer.status).type('application/json; charset=utf-8').send(errorAnswer.body);
+}
+
+/** Installs the error and not-found handlers that keep every error in the contract's shape. */
+export function installErrorHandlers(app: FastifyInstance, retryAfterSeconds: number): void {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const errorAnswer = toErrorAnswer(error);
+    if (errorAnswer.status >= 500 && errorAnswer.status !== 503 && errorAnswer.status !== 504) {
+      request.log.error({ err: error }, 'request failed');
+    } else {
+      request.log.debug({ code: errorAnswer.body.error.code }, errorAnswer.body.error.message);
+    }
+    return sendErrorAnswer(reply, errorAnswer, retryAfterSeconds);
+  });
+  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) =>
+    sendErrorAnswer(reply, answer(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`), retryAfterSeconds),
+  );
+}

@@ -1,0 +1,101 @@
+/**
+ * Concord's HTTP server: the contract of ../shared/spec/http-api.md on fastify, over one KvNode.
+ *
+ *   const { app, metrics, close } = createHttpServer({ node, clusterId, nodeId, logger, members });
+ *   await app.listen({ host, port });
+ *   storage.onFsync?.((seconds) => metrics.observeFsync(seconds));   // however the process measures it
+ *   ...
+ *   await close();   // ends watch streams, closes forwarding pools and the listener; the node stays up
+ *
+ * The caller owns the node: it starts it before and stops it after close(). createHttpServer
+ * registers every route synchronously; fastify finishes loading plugins on listen()/ready().
+ *
+ * Layout: context.ts (the deps and shared machinery), limits.ts, http-errors.ts (the contract's
+ * error shape for every error), validation.ts (strict bodies, coerced query strings), metrics.ts,
+ * routes/ (one module per area of the contract), schemas/ (TypeBox: validation and OpenAPI).
+ */
+import swagger from '@fastify/swagger';
+import { fastify, type FastifyInstance } from 'fastify';
+import type { ConcordApp, ServerContext, ServerDeps } from './context.ts';
+import { installErrorHandlers } from './http-errors.ts';
+import { resolveServerLimits } from './limits.ts';
+import { ConcordMetrics } from './metrics.ts';
+import { registerOpsRoutes } from './routes/ops-routes.ts';
+import { ErrorBodySchema, KeyValueSchema } from './schemas/common.ts';
+import { installValidation } from './validation.ts';
+
+export type { MemberInfo, ServerDeps } from './context.ts';
+export { DEFAULT_SERVER_LIMITS, type ServerLimits } from './limits.ts';
+export { ConcordMetrics, type PeerConnectionState } from './metrics.ts';
+
+export interface HttpServer {
+  readonly app: FastifyInstance;
+  readonly metrics: ConcordMetrics;
+  /** Stops serving: ends watch streams, closes forwarding connections and the listener. */
+  close(): Promise<void>;
+}
+
+export function createHttpServer(deps: ServerDeps): HttpServer {
+  const limits = resolveServerLimits(deps.limits, deps.node.kv.config.maxValueBytes);
+  let requestCounter = 0;
+  const app = fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: limits.bodyLimitBytes,
+    requestIdHeader: 'x-request-id',
+    // Ids unique across the cluster, so a forwarded request's log lines on both nodes match.
+    genReqId: () => `${deps.nodeId}-${(++requestCounter).toString(36)}`,
+    return503OnClosing: true,
+  }) as unknown as ConcordApp;
+  const metrics = new ConcordMetrics({
+    node: deps.node,
+    ...(deps.peerStates === undefined ? {} : { peerStates: () => deps.peerStates?.() ?? {} }),
+    sampleIntervalMs: limits.metricsSampleIntervalMs,
+  });
+  const context: ServerContext = { deps, limits, metrics };
+
+  installValidation(app as unknown as FastifyInstance);
+  installErrorHandlers(app as unknown as FastifyInstance, limits.retryAfterSeconds);
+  installCommonHeaders(app, context);
+  app.addSchema(ErrorBodySchema);
+  app.addSchema(KeyValueSchema);
+
+  void app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Concord HTTP API',
+        version: '1',
+        description: 'A Raft-backed coordination service: replicated KV store with MVCC revisions, watches and leases.',
+      },
+      tags: [{ name: 'kv' }, { name: 'watch' }, { name: 'leases' }, { name: 'cluster' }, { name: 'operations' }],
+    },
+  });
+  // Routes go in a plugin loaded after swagger, so swagger's onRoute hook sees every one of them.
+  void app.register(async (instance) => {
+    registerOpsRoutes(instance as ConcordApp, context);
+  });
+
+  return {
+    app: app as unknown as FastifyInstance,
+    metrics,
+    async close() {
+      metrics.stop();
+      await app.close();
+    },
+  };
+}
+
+/** x-concord-node on every answer, x-concord-leader when a leader is known, request metrics. */
+function installCommonHeaders(app: ConcordApp, context: ServerContext): void {
+  const { node, nodeId } = context.deps;
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-concord-node', nodeId);
+    reply.header('x-request-id', request.id);
+    const leader = node.host.raft.leader;
+    if (!reply.hasHeader('x-concord-leader') && leader !== '') reply.header('x-concord-leader', leader);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    context.metrics.observeHttpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+  });
+}

@@ -1,0 +1,55 @@
+/**
+ * The server's own bounds and timings, in one place. Each has a default an operator rarely needs
+ * to change; tests shrink the timings (watch progress, leader polling) to run fast. The KV limits
+ * (key and value size, txn ops) are not here: the state machine owns them and the server reports
+ * its violations as the contract's 400/413.
+ */
+import { DEFAULT_MAX_VALUE_BYTES } from '../kv/index.ts';
+
+export interface ServerLimits {
+  /** Largest request body accepted (413 beyond). Default: room for one max-size value, JSON-escaped. */
+  readonly bodyLimitBytes: number;
+  /** The deadline of a request that gives no `timeoutMs` (the contract's 5000). */
+  readonly defaultTimeoutMs: number;
+  /** The longest deadline a request may ask for (400 beyond). */
+  readonly maxTimeoutMs: number;
+  /** Concurrent watch streams on this node (429 overloaded beyond). */
+  readonly maxWatchers: number;
+  /** A watch stream idle this long gets an `event: progress` (the contract asks for ≤ 10 s). */
+  readonly watchProgressIntervalMs: number;
+  /** A watcher whose unsent output exceeds this is too slow: its stream ends (it resumes by revision). */
+  readonly watchMaxBufferedBytes: number;
+  /** How often a request waiting for a leader looks again. */
+  readonly leaderPollIntervalMs: number;
+  /** `retry-after` (seconds) on 429 and 503 answers. */
+  readonly retryAfterSeconds: number;
+  /** Keep-alive connections kept open to each leader that writes are forwarded to. */
+  readonly forwardConnectionsPerLeader: number;
+  /** How often the metrics sampler looks at Raft state (leader changes between scrapes are counted). */
+  readonly metricsSampleIntervalMs: number;
+  /** `GET /v1/kv` without `limit` returns at most this many items (`more` says if there are others). */
+  readonly maxRangeItems: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  bodyLimitBytes: 2 * DEFAULT_MAX_VALUE_BYTES + 64 * 1024,
+  defaultTimeoutMs: 5000,
+  maxTimeoutMs: 120_000,
+  maxWatchers: 10_000,
+  watchProgressIntervalMs: 10_000,
+  watchMaxBufferedBytes: 8 * 1024 * 1024,
+  leaderPollIntervalMs: 25,
+  retryAfterSeconds: 1,
+  forwardConnectionsPerLeader: 16,
+  metricsSampleIntervalMs: 100,
+  maxRangeItems: 10_000,
+};
+
+/**
+ * The limits in force: the defaults, a body limit that fits the node's configured value size,
+ * and the caller's overrides on top.
+ */
+export function resolveServerLimits(overrides: Partial<ServerLimits> | undefined, maxValueBytes: number): ServerLimits {
+  const bodyLimitBytes = Math.max(DEFAULT_SERVER_LIMITS.bodyLimitBytes, 2 * maxValueBytes + 64 * 1024);
+  return { ...DEFAULT_SERVER_LIMITS, bodyLimitBytes, ...overrides };
+}

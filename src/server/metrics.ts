@@ -1,0 +1,145 @@
+/**
+ * ConcordMetrics: the node's Prometheus metrics, on a registry of its own (several nodes in one
+ * process — the tests — must not share the global one). Raft state is read at scrape time; leader
+ * changes are counted by a sampler, so changes between scrapes are not lost; proposals, HTTP
+ * requests and fsyncs are observed where they happen. The process feeds fsync latency through
+ * observeFsync(), since only it sees the storage's writes.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { KvNode } from '../node/kv-node.ts';
+
+export type PeerConnectionState = 'connected' | 'connecting' | 'disconnected';
+
+const PEER_STATES: readonly PeerConnectionState[] = ['connected', 'connecting', 'disconnected'];
+
+export interface MetricsSources {
+  readonly node: KvNode;
+  readonly peerStates?: () => Readonly<Record<string, PeerConnectionState>>;
+  readonly sampleIntervalMs: number;
+}
+
+/** Latency buckets (seconds) from 0.5 ms to 10 s: fsyncs and proposals live at the low end. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export class ConcordMetrics {
+  readonly registry = new Registry();
+  private readonly proposals: Counter<'outcome'>;
+  private readonly proposalSeconds: Histogram;
+  private readonly fsyncSeconds: Histogram;
+  private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  private readonly httpSeconds: Histogram<'method' | 'route'>;
+  private readonly leaderChanges: Counter;
+  private readonly watchStreams: Gauge;
+  private readonly sampler: ReturnType<typeof setInterval>;
+  private lastLeader: string;
+
+  constructor(private readonly sources: MetricsSources) {
+    const registers = [this.registry];
+    const raft = (): KvNode['host']['raft'] => sources.node.host.raft;
+    this.lastLeader = raft().leader;
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({ name, help, registers, collect() { this.set(read()); } });
+    };
+    gauge('concord_raft_term', 'Current Raft term of this node.', () => raft().currentTerm);
+    gauge('concord_raft_commit_index', 'Highest log index known committed.', () => raft().commitIndex);
+    gauge('concord_raft_applied_index', 'Highest log index applied to the state machine.', () => raft().appliedIndex);
+    gauge('concord_raft_is_leader', '1 when this node is the leader.', () => (raft().currentRole === 'leader' ? 1 : 0));
+    gauge('concord_raft_has_leader', '1 when this node knows a leader.', () => (raft().leader === '' ? 0 : 1));
+    gauge('concord_kv_revision', 'Store revision of the local state machine.', () => sources.node.kv.revision);
+    this.leaderChanges = new Counter({
+      name: 'concord_raft_leader_changes_total',
+      help: 'Leader changes this node has seen (a new leader became known).',
+      registers,
+    });
+    this.proposals = new Counter({
+      name: 'concord_proposals_total',
+      help: 'Proposals submitted by this node, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.proposalSeconds = new Histogram({
+      name: 'concord_proposal_duration_seconds',
+      help: 'Time from proposing a command to its apply (successful proposals).',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.fsyncSeconds = new Histogram({
+      name: 'concord_storage_fsync_duration_seconds',
+      help: 'Duration of synced storage writes (one per Ready with entries or hard state).',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    new Gauge({
+      name: 'concord_peer_connection_state',
+      help: 'Connection state of each peer: 1 for the state it is in, 0 for the others.',
+      labelNames: ['peer', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [peer, current] of Object.entries(sources.peerStates?.() ?? {})) {
+          for (const state of PEER_STATES) this.set({ peer, state }, state === current ? 1 : 0);
+        }
+      },
+    });
+    this.httpRequests = new Counter({
+      name: 'concord_http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.httpSeconds = new Histogram({
+      name: 'concord_http_request_duration_seconds',
+      help: 'HTTP request duration by method and route pattern (watch streams excluded).',
+      labelNames: ['method', 'route'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.watchStreams = new Gauge({ name: 'concord_watch_streams', help: 'Open watch streams.', registers });
+    this.sampler = setInterval(() => this.sampleLeader(), sources.sampleIntervalMs);
+    this.sampler.unref();
+  }
+
+  /** The process reports each synced storage write's duration. */
+  observeFsync(seconds: number): void {
+    this.fsyncSeconds.observe(seconds);
+  }
+
+  observeProposal(outcome: string, seconds: number): void {
+    this.proposals.inc({ outcome });
+    if (outcome === 'applied') this.proposalSeconds.observe(seconds);
+  }
+
+  observeHttpRequest(method: string, route: string, status: number, seconds: number | null): void {
+    this.httpRequests.inc({ method, route, status: String(status) });
+    if (seconds !== null) this.httpSeconds.observe({ method, route }, seconds);
+  }
+
+  watchOpened(): void {
+    this.watchStreams.inc();
+  }
+
+  watchClosed(): void {
+    this.watchStreams.dec();
+  }
+
+  /** The exposition text of every metric. */
+  async text(): Promise<string> {
+    this.sampleLeader();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  stop(): void {
+    clearInterval(this.sampler);
+  }
+
+  private sampleLeader(): void {
+    const leader = this.sources.node.host.raft.leader;
+    if (leader === this.lastLeader) return;
+    this.lastLeader = leader;
+    if (leader !== '') this.leaderChanges.inc();
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Schema pieces shared by the routes: the contract's error body, the kv object, revisions, the
+ * deadline parameter. Routes validate with them and the OpenAPI document is generated from them,
+ * so the documentation cannot drift from what the server enforces.
+ */
+import { Type, type TSchema } from '@sinclair/typebox';
+
+/** A revision, index or count: a non-negative safe integer. */
+export const Revision = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+
+export const ErrorBodySchema = Type.Object(
+  {
+    error: Type.Object(
+      {
+        code: Type.String({ description: 'A stable code from the contract, e.g. invalid_argument, compare_failed.' }),
+        message: Type.String(),
+      },
+      { additionalProperties: true, description: 'Details such as `current` (compare_failed) ride beside code and message.' },
+    ),
+  },
+  { $id: 'ConcordError', title: 'Error' },
+);
+
+export const KeyValueSchema = Type.Object(
+  {
+    key: Type.String(),
+    value: Type.String(),
+    createRevision: Revision,
+    modRevision: Revision,
+    version: Revision,
+    lease: Type.Optional(Type.String()),
+  },
+  { $id: 'KeyValue', title: 'KeyValue' },
+);
+
+/** `timeoutMs`: the request's deadline (the contract's default 5000). */
+export function timeoutMsSchema(maxTimeoutMs: number): TSchema {
+  return Type.Integer({ minimum: 1, maximum: maxTimeoutMs, description: 'Deadline of this request in ms.' });
+}
+
+export function timeoutQuerySchema(maxTimeoutMs: number) {
+  return Type.Object({ timeoutMs: Type.Optional(timeoutMsSchema(maxTimeoutMs)) }, { additionalProperties: false });
+}
+
+/** The answers every route may give besides its success. */
+export const KeyValueRef = Type.Unsafe<{ key: string; value: string; createRevision: number; modRevision: number; version: number; lease?: string }>(Type.Ref('KeyValue'));
+
+export const ERROR_RESPONSES = {
+  '4xx': Type.Ref('ConcordError'),
+  '5xx': Type.Ref('ConcordError'),
+} as const;
+
+export const Consistency = Type.Union([Type.Literal('linearizable'), Type.Literal('serializable')], {
+  description: 'linearizable (default) waits for a ReadIndex round; serializable answers from this replica as is.',
+});

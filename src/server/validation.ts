@@ -1,0 +1,39 @@
+/**
+ * Request validation and parsing, stricter than fastify's defaults, because the contract says
+ * wrong types and unknown fields are 400s:
+ * - bodies are validated as sent: no type coercion (a number is not a string), no silent removal
+ *   of unknown fields (fastify's default `removeAdditional` would drop them and succeed);
+ * - query strings and path parameters arrive as text, so there types are coerced ("5" → 5),
+ *   but unknown parameters are still refused;
+ * - an empty body with a JSON content type is no body (a bodiless POST from a client that
+ *   always sends the header), rather than fastify's "empty JSON body" error.
+ */
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import type { FastifyInstance } from 'fastify';
+
+const SHARED_AJV_OPTIONS: AjvOptions = {
+  removeAdditional: false,
+  useDefaults: false,
+  allErrors: false,
+  // TypeBox schemas carry only standard keywords, but its option bags may add annotations.
+  strict: false,
+};
+
+export function installValidation(app: FastifyInstance): void {
+  const bodyAjv = new Ajv({ ...SHARED_AJV_OPTIONS, coerceTypes: false });
+  const textPartsAjv = new Ajv({ ...SHARED_AJV_OPTIONS, coerceTypes: true });
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? bodyAjv : textPartsAjv).compile(schema as object),
+  );
+
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
+}

@@ -1,0 +1,183 @@
+/**
+ * An in-process Concord cluster for the server tests: real KvNodes (MemoryStorage, SystemClock,
+ * a small tick) joined by a transport that delivers through setImmediate, each behind its own
+ * createHttpServer listening on 127.0.0.1:0, with members() returning the real URLs. Tests talk
+ * HTTP to it with undici.
+ */
+import pino from 'pino';
+import { request } from 'undici';
+import { SystemClock } from '../../src/common/clock.ts';
+import { SeededRandom } from '../../src/common/random.ts';
+import { KvNode } from '../../src/node/kv-node.ts';
+import type { Transport } from '../../src/node/transport.ts';
+import { DEFAULT_RAFT_CONFIG } from '../../src/raft/config.ts';
+import type { Message } from '../../src/raft/messages.ts';
+import { createHttpServer, type HttpServer, type MemberInfo, type ServerLimits } from '../../src/server/index.ts';
+import { MemoryStorage } from '../../src/storage/memory-storage.ts';
+import type { KvStateMachineOptions } from '../../src/kv/index.ts';
+
+export interface TestMember {
+  readonly id: string;
+  readonly node: KvNode;
+  readonly server: HttpServer;
+  url: string;
+}
+
+export interface ClusterOptions {
+  readonly size?: number;
+  readonly limits?: Partial<ServerLimits>;
+  readonly kv?: KvStateMachineOptions;
+}
+
+const TICK_MS = 10;
+
+/** Delivers each message on a later turn, dropping those to stopped or cut-off nodes. */
+class InProcessNetwork {
+  readonly nodes = new Map<string, KvNode>();
+  readonly isolated = new Set<string>();
+
+  transportFor(from: string): Transport {
+    return {
+      send: (messages: readonly Message[]) => {
+        for (const message of messages) {
+          setImmediate(() => {
+            if (this.isolated.has(from) || this.isolated.has(message.to)) return;
+            this.nodes.get(message.to)?.receive(message);
+          });
+        }
+      },
+    };
+  }
+}
+
+export class TestCluster {
+  readonly members: TestMember[] = [];
+  readonly network = new InProcessNetwork();
+
+  static async start(options: ClusterOptions = {}): Promise<TestCluster> {
+    const cluster = new TestCluster();
+    await cluster.boot(options);
+    return cluster;
+  }
+
+  private async boot(options: ClusterOptions): Promise<void> {
+    const ids = Array.from({ length: options.size ?? 3 }, (_, i) => `n${i + 1}`);
+    const clock = new SystemClock();
+    const logger = pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
+    const memberTable = (): MemberInfo[] =>
+      this.members.map((member) => ({ id: member.id, peerAddress: `mem:${member.id}`, clientUrl: member.url, voter: true }));
+    for (const [index, id] of ids.entries()) {
+      const storage = new MemoryStorage({ dataDir: `memory-${id}` });
+      const node = new KvNode({
+        raftConfig: { ...DEFAULT_RAFT_CONFIG, id },
+        bootstrap: { voters: ids, learners: [] },
+        persisted: storage.loadNow(),
+        random: new SeededRandom(1000 + index),
+        clock,
+        transport: this.network.transportFor(id),
+        storage,
+        tickMs: TICK_MS,
+        snapshotEveryEntries: 10_000,
+        maxPendingProposals: 10_000,
+        maxPendingReads: 10_000,
+        ...(options.kv === undefined ? {} : { kv: options.kv }),
+      });
+      this.network.nodes.set(id, node);
+      const server = createHttpServer({
+        node,
+        clusterId: 'test-cluster',
+        nodeId: id,
+        logger: logger.child({ node: id }),
+        members: memberTable,
+        limits: { watchProgressIntervalMs: 200, leaderPollIntervalMs: 10, ...options.limits },
+      });
+      this.members.push({ id, node, server, url: '' });
+    }
+    for (const member of this.members) {
+      const address = await member.server.app.listen({ host: '127.0.0.1', port: 0 });
+      member.url = address;
+    }
+    for (const member of this.members) member.node.start();
+  }
+
+  member(id: string): TestMember {
+    const found = this.members.find((member) => member.id === id);
+    if (found === undefined) throw new Error(`no member ${id}`);
+    return found;
+  }
+
+  /** Waits (bounded) until every node agrees on one leader; returns it. */
+  async waitForLeader(timeoutMs = 5000): Promise<TestMember> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const leaders = new Set(this.members.map((member) => member.node.host.raft.leader));
+      const [leader] = [...leaders];
+      if (leaders.size === 1 && leader !== undefined && leader !== '') {
+        const member = this.member(leader);
+        if (member.node.host.role === 'leader') return member;
+      }
+      await sleep(10);
+    }
+    throw new Error('no leader elected within the bound');
+  }
+
+  async leader(): Promise<TestMember> {
+    return this.waitForLeader();
+  }
+
+  async followers(): Promise<TestMember[]> {
+    const leader = await this.waitForLeader();
+    return this.members.filter((member) => member.id !== leader.id);
+  }
+
+  async stop(): Promise<void> {
+    for (const member of this.members) {
+      await member.server.close();
+      member.node.stop();
+    }
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly text: string;
+  /** The parsed JSON body (undefined when the body is not JSON). */
+  readonly body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** One HTTP request with a bounded wait; a JSON `json` is sent with its content type. */
+export async function call(
+  baseUrl: string,
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE',
+  path: string,
+  options: { json?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+): Promise<HttpAnswer> {
+  const headers: Record<string, string> = { ...options.headers };
+  let body: string | undefined;
+  if (options.json !== undefined) {
+    body = JSON.stringify(options.json);
+    headers['content-type'] ??= 'application/json';
+  } else if (options.rawBody !== undefined) {
+    body = options.rawBody;
+  }
+  const response = await request(`${baseUrl}${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body }),
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  });
+  const text = await response.body.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.statusCode, headers: response.headers, text, body: parsed };
+}
