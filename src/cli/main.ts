@@ -1,17 +1,37 @@
 /**
- * The `concord` command line. Today it knows only what exists: `version` and `help`. The
- * server (`concord serve`), the local cluster and the etcdctl-style commands arrive with the
- * storage, server and SDK work; until then they are absent, not faked.
+ * The `concord` command line: `serve` (one node), `local-cluster` (three nodes on loopback, what
+ * `npm start` runs), `version` and `help`. The etcdctl-style client commands arrive with the
+ * SDK; until then they are absent, not faked.
  */
 import { readFileSync } from 'node:fs';
+import { ConcordError } from '../common/errors.ts';
+import { parseServeOptions } from './serve-options.ts';
 
-const USAGE = `usage: concord <command>
+const USAGE = `usage: concord <command> [flags]
 
 commands:
-  version    print the version
-  help       print this help
+  serve          run one node (flags below, each also settable as CONCORD_<FLAG>)
+  local-cluster  run three nodes on loopback (what \`npm start\` runs); Ctrl-C stops them
+  version        print the version
+  help           print this help
 
-The server and client commands are not built yet; see the README's "What works today".
+concord serve flags:
+  --id ID                       this node's id (required)
+  --data-dir DIR                where the node keeps its log and snapshots (required)
+  --listen-client HOST:PORT     the HTTP API (required)
+  --listen-peer HOST:PORT       peer traffic; outgoing peer connections bind to HOST (required)
+  --initial-cluster ID=HOST:PORT,...
+                                every member's peer address (required; a hint once the data
+                                dir has state)
+  --advertise-client URL        the URL peers forward to (default http://<listen-client>)
+  --cluster-id ID               peers of another cluster id are refused (default concord)
+  --log-level LEVEL             fatal, error, warn, info, debug or trace (default info)
+  --snapshot-every N            tuning, not part of the contract: snapshot every N applied
+                                entries (default 10000)
+
+concord local-cluster flags:
+  --data-dir DIR                parent of node1..node3 (default ./data)
+  --log-level LEVEL             passed to every node (default info)
 `;
 
 function version(): string {
@@ -21,9 +41,36 @@ function version(): string {
   return packageJson.version;
 }
 
-function main(argv: readonly string[]): number {
-  const [command] = argv;
+async function serve(argv: readonly string[]): Promise<number> {
+  let options;
+  try {
+    options = parseServeOptions(argv, process.env);
+  } catch (error) {
+    if (!(error instanceof ConcordError)) throw error;
+    process.stderr.write(`concord serve: ${error.message}\n\nRun \`concord help\` for the flags.\n`);
+    return 2;
+  }
+  const { makeLogger, runServe } = await import('./serve.ts');
+  const { createHttpServer } = await import('./http-server.ts');
+  const logger = makeLogger(options);
+  const crash = (error: unknown): void => {
+    logger.fatal({ err: error }, 'uncaught error, exiting');
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+  return runServe(options, createHttpServer, logger);
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
   switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'local-cluster': {
+      const { runLocalCluster } = await import('./local-cluster.ts');
+      return runLocalCluster(rest);
+    }
     case 'version':
     case '--version':
       process.stdout.write(`concord ${version()}\n`);
@@ -40,4 +87,5 @@ function main(argv: readonly string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+// exit() rather than exitCode: a node that stopped may still hold sockets in their close timeouts.
+process.exit(await main(process.argv.slice(2)));

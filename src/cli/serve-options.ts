@@ -21,7 +21,15 @@ export interface ServeOptions {
   readonly initialCluster: ReadonlyMap<string, HostPort>;
   readonly clusterId: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /**
+   * Not in the contract (a tuning knob): compact the log into a snapshot every this many
+   * applied entries. Tests set it low to exercise snapshot catch-up.
+   */
+  readonly snapshotEvery: number;
 }
+
+/** Applied entries between snapshots: etcd's order of magnitude, a few MiB of log at most. */
+export const DEFAULT_SNAPSHOT_EVERY = 10_000;
 
 interface FlagSpec {
   readonly required: boolean;
@@ -37,9 +45,14 @@ const FLAGS = {
   'advertise-client': { required: false },
   'cluster-id': { required: false, fallback: 'concord' },
   'log-level': { required: false, fallback: 'info' },
+  // Tuning beyond the contract's flags; documented in `concord help`.
+  'snapshot-every': { required: false, fallback: String(DEFAULT_SNAPSHOT_EVERY) },
 } as const satisfies Record<string, FlagSpec>;
 
 type FlagName = keyof typeof FLAGS;
+
+/** Every flag `concord serve` accepts, without the leading dashes. */
+export const SERVE_FLAGS: readonly string[] = Object.keys(FLAGS);
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -120,6 +133,11 @@ export function parseServeOptions(argv: readonly string[], env: Readonly<Record<
   } catch {
     throw invalid(`--advertise-client must be a URL, got ${JSON.stringify(advertiseClient)}`);
   }
+  const snapshotEveryText = value('snapshot-every') ?? String(DEFAULT_SNAPSHOT_EVERY);
+  const snapshotEvery = Number(snapshotEveryText);
+  if (!/^\d+$/.test(snapshotEveryText) || !Number.isSafeInteger(snapshotEvery) || snapshotEvery < 1) {
+    throw invalid(`--snapshot-every must be a positive integer, got ${JSON.stringify(snapshotEveryText)}`);
+  }
   return {
     id,
     dataDir: value('data-dir') ?? '',
@@ -129,5 +147,6 @@ export function parseServeOptions(argv: readonly string[], env: Readonly<Record<
     initialCluster,
     clusterId: value('cluster-id') ?? 'concord',
     logLevel: logLevel as ServeOptions['logLevel'],
+    snapshotEvery,
   };
 }

@@ -1,6 +1,6 @@
 // `concord serve` flags: the contract's names, CONCORD_* twins, and clear errors.
 import { describe, expect, it } from 'vitest';
-import { environmentName, parseServeOptions } from '../../src/cli/serve-options.ts';
+import { DEFAULT_SNAPSHOT_EVERY, SERVE_FLAGS, environmentName, parseServeOptions } from '../../src/cli/serve-options.ts';
 
 const BASE = [
   '--id', 'n1',
@@ -50,5 +50,21 @@ describe('concord serve options', () => {
     [['--id', 'bad id!', ...BASE.slice(2)], /--id must be/],
   ])('refuses %j with a clear error', (argv, message) => {
     expect(() => parseServeOptions(argv, {})).toThrow(message);
+  });
+});
+
+describe('concord serve tuning flags (beyond the contract)', () => {
+  it('--snapshot-every defaults, reads CONCORD_SNAPSHOT_EVERY, and refuses non-positive values', () => {
+    expect(parseServeOptions(BASE, {}).snapshotEvery).toBe(DEFAULT_SNAPSHOT_EVERY);
+    expect(parseServeOptions(BASE, { CONCORD_SNAPSHOT_EVERY: '50' }).snapshotEvery).toBe(50);
+    expect(parseServeOptions([...BASE, '--snapshot-every', '7'], { CONCORD_SNAPSHOT_EVERY: '50' }).snapshotEvery).toBe(7);
+    for (const bad of ['0', '-1', '1.5', 'ten', '']) {
+      expect(() => parseServeOptions([...BASE, `--snapshot-every=${bad}`], {})).toThrow(/--snapshot-every/);
+    }
+  });
+
+  it('lists every accepted flag', () => {
+    expect(SERVE_FLAGS).toContain('snapshot-every');
+    expect(SERVE_FLAGS).toContain('initial-cluster');
   });
 });

@@ -1,0 +1,211 @@
+/**
+ * `concord local-cluster` (what `npm start` runs): the contract's local cluster — three
+ * `concord serve` processes on loopback, client HTTP on 127.0.0.1:7001-7003, peers on
+ * 127.0.0.1:7101-7103, data under ./data/node{1,2,3}. Each node's log lines are shown prefixed
+ * by its name; once the cluster has a leader it prints the endpoints and a few curl commands.
+ *
+ * The nodes run in their own process group, so a terminal's Ctrl-C reaches only this launcher,
+ * which then stops each node once with SIGTERM (a graceful shutdown) and waits for all three.
+ * A second Ctrl-C a moment later kills them outright. Data stays in the data dir across runs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const NODE_COUNT = 3;
+const HOST = '127.0.0.1';
+const CLIENT_BASE_PORT = 7000;
+const PEER_BASE_PORT = 7100;
+const LEADER_WAIT_MS = 30_000;
+/** A second signal this long after the first forces the nodes down. */
+const FORCE_AFTER_MS = 1_000;
+
+interface LocalNode {
+  readonly name: string;
+  readonly clientUrl: string;
+  readonly peerAddress: string;
+  readonly dataDir: string;
+  readonly colour: string;
+  child: ChildProcess | null;
+  exitCode: number | null;
+}
+
+const COLOURS = ['\x1b[36m', '\x1b[33m', '\x1b[35m'];
+const RESET = '\x1b[0m';
+const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+/** Fields every line carries or the prefix already shows. */
+const HIDDEN_FIELDS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'nodeId', 'clusterId']);
+
+const binPath = fileURLToPath(new URL('../../bin/concord.js', import.meta.url));
+
+/** One pino JSON line as `HH:MM:SS.mmm LEVEL message key=value ...`; other text unchanged. */
+export function formatLogLine(text: string): string {
+  let record: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return text;
+    record = parsed as Record<string, unknown>;
+  } catch {
+    return text;
+  }
+  const time = typeof record['time'] === 'number' ? new Date(record['time']).toISOString().slice(11, 23) : '';
+  const level = LEVEL_NAMES[Number(record['level'])] ?? String(record['level'] ?? '');
+  const fields = Object.entries(record)
+    .filter(([key]) => !HIDDEN_FIELDS.has(key))
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  return [time, level.padEnd(5), String(record['msg'] ?? ''), ...fields].filter((part) => part !== '').join(' ');
+}
+
+function nodesUnder(dataRoot: string): LocalNode[] {
+  return Array.from({ length: NODE_COUNT }, (_, position) => {
+    const number = position + 1;
+    return {
+      name: `node${number}`,
+      clientUrl: `http://${HOST}:${CLIENT_BASE_PORT + number}`,
+      peerAddress: `${HOST}:${PEER_BASE_PORT + number}`,
+      dataDir: path.join(dataRoot, `node${number}`),
+      colour: COLOURS[position] ?? '',
+      child: null,
+      exitCode: null,
+    };
+  });
+}
+
+function relay(node: LocalNode, stream: NodeJS.ReadableStream | null, colour: boolean): void {
+  if (stream === null) return;
+  const prefix = colour ? `${node.colour}${node.name.padEnd(5)} |${RESET} ` : `${node.name.padEnd(5)} | `;
+  createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix}${formatLogLine(line)}\n`));
+}
+
+async function fetchJson(url: string): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+  const text = await response.text();
+  let body: unknown = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
+  return { status: response.status, body };
+}
+
+/**
+ * Resolves once every node answers /ready with 200, with the leader's id as /v1/cluster names
+ * it ('' when that route does not say); null if the cluster is not ready in time.
+ */
+async function waitForLeader(nodes: readonly LocalNode[], stopped: () => boolean): Promise<string | null> {
+  const deadline = Date.now() + LEADER_WAIT_MS;
+  while (Date.now() < deadline && !stopped()) {
+    try {
+      const ready = await Promise.all(nodes.map((node) => fetchJson(`${node.clientUrl}/ready`)));
+      if (ready.every((answer) => answer.status === 200)) {
+        const cluster = await fetchJson(`${nodes[0]?.clientUrl ?? ''}/v1/cluster`).catch(() => null);
+        const leaderId = (cluster?.body as { leaderId?: unknown } | null)?.leaderId;
+        return typeof leaderId === 'string' ? leaderId : '';
+      }
+    } catch {
+      // Not listening yet: try again shortly.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return null;
+}
+
+function banner(nodes: readonly LocalNode[], leaderId: string): string {
+  const [first, second, third] = nodes.map((node) => node.clientUrl);
+  const rows = nodes.map((node) => `  ${node.name}  ${node.clientUrl}  peer ${node.peerAddress}  data ${node.dataDir}${node.name === leaderId ? '  (leader)' : ''}`);
+  return [
+    '',
+    `Concord local cluster is up: ${nodes.length} nodes${leaderId === '' ? '' : `, leader ${leaderId}`}.`,
+    ...rows,
+    '',
+    'Try (any node accepts any request):',
+    `  curl -s -X PUT ${first}/v1/kv/greeting -H 'content-type: application/json' -d '{"value":"hello"}'`,
+    `  curl -s ${second}/v1/kv/greeting`,
+    `  curl -s '${third}/v1/kv?prefix='`,
+    `  curl -sN '${second}/v1/watch?prefix=&fromRevision=1'`,
+    `  curl -s -X POST ${first}/v1/leases -H 'content-type: application/json' -d '{"ttlMs":10000}'`,
+    `  curl -s ${first}/v1/cluster`,
+    '',
+    'Ctrl-C stops all three nodes. Data stays under the data dir (delete it to start afresh).',
+    '',
+  ].join('\n');
+}
+
+export async function runLocalCluster(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { 'data-dir': { type: 'string', default: 'data' }, 'log-level': { type: 'string', default: 'info' } },
+    strict: true,
+  });
+  const dataRoot = values['data-dir'];
+  const logLevel = values['log-level'];
+  const nodes = nodesUnder(dataRoot);
+  const initialCluster = nodes.map((node) => `${node.name}=${node.peerAddress}`).join(',');
+  const colour = process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined;
+  let stopping = false;
+  let firstSignalAtMs = 0;
+
+  const exited = nodes.map((node) => {
+    const child = spawn(process.execPath, [
+      binPath, 'serve',
+      '--id', node.name,
+      '--data-dir', node.dataDir,
+      '--listen-client', node.clientUrl.slice('http://'.length),
+      '--listen-peer', node.peerAddress,
+      '--initial-cluster', initialCluster,
+      '--log-level', logLevel,
+    ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    node.child = child;
+    relay(node, child.stdout, colour);
+    relay(node, child.stderr, colour);
+    return new Promise<void>((resolve) => {
+      child.on('exit', (code, signal) => {
+        node.exitCode = code ?? (signal === null ? 1 : 128);
+        const how = signal === null ? `exited with code ${code}` : `killed by ${signal}`;
+        if (!stopping || node.exitCode !== 0) process.stdout.write(`${node.name.padEnd(5)} | ${how}\n`);
+        resolve();
+      });
+      child.on('error', (error) => {
+        process.stdout.write(`${node.name.padEnd(5)} | failed to start: ${error.message}\n`);
+        node.exitCode = 1;
+        resolve();
+      });
+    });
+  });
+
+  const signalAll = (signal: NodeJS.Signals): void => {
+    for (const node of nodes) {
+      if (node.child !== null && node.exitCode === null) node.child.kill(signal);
+    }
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!stopping) {
+      stopping = true;
+      firstSignalAtMs = Date.now();
+      process.stdout.write(`\n${signal}: stopping the three nodes (Ctrl-C again to kill them)\n`);
+      signalAll('SIGTERM');
+    } else if (Date.now() - firstSignalAtMs > FORCE_AFTER_MS) {
+      process.stdout.write(`${signal}: killing the nodes\n`);
+      signalAll('SIGKILL');
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  void waitForLeader(nodes, () => stopping || nodes.some((node) => node.exitCode !== null)).then((leaderId) => {
+    if (stopping) return;
+    if (leaderId === null) {
+      process.stdout.write(`\nNo leader after ${LEADER_WAIT_MS / 1000} s; see the node logs above.\n`);
+    } else {
+      process.stdout.write(banner(nodes, leaderId));
+    }
+  });
+
+  await Promise.all(exited);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  return Math.max(0, ...nodes.map((node) => node.exitCode ?? 1));
+}

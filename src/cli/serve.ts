@@ -1,0 +1,268 @@
+/**
+ * `concord serve`: one Concord node as an operating-system process. It wires the production
+ * parts together — LevelStorage in the data dir, the TCP peer transport, a KvNode on the system
+ * clock with crypto-seeded randomness, the HTTP API — and owns the process's life: startup
+ * errors that name what is wrong, a graceful shutdown on SIGTERM/SIGINT, and a non-zero exit on
+ * anything fatal (a failed storage write stops the node; a process that cannot persist must not
+ * keep answering).
+ *
+ * Durability: a write is acknowledged only from the node's apply path, which runs after the
+ * storage's synced batch (persist before send, before apply). Nothing here acknowledges
+ * anything, so SIGKILL loses no acknowledged write.
+ */
+import { randomInt } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { pino, type Logger } from 'pino';
+import { ConcordError } from '../common/errors.ts';
+import { SeededRandom } from '../common/random.ts';
+import { SystemClock } from '../common/clock.ts';
+import { KvNode } from '../node/kv-node.ts';
+import { DEFAULT_RAFT_CONFIG, validateRaftConfig, type RaftConfig } from '../raft/config.ts';
+import type { ClusterConfig, NodeId, PersistedState } from '../raft/types.ts';
+import { TcpTransport, type PeerAddress, type PeerState } from '../rpc/tcp-transport.ts';
+import { LevelStorage } from '../storage/level-storage.ts';
+import type { ServeOptions } from './serve-options.ts';
+import { TimedStorage } from './timed-storage.ts';
+
+/** 100 ms ticks, elections after 10–20 ticks: etcd's 1 s election timeout, 100 ms heartbeat. */
+export const TICK_MS = 100;
+const ELECTION_TICKS = 10;
+const HEARTBEAT_TICKS = 1;
+const MAX_PENDING_PROPOSALS = 10_000;
+const MAX_PENDING_READS = 10_000;
+/** How long a graceful shutdown waits for in-flight HTTP requests before closing anyway. */
+const HTTP_DRAIN_MS = 5_000;
+/** How long a graceful shutdown waits for the last storage write. */
+const STORAGE_DRAIN_MS = 5_000;
+
+export interface MemberView {
+  readonly id: string;
+  readonly peerAddress: string;
+  readonly clientUrl: string;
+  readonly voter: boolean;
+}
+
+/** What the HTTP layer (src/server) needs from the process. */
+export interface HttpServerDeps {
+  readonly node: KvNode;
+  readonly clusterId: string;
+  readonly nodeId: string;
+  readonly logger: Logger;
+  members(): readonly MemberView[];
+  peerStates(): Readonly<Record<string, PeerState>>;
+}
+
+/** The HTTP server as serve drives it: listen, feed fsync latency into metrics, close. */
+export interface HttpServerHandle {
+  readonly app: { listen(options: { host: string; port: number }): Promise<string> };
+  readonly metrics: { observeFsync(seconds: number): void };
+  close(): Promise<void>;
+}
+
+export type HttpServerFactory = (deps: HttpServerDeps) => HttpServerHandle;
+
+function formatAddress(address: PeerAddress): string {
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+function isFresh(persisted: PersistedState): boolean {
+  return persisted.snapshot === null && persisted.entries.length === 0 && persisted.hardState.term === 0;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Opens and loads the data dir, or throws a ConcordError whose message names it. */
+async function openStorage(dataDir: string): Promise<{ storage: LevelStorage; persisted: PersistedState }> {
+  try {
+    await mkdir(dataDir, { recursive: true });
+  } catch (error) {
+    throw new ConcordError('storage_failure', `cannot create data dir ${dataDir}: ${errorMessage(error)}`, { dataDir });
+  }
+  const storage = await LevelStorage.open(dataDir);
+  try {
+    return { storage, persisted: await storage.load() };
+  } catch (error) {
+    await storage.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+export function raftConfigFor(id: NodeId): RaftConfig {
+  const config: RaftConfig = { ...DEFAULT_RAFT_CONFIG, id, electionTicks: ELECTION_TICKS, heartbeatTicks: HEARTBEAT_TICKS };
+  const problems = validateRaftConfig(config);
+  if (problems.length > 0) throw new ConcordError('internal', `raft config: ${problems.join('; ')}`);
+  return config;
+}
+
+export function makeLogger(options: Pick<ServeOptions, 'id' | 'clusterId' | 'logLevel'>): Logger {
+  return pino({ level: options.logLevel, base: { nodeId: options.id, clusterId: options.clusterId, pid: process.pid } });
+}
+
+/**
+ * Runs a node until a signal or a fatal error; resolves with the process exit code. Startup
+ * failures (data dir locked or corrupt, port in use) log and resolve non-zero.
+ */
+export async function runServe(options: ServeOptions, createHttpServer: HttpServerFactory | null, logger: Logger = makeLogger(options)): Promise<number> {
+  const { id, clusterId } = options;
+  let exitCode: number | null = null;
+  let finish: (code: number) => void = () => undefined;
+  const finished = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
+
+  let opened: { storage: LevelStorage; persisted: PersistedState };
+  try {
+    opened = await openStorage(options.dataDir);
+  } catch (error) {
+    logger.fatal({ err: error, dataDir: options.dataDir }, `cannot use data dir ${options.dataDir}: ${errorMessage(error)}`);
+    return 1;
+  }
+  const storage = new TimedStorage(opened.storage);
+  const { persisted } = opened;
+  const bootstrap: ClusterConfig = { voters: [...options.initialCluster.keys()], learners: [] };
+  if (isFresh(persisted)) {
+    logger.info({ members: bootstrap.voters }, 'new data dir: bootstrapping the cluster from --initial-cluster');
+  } else {
+    logger.info(
+      { term: persisted.hardState.term, commit: persisted.hardState.commit, entries: persisted.entries.length,
+        snapshotIndex: persisted.snapshot?.meta.index ?? 0 },
+      'restarting from the data dir (--initial-cluster is only a hint now)',
+    );
+  }
+
+  const peers = new Map<NodeId, PeerAddress>([...options.initialCluster].filter(([peerId]) => peerId !== id));
+  let node: KvNode | null = null;
+  const transport = new TcpTransport({
+    nodeId: id,
+    clusterId,
+    clientUrl: options.advertiseClient,
+    listenHost: options.listenPeer.host,
+    listenPort: options.listenPeer.port,
+    peers,
+    onMessage: (message) => node?.receive(message),
+    logger,
+    random: new SeededRandom(randomInt(0, 2 ** 32)),
+    maxQueuedMessagesPerPeer: 10_000,
+    reconnectBaseMs: 50,
+    reconnectMaxMs: 2_000,
+  });
+
+  let shuttingDown = false;
+  let http: HttpServerHandle | null = null;
+  let nodeStopped = false;
+
+  const shutdown = async (code: number, reason: string): Promise<void> => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    exitCode = code;
+    logger.info({ reason }, 'shutting down');
+    if (http !== null) {
+      const closing = http.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the HTTP server failed'));
+      const timedOut = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(true), HTTP_DRAIN_MS).unref()),
+      ]);
+      if (timedOut) logger.warn({ waitedMs: HTTP_DRAIN_MS }, 'HTTP requests still open after the drain period; closing anyway');
+    }
+    if (node !== null && !nodeStopped) {
+      nodeStopped = true;
+      node.stop();
+    }
+    await transport.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the transport failed'));
+    await Promise.race([
+      storage.whenIdle(),
+      new Promise<void>((resolve) => setTimeout(resolve, STORAGE_DRAIN_MS).unref()),
+    ]);
+    await storage.close().catch((error: unknown) => logger.warn({ err: error }, 'closing storage failed'));
+    logger.info({ exitCode: code }, 'stopped');
+    finish(code);
+  };
+
+  const fatal = (error: unknown, what: string): void => {
+    logger.fatal({ err: error }, `${what}: ${errorMessage(error)}`);
+    void shutdown(1, what);
+  };
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (shuttingDown) {
+      logger.warn({ signal }, 'second signal during shutdown: exiting now');
+      finish(exitCode === 0 || exitCode === null ? 130 : exitCode);
+      return;
+    }
+    void shutdown(0, signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    node = new KvNode({
+      raftConfig: raftConfigFor(id),
+      bootstrap,
+      persisted,
+      random: new SeededRandom(randomInt(0, 2 ** 32)),
+      clock: new SystemClock(),
+      transport,
+      storage,
+      tickMs: TICK_MS,
+      snapshotEveryEntries: options.snapshotEvery,
+      maxPendingProposals: MAX_PENDING_PROPOSALS,
+      maxPendingReads: MAX_PENDING_READS,
+      hooks: {
+        softStateChanged: (softState, term) => {
+          logger.info({ leader: softState.leader === '' ? null : softState.leader, role: softState.role, term }, 'raft state changed');
+        },
+        restored: (index) => logger.info({ index }, 'state machine restored from a snapshot'),
+        fatal: (error) => {
+          nodeStopped = true;
+          fatal(error, 'storage write failed, node stopped');
+        },
+      },
+    });
+    await transport.start();
+    const runningNode = node;
+    if (createHttpServer !== null) {
+      http = createHttpServer({
+        node: runningNode,
+        clusterId,
+        nodeId: id,
+        logger,
+        members: () => membersOf(runningNode, options, transport),
+        peerStates: () => Object.fromEntries(transport.peerStates()),
+      });
+      const handle = http;
+      storage.onSyncedWrite = (seconds) => handle.metrics.observeFsync(seconds);
+      await http.app.listen({ host: options.listenClient.host, port: options.listenClient.port });
+    } else {
+      logger.warn('the HTTP API (src/server) is not available in this build: serving peers only');
+    }
+    runningNode.start();
+    logger.info(
+      { listenClient: formatAddress(options.listenClient), listenPeer: formatAddress(transport.address()),
+        advertiseClient: options.advertiseClient, dataDir: options.dataDir, members: bootstrap.voters },
+      'concord node started',
+    );
+  } catch (error) {
+    fatal(error, 'startup failed');
+  }
+  const code = await finished;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  return code;
+}
+
+/** The membership as the HTTP layer reports it: Raft's configuration, addresses from flags and handshakes. */
+function membersOf(node: KvNode, options: ServeOptions, transport: TcpTransport): MemberView[] {
+  const { voters, learners } = node.host.raft.members;
+  const view = (memberId: NodeId, voter: boolean): MemberView => {
+    const peer = options.initialCluster.get(memberId);
+    return {
+      id: memberId,
+      peerAddress: memberId === options.id ? formatAddress(options.listenPeer) : peer === undefined ? '' : formatAddress(peer),
+      clientUrl: memberId === options.id ? options.advertiseClient : (transport.peerClientUrl(memberId) ?? ''),
+      voter,
+    };
+  };
+  return [...voters.map((memberId) => view(memberId, true)), ...learners.map((memberId) => view(memberId, false))];
+}
