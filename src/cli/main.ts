@@ -51,7 +51,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     return 2;
   }
   const { makeLogger, runServe } = await import('./serve.ts');
-  const { createHttpServer } = await import('./http-server.ts');
+  const { createHttpServer } = await import('../server/index.ts');
   const logger = makeLogger(options);
   const crash = (error: unknown): void => {
     logger.fatal({ err: error }, 'uncaught error, exiting');

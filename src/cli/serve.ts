@@ -19,10 +19,11 @@ import { SystemClock } from '../common/clock.ts';
 import { KvNode } from '../node/kv-node.ts';
 import { DEFAULT_RAFT_CONFIG, validateRaftConfig, type RaftConfig } from '../raft/config.ts';
 import type { ClusterConfig, NodeId, PersistedState } from '../raft/types.ts';
-import { TcpTransport, type PeerAddress, type PeerState } from '../rpc/tcp-transport.ts';
+import { TcpTransport, type PeerAddress } from '../rpc/tcp-transport.ts';
 import { LevelStorage } from '../storage/level-storage.ts';
 import type { ServeOptions } from './serve-options.ts';
 import { TimedStorage } from './timed-storage.ts';
+import type { MemberInfo, ServerDeps } from '../server/index.ts';
 
 /** 100 ms ticks, elections after 10–20 ticks: etcd's 1 s election timeout, 100 ms heartbeat. */
 export const TICK_MS = 100;
@@ -35,31 +36,14 @@ const HTTP_DRAIN_MS = 5_000;
 /** How long a graceful shutdown waits for the last storage write. */
 const STORAGE_DRAIN_MS = 5_000;
 
-export interface MemberView {
-  readonly id: string;
-  readonly peerAddress: string;
-  readonly clientUrl: string;
-  readonly voter: boolean;
-}
-
-/** What the HTTP layer (src/server) needs from the process. */
-export interface HttpServerDeps {
-  readonly node: KvNode;
-  readonly clusterId: string;
-  readonly nodeId: string;
-  readonly logger: Logger;
-  members(): readonly MemberView[];
-  peerStates(): Readonly<Record<string, PeerState>>;
-}
-
-/** The HTTP server as serve drives it: listen, feed fsync latency into metrics, close. */
+/** The HTTP server as serve drives it (src/server's createHttpServer fits; tests may pass others). */
 export interface HttpServerHandle {
   readonly app: { listen(options: { host: string; port: number }): Promise<string> };
   readonly metrics: { observeFsync(seconds: number): void };
   close(): Promise<void>;
 }
 
-export type HttpServerFactory = (deps: HttpServerDeps) => HttpServerHandle;
+export type HttpServerFactory = (deps: ServerDeps) => HttpServerHandle;
 
 function formatAddress(address: PeerAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
@@ -104,7 +88,7 @@ export function makeLogger(options: Pick<ServeOptions, 'id' | 'clusterId' | 'log
  * Runs a node until a signal or a fatal error; resolves with the process exit code. Startup
  * failures (data dir locked or corrupt, port in use) log and resolve non-zero.
  */
-export async function runServe(options: ServeOptions, createHttpServer: HttpServerFactory | null, logger: Logger = makeLogger(options)): Promise<number> {
+export async function runServe(options: ServeOptions, createHttpServer: HttpServerFactory, logger: Logger = makeLogger(options)): Promise<number> {
   const { id, clusterId } = options;
   let exitCode: number | null = null;
   let finish: (code: number) => void = () => undefined;
@@ -222,22 +206,18 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     });
     await transport.start();
     const runningNode = node;
-    if (createHttpServer !== null) {
-      http = createHttpServer({
-        node: runningNode,
-        clusterId,
-        nodeId: id,
-        logger,
-        members: () => membersOf(runningNode, options, transport),
-        peerStates: () => Object.fromEntries(transport.peerStates()),
-      });
-      const handle = http;
-      storage.onSyncedWrite = (seconds) => handle.metrics.observeFsync(seconds);
-      await http.app.listen({ host: options.listenClient.host, port: options.listenClient.port });
-    } else {
-      logger.warn('the HTTP API (src/server) is not available in this build: serving peers only');
-    }
     runningNode.start();
+    http = createHttpServer({
+      node: runningNode,
+      clusterId,
+      nodeId: id,
+      logger,
+      members: () => membersOf(runningNode, options, transport),
+      peerStates: () => Object.fromEntries(transport.peerStates()),
+    });
+    const handle = http;
+    storage.onSyncedWrite = (seconds) => handle.metrics.observeFsync(seconds);
+    await http.app.listen({ host: options.listenClient.host, port: options.listenClient.port });
     logger.info(
       { listenClient: formatAddress(options.listenClient), listenPeer: formatAddress(transport.address()),
         advertiseClient: options.advertiseClient, dataDir: options.dataDir, members: bootstrap.voters },
@@ -253,9 +233,9 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
 }
 
 /** The membership as the HTTP layer reports it: Raft's configuration, addresses from flags and handshakes. */
-function membersOf(node: KvNode, options: ServeOptions, transport: TcpTransport): MemberView[] {
+function membersOf(node: KvNode, options: ServeOptions, transport: TcpTransport): MemberInfo[] {
   const { voters, learners } = node.host.raft.members;
-  const view = (memberId: NodeId, voter: boolean): MemberView => {
+  const view = (memberId: NodeId, voter: boolean): MemberInfo => {
     const peer = options.initialCluster.get(memberId);
     return {
       id: memberId,
