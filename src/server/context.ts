@@ -7,7 +7,9 @@ import type { FastifyBaseLogger, FastifyInstance, RawReplyDefaultExpression, Raw
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { KvNode } from '../node/kv-node.ts';
 import type { ServerLimits } from './limits.ts';
+import type { LeaderRouter } from './leader-router.ts';
 import type { ConcordMetrics, PeerConnectionState } from './metrics.ts';
+import type { ReplicaService } from './replica-service.ts';
 
 export interface MemberInfo {
   readonly id: string;
@@ -44,4 +46,6 @@ export interface ServerContext {
   readonly deps: ServerDeps;
   readonly limits: ServerLimits;
   readonly metrics: ConcordMetrics;
+  readonly service: ReplicaService;
+  readonly router: LeaderRouter;
 }

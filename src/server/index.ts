@@ -20,6 +20,10 @@ import type { ConcordApp, ServerContext, ServerDeps } from './context.ts';
 import { installErrorHandlers } from './http-errors.ts';
 import { resolveServerLimits } from './limits.ts';
 import { ConcordMetrics } from './metrics.ts';
+import { LeaderForwarder } from './leader-forwarder.ts';
+import { LeaderRouter } from './leader-router.ts';
+import { ReplicaService } from './replica-service.ts';
+import { registerKvRoutes } from './routes/kv-routes.ts';
 import { registerOpsRoutes } from './routes/ops-routes.ts';
 import { ErrorBodySchema, KeyValueSchema } from './schemas/common.ts';
 import { installValidation } from './validation.ts';
@@ -51,7 +55,14 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     ...(deps.peerStates === undefined ? {} : { peerStates: () => deps.peerStates?.() ?? {} }),
     sampleIntervalMs: limits.metricsSampleIntervalMs,
   });
-  const context: ServerContext = { deps, limits, metrics };
+  const forwarder = new LeaderForwarder(deps.nodeId, limits.forwardConnectionsPerLeader);
+  const router = new LeaderRouter({
+    forwarder,
+    members: () => deps.members(),
+    pollIntervalMs: limits.leaderPollIntervalMs,
+  });
+  const service = new ReplicaService(deps.node, metrics, limits.leaderPollIntervalMs);
+  const context: ServerContext = { deps, limits, metrics, service, router };
 
   installValidation(app as unknown as FastifyInstance);
   installErrorHandlers(app as unknown as FastifyInstance, limits.retryAfterSeconds);
@@ -72,7 +83,9 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
   });
   // Routes go in a plugin loaded after swagger, so swagger's onRoute hook sees every one of them.
   void app.register(async (instance) => {
-    registerOpsRoutes(instance as ConcordApp, context);
+    const routes = instance as ConcordApp;
+    registerOpsRoutes(routes, context);
+    registerKvRoutes(routes, context);
   });
 
   return {
@@ -81,6 +94,7 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     async close() {
       metrics.stop();
       await app.close();
+      await forwarder.close();
     },
   };
 }

@@ -3,7 +3,7 @@
  * deadline parameter. Routes validate with them and the OpenAPI document is generated from them,
  * so the documentation cannot drift from what the server enforces.
  */
-import { Type, type TSchema } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 
 /** A revision, index or count: a non-negative safe integer. */
 export const Revision = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
@@ -34,7 +34,7 @@ export const KeyValueSchema = Type.Object(
 );
 
 /** `timeoutMs`: the request's deadline (the contract's default 5000). */
-export function timeoutMsSchema(maxTimeoutMs: number): TSchema {
+export function timeoutMsSchema(maxTimeoutMs: number) {
   return Type.Integer({ minimum: 1, maximum: maxTimeoutMs, description: 'Deadline of this request in ms.' });
 }
 

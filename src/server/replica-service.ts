@@ -1,0 +1,103 @@
+/**
+ * The promise layer over the callback KvNode: one proposal attempt with a deadline, and a
+ * linearizable read barrier. It never forwards; it says where the leader is and the leader
+ * router (leader-router.ts) decides what to do with that.
+ *
+ * Retrying is only safe when a write certainly did not apply, or when it carries an idempotency
+ * key (the replicated dedup table then returns the first outcome): `retry` is answered only then.
+ */
+import { ConcordError } from '../common/errors.ts';
+import type { KvApplyOutcome, KvCommandBody } from '../kv/index.ts';
+import type { KvNode } from '../node/kv-node.ts';
+import type { ProposalOutcome, ReadOutcome } from '../node/node-host.ts';
+import { sleepWithin, untilDeadline, type Deadline } from './deadline.ts';
+import type { ConcordMetrics } from './metrics.ts';
+
+/** The result of one attempt at something only the leader can do. */
+export type LeaderAttempt<T> =
+  | { readonly kind: 'done'; readonly value: T }
+  /** Another node leads: forward there. */
+  | { readonly kind: 'leader-elsewhere'; readonly leaderId: string }
+  /** Nobody is known to lead, or leadership is moving: look again shortly. */
+  | { readonly kind: 'no-leader' }
+  /** Safe to try again at once (the last attempt certainly did not apply, or dedups). */
+  | { readonly kind: 'retry' };
+
+export function writeTimeout(): ConcordError {
+  return new ConcordError(
+    'timeout',
+    'the deadline passed before the write was known to apply; its outcome is unknown (retry with the same idempotency-key)',
+  );
+}
+
+export function noLeader(detail = ''): ConcordError {
+  return new ConcordError('no_leader', `no leader within the deadline${detail === '' ? '' : `: ${detail}`}`);
+}
+
+export class ReplicaService {
+  constructor(
+    private readonly node: KvNode,
+    private readonly metrics: ConcordMetrics,
+    private readonly leaderPollIntervalMs: number,
+  ) {}
+
+  /** Where the leader is, from this node's point of view. */
+  leaderAttempt<T>(): LeaderAttempt<T> {
+    const leaderId = this.node.host.raft.leader;
+    return leaderId === '' || leaderId === this.node.id ? { kind: 'no-leader' } : { kind: 'leader-elsewhere', leaderId };
+  }
+
+  /** Proposes once here. Throws the contract's error when the answer is final. */
+  async proposeOnce(body: KvCommandBody, idempotencyKey: string | undefined, deadline: Deadline): Promise<LeaderAttempt<KvApplyOutcome>> {
+    const startedMs = performance.now();
+    const outcome = await untilDeadline<ProposalOutcome<KvApplyOutcome>>(
+      deadline,
+      () => {
+        this.metrics.observeProposal('timeout', 0);
+        return writeTimeout();
+      },
+      (resolve) => {
+        // submit throws a ConcordError (400/413) for a command every replica would refuse.
+        this.node.submit(body, idempotencyKey === undefined ? {} : { idempotencyKey }, resolve);
+      },
+    );
+    this.metrics.observeProposal(outcome.ok ? 'applied' : outcome.code, (performance.now() - startedMs) / 1000);
+    if (outcome.ok) return { kind: 'done', value: outcome.result };
+    switch (outcome.code) {
+      case 'not_leader':
+        return outcome.leaderHint === '' || outcome.leaderHint === this.node.id
+          ? { kind: 'no-leader' }
+          : { kind: 'leader-elsewhere', leaderId: outcome.leaderHint };
+      case 'overloaded':
+        throw new ConcordError('overloaded', 'too many proposals waiting; retry later');
+      case 'superseded':
+        return { kind: 'retry' };
+      case 'unavailable':
+        if (!this.node.host.isRunning) throw new ConcordError('unavailable', 'node is shutting down');
+        if (outcome.mayHaveApplied && idempotencyKey === undefined) {
+          throw new ConcordError('unavailable', 'the write may or may not have applied (retry with an idempotency-key)');
+        }
+        return { kind: 'retry' };
+    }
+  }
+
+  /**
+   * Waits until this replica reflects every write acknowledged before the call (ReadIndex; works
+   * on followers too). Retries while no leader is known, until the deadline.
+   */
+  async readBarrier(deadline: Deadline): Promise<void> {
+    for (;;) {
+      const outcome = await untilDeadline<ReadOutcome>(
+        deadline,
+        () => new ConcordError('timeout', 'the deadline passed before a read barrier completed'),
+        (resolve) => this.node.read(resolve),
+      );
+      if (outcome.ok) return;
+      if (outcome.code === 'overloaded') throw new ConcordError('overloaded', 'too many reads waiting; retry later');
+      if (!this.node.host.isRunning) throw new ConcordError('unavailable', 'node is shutting down');
+      if (deadline.expired) throw noLeader();
+      await sleepWithin(this.leaderPollIntervalMs, deadline);
+      if (deadline.expired) throw noLeader();
+    }
+  }
+}
