@@ -4,7 +4,8 @@
  * clean. Benchmarks report figures against stated targets and never assert timings: a slow
  * machine should produce a slow number, not a failed build.
  *
- *   npx tsx bench/run.ts [--json] [--only raft-core-throughput|simulator-speed|storage-group-commit]
+ *   npx tsx bench/run.ts [--json] [--only NAME | NAME...]
+ *   NAME: raft-core-throughput | simulator-speed | storage-group-commit | kv | restart
  */
 import { DEFAULT_CORE_OPTIONS, runRaftCore, type CoreRunResult } from './raft-core.ts';
 import {
@@ -15,6 +16,8 @@ import {
   runSimulatorBench,
 } from './simulator.ts';
 import { DEFAULT_STORAGE_BENCH_OPTIONS, runStorageBench } from './storage.ts';
+import { DEFAULT_KV_BENCH_OPTIONS, runKvBench, type Spread } from './kv.ts';
+import { DEFAULT_RESTART_BENCH_OPTIONS, runRestartBench } from './restart.ts';
 
 /** One line of the table: a figure, its unit and the target it is read against. */
 interface Row {
@@ -122,17 +125,66 @@ const storageGroupCommit: Benchmark = {
   },
 };
 
-const BENCHMARKS: readonly Benchmark[] = [raftCoreThroughput, simulatorSpeed, storageGroupCommit];
+/** A median row and a row with the spread (min–max over the runs). */
+function spreadRows(benchmark: string, figures: Spread, decimals: number, unit: string, target: string): Row[] {
+  const range = `${figures.min.toFixed(decimals)}–${figures.max.toFixed(decimals)}`;
+  return [{ benchmark: `${benchmark} median`, figure: figures.median, decimals, unit, target }, { benchmark: `${benchmark} min–max`, figure: range, unit, target: '' }];
+}
 
-function parseArgs(argv: readonly string[]): { json: boolean; only: string | null } {
+const kv: Benchmark = {
+  name: 'kv',
+  run(progress) {
+    const options = DEFAULT_KV_BENCH_OPTIONS;
+    const result = runKvBench(options, progress);
+    const keys = options.keys.toLocaleString('en');
+    const rows: Row[] = [
+      ...spreadRows(`kv apply put (create ${keys} keys)`, result.insertPutsPerSecond, 0, 'puts/s', ''),
+      ...spreadRows(`kv apply put (overwrite, ${keys} keys)`, result.updatePutsPerSecond, 0, 'puts/s', ''),
+    ];
+    if (result.idempotentPutsPerSecond !== null) {
+      rows.push(...spreadRows('kv apply put with idempotency key', result.idempotentPutsPerSecond, 0, 'puts/s', ''));
+    }
+    rows.push({ benchmark: `kv snapshot size (${keys} keys)`, figure: result.snapshotBytes, unit: 'bytes', target: '' });
+    if (result.idempotentSnapshotBytes !== null) {
+      rows.push({ benchmark: 'kv snapshot size (+ full dedup table)', figure: result.idempotentSnapshotBytes, unit: 'bytes', target: '' });
+    }
+    rows.push(...spreadRows('kv snapshot()', result.snapshotMs, 1, 'ms', ''), ...spreadRows('kv restore()', result.restoreMs, 1, 'ms', ''));
+    return { rows, raw: { options, ...result } };
+  },
+};
+
+const RESTART_TARGET_MS = 3_000;
+
+const restart: Benchmark = {
+  name: 'restart',
+  async run(progress) {
+    const options = DEFAULT_RESTART_BENCH_OPTIONS;
+    const results = await runRestartBench(options, progress);
+    return {
+      rows: results.flatMap((result) => {
+        const name = `restart ${result.scenario} (snapshot + ${result.logEntries.toLocaleString('en')} entries)`;
+        const phases = (['openMs', 'loadMs', 'restoreMs', 'replayMs'] as const).map(
+          (phase): Row => ({ benchmark: `${name} ${phase.slice(0, -2)} median`, figure: result[phase].median, decimals: 0, unit: 'ms', target: '' }),
+        );
+        return [...spreadRows(name, result.totalMs, 0, 'ms', `≤ ${RESTART_TARGET_MS.toLocaleString('en')}`), ...phases];
+      }),
+      raw: { options, results },
+    };
+  },
+};
+
+const BENCHMARKS: readonly Benchmark[] = [raftCoreThroughput, simulatorSpeed, storageGroupCommit, kv, restart];
+
+function parseArgs(argv: readonly string[]): { json: boolean; only: string[] } {
   let json = false;
-  let only: string | null = null;
+  const only: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--json') json = true;
-    else if (arg === '--only') only = argv[++i] ?? null;
-    else if (arg?.startsWith('--only=') === true) only = arg.slice('--only='.length);
-    else throw new Error(`unknown argument ${arg}; usage: bench/run.ts [--json] [--only NAME]`);
+    else if (arg === '--only') only.push(argv[++i] ?? '');
+    else if (arg?.startsWith('--only=') === true) only.push(arg.slice('--only='.length));
+    else if (arg !== undefined && !arg.startsWith('-')) only.push(arg); // `npm run bench -- kv restart`
+    else throw new Error(`unknown argument ${arg}; usage: bench/run.ts [--json] [--only NAME | NAME...]`);
   }
   return { json, only };
 }
@@ -154,10 +206,11 @@ function formatTable(rows: readonly Row[]): string {
 
 async function main(): Promise<void> {
   const { json, only } = parseArgs(process.argv.slice(2));
-  const selected = only === null ? BENCHMARKS : BENCHMARKS.filter((bench) => bench.name === only);
-  if (selected.length === 0) {
-    throw new Error(`no benchmark named ${only}; known: ${BENCHMARKS.map((bench) => bench.name).join(', ')}`);
+  const unknown = only.filter((name) => !BENCHMARKS.some((bench) => bench.name === name));
+  if (unknown.length > 0) {
+    throw new Error(`no benchmark named ${unknown.join(', ')}; known: ${BENCHMARKS.map((bench) => bench.name).join(', ')}`);
   }
+  const selected = only.length === 0 ? BENCHMARKS : BENCHMARKS.filter((bench) => only.includes(bench.name));
   const progress = (line: string): void => void process.stderr.write(`${line}\n`);
   const results: ({ name: string } & BenchOutcome)[] = [];
   for (const bench of selected) results.push({ name: bench.name, ...(await bench.run(progress)) });
