@@ -213,8 +213,17 @@ export function handleSnapshotResponse(node: RaftNode, response: SnapshotRespons
     fillWindow(node, response.from);
     return;
   }
-  progress.snapshotOffset = response.nextOffset;
-  sendSnapshotChunk(node, response.from, progress);
+  if (response.nextOffset > progress.snapshotOffset) {
+    // The chunk in flight arrived: send the next one at once.
+    progress.snapshotOffset = response.nextOffset;
+    sendSnapshotChunk(node, response.from, progress);
+  } else if (response.nextOffset < progress.snapshotOffset) {
+    // The follower wants an earlier offset (it lost its partial copy, or this answer is stale).
+    // Rewind, but leave the sending to the resend timer: answering every stale or duplicated
+    // response with a chunk would multiply the chunks in flight on a duplicating network.
+    progress.snapshotOffset = response.nextOffset;
+  }
+  // Equal: a duplicate of an answer already acted on.
 }
 
 /** A lost chunk or answer would stall a transfer forever: resend after a few quiet ticks. */

@@ -1,6 +1,6 @@
 /**
- * One simulated server process: the production NodeHost (and so the production RaftNode and
- * Ready loop) on a simulated clock, disk and network, with the register state machine on top.
+ * One simulated server process: an app (the production NodeHost or KvNode, and so the
+ * production RaftNode and Ready loop) on a simulated clock, disk and network.
  * It models what a process can suffer: crash (the disk keeps only synced writes; nothing the
  * process scheduled runs again), restart from disk, pause (no timers, no processing; its inbox
  * fills and drains on resume) and a clock that runs fast or slow.
@@ -10,10 +10,11 @@ import type { RaftConfig } from '../../src/raft/config.ts';
 import type { Message } from '../../src/raft/messages.ts';
 import type { RaftEvent, RaftFactory, RaftNode } from '../../src/raft/raft-node.ts';
 import type { ClusterConfig, Entry, NodeId } from '../../src/raft/types.ts';
-import { NodeHost } from '../../src/node/node-host.ts';
 import type { Storage } from '../../src/storage/storage.ts';
+import type { WatchBatch } from '../../src/kv/index.ts';
+import type { RegisterOp } from './checkers/linearizability.ts';
 import type { EventQueue } from './event-queue.ts';
-import { RegisterMachine, type RegisterResult } from './register-machine.ts';
+import type { AppFactory, AppOutcome, SimApp } from './sim-apps.ts';
 import { SimClock } from './sim-clock.ts';
 import type { SimDisk } from './sim-disk.ts';
 
@@ -32,23 +33,16 @@ export interface SimNodeOptions {
 /** What the simulation observes of a node, for its checkers and coverage counters. */
 export interface SimNodeHooks {
   send(message: Message): void;
-  applied(node: SimNode, entry: Entry): void;
+  applied(node: SimNode, entry: Entry, outcome: unknown): void;
+  watchBatch(node: SimNode, incarnation: string, batch: WatchBatch): void;
   event(node: SimNode, event: RaftEvent): void;
   trace(line: string): void;
 }
 
-export type WriteOutcome =
-  | { readonly status: 'ok'; readonly result: RegisterResult }
-  | { readonly status: 'rejected'; readonly leaderHint: NodeId };
-
-export type ReadOutcome =
-  | { readonly status: 'ok'; readonly value: string | null }
-  | { readonly status: 'rejected'; readonly leaderHint: NodeId };
 
 export class SimNode {
   status: 'up' | 'crashed' | 'paused' = 'up';
-  machine = new RegisterMachine();
-  private host: NodeHost<RegisterResult>;
+  private app: SimApp;
   private clock: SimClock;
   /** Bumped by every crash, so answers promised by a dead process are never delivered. */
   private epoch = 0;
@@ -63,20 +57,26 @@ export class SimNode {
     private readonly options: SimNodeOptions,
     readonly disk: SimDisk,
     private readonly makeRaft: RaftFactory,
+    private readonly makeApp: AppFactory,
     private readonly hooks: SimNodeHooks,
   ) {
     this.clock = new SimClock(queue, options.clockRate);
-    this.host = this.boot();
+    this.app = this.boot();
   }
 
   get raft(): RaftNode {
-    return this.host.raft;
+    return this.app.raft;
   }
 
-  private boot(): NodeHost<RegisterResult> {
+  /** The replicated state, for comparing replicas. */
+  digest(): string {
+    return this.app.digest();
+  }
+
+  private boot(): SimApp {
     this.clock = new SimClock(this.queue, this.options.clockRate);
-    this.machine = new RegisterMachine();
-    const host = new NodeHost<RegisterResult>({
+    const incarnation = `${this.id}#${this.epoch}`;
+    const app = this.makeApp({
       raftConfig: this.raftConfig,
       bootstrap: this.bootstrap,
       persisted: this.disk.load(),
@@ -84,19 +84,15 @@ export class SimNode {
       clock: this.clock,
       transport: { send: (messages) => messages.forEach((message) => this.hooks.send(message)) },
       storage: this.storage(this.clock),
-      stateMachine: this.machine,
       tickMs: this.options.tickMs,
       snapshotEveryEntries: this.options.snapshotEveryEntries,
-      maxPendingProposals: 10_000,
-      maxPendingReads: 10_000,
       makeRaft: this.makeRaft,
-      hooks: {
-        applied: (entry) => this.hooks.applied(this, entry),
-        raftEvent: (event) => this.hooks.event(this, event),
-      },
+      applied: (entry, outcome) => this.hooks.applied(this, entry, outcome),
+      raftEvent: (event) => this.hooks.event(this, event),
+      watchBatch: (batch) => this.hooks.watchBatch(this, incarnation, batch),
     });
-    host.start();
-    return host;
+    app.start();
+    return app;
   }
 
   /** This incarnation's view of the disk: writes complete after a seeded fsync latency. */
@@ -122,7 +118,7 @@ export class SimNode {
     this.status = 'crashed';
     this.epoch++;
     this.clock.kill();
-    this.host.stop();
+    this.app.stop();
     this.disk.crash();
     this.inbox.length = 0;
     this.hooks.trace(`crash ${this.id}`);
@@ -131,7 +127,7 @@ export class SimNode {
   restart(): void {
     if (this.status !== 'crashed') return;
     this.status = 'up';
-    this.host = this.boot();
+    this.app = this.boot();
     this.hooks.trace(`restart ${this.id} term=${this.raft.currentTerm} last=${this.raft.lastIndex}`);
   }
 
@@ -152,12 +148,18 @@ export class SimNode {
   // ---- Inputs -----------------------------------------------------------------------------
 
   receive(message: Message): void {
-    this.enqueue(() => this.host.receive(message));
+    this.enqueue(() => this.app.receive(message));
   }
 
-  /** Runs a client's request on this node, as the server's request handler would. */
-  receiveClient(run: () => void): void {
-    this.enqueue(run);
+  /** A client's request, handled as the server's request handler would. */
+  receiveClient(op: RegisterOp, idempotencyKey: string, done: (outcome: AppOutcome) => void): void {
+    const epoch = this.epoch;
+    this.enqueue(() =>
+      this.app.execute(op, idempotencyKey, (outcome) => {
+        // Answers only while the process that promised them is alive.
+        if (epoch === this.epoch) done(outcome);
+      }),
+    );
   }
 
   private enqueue(run: () => void): void {
@@ -170,33 +172,8 @@ export class SimNode {
     run();
   }
 
-  /** Answers only while the process that promised them is alive. */
-  private whileAlive<T>(done: (value: T) => void): (value: T) => void {
-    const epoch = this.epoch;
-    return (value) => {
-      if (epoch === this.epoch) done(value);
-    };
-  }
-
-  submitWrite(data: Uint8Array, done: (outcome: WriteOutcome) => void): void {
-    const answer = this.whileAlive(done);
-    this.host.propose(data, (outcome) => {
-      if (outcome.ok) answer({ status: 'ok', result: outcome.result });
-      else if (!outcome.mayHaveApplied) answer({ status: 'rejected', leaderHint: outcome.leaderHint });
-      // Otherwise the outcome is unknown: the client's deadline records it as indeterminate.
-    });
-  }
-
-  submitRead(key: string, done: (outcome: ReadOutcome) => void): void {
-    const answer = this.whileAlive(done);
-    this.host.read((outcome) => {
-      if (outcome.ok) answer({ status: 'ok', value: this.machine.get(key) });
-      else answer({ status: 'rejected', leaderHint: outcome.leaderHint });
-    });
-  }
-
   /** An operator's request to hand leadership to `target` (ignored unless we lead). */
   transferLeadership(target: NodeId): void {
-    if (this.status === 'up') this.host.transferLeadership(target);
+    if (this.status === 'up') this.app.transferLeadership(target);
   }
 }

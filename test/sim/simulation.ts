@@ -16,7 +16,9 @@ import { checkLinearizable, formatHistory } from './checkers/linearizability.ts'
 import { RaftInvariantChecker } from './checkers/raft-invariants.ts';
 import { EventQueue } from './event-queue.ts';
 import { describeAction, generateSchedule, type FaultAction, type FaultEvent } from './faults.ts';
-import { encodeCommand } from './register-machine.ts';
+import { KvInvariantChecker } from './checkers/kv-invariants.ts';
+import { kvApp, registerApp } from './sim-apps.ts';
+import type { KvApplyOutcome } from '../../src/kv/index.ts';
 import { SimDisk } from './sim-disk.ts';
 import { SimNetwork } from './sim-network.ts';
 import { SimNode, type RaftFactory } from './sim-node.ts';
@@ -67,6 +69,11 @@ const DEFAULT_FAULT_PHASE_MS = 30_000;
 const DEFAULT_CONVERGENCE_MS = 15_000;
 const LIVENESS_POLL_MS = 50;
 const LOG_MATCHING_EVERY_EVENTS = 2_000;
+/**
+ * A seed runs some 50–100 thousand events. Far beyond that, something is amplifying itself
+ * (a message storm that keeps virtual time from moving): report it instead of hanging.
+ */
+const MAX_EVENTS_PER_SEED = 2_000_000;
 
 const MESSAGE_CODES: Record<MessageType, number> = {
   'pre-vote': 1,
@@ -98,6 +105,7 @@ class Simulation {
   private readonly nodes: SimNode[] = [];
   private readonly ids: string[];
   private readonly checker = new RaftInvariantChecker();
+  private readonly kvChecker = new KvInvariantChecker();
   private readonly workload: Workload;
   private readonly hash = new TraceHash();
   private readonly schedule: readonly FaultEvent[];
@@ -152,9 +160,14 @@ class Simulation {
       },
       this.options.makeDisk?.() ?? new SimDisk(),
       this.options.makeRaft ?? defaultFactory,
+      this.swarm.application === 'kv' ? kvApp((value) => this.kvChecker.revisionOf(value)) : registerApp,
       {
         send: (message) => this.network.send(message),
-        applied: (node, entry) => this.checker.onApplied(node.id, node.raft.currentTerm, entry),
+        applied: (node, entry, outcome) => {
+          this.checker.onApplied(node.id, node.raft.currentTerm, entry);
+          if (this.swarm.application === 'kv') this.kvChecker.onApplied(node.id, entry, outcome as KvApplyOutcome | null);
+        },
+        watchBatch: (node, incarnation, batch) => this.kvChecker.onWatchBatch(node.id, incarnation, batch),
         event: (node, event) => this.onRaftEvent(node, event),
         trace: (line) => this.trace(line),
       },
@@ -196,7 +209,7 @@ class Simulation {
     return {
       seed: this.options.seed,
       nodeCount: this.nodes.length,
-      violations: [...this.violations, ...this.checker.violations],
+      violations: [...this.violations, ...this.checker.violations, ...this.kvChecker.violations],
       coverage: { ...this.coverage, 'read-index-under-partition': this.workload.readsUnderPartition },
       traceHash: this.hash.hex(),
       virtualMs: this.queue.now,
@@ -210,7 +223,7 @@ class Simulation {
 
   /** Runs events until `untilMs` or the first violation; false if a violation stopped it. */
   private runUntil(untilMs: number, until: () => boolean = () => false): boolean {
-    while (this.violations.length === 0 && this.checker.violations.length === 0) {
+    while (this.violationCount() === 0) {
       if (until()) return true;
       try {
         if (!this.queue.runNext(untilMs)) break;
@@ -220,11 +233,19 @@ class Simulation {
         return false;
       }
       this.eventsRun++;
+      if (this.eventsRun > MAX_EVENTS_PER_SEED) {
+        this.violations.push(`runaway: more than ${MAX_EVENTS_PER_SEED} events by ${this.queue.now.toFixed(0)} ms (a message storm?)`);
+        return false;
+      }
       this.checker.checkLeadersAppendOnly(this.liveNodes());
       if (this.eventsRun % LOG_MATCHING_EVERY_EVENTS === 0) this.checker.checkLogMatching(this.liveNodes());
     }
     this.queue.advanceTo(untilMs);
-    return this.violations.length === 0 && this.checker.violations.length === 0;
+    return this.violationCount() === 0;
+  }
+
+  private violationCount(): number {
+    return this.violations.length + this.checker.violations.length + this.kvChecker.violations.length;
   }
 
   private liveNodes(): { id: string; raft: RaftNode; up: boolean }[] {
@@ -285,13 +306,17 @@ class Simulation {
     const deadlineMs = this.queue.now + (this.options.convergenceMs ?? DEFAULT_CONVERGENCE_MS);
     let committed = false;
     let proposing = false;
-    const marker = encodeCommand({ op: 'put', key: 'liveness', value: `seed-${this.options.seed}` });
+    let proposedAtMs = 0;
+    const marker = { kind: 'put' as const, key: 'liveness', value: `seed-${this.options.seed}` };
     const poll = (): void => {
+      // An answer may never come (the leader lost leadership: outcome unknown); ask again.
+      if (proposing && this.queue.now - proposedAtMs > 1_000) proposing = false;
       if (!committed && !proposing) {
         const leader = this.nodes.find((node) => node.raft.currentRole === 'leader');
         if (leader !== undefined) {
           proposing = true;
-          leader.submitWrite(marker, (outcome) => {
+          proposedAtMs = this.queue.now;
+          leader.receiveClient(marker, `liveness-${this.queue.now}`, (outcome) => {
             proposing = false;
             if (outcome.status === 'ok') committed = true;
           });
@@ -302,7 +327,7 @@ class Simulation {
     poll();
     const converged = this.runUntil(deadlineMs, () => committed && this.workload.idle && this.replicasEqual());
     if (!converged || this.violations.length > 0) {
-      if (this.violations.length === 0 && this.checker.violations.length === 0) {
+      if (this.violationCount() === 0) {
         this.violations.push(
           `liveness: no convergence within ${this.options.convergenceMs ?? DEFAULT_CONVERGENCE_MS} ms after healing ` +
             `(marker committed: ${committed}, workload idle: ${this.workload.idle}; ` +
@@ -317,13 +342,13 @@ class Simulation {
     const first = this.nodes[0];
     if (first === undefined) return false;
     const applied = first.raft.appliedIndex;
-    const digest = first.machine.digest();
+    const digest = first.digest();
     return this.nodes.every(
       (node) =>
         node.raft.appliedIndex === applied &&
         node.raft.commitIndex === applied &&
         node.raft.lastIndex === applied &&
-        node.machine.digest() === digest,
+        node.digest() === digest,
     );
   }
 

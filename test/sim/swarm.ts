@@ -17,6 +17,8 @@ export interface RaftTunables {
 
 export interface SwarmOptions {
   readonly nodeCount: number;
+  /** What the nodes run: the register test machine, or the production KV stack. */
+  readonly application: 'register' | 'kv';
   readonly network: NetworkOptions;
   readonly rates: FaultRates;
   readonly raft: RaftTunables;
@@ -37,8 +39,10 @@ export function swarmOptions(seed: number, nodeCount?: number): SwarmOptions {
   const random = new SeededRandom(seed ^ 0x5eed5eed);
   const nodes = nodeCount ?? (random.chance(0.3) ? 5 : 3);
   const drift = random.float() * 0.3; // up to ±30 % tick-rate skew
+  const application = random.chance(0.5) ? 'kv' : 'register';
   return {
     nodeCount: nodes,
+    application,
     network: {
       latencyMs: 0.5 + random.float() * 5,
       jitterMs: random.float() * 10,
@@ -79,6 +83,9 @@ export function swarmOptions(seed: number, nodeCount?: number): SwarmOptions {
       retryDelayMs: 20,
       clientLatencyMs: 0.5,
       maxOps: 1200,
+      deleteRate: random.float() * 0.15,
+      // Only the KV stack deduplicates retries by idempotency key.
+      retryUnansweredAfterMs: application === 'kv' ? 300 + random.int(700) : 0,
     },
   };
 }

@@ -8,8 +8,8 @@ import type { SeededRandom } from '../../src/common/random.ts';
 import type { NodeId } from '../../src/raft/types.ts';
 import type { HistoryRecord, RegisterOp, RegisterOutcome } from './checkers/linearizability.ts';
 import type { EventQueue } from './event-queue.ts';
-import { encodeCommand } from './register-machine.ts';
-import type { ReadOutcome, SimNode, WriteOutcome } from './sim-node.ts';
+import type { AppOutcome } from './sim-apps.ts';
+import type { SimNode } from './sim-node.ts';
 
 export interface WorkloadOptions {
   readonly clients: number;
@@ -21,6 +21,13 @@ export interface WorkloadOptions {
   readonly retryDelayMs: number;
   readonly clientLatencyMs: number;
   readonly maxOps: number;
+  /** Share of puts that are deletes (a write of absent). */
+  readonly deleteRate: number;
+  /**
+   * Retry a write that got no answer within this long, with the same idempotency key, at
+   * another node (0 = never: only apps that deduplicate retries may use it).
+   */
+  readonly retryUnansweredAfterMs: number;
 }
 
 interface Attempt {
@@ -29,6 +36,8 @@ interface Attempt {
   leaderHint: NodeId;
   attemptId: number;
   finished: boolean;
+  /** An earlier attempt went unanswered: it may still apply, whatever later attempts hear. */
+  mayHaveApplied: boolean;
 }
 
 type MutableRecord = { -readonly [K in keyof HistoryRecord]: HistoryRecord[K] };
@@ -90,6 +99,7 @@ export class Workload {
       leaderHint: '',
       attemptId: 0,
       finished: false,
+      mayHaveApplied: false,
     };
     this.queue.schedule(this.options.opTimeoutMs, () => this.timeOut(attempt));
     this.tryOnce(attempt);
@@ -100,6 +110,7 @@ export class Workload {
     const roll = this.random.float();
     if (roll < this.options.readRate) return { kind: 'get', key };
     const value = `c${client}-${id}`;
+    if (roll > 1 - this.options.deleteRate) return { kind: 'put', key, value: null };
     if (roll < this.options.readRate + this.options.casRate) {
       // Expect the value most recently written by anyone, or absence: a realistic mix of hits and misses.
       const expected = this.lastWrittenValue(key);
@@ -122,46 +133,45 @@ export class Workload {
     const target = nodes.find((node) => node.id === attempt.leaderHint) ?? this.random.pick(nodes);
     const attemptId = ++attempt.attemptId;
     const latency = this.options.clientLatencyMs;
+    const record = attempt.record;
     this.queue.schedule(latency, () =>
-      target.receiveClient(() => {
-        const reply = (handle: () => void): void =>
-          this.queue.schedule(latency, () => {
-            if (!attempt.finished && attempt.attemptId === attemptId) handle();
-          });
-        const op = attempt.record.op;
-        if (op.kind === 'get') {
-          target.submitRead(op.key, (outcome) => reply(() => this.onRead(attempt, outcome)));
-        } else {
-          const command =
-            op.kind === 'put'
-              ? { op: 'put' as const, key: op.key, value: op.value }
-              : { op: 'cas' as const, key: op.key, expected: op.expected, value: op.value };
-          target.submitWrite(encodeCommand(command), (outcome) => reply(() => this.onWrite(attempt, outcome)));
-        }
-      }),
+      target.receiveClient(record.op, `op-${record.id}`, (outcome) =>
+        this.queue.schedule(latency, () => {
+          if (!attempt.finished && attempt.attemptId === attemptId) this.onOutcome(attempt, outcome);
+        }),
+      ),
     );
-  }
-
-  private onWrite(attempt: Attempt, outcome: WriteOutcome): void {
-    if (outcome.status === 'ok') {
-      const casSucceeded = outcome.result.casSucceeded;
-      this.finish(attempt, casSucceeded === undefined ? { status: 'ok' } : { status: 'ok', casSucceeded });
-    } else {
-      this.retry(attempt, outcome.leaderHint);
+    const retryAfterMs = this.options.retryUnansweredAfterMs;
+    if (record.op.kind !== 'get' && retryAfterMs > 0) {
+      // No answer yet: the write may or may not have applied. Its idempotency key makes a retry
+      // elsewhere safe — the first application's result comes back, nothing applies twice.
+      this.queue.schedule(retryAfterMs, () => {
+        if (attempt.finished || attempt.attemptId !== attemptId) return;
+        attempt.mayHaveApplied = true;
+        attempt.leaderHint = '';
+        this.tryOnce(attempt);
+      });
     }
   }
 
-  private onRead(attempt: Attempt, outcome: ReadOutcome): void {
-    if (outcome.status === 'ok') this.finish(attempt, { status: 'ok', value: outcome.value });
-    else this.retry(attempt, outcome.leaderHint);
+  private onOutcome(attempt: Attempt, outcome: AppOutcome): void {
+    if (outcome.status === 'rejected') {
+      this.retry(attempt, outcome.leaderHint);
+      return;
+    }
+    const op = attempt.record.op;
+    if (op.kind === 'get') this.finish(attempt, { status: 'ok', value: outcome.value ?? null });
+    else if (op.kind === 'cas') this.finish(attempt, { status: 'ok', casSucceeded: outcome.casSucceeded === true });
+    else this.finish(attempt, { status: 'ok' });
   }
 
-  /** The attempt certainly had no effect: try again (at the hinted leader) before the deadline. */
+  /** This attempt certainly had no effect: try again (at the hinted leader) before the deadline. */
   private retry(attempt: Attempt, leaderHint: NodeId): void {
     attempt.leaderHint = leaderHint;
     attempt.attemptId++;
     if (this.queue.now + this.options.retryDelayMs >= attempt.deadlineMs) {
-      this.finish(attempt, { status: 'fail' });
+      // Out of time. Without an earlier unanswered attempt the operation certainly had no effect.
+      this.finish(attempt, attempt.mayHaveApplied ? { status: 'unknown' } : { status: 'fail' });
       return;
     }
     this.queue.schedule(this.options.retryDelayMs, () => this.tryOnce(attempt));

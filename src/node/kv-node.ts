@@ -1,0 +1,120 @@
+/**
+ * KvNode: one Concord replica's logic — NodeHost running the Raft log into the KV state
+ * machine, plus the leader's lease countdowns. Still free of real I/O: the clock, storage and
+ * transport come in as arguments, so the simulator runs this same class, and the server
+ * (src/server) wraps it in promises and HTTP.
+ *
+ * Lease bookkeeping follows the log: a countdown starts when a grant applies on the leader,
+ * stops when a revoke or expiry applies, and every countdown restarts at full TTL when this node
+ * becomes leader. An expiry is proposed like any other command, so all replicas delete the same
+ * keys at the same revision.
+ */
+import { encodeCommand, KvStateMachine, type KvApplyOutcome, type KvCommandBody, type KvStateMachineOptions } from '../kv/index.ts';
+import type { Message } from '../raft/messages.ts';
+import type { NodeId } from '../raft/types.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
+import { NodeHost, type NodeHostHooks, type NodeHostOptions, type ProposalOutcome, type ReadOutcome } from './node-host.ts';
+
+export type KvNodeOptions = Omit<NodeHostOptions<KvApplyOutcome>, 'stateMachine' | 'hooks'> & {
+  readonly kv?: KvStateMachineOptions;
+  /** How soon to retry an expiry proposal that failed. */
+  readonly leaseRetryMs?: number;
+  readonly hooks?: NodeHostHooks<KvApplyOutcome>;
+};
+
+export interface SubmitOptions {
+  readonly idempotencyKey?: string;
+}
+
+export type KeepAliveOutcome =
+  | { readonly ok: true; readonly ttlMs: number; readonly remainingMs: number }
+  | { readonly ok: false; readonly code: 'not_leader'; readonly leaderHint: NodeId }
+  | { readonly ok: false; readonly code: 'not_found' };
+
+const DEFAULT_LEASE_RETRY_MS = 100;
+
+export class KvNode {
+  readonly kv: KvStateMachine;
+  readonly host: NodeHost<KvApplyOutcome>;
+  readonly leases: LeaseKeeper;
+  private readonly options: KvNodeOptions;
+
+  constructor(options: KvNodeOptions) {
+    this.options = options;
+    this.kv = new KvStateMachine(options.kv);
+    this.leases = new LeaseKeeper({
+      clock: options.clock,
+      retryMs: options.leaseRetryMs ?? DEFAULT_LEASE_RETRY_MS,
+      proposeExpiry: (id, done) => this.submit({ type: 'leaseExpire', id }, {}, (outcome) => done(outcome.ok)),
+    });
+    const hooks = options.hooks ?? {};
+    this.host = new NodeHost<KvApplyOutcome>({
+      ...options,
+      stateMachine: this.kv,
+      hooks: {
+        ...hooks,
+        applied: (entry, outcome) => {
+          this.followLeases(outcome);
+          hooks.applied?.(entry, outcome);
+        },
+        softStateChanged: (softState, term) => {
+          if (softState.role === 'leader') this.leases.becameLeader(this.kv.leases());
+          else if (this.leases.isLeading) this.leases.lostLeadership();
+          hooks.softStateChanged?.(softState, term);
+        },
+      },
+    });
+  }
+
+  get id(): NodeId {
+    return this.host.id;
+  }
+
+  start(): void {
+    this.host.start();
+  }
+
+  stop(): void {
+    this.leases.stop();
+    this.host.stop();
+  }
+
+  receive(message: Message): void {
+    this.host.receive(message);
+  }
+
+  /**
+   * Proposes a command, stamped with this node's wall clock (the dedup window's time base).
+   * Throws a ConcordError (invalid_argument, payload_too_large) for a command every replica
+   * would refuse, before it reaches the log.
+   */
+  submit(body: KvCommandBody, options: SubmitOptions, done: (outcome: ProposalOutcome<KvApplyOutcome>) => void): void {
+    const command = {
+      proposedAtMs: Math.floor(this.options.clock.wallMs()),
+      body,
+      ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
+    };
+    this.host.propose(encodeCommand(command, this.kv.config), done);
+  }
+
+  /** A linearizable read barrier; after `done({ ok: true })`, query `kv` directly. */
+  read(done: (outcome: ReadOutcome) => void): void {
+    this.host.read(done);
+  }
+
+  /** A lease keepalive: leader-local, never logged. */
+  keepAlive(id: string): KeepAliveOutcome {
+    if (!this.leases.isLeading) return { ok: false, code: 'not_leader', leaderHint: this.host.raft.leader };
+    if (this.kv.lease(id) === null) return { ok: false, code: 'not_found' };
+    const ttlMs = this.leases.keepAlive(id);
+    if (ttlMs === null) return { ok: false, code: 'not_found' };
+    return { ok: true, ttlMs, remainingMs: ttlMs };
+  }
+
+  private followLeases(outcome: KvApplyOutcome | null): void {
+    if (outcome === null) return;
+    for (const lease of outcome.leasesGranted) this.leases.granted(lease.id, lease.ttlMs);
+    for (const id of outcome.leasesRemoved) this.leases.removed(id);
+  }
+}
+
