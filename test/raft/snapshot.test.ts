@@ -73,6 +73,24 @@ describe('snapshots', () => {
     expect(net.member('c').state).toEqual(net.member('a').state);
   });
 
+  it('duplicated answers do not multiply the chunks in flight (a storm on a duplicating network)', () => {
+    const net = leaderCompactedPastC();
+    const snapshotBytes = new TextEncoder().encode(JSON.stringify(net.member('a').state)).byteLength;
+    net.heal();
+    net.filter = (m: Message) => {
+      // Deliver every snapshot answer twice: the copy first, then the original.
+      if (m.type === 'snapshot-response') net.node(m.to).step(m);
+      return true;
+    };
+    const mark = net.sent.length;
+    net.tickAll(3);
+    const offsets = chunksTo(net.sentSince(mark), 'c').map((c) => c.offset);
+    // One chunk per offset, as without duplication: each answer that moves the transfer sends
+    // the next chunk once; its duplicate sends nothing.
+    expect(offsets).toEqual(Array.from({ length: Math.ceil(snapshotBytes / CHUNK) }, (_, i) => i * CHUNK));
+    expect(net.node('c').snapshotIndex).toBe(11);
+  });
+
   it('a snapshot installed survives a restart', () => {
     const net = leaderCompactedPastC();
     net.heal();
