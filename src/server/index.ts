@@ -23,7 +23,10 @@ import { ConcordMetrics } from './metrics.ts';
 import { LeaderForwarder } from './leader-forwarder.ts';
 import { LeaderRouter } from './leader-router.ts';
 import { ReplicaService } from './replica-service.ts';
+import { registerClusterRoutes } from './routes/cluster-routes.ts';
 import { registerKvRoutes } from './routes/kv-routes.ts';
+import { registerLeaseRoutes } from './routes/lease-routes.ts';
+import { registerTxnRoutes } from './routes/txn-routes.ts';
 import { registerOpsRoutes } from './routes/ops-routes.ts';
 import { ErrorBodySchema, KeyValueSchema } from './schemas/common.ts';
 import { installValidation } from './validation.ts';
@@ -86,6 +89,9 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     const routes = instance as ConcordApp;
     registerOpsRoutes(routes, context);
     registerKvRoutes(routes, context);
+    registerTxnRoutes(routes, context);
+    registerLeaseRoutes(routes, context);
+    registerClusterRoutes(routes, context);
   });
 
   return {

@@ -5,9 +5,11 @@
  *   of unknown fields (fastify's default `removeAdditional` would drop them and succeed);
  * - query strings and path parameters arrive as text, so there types are coerced ("5" → 5),
  *   but unknown parameters are still refused;
+ * - a body is required where a route has a body schema, unless that schema is Type.Optional;
  * - an empty body with a JSON content type is no body (a bodiless POST from a client that
  *   always sends the header), rather than fastify's "empty JSON body" error.
  */
+import { OptionalKind } from '@sinclair/typebox';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import type { FastifyInstance } from 'fastify';
 
@@ -22,9 +24,14 @@ const SHARED_AJV_OPTIONS: AjvOptions = {
 export function installValidation(app: FastifyInstance): void {
   const bodyAjv = new Ajv({ ...SHARED_AJV_OPTIONS, coerceTypes: false });
   const textPartsAjv = new Ajv({ ...SHARED_AJV_OPTIONS, coerceTypes: true });
-  app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? bodyAjv : textPartsAjv).compile(schema as object),
-  );
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    if (httpPart !== 'body') return textPartsAjv.compile(schema as object);
+    const validate = bodyAjv.compile(schema as object);
+    // A body schema wrapped in Type.Optional (keepalive, transfer-leader) lets the body be absent.
+    if (!(OptionalKind in (schema as object))) return validate;
+    const validateOptional = (body: unknown): boolean => body === undefined || validate(body);
+    return Object.assign(validateOptional, { get errors() { return validate.errors; } }) as unknown as typeof validate;
+  });
 
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');

@@ -1,0 +1,143 @@
+/**
+ * Cluster routes: this node's view of the cluster, and leadership transfer. Membership changes
+ * (add, promote, remove) are part of the contract but not served yet: they answer
+ * 501 not_implemented in the contract's error shape rather than pretend to succeed.
+ */
+import { Type } from '@sinclair/typebox';
+import { ConcordError } from '../../common/errors.ts';
+import type { ConcordApp, ServerContext } from '../context.ts';
+import { sleepWithin } from '../deadline.ts';
+import { NOT_IMPLEMENTED_STATUS, NotImplementedError } from '../http-errors.ts';
+import type { LeaderAttempt } from '../replica-service.ts';
+import { RequestScope } from '../request-scope.ts';
+import { ERROR_RESPONSES, Revision, timeoutMsSchema } from '../schemas/common.ts';
+
+const closed = { additionalProperties: false } as const;
+
+const Member = Type.Object({ id: Type.String(), peerAddress: Type.String(), clientUrl: Type.String(), voter: Type.Boolean() });
+
+export function registerClusterRoutes(app: ConcordApp, context: ServerContext): void {
+  const { node, nodeId, clusterId } = context.deps;
+  const timeoutMs = Type.Optional(timeoutMsSchema(context.limits.maxTimeoutMs));
+  const timeoutQuery = Type.Object({ timeoutMs }, closed);
+  const tags = ['cluster'];
+  const notImplemented = { [NOT_IMPLEMENTED_STATUS]: Type.Ref('ConcordError'), ...ERROR_RESPONSES };
+
+  app.get(
+    '/v1/cluster',
+    {
+      schema: {
+        tags,
+        summary: "This node's view of the cluster.",
+        querystring: Type.Object({}, closed),
+        response: {
+          200: Type.Object({
+            clusterId: Type.String(),
+            nodeId: Type.String(),
+            leaderId: Type.String({ description: 'Empty when no leader is known.' }),
+            term: Revision,
+            commitIndex: Revision,
+            appliedIndex: Revision,
+            revision: Revision,
+            members: Type.Array(Member),
+          }),
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async () => {
+      const raft = node.host.raft;
+      return {
+        clusterId,
+        nodeId,
+        leaderId: raft.leader,
+        term: raft.currentTerm,
+        commitIndex: raft.commitIndex,
+        appliedIndex: raft.appliedIndex,
+        revision: node.kv.revision,
+        members: context.deps.members().map(({ id, peerAddress, clientUrl, voter }) => ({ id, peerAddress, clientUrl, voter })),
+      };
+    },
+  );
+
+  app.post(
+    '/v1/cluster/transfer-leader',
+    {
+      schema: {
+        tags,
+        summary: 'Hand leadership to `to` (default: another voter); answers once it moved.',
+        querystring: timeoutQuery,
+        body: Type.Optional(Type.Object({ to: Type.Optional(Type.String({ minLength: 1 })), timeoutMs }, closed)),
+        response: { 200: Type.Object({ leaderId: Type.String(), term: Revision }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const scope = new RequestScope(request, context.limits, request.body?.timeoutMs ?? request.query.timeoutMs);
+      const requested = request.body?.to;
+      const routed = await context.router.run(request, reply, scope, false, async (): Promise<LeaderAttempt<string>> => {
+        const raft = node.host.raft;
+        if (raft.currentRole !== 'leader') return context.service.leaderAttempt();
+        const voters = raft.members.voters;
+        const target = requested ?? voters.find((id) => id !== nodeId);
+        if (target === undefined) throw new ConcordError('invalid_argument', 'no other voter to transfer leadership to');
+        if (!voters.includes(target)) throw new ConcordError('not_found', `no voter ${JSON.stringify(target)}`, { member: target });
+        if (target === nodeId) return { kind: 'done', value: target };
+        if (!node.host.transferLeadership(target)) {
+          throw new ConcordError('invalid_argument', `cannot transfer leadership to ${JSON.stringify(target)}`);
+        }
+        while (node.host.raft.leader !== target) {
+          if (scope.deadline.expired) throw new ConcordError('timeout', `leadership did not move to ${target} within the deadline`);
+          await sleepWithin(context.limits.leaderPollIntervalMs, scope.deadline);
+        }
+        return { kind: 'done', value: target };
+      });
+      return routed.kind === 'local' ? { leaderId: routed.value, term: node.host.raft.currentTerm } : reply;
+    },
+  );
+
+  const membershipLater = (): never => {
+    throw new NotImplementedError('membership changes are not served by this version of Concord yet');
+  };
+  app.post(
+    '/v1/cluster/members',
+    {
+      schema: {
+        tags,
+        summary: 'Add a member (not served yet: 501).',
+        querystring: timeoutQuery,
+        body: Type.Object(
+          { id: Type.String({ minLength: 1 }), peerAddress: Type.String({ minLength: 1 }), clientUrl: Type.String(), learner: Type.Optional(Type.Boolean()), timeoutMs },
+          closed,
+        ),
+        response: notImplemented,
+      },
+    },
+    async () => membershipLater(),
+  );
+  app.post(
+    '/v1/cluster/members/:id/promote',
+    {
+      schema: {
+        tags,
+        summary: 'Promote a learner to voter (not served yet: 501).',
+        params: Type.Object({ id: Type.String({ minLength: 1 }) }, closed),
+        querystring: timeoutQuery,
+        response: notImplemented,
+      },
+    },
+    async () => membershipLater(),
+  );
+  app.delete(
+    '/v1/cluster/members/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Remove a member (not served yet: 501).',
+        params: Type.Object({ id: Type.String({ minLength: 1 }) }, closed),
+        querystring: timeoutQuery,
+        response: notImplemented,
+      },
+    },
+    async () => membershipLater(),
+  );
+}

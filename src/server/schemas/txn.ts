@@ -1,0 +1,59 @@
+/**
+ * The txn body: guards, then the ops of the branch that runs. The state machine checks the
+ * rest (key sizes, at most 128 ops in all), with the same rules it applies.
+ */
+import { Type } from '@sinclair/typebox';
+import { MAX_TXN_COMPARES, MAX_TXN_OPS } from '../../kv/index.ts';
+import { Revision, timeoutMsSchema } from './common.ts';
+
+const closed = { additionalProperties: false } as const;
+const CompareOp = Type.Union([Type.Literal('=='), Type.Literal('!='), Type.Literal('<'), Type.Literal('>')]);
+
+const Compare = Type.Union([
+  Type.Object(
+    { key: Type.String(), target: Type.Union([Type.Literal('value'), Type.Literal('lease')]), op: CompareOp, value: Type.String() },
+    closed,
+  ),
+  Type.Object(
+    {
+      key: Type.String(),
+      target: Type.Union([Type.Literal('version'), Type.Literal('createRevision'), Type.Literal('modRevision')]),
+      op: CompareOp,
+      value: Revision,
+    },
+    closed,
+  ),
+]);
+
+const Op = Type.Union([
+  Type.Object(
+    { put: Type.Object({ key: Type.String(), value: Type.String(), lease: Type.Optional(Type.String({ minLength: 1 })) }, closed) },
+    closed,
+  ),
+  Type.Object({ get: Type.Object({ key: Type.String() }, closed) }, closed),
+  Type.Object({ delete: Type.Object({ key: Type.String() }, closed) }, closed),
+  Type.Object({ range: Type.Object({ prefix: Type.String(), limit: Type.Optional(Revision) }, closed) }, closed),
+]);
+
+export function txnSchemas(maxTimeoutMs: number) {
+  return {
+    body: Type.Object(
+      {
+        compare: Type.Optional(Type.Array(Compare, { maxItems: MAX_TXN_COMPARES })),
+        success: Type.Optional(Type.Array(Op, { maxItems: MAX_TXN_OPS })),
+        failure: Type.Optional(Type.Array(Op, { maxItems: MAX_TXN_OPS })),
+        timeoutMs: Type.Optional(timeoutMsSchema(maxTimeoutMs)),
+      },
+      closed,
+    ),
+    query: Type.Object({ timeoutMs: Type.Optional(timeoutMsSchema(maxTimeoutMs)) }, closed),
+    response: Type.Object({
+      succeeded: Type.Boolean(),
+      revision: Revision,
+      results: Type.Array(Type.Unknown(), {
+        description:
+          'One per op of the branch that ran: {"put":{"revision"}}, {"get":{"kv"}} (kv null when absent), {"delete":{"deleted"}}, {"range":{"items","more"}}.',
+      }),
+    }),
+  };
+}
