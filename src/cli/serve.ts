@@ -198,6 +198,11 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
           logger.info({ leader: softState.leader === '' ? null : softState.leader, role: softState.role, term }, 'raft state changed');
         },
         restored: (index) => logger.info({ index }, 'state machine restored from a snapshot'),
+        raftEvent: (event) => {
+          if (event === 'snapshot-sent' || event === 'snapshot-installed' || event === 'check-quorum-step-down' || event === 'leadership-transferred') {
+            logger.info({ event }, `raft: ${event}`);
+          }
+        },
         fatal: (error) => {
           nodeStopped = true;
           fatal(error, 'storage write failed, node stopped');

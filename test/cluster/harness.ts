@@ -1,0 +1,375 @@
+/**
+ * Real `concord serve` processes on loopback for the cluster tests and the HTTP benchmark.
+ * Each node gets its own loopback address (127.0.0.11, .12, ...), so ports repeat across nodes
+ * and only need to be free on those addresses; the ports are chosen at random in a high range
+ * and probed first. Data dirs live under one temp dir. Every wait is bounded, and destroy()
+ * kills every process (SIGKILL) and removes the temp dir, whatever state the test left.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+
+const BIN = fileURLToPath(new URL('../../bin/concord.js', import.meta.url));
+
+export interface NodeSpec {
+  readonly id: string;
+  readonly host: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  readonly clusterId: string;
+  readonly initialCluster: string;
+  readonly extraArgs: readonly string[];
+}
+
+export interface LogLine {
+  readonly msg?: string;
+  readonly level?: number;
+  readonly [field: string]: unknown;
+}
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly text: string;
+  /** The parsed JSON body, or undefined when the body is not JSON. */
+  readonly body: unknown;
+}
+
+export interface ClusterOptions {
+  readonly size?: number;
+  readonly clusterId?: string;
+  /** Extra `concord serve` flags for every node (e.g. `--snapshot-every 50`). */
+  readonly extraArgs?: readonly string[];
+  /** First loopback host octet: nodes get 127.0.0.<first>, <first+1>, ... */
+  readonly firstHostOctet?: number;
+  /** Echo node output to this process's stderr (debugging). */
+  readonly echo?: boolean;
+}
+
+class NodeProcess {
+  readonly lines: LogLine[] = [];
+  readonly rawLines: string[] = [];
+  child: ChildProcess | null = null;
+  exited: Promise<number | null> = Promise.resolve(null);
+  running = false;
+
+  constructor(readonly spec: NodeSpec) {}
+
+  get clientUrl(): string {
+    return `http://${this.spec.host}:${this.spec.clientPort}`;
+  }
+}
+
+export async function sleep(ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `probe` until it returns a non-undefined value; throws naming `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() >= deadline) {
+      const cause = lastError === null ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+async function portFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A client port P and peer port P+1 free on every host. */
+async function choosePorts(hosts: readonly string[]): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + 2 * Math.floor(Math.random() * 20_000);
+    const checks = await Promise.all(hosts.flatMap((host) => [portFree(host, base), portFree(host, base + 1)]));
+    if (checks.every(Boolean)) return base;
+  }
+  throw new Error('no free port pair found on the loopback hosts');
+}
+
+export class LocalCluster {
+  readonly nodes: Map<string, NodeProcess>;
+  readonly agent = new Agent({ keepAliveTimeout: 10_000, connections: 128, pipelining: 1 });
+  private readonly extraProcesses: NodeProcess[] = [];
+
+  private constructor(
+    readonly root: string,
+    nodes: readonly NodeProcess[],
+    private readonly echo: boolean,
+  ) {
+    this.nodes = new Map(nodes.map((node) => [node.spec.id, node]));
+  }
+
+  /** Lays out a cluster (nothing started yet). */
+  static async create(options: ClusterOptions = {}): Promise<LocalCluster> {
+    const size = options.size ?? 3;
+    const firstOctet = options.firstHostOctet ?? 11;
+    const hosts = Array.from({ length: size }, (_, position) => `127.0.0.${firstOctet + position}`);
+    const base = await choosePorts(hosts);
+    const root = await mkdtemp(path.join(os.tmpdir(), 'concord-cluster-'));
+    const ids = hosts.map((_, position) => `n${position + 1}`);
+    const initialCluster = ids.map((id, position) => `${id}=${hosts[position]}:${base + 1}`).join(',');
+    const nodes = ids.map((id, position) => new NodeProcess({
+      id,
+      host: hosts[position] ?? '127.0.0.1',
+      clientPort: base,
+      peerPort: base + 1,
+      dataDir: path.join(root, id),
+      clusterId: options.clusterId ?? 'concord-test',
+      initialCluster,
+      extraArgs: options.extraArgs ?? [],
+    }));
+    return new LocalCluster(root, nodes, options.echo ?? false);
+  }
+
+  get ids(): string[] {
+    return [...this.nodes.keys()];
+  }
+
+  node(id: string): NodeProcess {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  url(id: string): string {
+    return this.node(id).clientUrl;
+  }
+
+  /** Starts every node that is not running. */
+  startAll(): void {
+    for (const id of this.ids) if (!this.node(id).running) this.start(id);
+  }
+
+  start(id: string): void {
+    this.launch(this.node(id));
+  }
+
+  /**
+   * Starts a process outside the cluster's node set (e.g. an intruder with another cluster id);
+   * it is killed by destroy() like the others.
+   */
+  startExtra(spec: NodeSpec): NodeProcess {
+    const node = new NodeProcess(spec);
+    this.extraProcesses.push(node);
+    this.launch(node);
+    return node;
+  }
+
+  private launch(node: NodeProcess): void {
+    const { spec } = node;
+    const args = [
+      BIN, 'serve',
+      '--id', spec.id,
+      '--data-dir', spec.dataDir,
+      '--listen-client', `${spec.host}:${spec.clientPort}`,
+      '--listen-peer', `${spec.host}:${spec.peerPort}`,
+      '--initial-cluster', spec.initialCluster,
+      '--cluster-id', spec.clusterId,
+      '--log-level', 'info',
+      ...spec.extraArgs,
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    node.child = child;
+    node.running = true;
+    const collect = (stream: NodeJS.ReadableStream | null): void => {
+      let pending = '';
+      stream?.setEncoding('utf8');
+      stream?.on('data', (chunk: string) => {
+        pending += chunk;
+        const parts = pending.split('\n');
+        pending = parts.pop() ?? '';
+        for (const line of parts) {
+          if (line.trim() === '') continue;
+          node.rawLines.push(line);
+          if (this.echo) process.stderr.write(`${spec.id} | ${line}\n`);
+          try {
+            node.lines.push(JSON.parse(line) as LogLine);
+          } catch {
+            node.lines.push({ msg: line });
+          }
+        }
+      });
+    };
+    collect(child.stdout);
+    collect(child.stderr);
+    node.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        node.running = false;
+        resolve(code ?? (signal === null ? null : 128));
+      });
+    });
+  }
+
+  /** Sends `signal` and waits (bounded) for the process to exit; returns its exit code. */
+  async stop(id: string, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<number | null> {
+    const node = this.node(id);
+    return this.stopProcess(node, signal, timeoutMs);
+  }
+
+  private async stopProcess(node: NodeProcess, signal: NodeJS.Signals, timeoutMs: number): Promise<number | null> {
+    if (!node.running || node.child === null) return node.exited;
+    node.child.kill(signal);
+    const timer = sleep(timeoutMs).then(() => 'timeout' as const);
+    const outcome = await Promise.race([node.exited, timer]);
+    if (outcome === 'timeout') {
+      node.child.kill('SIGKILL');
+      throw new Error(`${node.spec.id} did not exit within ${timeoutMs} ms of ${signal}`);
+    }
+    return outcome;
+  }
+
+  /** Kills everything and removes the data dirs. Safe to call twice, and after failures. */
+  async destroy(): Promise<void> {
+    const all = [...this.nodes.values(), ...this.extraProcesses];
+    await Promise.all(all.map(async (node) => {
+      if (node.running && node.child !== null) {
+        node.child.kill('SIGKILL');
+        await Promise.race([node.exited, sleep(5_000)]);
+      }
+    }));
+    await this.agent.close().catch(() => undefined);
+    await rm(this.root, { recursive: true, force: true });
+  }
+
+  async http(id: string, method: string, pathAndQuery: string, body?: unknown, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<HttpAnswer> {
+    return this.httpUrl(`${this.url(id)}${pathAndQuery}`, method, body, headers, timeoutMs);
+  }
+
+  /** A request with a raw (string or Buffer) body or a JSON-encoded one. */
+  async httpUrl(url: string, method: string, body?: unknown, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<HttpAnswer> {
+    const raw = body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+    const response = await request(url, {
+      method: method as 'GET',
+      dispatcher: this.agent,
+      headers: raw === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      ...(raw === undefined ? {} : { body: raw }),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    const text = await response.body.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return { status: response.statusCode, headers: response.headers, text, body: parsed };
+  }
+
+  /** Waits until `id` answers /ready with 200. */
+  async waitReady(id: string, timeoutMs = 20_000): Promise<void> {
+    await waitFor(`${id} to be ready`, timeoutMs, async () => {
+      if (!this.node(id).running) throw new Error(`${id} exited: ${this.tail(id)}`);
+      const answer = await this.http(id, 'GET', '/ready', undefined, {}, 1_000);
+      return answer.status === 200 ? true : undefined;
+    });
+  }
+
+  /** Waits until every running node is ready and they agree on one leader; returns its id. */
+  async waitLeader(timeoutMs = 20_000, among: readonly string[] = this.ids.filter((id) => this.node(id).running)): Promise<string> {
+    return waitFor('an agreed leader', timeoutMs, async () => {
+      const leaders = new Set<string>();
+      for (const id of among) {
+        const ready = await this.http(id, 'GET', '/ready', undefined, {}, 1_000);
+        if (ready.status !== 200) return undefined;
+        const cluster = await this.http(id, 'GET', '/v1/cluster', undefined, {}, 1_000);
+        const leaderId = (cluster.body as { leaderId?: unknown } | undefined)?.leaderId;
+        if (typeof leaderId !== 'string' || leaderId === '') return undefined;
+        leaders.add(leaderId);
+      }
+      const [leader] = [...leaders];
+      return leaders.size === 1 && leader !== undefined && among.includes(leader) ? leader : undefined;
+    });
+  }
+
+  /** Whether a log line of `id` (any process started under that id) matches. */
+  findLog(id: string, predicate: (line: LogLine) => boolean): LogLine | undefined {
+    return this.node(id).lines.find(predicate);
+  }
+
+  tail(id: string, count = 15): string {
+    return this.node(id).rawLines.slice(-count).join('\n');
+  }
+}
+
+export interface SseEvent {
+  readonly event: string;
+  readonly data: unknown;
+}
+
+/** An open server-sent-events stream: events so far, a bounded wait, and close(). */
+export interface SseStream {
+  readonly status: number;
+  readonly events: SseEvent[];
+  waitForEvents(predicate: (events: readonly SseEvent[]) => boolean, what: string, timeoutMs?: number): Promise<void>;
+  close(): void;
+}
+
+export async function openSse(cluster: LocalCluster, id: string, pathAndQuery: string): Promise<SseStream> {
+  const controller = new AbortController();
+  const response = await request(`${cluster.url(id)}${pathAndQuery}`, {
+    method: 'GET',
+    dispatcher: cluster.agent,
+    signal: controller.signal,
+    headers: { accept: 'text/event-stream' },
+    headersTimeout: 10_000,
+    bodyTimeout: 0,
+  });
+  const events: SseEvent[] = [];
+  let buffer = '';
+  const decoder = new StringDecoder('utf8');
+  response.body.on('data', (chunk: Buffer) => {
+    buffer += decoder.write(chunk).replace(/\r\n/g, '\n');
+    for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event = 'message';
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event:')) event = line.slice(6).trim();
+        else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+      }
+      if (data.length === 0) continue;
+      const text = data.join('\n');
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // keep the text
+      }
+      events.push({ event, data: parsed });
+    }
+  });
+  response.body.on('error', () => undefined);
+  return {
+    status: response.statusCode,
+    events,
+    async waitForEvents(predicate, what, timeoutMs = 10_000) {
+      await waitFor(what, timeoutMs, async () => (predicate(events) ? true : undefined), 20);
+    },
+    close() {
+      controller.abort();
+    },
+  };
+}
