@@ -27,6 +27,7 @@ import { registerClusterRoutes } from './routes/cluster-routes.ts';
 import { registerKvRoutes } from './routes/kv-routes.ts';
 import { registerLeaseRoutes } from './routes/lease-routes.ts';
 import { registerTxnRoutes } from './routes/txn-routes.ts';
+import { registerWatchRoutes } from './routes/watch-routes.ts';
 import { registerOpsRoutes } from './routes/ops-routes.ts';
 import { ErrorBodySchema, KeyValueSchema } from './schemas/common.ts';
 import { installValidation } from './validation.ts';
@@ -92,6 +93,7 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     registerTxnRoutes(routes, context);
     registerLeaseRoutes(routes, context);
     registerClusterRoutes(routes, context);
+    registerWatchRoutes(routes, context);
   });
 
   return {

@@ -1,0 +1,135 @@
+/**
+ * One watch stream: the history from `fromRevision`, then every matching change as it applies,
+ * exactly once and in revision order.
+ *
+ * No gap, no duplicate: the history is read and the live listener subscribed in one synchronous
+ * step (no apply can slip between them), and `nextRevision` — the first revision not yet sent —
+ * filters whatever arrives afterwards. A restore from a snapshot (a follower that fell far
+ * behind) re-reads the history from `nextRevision`; if that is gone, a `resync` watcher gets the
+ * current state as a snapshot event and goes on, any other gets `event: compacted` and the end.
+ *
+ * Bounded: a watcher that does not read (its unsent output passes a limit) is cut off; it can
+ * resume by revision, on any node.
+ */
+import type { ServerResponse } from 'node:http';
+import { matchesFilter, type KeyFilter, type KvStateMachine, type WatchBatch, type WatchEvent } from '../../kv/index.ts';
+import { changeFrame, sseFrame } from './sse.ts';
+
+export interface WatchOptions {
+  readonly filter: KeyFilter;
+  readonly prevValue: boolean;
+  readonly resync: boolean;
+  readonly progressIntervalMs: number;
+  readonly maxBufferedBytes: number;
+}
+
+/** Where a stream starts: frames for what is already known, and the first revision still to come. */
+export interface WatchStart {
+  readonly frames: readonly string[];
+  readonly nextRevision: number;
+}
+
+/** The opening of a stream, or the compaction that prevents it (410 before the stream starts). */
+export type WatchStartResult = WatchStart | { readonly compactRevision: number };
+
+/** Reads what a watch from `fromRevision` (null: from now) sends first. Synchronous on purpose. */
+export function startWatch(kv: KvStateMachine, fromRevision: number | null, options: WatchOptions): WatchStartResult {
+  if (fromRevision === null) return { frames: [], nextRevision: kv.revision + 1 };
+  return catchUp(kv, fromRevision, options);
+}
+
+function catchUp(kv: KvStateMachine, fromRevision: number, options: WatchOptions): WatchStartResult {
+  const history = kv.eventsSince(fromRevision, options.filter, { prevValue: options.prevValue });
+  if (!history.compacted) {
+    return {
+      frames: history.events.map((event) => changeFrame(event, options.prevValue)),
+      nextRevision: Math.max(fromRevision, history.revision + 1),
+    };
+  }
+  if (!options.resync) return { compactRevision: history.compactRevision };
+  const state = kv.rangeState(options.filter);
+  return { frames: [sseFrame('snapshot', state, state.revision)], nextRevision: state.revision + 1 };
+}
+
+export class WatchSession {
+  private nextRevision: number;
+  private sentSinceProgress = false;
+  private closed = false;
+  private readonly unsubscribe: Array<() => void> = [];
+  private readonly progressTimer: ReturnType<typeof setInterval>;
+
+  constructor(
+    private readonly kv: KvStateMachine,
+    private readonly response: ServerResponse,
+    private readonly options: WatchOptions,
+    private readonly start: WatchStart,
+    private readonly onClosed: (session: WatchSession) => void,
+  ) {
+    this.nextRevision = start.nextRevision;
+    this.unsubscribe.push(kv.onEvents((batch) => this.deliver(batch)));
+    this.unsubscribe.push(kv.onRestore(() => this.afterRestore()));
+    this.progressTimer = setInterval(() => this.maybeSendProgress(), options.progressIntervalMs);
+    response.on('close', () => this.close());
+  }
+
+  /** Sends what was known when the watch started (call right after construction, same turn). */
+  begin(): void {
+    for (const frame of this.start.frames) this.write(frame);
+  }
+
+  /** Ends the stream (server shutdown, slow reader, compaction). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.progressTimer);
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
+    if (!this.response.writableEnded) this.response.end();
+    this.onClosed(this);
+  }
+
+  private deliver(batch: WatchBatch): void {
+    if (this.closed || batch.revision < this.nextRevision) return;
+    this.sendChanges(batch.events);
+    this.nextRevision = batch.revision + 1;
+  }
+
+  private sendChanges(events: readonly WatchEvent[]): void {
+    for (const event of events) {
+      if (event.modRevision >= this.nextRevision && matchesFilter(event.key, this.options.filter)) {
+        this.write(changeFrame(event, this.options.prevValue));
+      }
+    }
+  }
+
+  private afterRestore(): void {
+    if (this.closed) return;
+    const resumed = catchUp(this.kv, this.nextRevision, this.options);
+    if ('compactRevision' in resumed) {
+      this.write(sseFrame('compacted', { compactRevision: resumed.compactRevision }));
+      this.close();
+      return;
+    }
+    for (const frame of resumed.frames) this.write(frame);
+    this.nextRevision = Math.max(this.nextRevision, resumed.nextRevision);
+  }
+
+  private maybeSendProgress(): void {
+    if (!this.sentSinceProgress) {
+      const revision = this.kv.revision;
+      // Every change through `revision` has been sent: a client may resume from revision + 1.
+      this.write(sseFrame('progress', { revision }, Math.max(revision, this.nextRevision - 1)));
+    }
+    this.sentSinceProgress = false;
+  }
+
+  private write(frame: string): void {
+    if (this.closed) return;
+    this.response.write(frame);
+    this.sentSinceProgress = true;
+    if (this.response.writableLength > this.options.maxBufferedBytes) {
+      // A reader this far behind would hold the node's memory hostage: cut it off, unflushed.
+      this.response.destroy();
+      this.close();
+    }
+  }
+}
