@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { ConcordError } from '../common/errors.ts';
 import { Deadline } from './deadline.ts';
 import type { ServerLimits } from './limits.ts';
 
@@ -23,6 +24,9 @@ export class RequestScope {
   private key: string | undefined;
 
   constructor(request: FastifyRequest, limits: ServerLimits, timeoutMs: number | undefined) {
+    if (timeoutMs !== undefined && timeoutMs > limits.maxTimeoutMs) {
+      throw new ConcordError('invalid_argument', `timeoutMs must be at most ${limits.maxTimeoutMs}`);
+    }
     let budgetMs = timeoutMs ?? limits.defaultTimeoutMs;
     const remaining = Number(headerValue(request, REMAINING_TIMEOUT_HEADER));
     if (Number.isFinite(remaining) && remaining > 0) budgetMs = Math.min(budgetMs, remaining);

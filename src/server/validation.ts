@@ -21,9 +21,12 @@ const SHARED_AJV_OPTIONS: AjvOptions = {
   strict: false,
 };
 
+// Shared by every server in the process: Ajv caches by schema object, and the route schemas are
+// module constants, so each is compiled once (tests run several nodes in one process).
+const bodyAjv = new Ajv({ ...SHARED_AJV_OPTIONS, coerceTypes: false });
+const textPartsAjv = new Ajv({ ...SHARED_AJV_OPTIONS, coerceTypes: true });
+
 export function installValidation(app: FastifyInstance): void {
-  const bodyAjv = new Ajv({ ...SHARED_AJV_OPTIONS, coerceTypes: false });
-  const textPartsAjv = new Ajv({ ...SHARED_AJV_OPTIONS, coerceTypes: true });
   app.setValidatorCompiler(({ schema, httpPart }) => {
     if (httpPart !== 'body') return textPartsAjv.compile(schema as object);
     const validate = bodyAjv.compile(schema as object);
@@ -32,6 +35,11 @@ export function installValidation(app: FastifyInstance): void {
     const validateOptional = (body: unknown): boolean => body === undefined || validate(body);
     return Object.assign(validateOptional, { get errors() { return validate.errors; } }) as unknown as typeof validate;
   });
+
+  // Response schemas document the answers (OpenAPI); they do not shape them. Serializing with
+  // JSON.stringify means a field a schema forgot is never silently dropped, and startup skips
+  // compiling a serializer per route.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');

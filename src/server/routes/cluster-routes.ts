@@ -10,16 +10,24 @@ import { sleepWithin } from '../deadline.ts';
 import { NOT_IMPLEMENTED_STATUS, NotImplementedError } from '../http-errors.ts';
 import type { LeaderAttempt } from '../replica-service.ts';
 import { RequestScope } from '../request-scope.ts';
-import { ERROR_RESPONSES, Revision, timeoutMsSchema } from '../schemas/common.ts';
+import { ERROR_RESPONSES, Revision, TimeoutMs, TimeoutQuery } from '../schemas/common.ts';
 
 const closed = { additionalProperties: false } as const;
+
+const timeoutMs = Type.Optional(TimeoutMs);
+const timeoutQuery = TimeoutQuery;
+const NoQuery = Type.Object({}, closed);
+const MemberIdParams = Type.Object({ id: Type.String({ minLength: 1 }) }, closed);
+const TransferBody = Type.Optional(Type.Object({ to: Type.Optional(Type.String({ minLength: 1 })), timeoutMs }, closed));
+const AddMemberBody = Type.Object(
+  { id: Type.String({ minLength: 1 }), peerAddress: Type.String({ minLength: 1 }), clientUrl: Type.String(), learner: Type.Optional(Type.Boolean()), timeoutMs },
+  closed,
+);
 
 const Member = Type.Object({ id: Type.String(), peerAddress: Type.String(), clientUrl: Type.String(), voter: Type.Boolean() });
 
 export function registerClusterRoutes(app: ConcordApp, context: ServerContext): void {
   const { node, nodeId, clusterId } = context.deps;
-  const timeoutMs = Type.Optional(timeoutMsSchema(context.limits.maxTimeoutMs));
-  const timeoutQuery = Type.Object({ timeoutMs }, closed);
   const tags = ['cluster'];
   const notImplemented = { [NOT_IMPLEMENTED_STATUS]: Type.Ref('ConcordError'), ...ERROR_RESPONSES };
 
@@ -29,7 +37,7 @@ export function registerClusterRoutes(app: ConcordApp, context: ServerContext): 
       schema: {
         tags,
         summary: "This node's view of the cluster.",
-        querystring: Type.Object({}, closed),
+        querystring: NoQuery,
         response: {
           200: Type.Object({
             clusterId: Type.String(),
@@ -67,7 +75,7 @@ export function registerClusterRoutes(app: ConcordApp, context: ServerContext): 
         tags,
         summary: 'Hand leadership to `to` (default: another voter); answers once it moved.',
         querystring: timeoutQuery,
-        body: Type.Optional(Type.Object({ to: Type.Optional(Type.String({ minLength: 1 })), timeoutMs }, closed)),
+        body: TransferBody,
         response: { 200: Type.Object({ leaderId: Type.String(), term: Revision }), ...ERROR_RESPONSES },
       },
     },
@@ -105,10 +113,7 @@ export function registerClusterRoutes(app: ConcordApp, context: ServerContext): 
         tags,
         summary: 'Add a member (not served yet: 501).',
         querystring: timeoutQuery,
-        body: Type.Object(
-          { id: Type.String({ minLength: 1 }), peerAddress: Type.String({ minLength: 1 }), clientUrl: Type.String(), learner: Type.Optional(Type.Boolean()), timeoutMs },
-          closed,
-        ),
+        body: AddMemberBody,
         response: notImplemented,
       },
     },
@@ -120,7 +125,7 @@ export function registerClusterRoutes(app: ConcordApp, context: ServerContext): 
       schema: {
         tags,
         summary: 'Promote a learner to voter (not served yet: 501).',
-        params: Type.Object({ id: Type.String({ minLength: 1 }) }, closed),
+        params: MemberIdParams,
         querystring: timeoutQuery,
         response: notImplemented,
       },
@@ -133,7 +138,7 @@ export function registerClusterRoutes(app: ConcordApp, context: ServerContext): 
       schema: {
         tags,
         summary: 'Remove a member (not served yet: 501).',
-        params: Type.Object({ id: Type.String({ minLength: 1 }) }, closed),
+        params: MemberIdParams,
         querystring: timeoutQuery,
         response: notImplemented,
       },

@@ -18,7 +18,7 @@ function validKey(key: string): string {
 }
 
 export function registerKvRoutes(app: ConcordApp, context: ServerContext): void {
-  const schemas = kvSchemas(context.limits.maxTimeoutMs);
+  const schemas = kvSchemas;
   const { node } = context.deps;
   const tags = ['kv'];
 

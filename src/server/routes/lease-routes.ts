@@ -16,7 +16,7 @@ function leaseNotFound(id: string): ConcordError {
 }
 
 export function registerLeaseRoutes(app: ConcordApp, context: ServerContext): void {
-  const schemas = leaseSchemas(context.limits.maxTimeoutMs);
+  const schemas = leaseSchemas;
   const { node } = context.deps;
   const tags = ['leases'];
 

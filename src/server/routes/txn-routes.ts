@@ -6,7 +6,7 @@ import { txnSchemas } from '../schemas/txn.ts';
 import { proposeOnLeader } from './route-helpers.ts';
 
 export function registerTxnRoutes(app: ConcordApp, context: ServerContext): void {
-  const schemas = txnSchemas(context.limits.maxTimeoutMs);
+  const schemas = txnSchemas;
   app.post(
     '/v1/txn',
     {

@@ -33,14 +33,17 @@ export const KeyValueSchema = Type.Object(
   { $id: 'KeyValue', title: 'KeyValue' },
 );
 
-/** `timeoutMs`: the request's deadline (the contract's default 5000). */
-export function timeoutMsSchema(maxTimeoutMs: number) {
-  return Type.Integer({ minimum: 1, maximum: maxTimeoutMs, description: 'Deadline of this request in ms.' });
-}
+/**
+ * The hard ceiling of `timeoutMs` in the schemas. Schemas are module constants (shared by every
+ * server in a process, compiled once), so the configured, lower maximum is checked by
+ * RequestScope instead.
+ */
+export const TIMEOUT_MS_CEILING = 3_600_000;
 
-export function timeoutQuerySchema(maxTimeoutMs: number) {
-  return Type.Object({ timeoutMs: Type.Optional(timeoutMsSchema(maxTimeoutMs)) }, { additionalProperties: false });
-}
+/** `timeoutMs`: the request's deadline (the contract's default 5000). */
+export const TimeoutMs = Type.Integer({ minimum: 1, maximum: TIMEOUT_MS_CEILING, description: 'Deadline of this request in ms (default 5000).' });
+
+export const TimeoutQuery = Type.Object({ timeoutMs: Type.Optional(TimeoutMs) }, { additionalProperties: false });
 
 /** The answers every route may give besides its success. */
 export const KeyValueRef = Type.Unsafe<{ key: string; value: string; createRevision: number; modRevision: number; version: number; lease?: string }>(Type.Ref('KeyValue'));

@@ -4,7 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { MAX_TXN_COMPARES, MAX_TXN_OPS } from '../../kv/index.ts';
-import { Revision, timeoutMsSchema } from './common.ts';
+import { Revision, TimeoutMs, TimeoutQuery } from './common.ts';
 
 const closed = { additionalProperties: false } as const;
 const CompareOp = Type.Union([Type.Literal('=='), Type.Literal('!='), Type.Literal('<'), Type.Literal('>')]);
@@ -35,25 +35,23 @@ const Op = Type.Union([
   Type.Object({ range: Type.Object({ prefix: Type.String(), limit: Type.Optional(Revision) }, closed) }, closed),
 ]);
 
-export function txnSchemas(maxTimeoutMs: number) {
-  return {
-    body: Type.Object(
-      {
-        compare: Type.Optional(Type.Array(Compare, { maxItems: MAX_TXN_COMPARES })),
-        success: Type.Optional(Type.Array(Op, { maxItems: MAX_TXN_OPS })),
-        failure: Type.Optional(Type.Array(Op, { maxItems: MAX_TXN_OPS })),
-        timeoutMs: Type.Optional(timeoutMsSchema(maxTimeoutMs)),
-      },
-      closed,
-    ),
-    query: Type.Object({ timeoutMs: Type.Optional(timeoutMsSchema(maxTimeoutMs)) }, closed),
-    response: Type.Object({
-      succeeded: Type.Boolean(),
-      revision: Revision,
-      results: Type.Array(Type.Unknown(), {
-        description:
-          'One per op of the branch that ran: {"put":{"revision"}}, {"get":{"kv"}} (kv null when absent), {"delete":{"deleted"}}, {"range":{"items","more"}}.',
-      }),
+export const txnSchemas = {
+  body: Type.Object(
+    {
+      compare: Type.Optional(Type.Array(Compare, { maxItems: MAX_TXN_COMPARES })),
+      success: Type.Optional(Type.Array(Op, { maxItems: MAX_TXN_OPS })),
+      failure: Type.Optional(Type.Array(Op, { maxItems: MAX_TXN_OPS })),
+      timeoutMs: Type.Optional(TimeoutMs),
+    },
+    closed,
+  ),
+  query: TimeoutQuery,
+  response: Type.Object({
+    succeeded: Type.Boolean(),
+    revision: Revision,
+    results: Type.Array(Type.Unknown(), {
+      description:
+        'One per op of the branch that ran: {"put":{"revision"}}, {"get":{"kv"}} (kv null when absent), {"delete":{"deleted"}}, {"range":{"items","more"}}.',
     }),
-  };
-}
+  }),
+};
