@@ -5,7 +5,7 @@
  * machine should produce a slow number, not a failed build.
  *
  *   npx tsx bench/run.ts [--json] [--only NAME | NAME...]
- *   NAME: raft-core-throughput | simulator-speed | storage-group-commit | kv | restart
+ *   NAME: raft-core-throughput | simulator-speed | storage-group-commit | kv | restart | http
  */
 import { DEFAULT_CORE_OPTIONS, runRaftCore, type CoreRunResult } from './raft-core.ts';
 import {
@@ -18,6 +18,7 @@ import {
 import { DEFAULT_STORAGE_BENCH_OPTIONS, runStorageBench } from './storage.ts';
 import { DEFAULT_KV_BENCH_OPTIONS, runKvBench, type Spread } from './kv.ts';
 import { DEFAULT_RESTART_BENCH_OPTIONS, runRestartBench } from './restart.ts';
+import { DEFAULT_HTTP_BENCH_OPTIONS, runHttpBench, type PhaseResult } from './http.ts';
 
 /** One line of the table: a figure, its unit and the target it is read against. */
 interface Row {
@@ -173,7 +174,40 @@ const restart: Benchmark = {
   },
 };
 
-const BENCHMARKS: readonly Benchmark[] = [raftCoreThroughput, simulatorSpeed, storageGroupCommit, kv, restart];
+/** etcd 3.4 on this machine under the same load (issue 4): the figures to quote ours next to. */
+const ETCD_REFERENCE = { sequentialPutP50Ms: 0.43, concurrentPutsPerSecond: 8_700, concurrentGetsPerSecond: 8_900, failoverMs: 1_200 };
+
+const http: Benchmark = {
+  name: 'http',
+  async run(progress) {
+    const options = DEFAULT_HTTP_BENCH_OPTIONS;
+    const result = await runHttpBench(options, progress);
+    const phaseRows = (name: string, phase: PhaseResult, opsTarget: string, p50Target: string): Row[] => [
+      { benchmark: `${name} ops/s`, figure: phase.opsPerSecond, decimals: 0, unit: 'ops/s', target: opsTarget },
+      { benchmark: `${name} p50`, figure: phase.p50Ms, decimals: 2, unit: 'ms', target: p50Target },
+      { benchmark: `${name} p99`, figure: phase.p99Ms, decimals: 2, unit: 'ms', target: '' },
+      { benchmark: `${name} done / errors`, figure: `${phase.operations} / ${phase.errors}`, unit: `in ${phase.seconds.toFixed(1)} s`, target: '' },
+    ];
+    const inFlight = options.inFlight;
+    return {
+      rows: [
+        ...phaseRows('http sequential put (1 client, leader)', result.sequentialPut, '', `etcd 3.4: ${ETCD_REFERENCE.sequentialPutP50Ms}`),
+        ...phaseRows(`http put, ${inFlight} in flight, 3 nodes`, result.concurrentPut, `etcd 3.4: ${ETCD_REFERENCE.concurrentPutsPerSecond.toLocaleString('en')}`, ''),
+        ...phaseRows(`http linearizable get, ${inFlight} in flight, 3 nodes`, result.concurrentGet, `etcd 3.4: ${ETCD_REFERENCE.concurrentGetsPerSecond.toLocaleString('en')}`, ''),
+        {
+          benchmark: `http failover (kill -9 of ${result.leader} to first acknowledged write)`,
+          figure: result.failoverMs ?? 'none in budget',
+          decimals: 0,
+          unit: 'ms',
+          target: `etcd 3.4: ${ETCD_REFERENCE.failoverMs.toLocaleString('en')} (1 s election timeout)`,
+        },
+      ],
+      raw: { options, ...result, etcdReference: ETCD_REFERENCE },
+    };
+  },
+};
+
+const BENCHMARKS: readonly Benchmark[] = [raftCoreThroughput, simulatorSpeed, storageGroupCommit, kv, restart, http];
 
 function parseArgs(argv: readonly string[]): { json: boolean; only: string[] } {
   let json = false;
