@@ -9,7 +9,7 @@ import { EMPTY_HARD_STATE } from '../raft/types.ts';
 import type { LogBounds } from './batch-plan.ts';
 import {
   checksum,
-  decodeEntry,
+  decodeEntries,
   decodeHardState,
   decodeSnapshotMeta,
   decodeVersion,
@@ -73,14 +73,28 @@ function loadSnapshot(dataDir: string, image: RawImage): Snapshot | null {
   return { meta: stored.meta, data: new Uint8Array(data) };
 }
 
+/**
+ * Entries are decoded a batch at a time (decodeEntries: one shared buffer for a batch's data);
+ * small batches, so that an entry kept long after its neighbours were compacted away keeps
+ * little else alive.
+ */
+const DECODE_BATCH = 1024;
+
 function loadEntries(dataDir: string, image: RawImage, snapshot: Snapshot | null): Entry[] {
   const entries: Entry[] = [];
   let previousIndex = snapshot?.meta.index ?? 0;
   let previousTerm = snapshot?.meta.term ?? 0;
-  for (const [key, record] of image.entries) {
+  let decoded: (Entry | null)[] = [];
+  for (let position = 0; position < image.entries.length; position++) {
+    const [key] = image.entries[position]!;
     const index = parseEntryKey(key);
     if (index === null) throw storageError({ dataDir }, `malformed log key ${JSON.stringify(key)}`);
-    const entry = decodeEntry(record);
+    const offset = position % DECODE_BATCH;
+    if (offset === 0) {
+      const batch = image.entries.slice(position, position + DECODE_BATCH).map(([, value]) => value);
+      decoded = decodeEntries(batch);
+    }
+    const entry = decoded[offset] ?? null;
     if (entry === null) throw storageError({ dataDir, index }, 'corrupt log entry (checksum or shape)');
     if (entry.index !== index) {
       throw storageError({ dataDir, index }, `entry claims index ${entry.index} but is stored`);
