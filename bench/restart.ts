@@ -45,6 +45,8 @@ export interface RestartBenchOptions {
   /** The bounded scenario's snapshot interval (the server's default). */
   readonly snapshotEvery: number;
   readonly runs: number;
+  /** After this long restarting one scenario, stop after the run in progress (at least one run). */
+  readonly scenarioBudgetMs: number;
   readonly scenarios: readonly ScenarioName[];
   readonly seed: number;
 }
@@ -57,6 +59,7 @@ export const DEFAULT_RESTART_BENCH_OPTIONS: RestartBenchOptions = {
   updates: 1_000_000,
   snapshotEvery: DEFAULT_SNAPSHOT_EVERY,
   runs: 3,
+  scenarioBudgetMs: 120_000,
   scenarios: ['bounded', 'worst'],
   seed: 7,
 };
@@ -264,7 +267,12 @@ export async function runRestartBench(
       const buildSeconds = (performance.now() - buildStarted) / 1000;
       progress(`restart ${scenario}: built in ${buildSeconds.toFixed(1)} s; snapshot ${snapshotBytes.toLocaleString('en')} bytes`);
       const runs: RestartRun[] = [];
+      const runsStarted = performance.now();
       for (let i = 0; i < options.runs; i++) {
+        if (i > 0 && performance.now() - runsStarted > options.scenarioBudgetMs) {
+          progress(`restart ${scenario}: time budget of ${options.scenarioBudgetMs / 1000} s spent: ${i} runs`);
+          break;
+        }
         const run = await restartOnce(dataDir, layout, options);
         progress(
           `restart ${scenario}: run ${i + 1}/${options.runs}: ${run.totalMs.toFixed(0)} ms ` +
