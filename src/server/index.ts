@@ -14,13 +14,13 @@
  * error shape for every error), validation.ts (strict bodies, coerced query strings), metrics.ts,
  * routes/ (one module per area of the contract), schemas/ (TypeBox: validation and OpenAPI).
  */
-import swagger from '@fastify/swagger';
 import { fastify, type FastifyInstance } from 'fastify';
 import type { ConcordApp, ServerContext, ServerDeps } from './context.ts';
 import { installErrorHandlers } from './http-errors.ts';
 import { resolveServerLimits } from './limits.ts';
 import { ConcordMetrics } from './metrics.ts';
 import { LeaderForwarder } from './leader-forwarder.ts';
+import { registerOpenApi } from './openapi.ts';
 import { LeaderRouter } from './leader-router.ts';
 import { ReplicaService } from './replica-service.ts';
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
@@ -74,17 +74,7 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
   app.addSchema(ErrorBodySchema);
   app.addSchema(KeyValueSchema);
 
-  void app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'Concord HTTP API',
-        version: '1',
-        description: 'A Raft-backed coordination service: replicated KV store with MVCC revisions, watches and leases.',
-      },
-      tags: [{ name: 'kv' }, { name: 'watch' }, { name: 'leases' }, { name: 'cluster' }, { name: 'operations' }],
-    },
-  });
+  registerOpenApi(app as unknown as FastifyInstance);
   // Routes go in a plugin loaded after swagger, so swagger's onRoute hook sees every one of them.
   void app.register(async (instance) => {
     const routes = instance as ConcordApp;

@@ -89,6 +89,10 @@ export class TestCluster {
         nodeId: id,
         logger: logger.child({ node: id }),
         members: memberTable,
+        peerStates: () =>
+          Object.fromEntries(
+            ids.filter((peer) => peer !== id).map((peer) => [peer, this.network.isolated.has(peer) || this.network.isolated.has(id) ? 'disconnected' : 'connected']),
+          ),
         limits: { watchProgressIntervalMs: 200, leaderPollIntervalMs: 10, ...options.limits },
       });
       this.members.push({ id, node, server, url: '' });

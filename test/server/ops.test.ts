@@ -44,3 +44,85 @@ describe('operations routes', () => {
     expect(answer.headers['retry-after']).toBeDefined();
   });
 });
+
+describe('metrics, OpenAPI and protocol details', () => {
+  let cluster: TestCluster;
+  beforeEach(async () => {
+    cluster = await TestCluster.start();
+    await cluster.waitForLeader();
+  });
+  afterEach(async () => {
+    await cluster.stop();
+  });
+
+  it('/metrics exposes Raft state, proposals, fsync, peers and HTTP requests in Prometheus text', async () => {
+    const leader = await cluster.leader();
+    const [follower] = await cluster.followers();
+    for (let i = 0; i < 3; i++) expect((await call(follower!.url, 'PUT', `/v1/kv/m${i}`, { json: { value: 'x' } })).status).toBe(200);
+    leader.server.metrics.observeFsync(0.002);
+    cluster.network.isolated.add(follower!.id);
+    const answer = await call(leader.url, 'GET', '/metrics');
+    expect(answer.status).toBe(200);
+    expect(answer.headers['content-type']).toMatch(/^text\/plain/);
+    const text = answer.text;
+    expect(text).toMatch(/^concord_raft_term [1-9]/m);
+    expect(text).toMatch(/^concord_raft_is_leader 1$/m);
+    expect(text).toMatch(/^concord_raft_leader_changes_total [1-9]/m);
+    expect(text).toMatch(/^concord_raft_commit_index [1-9]/m);
+    expect(text).toMatch(/^concord_raft_applied_index [1-9]/m);
+    expect(text).toMatch(/^concord_proposals_total\{outcome="applied"\} 3$/m);
+    expect(text).toMatch(/^concord_proposal_duration_seconds_count 3$/m);
+    expect(text).toMatch(/^concord_storage_fsync_duration_seconds_count 1$/m);
+    expect(text).toContain(`concord_peer_connection_state{peer="${follower!.id}",state="disconnected"} 1`);
+    // The follower's three PUTs were forwarded: the leader answered them under the route pattern.
+    expect(text).toMatch(/^concord_http_requests_total\{method="PUT",route="\/v1\/kv\/\*",status="200"\} 3$/m);
+  });
+
+  it('/openapi.json documents every served route with its schemas', async () => {
+    const answer = await call(cluster.members[0]!.url, 'GET', '/openapi.json');
+    expect(answer.status).toBe(200);
+    const doc = answer.body;
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.info.title).toBeTypeOf('string');
+    for (const path of ['/v1/kv/{key}', '/v1/kv', '/v1/txn', '/v1/watch', '/v1/leases', '/v1/leases/{id}', '/v1/leases/{id}/keepalive', '/v1/cluster', '/v1/cluster/transfer-leader', '/health', '/ready', '/metrics']) {
+      expect(doc.paths[path], path).toBeDefined();
+    }
+    const put = doc.paths['/v1/kv/{key}'].put;
+    expect(put.parameters.some((p: { in: string; name: string }) => p.in === 'path' && p.name === 'key')).toBe(true);
+    expect(put.requestBody.content['application/json'].schema.properties.value.type).toBe('string');
+    expect(put.requestBody.content['application/json'].schema.additionalProperties).toBe(false);
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['ConcordError', 'KeyValue']));
+    // Every $ref points at a component that exists.
+    const refs = [...answer.text.matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((match) => match[1]!);
+    expect(refs.length).toBeGreaterThan(0);
+    for (const ref of refs) expect(doc.components.schemas[ref], ref).toBeDefined();
+  });
+
+  it('a request already forwarded is not forwarded again by a follower: 503 no_leader', async () => {
+    const [follower] = await cluster.followers();
+    const answer = await call(follower!.url, 'PUT', '/v1/kv/loop', {
+      json: { value: 'x' },
+      headers: { 'x-concord-forwarded-by': 'n9' },
+    });
+    expect(answer.status).toBe(503);
+    expect(answer.body.error.code).toBe('no_leader');
+    expect((await call(follower!.url, 'GET', '/v1/kv/loop')).status).toBe(404);
+  });
+
+  it('a write that cannot commit before its deadline is 504 timeout, and a retry with its key applies once', async () => {
+    const leader = await cluster.leader();
+    for (const member of cluster.members) if (member.id !== leader.id) cluster.network.isolated.add(member.id);
+    const headers = { 'idempotency-key': 'late-write' };
+    const started = Date.now();
+    const answer = await call(leader.url, 'PUT', '/v1/kv/late', { json: { value: 'x', timeoutMs: 300 }, headers });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(answer.status).toBe(504);
+    expect(answer.body.error.code).toBe('timeout');
+    cluster.network.isolated.clear();
+    const newLeader = await cluster.waitForLeader();
+    const retry = await call(newLeader.url, 'PUT', '/v1/kv/late', { json: { value: 'x', timeoutMs: 5000 }, headers });
+    expect(retry.status).toBe(200);
+    const read = await call(newLeader.url, 'GET', '/v1/kv/late');
+    expect(read.body.version).toBe(1);
+  });
+});
