@@ -58,6 +58,11 @@ export function formatLogLine(text: string): string {
   return [time, level.padEnd(5), String(record['msg'] ?? ''), ...fields].filter((part) => part !== '').join(' ');
 }
 
+/** `./data/node1` rather than `data/node1`, so a reader sees it is relative to here. */
+function displayPath(dir: string): string {
+  return path.isAbsolute(dir) || dir.startsWith('.') ? dir : `.${path.sep}${dir}`;
+}
+
 function nodesUnder(dataRoot: string): LocalNode[] {
   return Array.from({ length: NODE_COUNT }, (_, position) => {
     const number = position + 1;
@@ -65,7 +70,7 @@ function nodesUnder(dataRoot: string): LocalNode[] {
       name: `node${number}`,
       clientUrl: `http://${HOST}:${CLIENT_BASE_PORT + number}`,
       peerAddress: `${HOST}:${PEER_BASE_PORT + number}`,
-      dataDir: path.join(dataRoot, `node${number}`),
+      dataDir: displayPath(path.join(dataRoot, `node${number}`)),
       colour: COLOURS[position] ?? '',
       child: null,
       exitCode: null,

@@ -254,6 +254,18 @@ describe('a cluster of real processes', () => {
     for (const [key, value] of acknowledged) expect(stored.get(key), `${key} via restarted ${leader}`).toBe(value);
   }, 60_000);
 
+  it('refuses to start on a data dir another node holds, naming the dir, and exits non-zero', async () => {
+    const holder = cluster.ids.find((id) => cluster.node(id).running) ?? 'n1';
+    const spec = cluster.node(holder).spec;
+    const second = cluster.startExtra({ ...spec, host: '127.0.0.15' });
+    const code = await Promise.race([second.exited, sleep(20_000).then(() => 'timeout' as const)]);
+    expect(code).toBe(1);
+    const fatal = second.lines.find((line) => line.level === 60);
+    expect(fatal?.msg).toContain(spec.dataDir);
+    expect(fatal?.msg).toMatch(/in use|LOCK/);
+    expect((await cluster.http(holder, 'GET', '/health')).status).toBe(200);
+  }, 30_000);
+
   it('shuts down gracefully on SIGTERM with exit code 0', async () => {
     const { followers } = await leaderAndFollowers();
     const target = followers[0] ?? 'n1';
