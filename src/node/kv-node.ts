@@ -12,7 +12,7 @@
 import { encodeCommand, KvStateMachine, type KvApplyOutcome, type KvCommandBody, type KvStateMachineOptions } from '../kv/index.ts';
 import type { Message } from '../raft/messages.ts';
 import type { NodeId } from '../raft/types.ts';
-import { LeaseKeeper } from './lease-keeper.ts';
+import { LeaseKeeper, type LeaseKeeperOptions } from './lease-keeper.ts';
 import { NodeHost, type NodeHostHooks, type NodeHostOptions, type ProposalOutcome, type ReadOutcome } from './node-host.ts';
 
 export type KvNodeOptions = Omit<NodeHostOptions<KvApplyOutcome>, 'stateMachine' | 'hooks'> & {
@@ -20,6 +20,9 @@ export type KvNodeOptions = Omit<NodeHostOptions<KvApplyOutcome>, 'stateMachine'
   /** How soon to retry an expiry proposal that failed. */
   readonly leaseRetryMs?: number;
   readonly hooks?: NodeHostHooks<KvApplyOutcome>;
+  /** Builds the state machine and the lease countdowns; tests substitute a subclass with one planted bug. */
+  readonly makeStateMachine?: (options: KvStateMachineOptions | undefined) => KvStateMachine;
+  readonly makeLeaseKeeper?: (options: LeaseKeeperOptions) => LeaseKeeper;
 };
 
 export interface SubmitOptions {
@@ -41,12 +44,13 @@ export class KvNode {
 
   constructor(options: KvNodeOptions) {
     this.options = options;
-    this.kv = new KvStateMachine(options.kv);
-    this.leases = new LeaseKeeper({
+    this.kv = options.makeStateMachine?.(options.kv) ?? new KvStateMachine(options.kv);
+    const leaseOptions: LeaseKeeperOptions = {
       clock: options.clock,
       retryMs: options.leaseRetryMs ?? DEFAULT_LEASE_RETRY_MS,
       proposeExpiry: (id, done) => this.submit({ type: 'leaseExpire', id }, {}, (outcome) => done(outcome.ok)),
-    });
+    };
+    this.leases = options.makeLeaseKeeper?.(leaseOptions) ?? new LeaseKeeper(leaseOptions);
     const hooks = options.hooks ?? {};
     this.host = new NodeHost<KvApplyOutcome>({
       ...options,
@@ -102,7 +106,27 @@ export class KvNode {
     this.host.read(done);
   }
 
-  /** A lease keepalive: leader-local, never logged. */
+  /**
+   * A client's keepalive: confirm leadership with a read barrier, then restart the countdown.
+   * The barrier matters twice. A deposed leader that has not noticed yet cannot confirm, so it
+   * never acknowledges a keepalive the new leader does not count (the new leader restarted
+   * every countdown when it was elected, after this request arrived). And the barrier waits for
+   * this term's no-op to apply, so an expiry proposed by an earlier leader that is still going to
+   * commit has applied by then: the keepalive answers not_found instead of renewing a lease
+   * that is about to vanish.
+   */
+  renewLease(id: string, done: (outcome: KeepAliveOutcome) => void): void {
+    if (!this.leases.isLeading) {
+      done({ ok: false, code: 'not_leader', leaderHint: this.host.raft.leader });
+      return;
+    }
+    this.read((barrier) => {
+      if (!barrier.ok) done({ ok: false, code: 'not_leader', leaderHint: barrier.leaderHint });
+      else done(this.keepAlive(id));
+    });
+  }
+
+  /** Restarts a lease's countdown: leader-local, never logged. Call after a read barrier. */
   keepAlive(id: string): KeepAliveOutcome {
     if (!this.leases.isLeading) return { ok: false, code: 'not_leader', leaderHint: this.host.raft.leader };
     if (this.kv.lease(id) === null) return { ok: false, code: 'not_found' };

@@ -143,7 +143,7 @@ function releaseRead(node: RaftNode, context: string, index: LogIndex, requester
  */
 export function startReadRound(node: RaftNode, context: string, requester: NodeId): boolean {
   assert(node.role === 'leader', 'read round on a non-leader');
-  if (node.log.term(node.log.commitIndex) !== node.term) {
+  if (!node.committedInCurrentTerm()) {
     if (node.readsAwaitingTermCommit.length >= node.config.maxPendingReads) return false;
     node.readsAwaitingTermCommit.push({ context, requester });
     return true;

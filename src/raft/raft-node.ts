@@ -201,6 +201,15 @@ export class RaftNode {
     return { ok: true };
   }
 
+  /**
+   * Whether an entry of the current term is committed. Until it is, a new leader's commit index
+   * may lag entries its predecessor committed, so reads wait (thesis §6.4). A method, not an
+   * inline test, so that a test subclass can plant the classic bug of skipping the wait.
+   */
+  committedInCurrentTerm(): boolean {
+    return this.log.term(this.log.commitIndex) === this.term;
+  }
+
   /** Hands leadership to `target`: catch it up, then tell it to campaign at once. */
   transferLeadership(target: NodeId): TransferResult {
     if (this.role !== 'leader') return { ok: false, reason: 'not_leader' };

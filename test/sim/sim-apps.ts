@@ -9,7 +9,10 @@
 import type { Clock } from '../../src/common/clock.ts';
 import type { Random } from '../../src/common/random.ts';
 import { isKvError, type KvApplyOutcome, type KvCommandBody, type WatchBatch } from '../../src/kv/index.ts';
-import { KvNode } from '../../src/node/kv-node.ts';
+import { KvNode, type KvNodeOptions } from '../../src/node/kv-node.ts';
+
+/** Test-only substitutes for the KV node's parts, each with one planted bug. */
+export type KvPlants = Pick<KvNodeOptions, 'makeStateMachine' | 'makeLeaseKeeper'>;
 import { NodeHost, type NodeHostHooks, type ProposalOutcome } from '../../src/node/node-host.ts';
 import type { Transport } from '../../src/node/transport.ts';
 import type { RaftConfig } from '../../src/raft/config.ts';
@@ -22,6 +25,18 @@ import { encodeCommand, RegisterMachine, type RegisterResult } from './register-
 
 export type AppOutcome =
   | { readonly status: 'ok'; readonly value?: string | null; readonly casSucceeded?: boolean }
+  | { readonly status: 'rejected'; readonly leaderHint: NodeId };
+
+/** What the lease workload asks of a KV node. */
+export type LeaseOp =
+  | { readonly kind: 'grant'; readonly id: string; readonly ttlMs: number }
+  | { readonly kind: 'attach'; readonly id: string; readonly key: string; readonly value: string }
+  | { readonly kind: 'keepalive'; readonly id: string }
+  | { readonly kind: 'revoke'; readonly id: string };
+
+export type LeaseOutcome =
+  | { readonly status: 'ok' }
+  | { readonly status: 'not_found' }
   | { readonly status: 'rejected'; readonly leaderHint: NodeId };
 
 /** Everything a process needs to build its app; the SimNode supplies it at each boot. */
@@ -40,6 +55,8 @@ export interface AppContext {
   readonly raftEvent: NodeHostHooks<unknown>['raftEvent'];
   /** KV only: every watch batch the state machine publishes. */
   readonly watchBatch: (batch: WatchBatch) => void;
+  /** KV only: the state machine was replaced by a snapshot (its feed jumps forward). */
+  readonly watchRestored: () => void;
 }
 
 export interface SimApp {
@@ -52,6 +69,10 @@ export interface SimApp {
   transferLeadership(target: NodeId): void;
   /** The replicated state, for comparing replicas after convergence. */
   digest(): string;
+  /** KV only: lease operations; calls `done` unless the outcome is unknown. */
+  executeLease?(op: LeaseOp, idempotencyKey: string, done: (outcome: LeaseOutcome) => void): void;
+  /** KV only: the keys of this replica's store attached to lease `id`. */
+  keysWithLease?(id: string): readonly string[];
 }
 
 export type AppFactory = (context: AppContext) => SimApp;
@@ -133,14 +154,16 @@ function casSwapped(outcome: KvApplyOutcome): boolean {
  * The KV stack. `revisionOf` maps a value to the modRevision that wrote it (values are unique,
  * so a revision names one write): CAS with ifRevision compares exactly that.
  */
-export function kvApp(revisionOf: (value: string) => number | undefined): AppFactory {
+export function kvApp(revisionOf: (value: string) => number | undefined, plants: KvPlants = {}): AppFactory {
   return (context) => {
     let casCount = 0;
     const node = new KvNode({
       ...hostOptions(context),
+      ...plants,
       hooks: { applied: context.applied, ...(context.raftEvent ? { raftEvent: context.raftEvent } : {}) },
     });
     node.kv.onEvents(context.watchBatch);
+    node.kv.onRestore(context.watchRestored);
     const propose = (body: KvCommandBody, key: string, done: (outcome: AppOutcome) => void, onOk: (result: KvApplyOutcome) => AppOutcome): void =>
       node.submit(body, { idempotencyKey: key }, (outcome) => answerProposal(outcome, done, onOk));
     return {
@@ -150,6 +173,27 @@ export function kvApp(revisionOf: (value: string) => number | undefined): AppFac
       receive: (message) => node.receive(message),
       transferLeadership: (target) => void node.host.transferLeadership(target),
       digest: () => JSON.stringify(node.kv.range('', 0).items),
+      keysWithLease: (id) => node.kv.range('', 0).items.filter((kv) => kv.lease === id).map((kv) => kv.key),
+      executeLease(op, idempotencyKey, done) {
+        if (op.kind === 'keepalive') {
+          node.renewLease(op.id, (outcome) => {
+            if (outcome.ok) done({ status: 'ok' });
+            else if (outcome.code === 'not_found') done({ status: 'not_found' });
+            else done({ status: 'rejected', leaderHint: outcome.leaderHint });
+          });
+          return;
+        }
+        const body: KvCommandBody =
+          op.kind === 'grant'
+            ? { type: 'leaseGrant', id: op.id, ttlMs: op.ttlMs }
+            : op.kind === 'attach'
+              ? { type: 'put', key: op.key, value: op.value, lease: op.id }
+              : { type: 'leaseRevoke', id: op.id };
+        node.submit(body, { idempotencyKey }, (outcome) => {
+          if (outcome.ok) done(isKvError(outcome.result.result) ? { status: 'not_found' } : { status: 'ok' });
+          else if (!outcome.mayHaveApplied) done({ status: 'rejected', leaderHint: outcome.leaderHint });
+        });
+      },
       execute(op, idempotencyKey, done) {
         if (op.kind === 'get') {
           node.read((outcome) =>

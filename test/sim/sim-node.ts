@@ -14,7 +14,7 @@ import type { Storage } from '../../src/storage/storage.ts';
 import type { WatchBatch } from '../../src/kv/index.ts';
 import type { RegisterOp } from './checkers/linearizability.ts';
 import type { EventQueue } from './event-queue.ts';
-import type { AppFactory, AppOutcome, SimApp } from './sim-apps.ts';
+import type { AppFactory, AppOutcome, LeaseOp, LeaseOutcome, SimApp } from './sim-apps.ts';
 import { SimClock } from './sim-clock.ts';
 import type { SimDisk } from './sim-disk.ts';
 
@@ -35,6 +35,7 @@ export interface SimNodeHooks {
   send(message: Message): void;
   applied(node: SimNode, entry: Entry, outcome: unknown): void;
   watchBatch(node: SimNode, incarnation: string, batch: WatchBatch): void;
+  watchRestored(node: SimNode, incarnation: string): void;
   event(node: SimNode, event: RaftEvent): void;
   trace(line: string): void;
 }
@@ -90,6 +91,7 @@ export class SimNode {
       applied: (entry, outcome) => this.hooks.applied(this, entry, outcome),
       raftEvent: (event) => this.hooks.event(this, event),
       watchBatch: (batch) => this.hooks.watchBatch(this, incarnation, batch),
+      watchRestored: () => this.hooks.watchRestored(this, incarnation),
     });
     app.start();
     return app;
@@ -160,6 +162,21 @@ export class SimNode {
         if (epoch === this.epoch) done(outcome);
       }),
     );
+  }
+
+  /** A lease request, handled as the server's request handler would. */
+  receiveLease(op: LeaseOp, idempotencyKey: string, done: (outcome: LeaseOutcome) => void): void {
+    const epoch = this.epoch;
+    this.enqueue(() =>
+      this.app.executeLease?.(op, idempotencyKey, (outcome) => {
+        if (epoch === this.epoch) done(outcome);
+      }),
+    );
+  }
+
+  /** The keys this replica's store holds under lease `id` (KV apps only). */
+  keysWithLease(id: string): readonly string[] {
+    return this.app.keysWithLease?.(id) ?? [];
   }
 
   private enqueue(run: () => void): void {

@@ -17,7 +17,7 @@ import { RaftInvariantChecker } from './checkers/raft-invariants.ts';
 import { EventQueue } from './event-queue.ts';
 import { describeAction, generateSchedule, type FaultAction, type FaultEvent } from './faults.ts';
 import { KvInvariantChecker } from './checkers/kv-invariants.ts';
-import { kvApp, registerApp } from './sim-apps.ts';
+import { kvApp, registerApp, type KvPlants } from './sim-apps.ts';
 import type { KvApplyOutcome } from '../../src/kv/index.ts';
 import { SimDisk } from './sim-disk.ts';
 import { SimNetwork } from './sim-network.ts';
@@ -25,6 +25,8 @@ import { SimNode, type RaftFactory } from './sim-node.ts';
 import { swarmOptions, type SwarmOptions } from './swarm.ts';
 import { TraceHash } from './trace-hash.ts';
 import { Workload } from './workload.ts';
+import { LeaseInvariantChecker } from './checkers/lease-invariants.ts';
+import { DEFAULT_LEASE_WORKLOAD, LeaseWorkload } from './lease-workload.ts';
 
 export interface SimulationOptions {
   readonly seed: number;
@@ -38,6 +40,8 @@ export interface SimulationOptions {
   readonly tweak?: (options: SwarmOptions) => SwarmOptions;
   readonly makeRaft?: RaftFactory;
   readonly makeDisk?: () => SimDisk;
+  /** KV seeds only: parts of the KV node replaced by planted-bug subclasses. */
+  readonly kvPlants?: KvPlants;
   readonly trace?: (line: string) => void;
 }
 
@@ -48,6 +52,7 @@ export const COVERAGE_KEYS = [
   'snapshot-installed',
   'leadership-transferred',
   'read-index-under-partition',
+  'lease-expired',
 ] as const;
 export type CoverageKey = (typeof COVERAGE_KEYS)[number];
 
@@ -107,6 +112,8 @@ class Simulation {
   private readonly checker = new RaftInvariantChecker();
   private readonly kvChecker = new KvInvariantChecker();
   private readonly workload: Workload;
+  private readonly leaseChecker: LeaseInvariantChecker;
+  private readonly leaseWorkload: LeaseWorkload | null;
   private readonly hash = new TraceHash();
   private readonly schedule: readonly FaultEvent[];
   private readonly coverage: Record<CoverageKey, number>;
@@ -133,6 +140,13 @@ class Simulation {
       () => this.nodes,
       () => this.network.partitioned,
     );
+    this.leaseChecker = new LeaseInvariantChecker(() => this.queue.now, Math.min(1, ...this.swarm.clockRates));
+    // Forked last, so the streams above draw the same numbers with or without it.
+    const leaseRandom = root.fork();
+    this.leaseWorkload =
+      this.swarm.application === 'kv'
+        ? new LeaseWorkload(this.queue, leaseRandom, DEFAULT_LEASE_WORKLOAD, () => this.nodes, this.leaseChecker)
+        : null;
     this.schedule =
       options.schedule ?? generateSchedule(scheduleRandom, count, this.faultPhaseMs, this.swarm.rates);
   }
@@ -160,14 +174,18 @@ class Simulation {
       },
       this.options.makeDisk?.() ?? new SimDisk(),
       this.options.makeRaft ?? defaultFactory,
-      this.swarm.application === 'kv' ? kvApp((value) => this.kvChecker.revisionOf(value)) : registerApp,
+      this.swarm.application === 'kv' ? kvApp((value) => this.kvChecker.revisionOf(value), this.options.kvPlants) : registerApp,
       {
         send: (message) => this.network.send(message),
         applied: (node, entry, outcome) => {
           this.checker.onApplied(node.id, node.raft.currentTerm, entry);
-          if (this.swarm.application === 'kv') this.kvChecker.onApplied(node.id, entry, outcome as KvApplyOutcome | null);
+          if (this.swarm.application === 'kv') {
+            this.kvChecker.onApplied(node.id, entry, outcome as KvApplyOutcome | null);
+            this.leaseChecker.onApplied(node.id, entry, outcome as KvApplyOutcome | null, (id) => node.keysWithLease(id));
+          }
         },
         watchBatch: (node, incarnation, batch) => this.kvChecker.onWatchBatch(node.id, incarnation, batch),
+        watchRestored: (_node, incarnation) => this.kvChecker.onWatchRestored(incarnation),
         event: (node, event) => this.onRaftEvent(node, event),
         trace: (line) => this.trace(line),
       },
@@ -201,16 +219,22 @@ class Simulation {
   run(): SimulationResult {
     for (const event of this.schedule) this.queue.schedule(event.atMs, () => this.applyFault(event.action));
     this.workload.start();
+    this.leaseWorkload?.start();
     this.runUntil(this.faultPhaseMs);
     this.workload.stop();
+    this.leaseWorkload?.stop();
     if (this.violations.length === 0) this.heal();
     if (this.violations.length === 0) this.awaitConvergence();
     if (this.violations.length === 0) this.finalChecks();
     return {
       seed: this.options.seed,
       nodeCount: this.nodes.length,
-      violations: [...this.violations, ...this.checker.violations, ...this.kvChecker.violations],
-      coverage: { ...this.coverage, 'read-index-under-partition': this.workload.readsUnderPartition },
+      violations: [...this.violations, ...this.checker.violations, ...this.kvChecker.violations, ...this.leaseChecker.violations],
+      coverage: {
+        ...this.coverage,
+        'read-index-under-partition': this.workload.readsUnderPartition,
+        'lease-expired': this.leaseChecker.expiries,
+      },
       traceHash: this.hash.hex(),
       virtualMs: this.queue.now,
       eventsRun: this.eventsRun,
@@ -245,7 +269,7 @@ class Simulation {
   }
 
   private violationCount(): number {
-    return this.violations.length + this.checker.violations.length + this.kvChecker.violations.length;
+    return this.violations.length + this.checker.violations.length + this.kvChecker.violations.length + this.leaseChecker.violations.length;
   }
 
   private liveNodes(): { id: string; raft: RaftNode; up: boolean }[] {

@@ -59,9 +59,14 @@ export class KvInvariantChecker {
     if (first === undefined) this.batches.set(batch.revision, encoded);
     else if (first !== encoded) this.fail(`watch feed: ${node} published a different batch at revision ${batch.revision}`);
     const previous = this.lastRevision.get(incarnation);
-    if (previous !== undefined && batch.revision <= previous) {
-      this.fail(`watch feed: ${node} published revision ${batch.revision} after ${previous}`);
+    if (previous !== undefined && batch.revision !== previous + 1) {
+      this.fail(`watch feed: ${node} published revision ${batch.revision} right after ${previous} (a gap or a step back)`);
     }
     this.lastRevision.set(incarnation, batch.revision);
+  }
+
+  /** The replica installed a snapshot: its feed may resume at any later revision. */
+  onWatchRestored(incarnation: string): void {
+    this.lastRevision.delete(incarnation);
   }
 }
