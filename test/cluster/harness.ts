@@ -100,7 +100,8 @@ async function portFree(host: string, port: number): Promise<boolean> {
 /** A client port P and peer port P+1 free on every host. */
 async function choosePorts(hosts: readonly string[]): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + 2 * Math.floor(Math.random() * 20_000);
+    // Below Linux's ephemeral range (32768+), so no outgoing socket grabs a port between probe and bind.
+    const base = 20_000 + 2 * Math.floor(Math.random() * 6_000);
     const checks = await Promise.all(hosts.flatMap((host) => [portFree(host, base), portFree(host, base + 1)]));
     if (checks.every(Boolean)) return base;
   }
