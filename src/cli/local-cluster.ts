@@ -6,7 +6,8 @@
  *
  * The nodes run in their own process group, so a terminal's Ctrl-C reaches only this launcher,
  * which then stops each node once with SIGTERM (a graceful shutdown) and waits for all three.
- * A second Ctrl-C a moment later kills them outright. Data stays in the data dir across runs.
+ * A second Ctrl-C a moment later kills them outright; if the launcher itself is killed, the nodes
+ * notice their IPC channel close and stop. Data stays in the data dir across runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -162,7 +163,9 @@ export async function runLocalCluster(argv: readonly string[]): Promise<number> 
       '--listen-peer', node.peerAddress,
       '--initial-cluster', initialCluster,
       '--log-level', logLevel,
-    ], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // detached: Ctrl-C reaches only this launcher, which stops each node once. The IPC channel
+    // carries nothing; it closes if the launcher dies, and then the nodes stop too.
+    ], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
     node.child = child;
     relay(node, child.stdout, colour);
     relay(node, child.stderr, colour);

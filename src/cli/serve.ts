@@ -179,6 +179,10 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Started by a launcher over an IPC channel (npm start, the cluster tests): when the launcher
+  // goes away, even by SIGKILL, its channel closes, and this node stops rather than linger.
+  const onParentGone = (): void => void shutdown(0, 'parent process exited');
+  if (process.connected) process.once('disconnect', onParentGone);
 
   try {
     node = new KvNode({
@@ -234,6 +238,7 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
   const code = await finished;
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
+  process.off('disconnect', onParentGone);
   return code;
 }
 

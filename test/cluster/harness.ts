@@ -190,7 +190,8 @@ export class LocalCluster {
       '--log-level', 'info',
       ...spec.extraArgs,
     ];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The IPC channel makes the node stop if this process dies without cleaning up.
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     node.child = child;
     node.running = true;
     const collect = (stream: NodeJS.ReadableStream | null): void => {
