@@ -15,6 +15,7 @@
  * routes/ (one module per area of the contract), schemas/ (TypeBox: validation and OpenAPI).
  */
 import { fastify, type FastifyInstance } from 'fastify';
+import { ConcordError } from '../common/errors.ts';
 import type { ConcordApp, ServerContext, ServerDeps } from './context.ts';
 import { installErrorHandlers } from './http-errors.ts';
 import { resolveServerLimits } from './limits.ts';
@@ -52,7 +53,8 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     requestIdHeader: 'x-request-id',
     // Ids unique across the cluster, so a forwarded request's log lines on both nodes match.
     genReqId: () => `${deps.nodeId}-${(++requestCounter).toString(36)}`,
-    return503OnClosing: true,
+    // fastify's own 503 body is not the contract's shape; installCommonHeaders answers instead.
+    return503OnClosing: false,
   }) as unknown as ConcordApp;
   const metrics = new ConcordMetrics({
     node: deps.node,
@@ -70,7 +72,8 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
 
   installValidation(app as unknown as FastifyInstance);
   installErrorHandlers(app as unknown as FastifyInstance, limits.retryAfterSeconds);
-  installCommonHeaders(app, context);
+  const lifecycle = { closing: false };
+  installCommonHeaders(app, context, lifecycle);
   app.addSchema(ErrorBodySchema);
   app.addSchema(KeyValueSchema);
 
@@ -90,16 +93,30 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     app: app as unknown as FastifyInstance,
     metrics,
     async close() {
+      lifecycle.closing = true;
       metrics.stop();
-      await app.close();
-      await forwarder.close();
+      const cutOff = setTimeout(() => app.server.closeAllConnections(), limits.shutdownGraceMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cutOff);
+        await forwarder.close();
+      }
     },
   };
 }
 
-/** x-concord-node on every answer, x-concord-leader when a leader is known, request metrics. */
-function installCommonHeaders(app: ConcordApp, context: ServerContext): void {
+/**
+ * x-concord-node on every answer, x-concord-leader when a leader is known, request metrics, and
+ * 503 unavailable (contract shape, retry-after) for requests that arrive while shutting down.
+ */
+function installCommonHeaders(app: ConcordApp, context: ServerContext, lifecycle: { readonly closing: boolean }): void {
   const { node, nodeId } = context.deps;
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!lifecycle.closing) return;
+    reply.header('connection', 'close');
+    throw new ConcordError('unavailable', 'node is shutting down');
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-concord-node', nodeId);
     reply.header('x-request-id', request.id);

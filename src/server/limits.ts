@@ -27,6 +27,11 @@ export interface ServerLimits {
   readonly forwardConnectionsPerLeader: number;
   /** How often the metrics sampler looks at Raft state (leader changes between scrapes are counted). */
   readonly metricsSampleIntervalMs: number;
+  /**
+   * On close, requests in flight get this long to finish; then every connection is cut (idle
+   * keep-alive sockets of clients would otherwise hold the listener open until they time out).
+   */
+  readonly shutdownGraceMs: number;
   /** `GET /v1/kv` without `limit` returns at most this many items (`more` says if there are others). */
   readonly maxRangeItems: number;
 }
@@ -43,6 +48,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   forwardConnectionsPerLeader: 16,
   metricsSampleIntervalMs: 100,
   maxRangeItems: 10_000,
+  shutdownGraceMs: 2000,
 };
 
 /**

@@ -93,7 +93,7 @@ export class TestCluster {
           Object.fromEntries(
             ids.filter((peer) => peer !== id).map((peer) => [peer, this.network.isolated.has(peer) || this.network.isolated.has(id) ? 'disconnected' : 'connected']),
           ),
-        limits: { watchProgressIntervalMs: 200, leaderPollIntervalMs: 10, ...options.limits },
+        limits: { watchProgressIntervalMs: 200, leaderPollIntervalMs: 10, shutdownGraceMs: 200, ...options.limits },
       });
       this.members.push({ id, node, server, url: '' });
     }
@@ -136,7 +136,9 @@ export class TestCluster {
 
   async stop(): Promise<void> {
     for (const member of this.members) {
+      const t = Date.now();
       await member.server.close();
+      if (process.env.DEBUG_STOP) console.log('closed', member.id, Date.now() - t);
       member.node.stop();
     }
   }

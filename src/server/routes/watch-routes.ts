@@ -89,7 +89,8 @@ export function registerWatchRoutes(app: ConcordApp, context: ServerContext): vo
       response.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache',
-        connection: 'keep-alive',
+        // The connection ends with the stream: a half-closed keep-alive socket would hold up shutdown.
+        connection: 'close',
         'x-accel-buffering': 'no',
         'x-concord-node': nodeId,
         'x-request-id': request.id,
