@@ -1,18 +1,28 @@
 /**
  * Concord's HTTP server: the contract of ../shared/spec/http-api.md on fastify, over one KvNode.
  *
- *   const { app, metrics, close } = createHttpServer({ node, clusterId, nodeId, logger, members });
+ *   const { app, metrics, close } = createHttpServer({ node, clusterId, nodeId, logger, members, peerStates?, limits? });
  *   await app.listen({ host, port });
- *   storage.onFsync?.((seconds) => metrics.observeFsync(seconds));   // however the process measures it
+ *   metrics.observeFsync(seconds);   // the process reports each synced storage write
  *   ...
- *   await close();   // ends watch streams, closes forwarding pools and the listener; the node stays up
+ *   await close();   // ends watch streams, gives requests shutdownGraceMs, closes forwarding pools
  *
  * The caller owns the node: it starts it before and stops it after close(). createHttpServer
  * registers every route synchronously; fastify finishes loading plugins on listen()/ready().
+ * members() is read on every forward, so it may change at run time; a member whose clientUrl
+ * is '' is never forwarded to (requests wait for a leader that can be reached, then 503).
+ *
+ * Served: KV (put/get/range/delete/prefix delete), txn, watch (SSE), leases, GET /v1/cluster,
+ * transfer-leader, /health, /ready, /metrics, /openapi.json. Membership changes answer 501
+ * not_implemented, as do fenced writes. Locks, elections, the service registry and maintenance
+ * (snapshot, compact) are later issues and have no routes yet (404).
  *
  * Layout: context.ts (the deps and shared machinery), limits.ts, http-errors.ts (the contract's
- * error shape for every error), validation.ts (strict bodies, coerced query strings), metrics.ts,
- * routes/ (one module per area of the contract), schemas/ (TypeBox: validation and OpenAPI).
+ * error shape for every error), validation.ts (strict bodies, coerced query strings),
+ * replica-service.ts (promises over the callback node), leader-router.ts and leader-forwarder.ts
+ * (running leader-only work on the leader), request-scope.ts (deadline, idempotency key,
+ * forwarding headers), metrics.ts, openapi.ts, routes/ (one module per area of the contract),
+ * schemas/ (TypeBox: validation and OpenAPI), watch/ (SSE sessions).
  */
 import { fastify, type FastifyInstance } from 'fastify';
 import { ConcordError } from '../common/errors.ts';

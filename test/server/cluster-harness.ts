@@ -136,9 +136,7 @@ export class TestCluster {
 
   async stop(): Promise<void> {
     for (const member of this.members) {
-      const t = Date.now();
       await member.server.close();
-      if (process.env.DEBUG_STOP) console.log('closed', member.id, Date.now() - t);
       member.node.stop();
     }
   }
