@@ -63,6 +63,13 @@ describe('a cluster of real processes', () => {
       expect(body.members.map((member) => member.id).sort()).toEqual(['n1', 'n2', 'n3']);
       expect(body.members.every((member) => member.voter)).toBe(true);
     }
+    // Each node dials from its own peer host, so per-address firewall rules can cut one off.
+    for (const id of cluster.ids) {
+      for (const peer of cluster.ids.filter((other) => other !== id)) {
+        const accepted = cluster.findLog(id, (line) => line.msg === 'accepted inbound connection' && line['peer'] === peer);
+        expect(String(accepted?.['remote']), `${id} sees ${peer} connect from its own host`).toMatch(new RegExp(`^${cluster.node(peer).spec.host.replace(/\./g, '\\.')}:`));
+      }
+    }
   }, 20_000);
 
   it('reads a write made through any node back linearizably through every other', async () => {
