@@ -276,7 +276,13 @@ describe('a cluster of real processes', () => {
   it('shuts down gracefully on SIGTERM with exit code 0', async () => {
     const { followers } = await leaderAndFollowers();
     const target = followers[0] ?? 'n1';
+    // An open watch stream must not hold the shutdown up.
+    const watch = await openSse(cluster, target, '/v1/watch?prefix=');
+    expect(watch.status).toBe(200);
+    const startedMs = Date.now();
     expect(await cluster.stop(target, 'SIGTERM')).toBe(0);
+    expect(Date.now() - startedMs).toBeLessThan(8_000);
+    watch.close();
     expect(cluster.findLog(target, (line) => line.msg === 'stopped')).toBeDefined();
   }, 20_000);
 });
