@@ -109,6 +109,17 @@ describe('key-value routes', () => {
     expect(get.body.modRevision).toBe(first.body.revision);
   });
 
+  it('concurrent writes through both followers all apply, each at its own revision', async () => {
+    const followers = await cluster.followers();
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => call(followers[i % 2]!.url, 'PUT', `/v1/kv/many/${String(i).padStart(2, '0')}`, { json: { value: `${i}` } })),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual(Array(30).fill(200));
+    expect(new Set(answers.map((answer) => answer.body.revision)).size).toBe(30);
+    const list = await call(followers[1]!.url, 'GET', '/v1/kv?prefix=many/');
+    expect(list.body.items).toHaveLength(30);
+  });
+
   it('a write with no leader reachable is 503 no_leader with retry-after, within its timeoutMs', async () => {
     const [follower] = await cluster.followers();
     cluster.network.isolated.add(follower!.id);
