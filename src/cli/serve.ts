@@ -249,7 +249,8 @@ function membersOf(node: KvNode, options: ServeOptions, transport: TcpTransport)
     const peer = options.initialCluster.get(memberId);
     return {
       id: memberId,
-      peerAddress: memberId === options.id ? formatAddress(options.listenPeer) : peer === undefined ? '' : formatAddress(peer),
+      // The address peers dial (from --initial-cluster), not a wildcard listen address.
+      peerAddress: peer !== undefined ? formatAddress(peer) : memberId === options.id ? formatAddress(options.listenPeer) : '',
       clientUrl: memberId === options.id ? options.advertiseClient : (transport.peerClientUrl(memberId) ?? ''),
       voter,
     };
