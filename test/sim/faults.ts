@@ -12,6 +12,8 @@ export type FaultAction =
   | { readonly kind: 'cut'; readonly label: string; readonly links: readonly Link[] }
   | { readonly kind: 'heal' }
   | { readonly kind: 'crash'; readonly node: number }
+  /** A crash that damages the node's disk (a torn last write or a flipped bit). */
+  | { readonly kind: 'crash-damaged'; readonly node: number }
   /** Every node at once (a power cut): only synced writes survive anywhere. */
   | { readonly kind: 'crash-all' }
   | { readonly kind: 'restart-all' }
@@ -36,6 +38,8 @@ export interface FaultRates {
   readonly lossChangePerSecond: number;
   readonly maxLossRate: number;
   readonly flapPerSecond: number;
+  /** Share of crashes that also damage the disk (0 without checksummed disks). */
+  readonly damagedCrashShare?: number;
 }
 
 function bothWays(groupA: readonly number[], groupB: readonly number[]): Link[] {
@@ -117,7 +121,8 @@ export function generateSchedule(
   });
   poisson(rates.crashPerSecond, (atMs) => {
     const node = random.int(nodeCount);
-    events.push({ atMs, action: { kind: 'crash', node } });
+    const damaged = (rates.damagedCrashShare ?? 0) > 0 && random.chance(rates.damagedCrashShare ?? 0);
+    events.push({ atMs, action: { kind: damaged ? 'crash-damaged' : 'crash', node } });
     events.push({ atMs: atMs + downtimeMs(), action: { kind: 'restart', node } });
   });
   poisson(rates.crashAllPerSecond, (atMs) => {

@@ -9,6 +9,7 @@ import type { PersistBatch } from '../../src/storage/storage.ts';
 import { SimDisk } from './sim-disk.ts';
 import { runSimulation, type SimulationOptions } from './simulation.ts';
 import type { SwarmOptions } from './swarm.ts';
+import type { SeededRandom } from '../../src/common/random.ts';
 
 /** Every seed runs the KV stack. */
 const kv = (options: SwarmOptions): SwarmOptions => ({ ...options, application: 'kv' });
@@ -96,5 +97,48 @@ describe('planted KV bugs are caught', () => {
     // Either a stale read, or a keepalive acknowledged past a pending expiry (the keepalive's
     // read barrier no longer waits for the previous leader's entries to apply).
     expect(found?.violation).toMatch(/^linearizability|expired early/);
+  });
+});
+
+/**
+ * Plant: a disk without checksums. Damage at a crash changes a stored entry's bytes and the
+ * restarted node reads them back as if they were sound.
+ */
+class UncheckedDisk extends SimDisk {
+  damage(random: SeededRandom): string {
+    const entries = this.durable.entries.filter((entry) => entry.data.length > 0);
+    if (entries.length === 0) return 'nothing to damage';
+    const entry = random.pick(entries);
+    const data = entry.data.slice();
+    data[random.int(data.length)]! ^= 0xff;
+    const damaged = { ...entry, data };
+    this.durable = { ...this.durable, entries: this.durable.entries.map((e) => (e === entry ? damaged : e)) };
+    return `changed entry ${entry.index} without a checksum to notice`;
+  }
+}
+
+describe('damaged disks', () => {
+  const damaging = (options: SwarmOptions): SwarmOptions => ({
+    ...kv(options),
+    rates: { ...options.rates, crashPerSecond: Math.max(options.rates.crashPerSecond, 0.2), damagedCrashShare: 0.5 },
+  });
+
+  it('with checksums, damage stops the node and the cluster carries on', () => {
+    let refused = 0;
+    for (let seed = 1; seed <= 10; seed++) {
+      const result = runSimulation({ seed, tweak: (options) => ({ ...damaging(options), checksummedDisks: true }) });
+      expect(result.violations, `seed ${seed}`).toEqual([]);
+      refused += result.coverage['damaged-disk-refused'];
+    }
+    expect(refused).toBeGreaterThan(0);
+  });
+
+  it('without checksums (planted), the damage is applied and a checker reports it', () => {
+    let found: string | undefined;
+    for (let seed = 1; seed <= 40 && found === undefined; seed++) {
+      found = runSimulation({ seed, tweak: damaging, makeDisk: () => new UncheckedDisk() }).violations[0];
+    }
+    expect(found, 'no seed caught the planted bug').toBeDefined();
+    expect(found).toMatch(/state machine safety|log matching|leader completeness|linearizability|assertion|watch feed|idempotency|decode/);
   });
 });

@@ -3,6 +3,7 @@
  * synced; a crash loses the write in progress and every unsynced write since the last sync
  * (as an OS page cache would). Restart loads only what is durable.
  */
+import type { SeededRandom } from '../../src/common/random.ts';
 import type { Ready } from '../../src/raft/ready.ts';
 import type { PersistBatch } from '../../src/storage/storage.ts';
 import { EMPTY_HARD_STATE, type Entry, type HardState, type PersistedState, type Snapshot } from '../../src/raft/types.ts';
@@ -35,7 +36,18 @@ export function applyBatchToState(state: DiskState, ready: Omit<PersistBatch, 's
   if (ready.hardState !== null) state.hardState = ready.hardState;
 }
 
-export class SimDisk {
+/** What a SimNode needs of its disk; SimDisk keeps plain objects, ChecksummedDisk real records. */
+export interface NodeDisk {
+  writeBatch(batch: PersistBatch): void;
+  /** Power loss: unsynced writes vanish. */
+  crash(): void;
+  /** What survives; may throw when the disk cannot be trusted. */
+  load(): PersistedState;
+  /** Damages the media just before a crash (disks that model damage); says what it did. */
+  damage?(random: SeededRandom): string;
+}
+
+export class SimDisk implements NodeDisk {
   /** What survives a crash. */
   protected durable: DiskState = { hardState: EMPTY_HARD_STATE, snapshot: null, entries: [] };
   /** What the OS has accepted: durable plus unsynced writes. */

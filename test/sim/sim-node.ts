@@ -16,7 +16,8 @@ import type { RegisterOp } from './checkers/linearizability.ts';
 import type { EventQueue } from './event-queue.ts';
 import type { AppFactory, AppOutcome, LeaseOp, LeaseOutcome, SimApp } from './sim-apps.ts';
 import { SimClock } from './sim-clock.ts';
-import type { SimDisk } from './sim-disk.ts';
+import { isStorageError } from '../../src/storage/storage-error.ts';
+import type { NodeDisk } from './sim-disk.ts';
 
 export type { RaftFactory };
 
@@ -56,7 +57,7 @@ export class SimNode {
     private readonly raftConfig: RaftConfig,
     private readonly bootstrap: ClusterConfig,
     private readonly options: SimNodeOptions,
-    readonly disk: SimDisk,
+    readonly disk: NodeDisk,
     private readonly makeRaft: RaftFactory,
     private readonly makeApp: AppFactory,
     private readonly hooks: SimNodeHooks,
@@ -126,10 +127,33 @@ export class SimNode {
     this.hooks.trace(`crash ${this.id}`);
   }
 
+  /**
+   * A crash that damages the disk (for disks that model damage; otherwise a plain crash). The
+   * next restart must find the damage and refuse to start.
+   */
+  crashDamaged(): void {
+    if (this.status === 'crashed' || this.disk.damage === undefined) return this.crash();
+    // Damage first: a torn write is the write in progress when the power went.
+    const damage = this.disk.damage(this.random);
+    this.crash();
+    this.hooks.trace(`disk of ${this.id} damaged: ${damage}`);
+  }
+
+  /** Why this node's disk was refused at restart; such a node stays down for good. */
+  storageFailure: string | null = null;
+
   restart(): void {
-    if (this.status !== 'crashed') return;
+    if (this.status !== 'crashed' || this.storageFailure !== null) return;
     this.status = 'up';
-    this.app = this.boot();
+    try {
+      this.app = this.boot();
+    } catch (error) {
+      if (!isStorageError(error)) throw error;
+      this.status = 'crashed';
+      this.storageFailure = error.message;
+      this.hooks.trace(`restart ${this.id} refused: ${error.message}`);
+      return;
+    }
     this.hooks.trace(`restart ${this.id} term=${this.raft.currentTerm} last=${this.raft.lastIndex}`);
   }
 

@@ -19,7 +19,8 @@ import { describeAction, generateSchedule, type FaultAction, type FaultEvent } f
 import { KvInvariantChecker } from './checkers/kv-invariants.ts';
 import { kvApp, registerApp, type KvPlants } from './sim-apps.ts';
 import type { KvApplyOutcome } from '../../src/kv/index.ts';
-import { SimDisk } from './sim-disk.ts';
+import { SimDisk, type NodeDisk } from './sim-disk.ts';
+import { ChecksummedDisk } from './checksummed-disk.ts';
 import { SimNetwork } from './sim-network.ts';
 import { SimNode, type RaftFactory } from './sim-node.ts';
 import { swarmOptions, type SwarmOptions } from './swarm.ts';
@@ -39,7 +40,7 @@ export interface SimulationOptions {
   /** Override the swarm's choices (tests pin a scenario's knobs). */
   readonly tweak?: (options: SwarmOptions) => SwarmOptions;
   readonly makeRaft?: RaftFactory;
-  readonly makeDisk?: () => SimDisk;
+  readonly makeDisk?: () => NodeDisk;
   /** KV seeds only: parts of the KV node replaced by planted-bug subclasses. */
   readonly kvPlants?: KvPlants;
   readonly trace?: (line: string) => void;
@@ -53,6 +54,7 @@ export const COVERAGE_KEYS = [
   'leadership-transferred',
   'read-index-under-partition',
   'lease-expired',
+  'damaged-disk-refused',
 ] as const;
 export type CoverageKey = (typeof COVERAGE_KEYS)[number];
 
@@ -172,7 +174,7 @@ class Simulation {
         snapshotEveryEntries: this.swarm.snapshotEveryEntries,
         inboxLimit: 2_000,
       },
-      this.options.makeDisk?.() ?? new SimDisk(),
+      this.options.makeDisk?.() ?? (this.swarm.checksummedDisks ? new ChecksummedDisk(`sim/${id}`) : new SimDisk()),
       this.options.makeRaft ?? defaultFactory,
       this.swarm.application === 'kv' ? kvApp((value) => this.kvChecker.revisionOf(value), this.options.kvPlants) : registerApp,
       {
@@ -234,6 +236,7 @@ class Simulation {
         ...this.coverage,
         'read-index-under-partition': this.workload.readsUnderPartition,
         'lease-expired': this.leaseChecker.expiries,
+        'damaged-disk-refused': this.nodes.filter((node) => node.storageFailure !== null).length,
       },
       traceHash: this.hash.hex(),
       virtualMs: this.queue.now,
@@ -289,6 +292,11 @@ class Simulation {
       case 'crash':
         this.nodes[action.node]?.crash();
         return;
+      case 'crash-damaged':
+        // At most one damaged node per seed, so a quorum of intact disks always remains.
+        if (this.nodes.some((node) => node.storageFailure !== null)) this.nodes[action.node]?.crash();
+        else this.nodes[action.node]?.crashDamaged();
+        return;
       case 'restart':
         this.nodes[action.node]?.restart();
         return;
@@ -336,7 +344,7 @@ class Simulation {
       // An answer may never come (the leader lost leadership: outcome unknown); ask again.
       if (proposing && this.queue.now - proposedAtMs > 1_000) proposing = false;
       if (!committed && !proposing) {
-        const leader = this.nodes.find((node) => node.raft.currentRole === 'leader');
+        const leader = this.nodes.find((node) => node.status === 'up' && node.raft.currentRole === 'leader');
         if (leader !== undefined) {
           proposing = true;
           proposedAtMs = this.queue.now;
@@ -362,12 +370,14 @@ class Simulation {
     }
   }
 
+  /** Every node whose disk was not refused holds the same state (refused ones stay down). */
   private replicasEqual(): boolean {
-    const first = this.nodes[0];
+    const replicas = this.nodes.filter((node) => node.storageFailure === null);
+    const first = replicas[0];
     if (first === undefined) return false;
     const applied = first.raft.appliedIndex;
     const digest = first.digest();
-    return this.nodes.every(
+    return replicas.every(
       (node) =>
         node.raft.appliedIndex === applied &&
         node.raft.commitIndex === applied &&

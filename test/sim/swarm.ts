@@ -28,6 +28,8 @@ export interface SwarmOptions {
   readonly fsyncMaxMs: number;
   readonly snapshotEveryEntries: number;
   readonly workload: WorkloadOptions;
+  /** Disks that keep the production records (checksums, format version) rather than objects. */
+  readonly checksummedDisks: boolean;
 }
 
 /** Either zero (the fault is off for this seed) or a rate up to `max`. */
@@ -39,8 +41,8 @@ export function swarmOptions(seed: number, nodeCount?: number): SwarmOptions {
   const random = new SeededRandom(seed ^ 0x5eed5eed);
   const nodes = nodeCount ?? (random.chance(0.3) ? 5 : 3);
   const drift = random.float() * 0.3; // up to ±30 % tick-rate skew
-  const application = random.chance(0.5) ? 'kv' : 'register';
-  return {
+  const application: SwarmOptions['application'] = random.chance(0.5) ? 'kv' : 'register';
+  const options = {
     nodeCount: nodes,
     application,
     network: {
@@ -88,4 +90,8 @@ export function swarmOptions(seed: number, nodeCount?: number): SwarmOptions {
       retryUnansweredAfterMs: application === 'kv' ? 300 + random.int(700) : 0,
     },
   };
+  // Drawn last, so that adding them left every earlier choice of a seed as it was.
+  const checksummedDisks = random.chance(0.5);
+  const damagedCrashShare = checksummedDisks && random.chance(0.6) ? 0.5 : 0;
+  return { ...options, checksummedDisks, rates: { ...options.rates, damagedCrashShare } };
 }
