@@ -5,6 +5,7 @@
  * HTTP to it with undici.
  */
 import pino from 'pino';
+import { afterEach, beforeEach } from 'vitest';
 import { request } from 'undici';
 import { SystemClock } from '../../src/common/clock.ts';
 import { SeededRandom } from '../../src/common/random.ts';
@@ -140,6 +141,26 @@ export class TestCluster {
       member.node.stop();
     }
   }
+}
+
+/**
+ * A fresh cluster with a leader for every test of the enclosing describe, stopped after each.
+ * Returns a getter: the cluster exists only once beforeEach has run.
+ */
+export function useClusterPerTest(): () => TestCluster {
+  let cluster: TestCluster | undefined;
+  beforeEach(async () => {
+    cluster = await TestCluster.start();
+    await cluster.waitForLeader();
+  });
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+  });
+  return () => {
+    if (cluster === undefined) throw new Error('useClusterPerTest: no cluster outside a test');
+    return cluster;
+  };
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -1,16 +1,13 @@
 // The key-value routes through HTTP on a live 3-node cluster: writes via followers are forwarded
 // to the leader, linearizable reads on any node see them, conditions and idempotency hold.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { call, TestCluster } from './cluster-harness.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { call, TestCluster, useClusterPerTest } from './cluster-harness.ts';
 
 describe('key-value routes', () => {
+  const clusterOf = useClusterPerTest();
   let cluster: TestCluster;
-  beforeEach(async () => {
-    cluster = await TestCluster.start();
-    await cluster.waitForLeader();
-  });
-  afterEach(async () => {
-    await cluster.stop();
+  beforeEach(() => {
+    cluster = clusterOf();
   });
 
   it('put on a follower is forwarded; a linearizable get on the other follower sees it', async () => {

@@ -1,6 +1,6 @@
 // Health, readiness and metrics of a live 3-node cluster, through HTTP.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { call, TestCluster } from './cluster-harness.ts';
+import { call, TestCluster, useClusterPerTest } from './cluster-harness.ts';
 
 describe('operations routes', () => {
   let cluster: TestCluster;
@@ -46,13 +46,10 @@ describe('operations routes', () => {
 });
 
 describe('metrics, OpenAPI and protocol details', () => {
+  const clusterOf = useClusterPerTest();
   let cluster: TestCluster;
-  beforeEach(async () => {
-    cluster = await TestCluster.start();
-    await cluster.waitForLeader();
-  });
-  afterEach(async () => {
-    await cluster.stop();
+  beforeEach(() => {
+    cluster = clusterOf();
   });
 
   it('/metrics exposes Raft state, proposals, fsync, peers and HTTP requests in Prometheus text', async () => {

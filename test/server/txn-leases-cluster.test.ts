@@ -1,16 +1,13 @@
 // Txn, lease and cluster routes through HTTP on a live 3-node cluster, called on followers so
 // that every leader-only step is forwarded.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { call, sleep, TestCluster } from './cluster-harness.ts';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { call, sleep, TestCluster, useClusterPerTest } from './cluster-harness.ts';
 
 describe('txn, lease and cluster routes', () => {
+  const clusterOf = useClusterPerTest();
   let cluster: TestCluster;
-  beforeEach(async () => {
-    cluster = await TestCluster.start();
-    await cluster.waitForLeader();
-  });
-  afterEach(async () => {
-    await cluster.stop();
+  beforeEach(() => {
+    cluster = clusterOf();
   });
 
   it('txn runs the success branch when the guards hold and the failure branch otherwise', async () => {
