@@ -59,9 +59,11 @@ export class ChecksummedDisk implements NodeDisk {
       if (entry !== undefined) {
         this.storage.flipBit({ kind: 'entry', index: entry.index }, random.int(1 << 16));
         damage = `flipped a bit of entry ${entry.index}`;
-      } else {
+      } else if (this.storage.loadNow().hardState.term > 0) {
         this.storage.flipBit({ kind: 'hard-state' }, random.int(1 << 10));
         damage = 'flipped a bit of the hard state';
+      } else {
+        damage = 'nothing stored to damage';
       }
     }
     return damage;
