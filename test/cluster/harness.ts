@@ -13,6 +13,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
+import { readAnswer } from '../support/http-answer.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/concord.js', import.meta.url));
 
@@ -269,14 +270,7 @@ export class LocalCluster {
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });
-    const text = await response.body.text();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    return { status: response.statusCode, headers: response.headers, text, body: parsed };
+    return readAnswer(response);
   }
 
   /** Waits until `id` answers /ready with 200. */

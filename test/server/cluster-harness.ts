@@ -7,6 +7,7 @@
 import pino from 'pino';
 import { afterEach, beforeEach } from 'vitest';
 import { request } from 'undici';
+import { readAnswer } from '../support/http-answer.ts';
 import { SystemClock } from '../../src/common/clock.ts';
 import { SeededRandom } from '../../src/common/random.ts';
 import { KvNode } from '../../src/node/kv-node.ts';
@@ -197,12 +198,5 @@ export async function call(
     headersTimeout: 10_000,
     bodyTimeout: 10_000,
   });
-  const text = await response.body.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  return { status: response.statusCode, headers: response.headers, text, body: parsed };
+  return readAnswer(response);
 }
