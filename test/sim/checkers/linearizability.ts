@@ -160,7 +160,9 @@ type Step = (state: Value) => Value | typeof ILLEGAL;
 interface PreparedOp {
   /** Bit index in the set of linearized operations (dense, per key). */
   readonly index: number;
+  /** As recorded (reports show it); the step and effect see unobserved values rewritten. */
   readonly record: HistoryRecord;
+  readonly effect: string;
   /** Applies the operation and checks its observed result against the state. */
   readonly step: Step;
   /** Outcome unknown: returns at +infinity and need not be linearized at all. */
@@ -172,13 +174,49 @@ interface PreparedOp {
 /** Drops operations that constrain nothing and turns the rest into model steps. */
 function prepareOps(records: readonly HistoryRecord[]): PreparedOp[] {
   const ops: PreparedOp[] = [];
-  for (const record of records) {
+  const unobserved = unobservedWrites(records);
+  for (const original of records) {
+    const record = withUnobservedValue(original, unobserved);
     const step = stepFor(record);
     if (step === null) continue;
-    ops.push({ index: ops.length, record, step, pendingForever: record.outcome.status === 'unknown', twinBefore: null });
+    const pendingForever = record.outcome.status === 'unknown';
+    ops.push({ index: ops.length, record: original, effect: effectOf(record.op), step, pendingForever, twinBefore: null });
   }
   linkTwins(ops);
   return ops;
+}
+
+/**
+ * Symmetry reduction for values nobody observed. The model looks at a value only to compare it
+ * with a read's result or a cas's expectation, so every written value that no ok read returned
+ * and no cas expected behaves exactly like every other such value: replacing them all with one
+ * symbol changes no step's verdict, in any order (the model is bisimilar, so the verdict is the
+ * same, not just safe). It matters for timed-out writes: k unknown puts of distinct values that
+ * nobody read (a minority leader's backlog committed after the heal) would otherwise be k
+ * different effects and cost 2^k configurations; as one effect, linkTwins orders them (seed
+ * 301772 of the 5-node KV swarm: 27 such puts exhausted a 20M-state budget).
+ */
+interface UnobservedWrites {
+  readonly isUnobserved: (value: Value) => boolean;
+  /** Not equal to any observed value, so it never matches a read or an expectation. */
+  readonly symbol: string;
+}
+
+function unobservedWrites(records: readonly HistoryRecord[]): UnobservedWrites {
+  const observed = new Set<Value>([null]); // absent stays itself: it is the initial state.
+  for (const { op, outcome } of records) {
+    if (op.kind === 'get' && outcome.status === 'ok') observed.add(outcome.value ?? null);
+    if (op.kind === 'cas') observed.add(op.expected);
+  }
+  let symbol = '\u0000unobserved';
+  while (observed.has(symbol)) symbol += '\u0000';
+  return { isUnobserved: (value) => !observed.has(value), symbol };
+}
+
+function withUnobservedValue(record: HistoryRecord, unobserved: UnobservedWrites): HistoryRecord {
+  const { op } = record;
+  if (op.kind === 'get' || !unobserved.isUnobserved(op.value)) return record;
+  return { ...record, op: { ...op, value: unobserved.symbol } };
 }
 
 /**
@@ -194,11 +232,14 @@ function linkTwins(ops: readonly PreparedOp[]): void {
   const unknown = ops.filter((op) => op.pendingForever);
   unknown.sort((a, b) => a.record.invokeMs - b.record.invokeMs || a.index - b.index);
   for (const op of unknown) {
-    const o = op.record.op;
-    const effect = JSON.stringify([o.kind, o.kind === 'cas' ? o.expected : null, o.kind === 'get' ? null : o.value]);
-    op.twinBefore = lastOfEffect.get(effect) ?? null;
-    lastOfEffect.set(effect, op);
+    op.twinBefore = lastOfEffect.get(op.effect) ?? null;
+    lastOfEffect.set(op.effect, op);
   }
+}
+
+/** What an op does to the register, as a comparable key (after the unobserved-value rewrite). */
+function effectOf(o: RegisterOp): string {
+  return JSON.stringify([o.kind, o.kind === 'cas' ? o.expected : null, o.kind === 'get' ? null : o.value]);
 }
 
 /** The model step for a record, or null when the record is dropped from the history. */
