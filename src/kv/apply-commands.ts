@@ -24,6 +24,16 @@ import { type KvErrorResult, kvError } from './kv-errors.ts';
 import type { KeyValue } from './types.ts';
 import { type ApplyContext, finishWrite } from './apply-context.ts';
 import { applyTxn } from './txn.ts';
+import { afterLeaseKeysDeleted, applyServiceDeregister, applyServiceRegister, applyServiceStatus } from '../registry/apply.ts';
+import {
+  applyElectionProclaim,
+  applyLockAcquire,
+  applyLockDelayEnd,
+  applyLockRelease,
+  applyLockWithdraw,
+  fenceFailure,
+  locksAfterLeaseEnded,
+} from './apply-locks.ts';
 
 export function applyBody(context: ApplyContext, body: KvCommandBody): KvResult {
   switch (body.type) {
@@ -39,9 +49,25 @@ export function applyBody(context: ApplyContext, body: KvCommandBody): KvResult 
       return applyLeaseGrant(context, body);
     case 'leaseRevoke':
     case 'leaseExpire':
-      return applyLeaseEnd(context, body.id);
+      return applyLeaseEnd(context, body.id, body.type);
     case 'compact':
       return applyCompact(context, body);
+    case 'serviceRegister':
+      return applyServiceRegister(context, body);
+    case 'serviceDeregister':
+      return applyServiceDeregister(context, body);
+    case 'serviceStatus':
+      return applyServiceStatus(context, body);
+    case 'lockAcquire':
+      return applyLockAcquire(context, body);
+    case 'lockRelease':
+      return applyLockRelease(context, body);
+    case 'lockWithdraw':
+      return applyLockWithdraw(context, body);
+    case 'electionProclaim':
+      return applyElectionProclaim(context, body);
+    case 'lockDelayEnd':
+      return applyLockDelayEnd(context, body);
     default:
       return assertNever(body, 'command body');
   }
@@ -68,6 +94,8 @@ function leaseNotFound(id: string): KvErrorResult {
 }
 
 function applyPut(context: ApplyContext, body: PutCommand): PutResult | KvErrorResult {
+  const stale = fenceFailure(context, body.fence);
+  if (stale !== null) return stale;
   const failure = ifRevisionFailure(body.key, context.store.get(body.key), body.ifRevision);
   if (failure !== null) return failure;
   if (body.lease !== undefined && !context.leases.has(body.lease)) return leaseNotFound(body.lease);
@@ -104,17 +132,29 @@ function applyLeaseGrant(context: ApplyContext, body: LeaseGrantCommand): LeaseG
     }
   }
   const id = context.leases.grant(body.ttlMs, body.id);
+  context.leasesGranted.push({ id, ttlMs: body.ttlMs });
   return { id, ttlMs: body.ttlMs, revision: context.store.revision };
 }
 
-/** Revoke and expiry alike: the lease's keys are deleted at one revision, then the lease goes. */
-function applyLeaseEnd(context: ApplyContext, id: string): LeaseRevokeResult | KvErrorResult {
+/**
+ * Revoke and expiry alike: the lease's keys are deleted at one revision, then the lease goes,
+ * and with it the locks it held and its places in lock queues (handed on in this same entry).
+ */
+export function applyLeaseEnd(
+  context: ApplyContext,
+  id: string,
+  how: 'leaseRevoke' | 'leaseExpire',
+): LeaseRevokeResult | KvErrorResult {
   if (!context.leases.has(id)) return leaseNotFound(id);
   const keys = context.leases.keysOf(id);
   const write = context.store.beginWrite();
   for (const key of keys) write.delete(key);
+  // Registry instances on this lease go with it; their services change at this revision.
+  afterLeaseKeysDeleted(write, keys);
   const revision = finishWrite(context, write);
   context.leases.remove(id);
+  context.leasesRemoved.push(id);
+  locksAfterLeaseEnded(context, id, how === 'leaseExpire' ? 'lease_expired' : 'lease_revoked');
   return { revision, deleted: keys.length };
 }
 

@@ -1,9 +1,11 @@
 /**
  * What a command handler works on: the store, the lease table and the watch feed of one state
- * machine, plus the batches of events this apply produced. finishWrite is the one way a write
- * ends, so a revision never moves without its events reaching the feed.
+ * machine, plus what this apply produced: batches of events, and the leases it granted or ended
+ * (any command may: a lease grant, a revoke, a registration with its own lease). finishWrite is
+ * the one way a write ends, so a revision never moves without its events reaching the feed.
  */
-import type { LeaseTable } from './leases.ts';
+import type { LockEvent, LockTable } from '../lock/index.ts';
+import type { LeaseCountdown, LeaseTable } from './leases.ts';
 import type { MvccStore, MvccWrite } from './mvcc-store.ts';
 import type { WatchBatch, WatchFeed } from './watch-feed.ts';
 
@@ -13,6 +15,19 @@ export interface ApplyContext {
   readonly feed: WatchFeed;
   /** Filled by finishWrite; published to listeners once the apply is complete. */
   readonly batches: WatchBatch[];
+  /** Leases this apply granted (or re-granted at full TTL): the leader starts their countdowns. */
+  readonly leasesGranted: LeaseCountdown[];
+  /** Leases this apply revoked or expired: the leader drops their countdowns. */
+  readonly leasesRemoved: string[];
+  /** Locks and elections (src/lock). */
+  readonly locks: LockTable;
+  /** What this apply did to locks: grants to wake, lock-delays to count down. */
+  readonly lockEvents: LockEvent[];
+}
+
+/** A fresh context for one apply. */
+export function newApplyContext(parts: Pick<ApplyContext, 'store' | 'leases' | 'feed' | 'locks'>): ApplyContext {
+  return { ...parts, batches: [], leasesGranted: [], leasesRemoved: [], lockEvents: [] };
 }
 
 /** Commits `write`, records its events in the feed; returns the store revision after it. */

@@ -4,104 +4,24 @@
  * are part of the replicated semantics: they depend on the bytes and the limits only.
  *
  * Each parser builds a fresh object with only the known fields; unknown fields, wrong types,
- * maps, dates, bigints and extension objects are invalid_argument. Strings must be well-formed
- * Unicode: msgpackr writes a lone surrogate as bytes that decoders may read back differently
- * (JS fallback vs native addon), which would let replicas disagree, so none is ever accepted.
+ * maps, dates, bigints and extension objects are invalid_argument; strings must be well-formed
+ * Unicode. The field parsers are shared with the lock commands' (parse-fields.ts).
  */
 import type { KvCommand, KvCommandBody, TxnCommand, TxnCompare, TxnCompareOp, TxnOp } from './commands.ts';
-import { type KvErrorCode, type KvErrorResult, kvError } from './kv-errors.ts';
+import type { KvErrorResult } from './kv-errors.ts';
 import {
   MAX_TXN_COMPARES,
   MAX_TXN_OPS,
   type KvLimits,
   checkIdempotencyKey,
   checkKey,
-  checkLeaseId,
   checkLeaseTtl,
   checkPrefix,
   checkValue,
 } from './limits.ts';
-
-/** Thrown inside this module only; parseCommand turns it into an error result. */
-class ParseError extends Error {
-  constructor(readonly result: KvErrorResult) {
-    super(result.error.message);
-  }
-}
-
-type Fields = Readonly<Record<string, unknown>>;
-
-function fail(code: KvErrorCode, message: string): never {
-  throw new ParseError(kvError(code, message));
-}
-
-function check(error: KvErrorResult | null): void {
-  if (error !== null) throw new ParseError(error);
-}
-
-function record(value: unknown, path: string, allowed: readonly string[]): Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    fail('invalid_argument', `${path}: expected an object`);
-  }
-  const prototype: unknown = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null) {
-    fail('invalid_argument', `${path}: expected a plain object`);
-  }
-  for (const field of Object.keys(value)) {
-    if (!allowed.includes(field)) fail('invalid_argument', `${path}: unknown field ${JSON.stringify(field)}`);
-  }
-  return value as Fields;
-}
-
-// A lone surrogate: with the u flag a well-formed pair is one code point and does not match.
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-
-function string(value: unknown, path: string): string {
-  if (typeof value !== 'string') fail('invalid_argument', `${path}: expected a string`);
-  if (LONE_SURROGATE.test(value)) fail('invalid_argument', `${path}: not well-formed Unicode`);
-  return value;
-}
-
-function count(value: unknown, path: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    fail('invalid_argument', `${path}: expected a non-negative integer`);
-  }
-  return value;
-}
-
-function array(value: unknown, path: string, max: number): readonly unknown[] {
-  if (!Array.isArray(value)) fail('invalid_argument', `${path}: expected an array`);
-  if (value.length > max) fail('invalid_argument', `${path}: at most ${max} entries`);
-  return value;
-}
-
-function key(value: unknown, path: string): string {
-  const parsed = string(value, path);
-  check(checkKey(parsed, path));
-  return parsed;
-}
-
-function leaseId(value: unknown, path: string): string {
-  const parsed = string(value, path);
-  check(checkLeaseId(parsed, path));
-  return parsed;
-}
-
-/** `{ name: parsed }`, or `{}` when the field is absent (exactOptionalPropertyTypes: no undefined). */
-function optional<N extends string, T>(
-  fields: Fields,
-  name: N,
-  parse: (value: unknown, path: string) => T,
-  path: string,
-): { [K in N]?: T } {
-  const value = fields[name];
-  return (value === undefined ? {} : { [name]: parse(value, `${path}.${name}`) }) as { [K in N]?: T };
-}
-
-function flag(value: unknown, path: string): boolean {
-  if (typeof value !== 'boolean') fail('invalid_argument', `${path}: expected a boolean`);
-  return value;
-}
+import { REGISTRY_BODY_FIELDS, parseRegistryBody } from '../registry/command-parse.ts';
+import { LOCK_BODY_FIELDS, parseFence, parseLockBody } from './lock-command-parse.ts';
+import { type Fields, ParseError, array, check, count, fail, flag, key, leaseId, optional, record, string } from './parse-fields.ts';
 
 const COMPARE_OPS: readonly TxnCompareOp[] = ['==', '!=', '<', '>'];
 
@@ -177,18 +97,20 @@ function parseTxn(fields: Fields, limits: KvLimits): TxnCommand {
   const failure = failureRaw.map((op, i) => parseTxnOp(op, `body.failure[${i}]`, limits));
   checkDistinctWrites(success, 'body.success');
   checkDistinctWrites(failure, 'body.failure');
-  return { type: 'txn', compare, success, failure };
+  return { type: 'txn', compare, success, failure, ...optional(fields, 'fence', parseFence, 'body') };
 }
 
 const BODY_FIELDS: Readonly<Record<KvCommandBody['type'], readonly string[]>> = {
-  put: ['type', 'key', 'value', 'lease', 'ifRevision', 'prevKv'],
+  put: ['type', 'key', 'value', 'lease', 'ifRevision', 'prevKv', 'fence'],
   delete: ['type', 'key', 'ifRevision'],
   deletePrefix: ['type', 'prefix'],
-  txn: ['type', 'compare', 'success', 'failure'],
+  txn: ['type', 'compare', 'success', 'failure', 'fence'],
   leaseGrant: ['type', 'ttlMs', 'id'],
   leaseRevoke: ['type', 'id'],
   leaseExpire: ['type', 'id'],
   compact: ['type', 'revision'],
+  ...REGISTRY_BODY_FIELDS,
+  ...LOCK_BODY_FIELDS,
 };
 
 function isBodyType(type: unknown): type is KvCommandBody['type'] {
@@ -210,6 +132,7 @@ function parseBody(value: unknown, limits: KvLimits): KvCommandBody {
         ...optional(fields, 'lease', leaseId, 'body'),
         ...optional(fields, 'ifRevision', count, 'body'),
         ...optional(fields, 'prevKv', flag, 'body'),
+        ...optional(fields, 'fence', parseFence, 'body'),
       };
     }
     case 'delete':
@@ -232,6 +155,19 @@ function parseBody(value: unknown, limits: KvLimits): KvCommandBody {
       return { type, id: leaseId(fields['id'], 'body.id') };
     case 'compact':
       return { type, revision: count(fields['revision'], 'body.revision') };
+    case 'lockAcquire':
+    case 'lockRelease':
+    case 'lockWithdraw':
+    case 'electionProclaim':
+    case 'lockDelayEnd':
+      return parseLockBody(type, fields);
+    case 'serviceRegister':
+    case 'serviceDeregister':
+    case 'serviceStatus': {
+      const parsed = parseRegistryBody(type, fields);
+      if ('error' in parsed) throw new ParseError(parsed);
+      return parsed;
+    }
   }
 }
 

@@ -12,6 +12,13 @@ import type { KeyValue } from './types.ts';
 import { type KvErrorResult, isKvError, kvError, toConcordError } from './kv-errors.ts';
 import { DEFAULT_KV_LIMITS, type KvLimits } from './limits.ts';
 import { parseCommand } from './command-parse.ts';
+import type { LockCommandBody, LockFence, LockResultByType } from './lock-commands.ts';
+import type {
+  RegistryCommandBody,
+  ServiceDeregisterResult,
+  ServiceRegisterResult,
+  ServiceStatusResult,
+} from '../registry/types.ts';
 
 export interface KvCommand {
   /** The proposer's wall clock when it proposed; the dedup window is measured on it. */
@@ -29,7 +36,9 @@ export type KvCommandBody =
   | LeaseGrantCommand
   | LeaseRevokeCommand
   | LeaseExpireCommand
-  | CompactCommand;
+  | CompactCommand
+  | LockCommandBody
+  | RegistryCommandBody;
 
 export type KvCommandType = KvCommandBody['type'];
 
@@ -43,6 +52,8 @@ export interface PutCommand {
   readonly ifRevision?: number;
   /** Return the key's previous version as `prev`. */
   readonly prevKv?: boolean;
+  /** Applies only while this token holds the lock (else stale_token). */
+  readonly fence?: LockFence;
 }
 
 export interface DeleteCommand {
@@ -62,6 +73,8 @@ export interface TxnCommand {
   readonly compare: readonly TxnCompare[];
   readonly success: readonly TxnOp[];
   readonly failure: readonly TxnOp[];
+  /** The txn applies (either branch) only while this token holds the lock (else stale_token). */
+  readonly fence?: LockFence;
 }
 
 export type TxnCompareOp = '==' | '!=' | '<' | '>';
@@ -158,7 +171,7 @@ export interface CompactResult {
 }
 
 /** The success result of each command type. */
-export interface KvResultByType {
+export interface KvResultByType extends LockResultByType {
   readonly put: PutResult;
   readonly delete: DeleteResult;
   readonly deletePrefix: DeletePrefixResult;
@@ -167,6 +180,9 @@ export interface KvResultByType {
   readonly leaseRevoke: LeaseRevokeResult;
   readonly leaseExpire: LeaseRevokeResult;
   readonly compact: CompactResult;
+  readonly serviceRegister: ServiceRegisterResult;
+  readonly serviceDeregister: ServiceDeregisterResult;
+  readonly serviceStatus: ServiceStatusResult;
 }
 
 export type KvSuccessResult = KvResultByType[KvCommandType];

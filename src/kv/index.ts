@@ -3,6 +3,7 @@
  * store, lease table, feed and dedup classes) stay importable by path for tests.
  */
 export * from './commands.ts';
+export type * from './lock-commands.ts';
 export { parseCommand } from './command-parse.ts';
 export * from './kv-errors.ts';
 export * from './limits.ts';

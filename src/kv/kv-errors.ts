@@ -7,7 +7,15 @@
 import { ConcordError } from '../common/errors.ts';
 
 /** The contract codes the state machine itself can answer with. */
-export type KvErrorCode = 'invalid_argument' | 'not_found' | 'compare_failed' | 'payload_too_large';
+export type KvErrorCode =
+  | 'invalid_argument'
+  | 'not_found'
+  | 'compare_failed'
+  | 'payload_too_large'
+  // Locks and elections: a fencing token that does not hold, a try-lock that failed, a full queue.
+  | 'stale_token'
+  | 'locked'
+  | 'overloaded';
 
 export interface KvErrorBody {
   readonly code: KvErrorCode;

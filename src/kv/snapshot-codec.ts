@@ -7,15 +7,21 @@
  * A snapshot is our own output, but it crossed a disk or the network: decoding checks shapes
  * and throws a ConcordError('storage_failure') naming what is wrong, including an unknown
  * format version, rather than load something half-understood.
+ *
+ * Versions: 2 added the lock table (`locks`). A version 1 snapshot still loads, as a state with
+ * no locks (there were none then); a version 1 reader refuses version 2 rather than drop locks.
  */
 import { Packr } from 'msgpackr';
 import { ConcordError } from '../common/errors.ts';
 import type { KvResult } from './commands.ts';
 import type { DedupState } from './dedup.ts';
 import type { LeaseTableState } from './leases.ts';
+import { type LockTableState, lockStateFromWire, lockStateToWire } from '../lock/index.ts';
 import type { KeyValue, WatchEvent } from './types.ts';
 
-export const SNAPSHOT_FORMAT_VERSION = 1;
+export const SNAPSHOT_FORMAT_VERSION = 2;
+/** Older versions this build still reads. */
+const READABLE_FORMAT_VERSIONS: readonly number[] = [1, SNAPSHOT_FORMAT_VERSION];
 const MAGIC = [0x43, 0x4b, 0x56, 0x53]; // "CKVS"
 const HEADER_BYTES = MAGIC.length + 1;
 
@@ -34,6 +40,7 @@ export interface KvSnapshotState {
   /** Sorted by key. */
   readonly kvs: readonly KeyValue[];
   readonly leases: LeaseTableState;
+  readonly locks: LockTableState;
   readonly compactRevision: number;
   readonly history: readonly WatchEvent[];
   readonly dedup: DedupState;
@@ -61,6 +68,7 @@ export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
     config: { ...state.config },
     kvs: state.kvs.map(kvToTuple),
     leases: { nextId: state.leases.nextId, leases: state.leases.leases.map((lease) => [lease.id, lease.ttlMs]) },
+    locks: lockStateToWire(state.locks),
     compactRevision: state.compactRevision,
     history: state.history.map(eventToTuple),
     dedup: {
@@ -162,7 +170,7 @@ function decodeDedup(value: unknown): DedupState {
 export function decodeSnapshot(data: Uint8Array): KvSnapshotState {
   if (data.length < HEADER_BYTES || MAGIC.some((byte, i) => data[i] !== byte)) corrupt('not a KV snapshot (bad magic)');
   const version = data[MAGIC.length];
-  if (version !== SNAPSHOT_FORMAT_VERSION) {
+  if (version === undefined || !READABLE_FORMAT_VERSIONS.includes(version)) {
     corrupt(`unknown format version ${String(version)} (this build reads version ${SNAPSHOT_FORMAT_VERSION})`);
   }
   let decoded: unknown;
@@ -188,5 +196,7 @@ export function decodeSnapshot(data: Uint8Array): KvSnapshotState {
     compactRevision: count(root['compactRevision'], 'compactRevision'),
     history: list(root['history'], 'history').map((event, i) => tupleToEvent(event, `history[${i}]`)),
     dedup: decodeDedup(root['dedup']),
+    // Version 1 has no `locks`: the empty table.
+    locks: lockStateFromWire(version === 1 ? undefined : object(root['locks'], 'locks'), corrupt),
   };
 }

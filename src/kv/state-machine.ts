@@ -26,7 +26,9 @@ import { MvccStore } from './mvcc-store.ts';
 import { type KeyFilter, type KeyValue } from './types.ts';
 import { type EventsSinceOptions, type EventsSinceResult, type WatchListener, WatchFeed } from './watch-feed.ts';
 import { type KvStateMachineConfig, decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
-import { type ApplyContext } from './apply-context.ts';
+import { type ApplyContext, newApplyContext } from './apply-context.ts';
+import { type LockEvent, type LockQueries, LockTable } from '../lock/index.ts';
+import { isSystemKey, userVisibleRange } from './system-keys.ts';
 import { applyBody } from './apply-commands.ts';
 
 export type KvStateMachineOptions = Partial<KvStateMachineConfig>;
@@ -46,6 +48,8 @@ export interface KvApplyOutcome {
   readonly leasesGranted: readonly LeaseCountdown[];
   /** Leases this entry revoked or expired: the leader drops their countdowns. */
   readonly leasesRemoved: readonly string[];
+  /** What this entry did to locks and elections (grants, ends, lock-delays started or ended). */
+  readonly lockEvents: readonly LockEvent[];
 }
 
 export interface GetResult {
@@ -82,6 +86,8 @@ export class KvStateMachine {
   private dedup: DedupTable;
   private applied = 0;
   private readonly restoreListeners = new Set<() => void>();
+  private lockTable = new LockTable();
+  private readonly lockListeners = new Set<(events: readonly LockEvent[]) => void>();
 
   constructor(options: KvStateMachineOptions = {}) {
     this.settings = resolveConfig(options);
@@ -116,33 +122,43 @@ export class KvStateMachine {
     assert(Number.isSafeInteger(index) && index > this.applied, () => `apply index ${index} after ${this.applied}`);
     this.applied = index;
     const command = decodeCommand(data, this.settings);
-    if (isKvError(command)) return this.outcome(index, command, null, false);
+    if (isKvError(command)) return this.outcome(index, command, null, false, null);
     this.dedup.observe(command.proposedAtMs);
     const idempotencyKey = command.idempotencyKey;
     if (idempotencyKey !== undefined) {
       const first = this.dedup.lookup(idempotencyKey);
-      if (first !== undefined) return this.outcome(index, first, command.body, true);
+      if (first !== undefined) return this.outcome(index, first, command.body, true, null);
     }
-    const context: ApplyContext = { store: this.store, leases: this.leaseTable, feed: this.feed, batches: [] };
+    const context: ApplyContext = newApplyContext({
+      store: this.store,
+      leases: this.leaseTable,
+      feed: this.feed,
+      locks: this.lockTable,
+    });
     const result = applyBody(context, command.body);
     if (idempotencyKey !== undefined) this.dedup.record(idempotencyKey, command.proposedAtMs, result);
     for (const batch of context.batches) this.feed.publish(batch);
-    return this.outcome(index, result, command.body, false);
+    if (context.lockEvents.length > 0) for (const listener of this.lockListeners) listener(context.lockEvents);
+    return this.outcome(index, result, command.body, false, context);
   }
 
-  private outcome(index: number, result: KvResult, body: KvCommandBody | null, deduplicated: boolean): KvApplyOutcome {
-    const applied = !deduplicated && !isKvError(result);
-    const granted =
-      applied && body?.type === 'leaseGrant' && 'id' in result ? [{ id: result.id, ttlMs: result.ttlMs }] : [];
-    const ended = applied && (body?.type === 'leaseRevoke' || body?.type === 'leaseExpire') ? [body.id] : [];
+  /** `context` is the apply's, or null when nothing was applied (undecodable entry, retry). */
+  private outcome(
+    index: number,
+    result: KvResult,
+    body: KvCommandBody | null,
+    deduplicated: boolean,
+    context: ApplyContext | null,
+  ): KvApplyOutcome {
     return {
       index,
       result,
       deduplicated,
       commandType: body?.type ?? null,
       revision: this.store.revision,
-      leasesGranted: granted,
-      leasesRemoved: ended,
+      leasesGranted: context?.leasesGranted ?? [],
+      leasesRemoved: context?.leasesRemoved ?? [],
+      lockEvents: context?.lockEvents ?? [],
     };
   }
 
@@ -150,9 +166,12 @@ export class KvStateMachine {
     return { revision: this.store.revision, kv: this.store.get(key) ?? null };
   }
 
-  /** Keys under `prefix` ('' = all), sorted by key; `limit` 0 = no limit. */
+  /**
+   * Keys under `prefix` ('' = all user keys), sorted by key; `limit` 0 = no limit. System keys
+   * (system-keys.ts) appear only when `prefix` is itself a system prefix.
+   */
   range(prefix: string, limit = 0): RangeQueryResult {
-    const { items, more } = this.store.range(prefix, limit);
+    const { items, more } = userVisibleRange(this.store, prefix, limit);
     return { revision: this.store.revision, items, more };
   }
 
@@ -162,11 +181,13 @@ export class KvStateMachine {
       const kv = this.store.get(filter.key);
       return { revision: this.store.revision, items: kv === undefined ? [] : [kv] };
     }
-    return { revision: this.store.revision, items: this.store.range(filter.prefix).items };
+    return { revision: this.store.revision, items: userVisibleRange(this.store, filter.prefix, 0).items };
   }
 
+  /** A lease and its user keys (the system keys it may hold, a registry instance, stay hidden). */
   lease(id: string): LeaseInfo | null {
-    return this.leaseTable.info(id) ?? null;
+    const info = this.leaseTable.info(id);
+    return info === undefined ? null : { ...info, keys: info.keys.filter((key) => !isSystemKey(key)) };
   }
 
   /** Every lease (grant order), for a new leader to restart its countdowns. */
@@ -188,6 +209,20 @@ export class KvStateMachine {
     return this.feed.onEvents(listener);
   }
 
+  /** Locks and elections: holders, queues, recent holders, lock-delays in force. */
+  get locks(): LockQueries {
+    return this.lockTable;
+  }
+
+  /**
+   * Calls `listener` synchronously after each apply that changed locks or elections, with what
+   * it did (the node wakes the waiter a lock went to). Must not throw. Returns the unsubscribe.
+   */
+  onLockEvents(listener: (events: readonly LockEvent[]) => void): () => void {
+    this.lockListeners.add(listener);
+    return () => this.lockListeners.delete(listener);
+  }
+
   /** Calls `listener` after restore() replaced the state (watchers re-read from their revision). */
   onRestore(listener: () => void): () => void {
     this.restoreListeners.add(listener);
@@ -201,6 +236,7 @@ export class KvStateMachine {
       config: this.settings,
       kvs: [...this.store.all()],
       leases: this.leaseTable.exportState(),
+      locks: this.lockTable.exportState(),
       compactRevision: this.feed.compactRevision,
       history: this.feed.retained(),
       dedup: this.dedup.exportState(),
@@ -211,7 +247,7 @@ export class KvStateMachine {
   restore(data: Uint8Array): void {
     const state = decodeSnapshot(data);
     // Built aside and swapped in, so a snapshot that fails a check leaves this machine as it was.
-    let parts: { leaseTable: LeaseTable; store: MvccStore; dedup: DedupTable };
+    let parts: { leaseTable: LeaseTable; store: MvccStore; dedup: DedupTable; lockTable: LockTable };
     try {
       const leaseTable = new LeaseTable();
       leaseTable.load(state.leases);
@@ -219,8 +255,10 @@ export class KvStateMachine {
       store.load(state.revision, state.kvs);
       const dedup = new DedupTable(state.config.dedupWindowMs, state.config.dedupMaxEntries);
       dedup.load(state.dedup);
+      const lockTable = new LockTable();
+      lockTable.load(state.locks, (id) => leaseTable.has(id));
       this.feed.load(state.config.historyMaxEvents, state.compactRevision, state.history); // checks, then replaces
-      parts = { leaseTable, store, dedup };
+      parts = { leaseTable, store, dedup, lockTable };
     } catch (error) {
       if (!(error instanceof AssertionError)) throw error;
       throw new ConcordError('storage_failure', `KV snapshot: inconsistent: ${error.message}`, {}, { cause: error });
@@ -229,6 +267,7 @@ export class KvStateMachine {
     this.leaseTable = parts.leaseTable;
     this.store = parts.store;
     this.dedup = parts.dedup;
+    this.lockTable = parts.lockTable;
     this.applied = state.appliedIndex;
     for (const listener of this.restoreListeners) listener();
   }

@@ -11,6 +11,8 @@ import { type KvErrorResult, kvError } from './kv-errors.ts';
 import type { MvccWrite } from './mvcc-store.ts';
 import type { KeyValue } from './types.ts';
 import { type ApplyContext, finishWrite } from './apply-context.ts';
+import { userVisibleRange } from './system-keys.ts';
+import { fenceFailure } from './apply-locks.ts';
 
 /** Whether one compare holds against the key's current version (undefined when absent). */
 export function compareHolds(kv: KeyValue | undefined, compare: TxnCompare): boolean {
@@ -47,6 +49,8 @@ function holds<T extends string | number>(actual: T, op: TxnCompare['op'], expec
 }
 
 export function applyTxn(context: ApplyContext, body: TxnCommand): TxnResult | KvErrorResult {
+  const stale = fenceFailure(context, body.fence);
+  if (stale !== null) return stale;
   const succeeded = body.compare.every((compare) => compareHolds(context.store.get(compare.key), compare));
   const ops = succeeded ? body.success : body.failure;
   for (const op of ops) {
@@ -68,7 +72,7 @@ function runOp(context: ApplyContext, write: MvccWrite, op: TxnOp): TxnOpResult 
   if ('get' in op) return { get: { kv: context.store.get(op.get.key) ?? null } };
   if ('delete' in op) return { delete: { deleted: write.delete(op.delete.key) === undefined ? 0 : 1 } };
   if ('range' in op) {
-    const { items, more } = context.store.range(op.range.prefix, op.range.limit ?? 0);
+    const { items, more } = userVisibleRange(context.store, op.range.prefix, op.range.limit ?? 0);
     return { range: { items, more } };
   }
   return assertNever(op, 'txn op');
