@@ -6,6 +6,7 @@
  * at most 128 ops, a lease TTL at least 500 ms.
  */
 import { type KvErrorResult, kvError } from './kv-errors.ts';
+import { isSystemKey } from './system-keys.ts';
 
 export const MAX_KEY_BYTES = 1024;
 export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
@@ -59,9 +60,15 @@ function fitsBytes(text: string, maxBytes: number): boolean {
   return utf8ByteLength(text) <= maxBytes;
 }
 
+/** Keys starting with U+FFFF hold Concord's own records (system-keys.ts). */
+function systemKeyRefused(what: string): KvErrorResult {
+  return kvError('invalid_argument', `${what} must not start with U+FFFF (reserved for Concord's own records)`);
+}
+
 /** Null when `key` is a valid key; else the error the contract gives. `what` names it. */
 export function checkKey(key: string, what = 'key'): KvErrorResult | null {
   if (key.length === 0) return kvError('invalid_argument', `${what} must not be empty`);
+  if (isSystemKey(key)) return systemKeyRefused(what);
   if (!fitsBytes(key, MAX_KEY_BYTES)) {
     return kvError('payload_too_large', `${what} exceeds ${MAX_KEY_BYTES} bytes`, { limitBytes: MAX_KEY_BYTES });
   }
@@ -70,6 +77,7 @@ export function checkKey(key: string, what = 'key'): KvErrorResult | null {
 
 /** A prefix may be empty (all keys) where the caller allows it, but never longer than a key. */
 export function checkPrefix(prefix: string, what = 'prefix'): KvErrorResult | null {
+  if (isSystemKey(prefix)) return systemKeyRefused(what);
   if (!fitsBytes(prefix, MAX_KEY_BYTES)) {
     return kvError('payload_too_large', `${what} exceeds ${MAX_KEY_BYTES} bytes`, { limitBytes: MAX_KEY_BYTES });
   }

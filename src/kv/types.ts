@@ -4,6 +4,7 @@
  * Every object here is immutable once built: the store replaces versions rather than editing
  * them, so results, events and the dedup table may share them safely.
  */
+import { isSystemKey } from './system-keys.ts';
 
 /** A key's current version, exactly the contract's kv object. */
 export interface KeyValue {
@@ -36,7 +37,8 @@ export interface WatchEvent {
   readonly prev?: KeyValue;
 }
 
-/** Whether `key` falls under `filter`. */
+/** Whether `key` falls under `filter`. A user prefix (even '') never covers system keys. */
 export function matchesFilter(key: string, filter: KeyFilter): boolean {
-  return 'key' in filter ? key === filter.key : key.startsWith(filter.prefix);
+  if ('key' in filter) return key === filter.key;
+  return key.startsWith(filter.prefix) && (isSystemKey(filter.prefix) || !isSystemKey(key));
 }
