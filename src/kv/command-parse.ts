@@ -163,11 +163,8 @@ function parseBody(value: unknown, limits: KvLimits): KvCommandBody {
       return parseLockBody(type, fields);
     case 'serviceRegister':
     case 'serviceDeregister':
-    case 'serviceStatus': {
-      const parsed = parseRegistryBody(type, fields);
-      if ('error' in parsed) throw new ParseError(parsed);
-      return parsed;
-    }
+    case 'serviceStatus':
+      return parseRegistryBody(type, fields);
   }
 }
 

@@ -2,10 +2,10 @@
  * Validation of registry command bodies, run by the KV command parser on every replica (so the
  * verdicts are replicated semantics: they depend on the bytes only). The KV parser has already
  * checked that `fields` is a plain object with no unknown field; this builds a fresh body from
- * them or returns the invalid_argument result it earns. Never throws.
+ * them, or throws the ParseError (invalid_argument) that parseCommand turns into a result.
  */
-import { type KvErrorResult, kvError } from '../kv/kv-errors.ts';
-import { checkLeaseId, checkLeaseTtl } from '../kv/limits.ts';
+import { type Fields, check, fail, leaseId, record, string } from '../kv/parse-fields.ts';
+import { checkLeaseTtl } from '../kv/limits.ts';
 import { checkAddress, checkInstanceId, checkMeta, checkNote, checkPort, checkServiceName, checkTags } from './limits.ts';
 import { INSTANCE_STATUSES, type InstanceStatus, type RegistryCommandBody } from './types.ts';
 
@@ -16,52 +16,29 @@ export const REGISTRY_BODY_FIELDS = {
   serviceStatus: ['type', 'service', 'id', 'status', 'note'],
 } as const satisfies Record<RegistryCommandBody['type'], readonly string[]>;
 
-type Fields = Readonly<Record<string, unknown>>;
-
-class Invalid extends Error {
-  constructor(readonly result: KvErrorResult) {
-    super(result.error.message);
-  }
-}
-
-function check(problem: KvErrorResult | null): void {
-  if (problem !== null) throw new Invalid(problem);
-}
-
-function fail(message: string): never {
-  throw new Invalid(kvError('invalid_argument', message));
-}
-
-// A lone surrogate: msgpack decoders may read its bytes back differently (see kv/command-parse.ts).
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-
-function string(value: unknown, path: string): string {
-  if (typeof value !== 'string') fail(`${path}: expected a string`);
-  if (LONE_SURROGATE.test(value)) fail(`${path}: not well-formed Unicode`);
-  return value;
+function invalid(message: string): never {
+  fail('invalid_argument', message);
 }
 
 function stringList(value: unknown, path: string): string[] {
-  if (!Array.isArray(value)) fail(`${path}: expected an array of strings`);
+  if (!Array.isArray(value)) invalid(`${path}: expected an array of strings`);
   return value.map((item, i) => string(item, `${path}[${i}]`));
 }
 
 function stringMap(value: unknown, path: string): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${path}: expected an object`);
-  const prototype: unknown = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null) fail(`${path}: expected a plain object`);
-  const entries = Object.entries(value).map(([key, item]) => [string(key, `${path} key`), string(item, `${path}.${key}`)]);
+  const fields = record(value, path, Object.keys(value ?? {}));
+  const entries = Object.entries(fields).map(([key, item]) => [string(key, `${path} key`), string(item, `${path}.${key}`)]);
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
 function integer(value: unknown, path: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) fail(`${path}: expected an integer`);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) invalid(`${path}: expected an integer`);
   return value;
 }
 
 function status(value: unknown, path: string): InstanceStatus {
   if (typeof value !== 'string' || !INSTANCE_STATUSES.includes(value as InstanceStatus)) {
-    fail(`${path}: expected one of ${INSTANCE_STATUSES.join(', ')}`);
+    invalid(`${path}: expected one of ${INSTANCE_STATUSES.join(', ')}`);
   }
   return value as InstanceStatus;
 }
@@ -85,38 +62,27 @@ function parseRegister(fields: Fields): RegistryCommandBody {
   const meta = stringMap(fields['meta'] ?? {}, 'body.meta');
   check(checkMeta(meta, 'body.meta'));
   const { ttlMs, lease } = fields;
-  if ((ttlMs === undefined) === (lease === undefined)) fail('body: give exactly one of ttlMs and lease');
+  if ((ttlMs === undefined) === (lease === undefined)) invalid('body: give exactly one of ttlMs and lease');
   if (ttlMs !== undefined) {
-    if (typeof ttlMs !== 'number') fail('body.ttlMs: expected a number');
+    if (typeof ttlMs !== 'number') invalid('body.ttlMs: expected a number');
     check(checkLeaseTtl(ttlMs, 'body.ttlMs'));
     return { type: 'serviceRegister', ...target, address, port, tags, meta, ttlMs };
   }
-  const leaseId = string(lease, 'body.lease');
-  check(checkLeaseId(leaseId, 'body.lease'));
-  return { type: 'serviceRegister', ...target, address, port, tags, meta, lease: leaseId };
+  return { type: 'serviceRegister', ...target, address, port, tags, meta, lease: leaseId(lease, 'body.lease') };
 }
 
-/** A well-formed registry body of `type` built from `fields`, or the error result it earns. */
-export function parseRegistryBody(type: RegistryCommandBody['type'], fields: Fields): RegistryCommandBody | KvErrorResult {
-  try {
-    switch (type) {
-      case 'serviceRegister':
-        return parseRegister(fields);
-      case 'serviceDeregister':
-        return { type, ...serviceAndId(fields) };
-      case 'serviceStatus': {
-        const target = serviceAndId(fields);
-        const note = string(fields['note'] ?? '', 'body.note');
-        check(checkNote(note, 'body.note'));
-        return { type, ...target, status: status(fields['status'], 'body.status'), note };
-      }
+/** A well-formed registry body of `type` built from `fields`; throws ParseError otherwise. */
+export function parseRegistryBody(type: RegistryCommandBody['type'], fields: Fields): RegistryCommandBody {
+  switch (type) {
+    case 'serviceRegister':
+      return parseRegister(fields);
+    case 'serviceDeregister':
+      return { type, ...serviceAndId(fields) };
+    case 'serviceStatus': {
+      const target = serviceAndId(fields);
+      const note = string(fields['note'] ?? '', 'body.note');
+      check(checkNote(note, 'body.note'));
+      return { type, ...target, status: status(fields['status'], 'body.status'), note };
     }
-  } catch (error) {
-    if (error instanceof Invalid) return error.result;
-    throw error;
   }
-}
-
-export function isRegistryBodyType(type: string): type is RegistryCommandBody['type'] {
-  return Object.hasOwn(REGISTRY_BODY_FIELDS, type);
 }

@@ -6,7 +6,7 @@
  */
 export * from './types.ts';
 export * from './limits.ts';
-export { REGISTRY_BODY_FIELDS, isRegistryBodyType, parseRegistryBody } from './command-parse.ts';
+export { REGISTRY_BODY_FIELDS, parseRegistryBody } from './command-parse.ts';
 export { afterLeaseKeysDeleted, applyServiceDeregister, applyServiceRegister, applyServiceStatus } from './apply.ts';
 export { serviceMarkerKey, serviceInstancesPrefix } from './keys.ts';
 export * from './queries.ts';
