@@ -15,6 +15,8 @@ export interface ServerLimits {
   readonly maxTimeoutMs: number;
   /** Concurrent watch streams on this node (429 overloaded beyond). */
   readonly maxWatchers: number;
+  /** Blocking service queries (`GET /v1/services/{service}?index=`) waiting on this node (429 overloaded beyond). */
+  readonly maxBlockingQueries: number;
   /** A watch stream idle this long gets an `event: progress` (the contract asks for ≤ 10 s). */
   readonly watchProgressIntervalMs: number;
   /** A watcher whose unsent output exceeds this is too slow: its stream ends (it resumes by revision). */
@@ -41,6 +43,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   defaultTimeoutMs: 5000,
   maxTimeoutMs: 120_000,
   maxWatchers: 10_000,
+  maxBlockingQueries: 10_000,
   watchProgressIntervalMs: 10_000,
   watchMaxBufferedBytes: 8 * 1024 * 1024,
   leaderPollIntervalMs: 25,

@@ -30,10 +30,14 @@ export function installValidation(app: FastifyInstance): void {
   app.setValidatorCompiler(({ schema, httpPart }) => {
     if (httpPart !== 'body') return textPartsAjv.compile(schema as object);
     const validate = bodyAjv.compile(schema as object);
-    // A body schema wrapped in Type.Optional (keepalive, transfer-leader) lets the body be absent.
+    // A body schema wrapped in Type.Optional (keepalive, transfer-leader, heartbeat) lets the body
+    // be absent; fastify hands an absent body to validators as null. A body that is there is
+    // validated in full. fastify reads `errors` after a failed call, so it must be a live getter
+    // (Object.assign would copy its value once, undefined, and fastify would take that as a pass).
     if (!(OptionalKind in (schema as object))) return validate;
-    const validateOptional = (body: unknown): boolean => body === undefined || validate(body);
-    return Object.assign(validateOptional, { get errors() { return validate.errors; } }) as unknown as typeof validate;
+    const validateOptional = (body: unknown): boolean => body === undefined || body === null || validate(body);
+    Object.defineProperty(validateOptional, 'errors', { get: () => validate.errors });
+    return validateOptional as unknown as typeof validate;
   });
 
   // Response schemas document the answers (OpenAPI); they do not shape them. Serializing with
