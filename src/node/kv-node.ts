@@ -13,6 +13,7 @@ import { encodeCommand, KvStateMachine, type KvApplyOutcome, type KvCommandBody,
 import type { Message } from '../raft/messages.ts';
 import type { NodeId } from '../raft/types.ts';
 import { LeaseKeeper, type LeaseKeeperOptions } from './lease-keeper.ts';
+import { followLockDelays, lockDelayCountdown, lockDelayEndBody } from './lock-delays.ts';
 import { NodeHost, type NodeHostHooks, type NodeHostOptions, type ProposalOutcome, type ReadOutcome } from './node-host.ts';
 
 export type KvNodeOptions = Omit<NodeHostOptions<KvApplyOutcome>, 'stateMachine' | 'hooks'> & {
@@ -40,6 +41,8 @@ export class KvNode {
   readonly kv: KvStateMachine;
   readonly host: NodeHost<KvApplyOutcome>;
   readonly leases: LeaseKeeper;
+  /** The leader's lock-delay countdowns (lock-delays.ts). */
+  readonly lockDelays: LeaseKeeper;
   private readonly options: KvNodeOptions;
 
   constructor(options: KvNodeOptions) {
@@ -51,6 +54,11 @@ export class KvNode {
       proposeExpiry: (id, done) => this.submit({ type: 'leaseExpire', id }, {}, (outcome) => done(outcome.ok)),
     };
     this.leases = options.makeLeaseKeeper?.(leaseOptions) ?? new LeaseKeeper(leaseOptions);
+    this.lockDelays = new LeaseKeeper({
+      clock: options.clock,
+      retryMs: leaseOptions.retryMs,
+      proposeExpiry: (id, done) => this.submit(lockDelayEndBody(id), {}, (outcome) => done(outcome.ok)),
+    });
     const hooks = options.hooks ?? {};
     this.host = new NodeHost<KvApplyOutcome>({
       ...options,
@@ -59,11 +67,14 @@ export class KvNode {
         ...hooks,
         applied: (entry, outcome) => {
           this.followLeases(outcome);
+          if (outcome !== null) followLockDelays(this.lockDelays, outcome.lockEvents);
           hooks.applied?.(entry, outcome);
         },
         softStateChanged: (softState, term) => {
           if (softState.role === 'leader') this.leases.becameLeader(this.kv.leases());
           else if (this.leases.isLeading) this.leases.lostLeadership();
+          if (softState.role === 'leader') this.lockDelays.becameLeader(this.kv.locks.delays().map(lockDelayCountdown));
+          else if (this.lockDelays.isLeading) this.lockDelays.lostLeadership();
           hooks.softStateChanged?.(softState, term);
         },
       },
@@ -80,6 +91,7 @@ export class KvNode {
 
   stop(): void {
     this.leases.stop();
+    this.lockDelays.stop();
     this.host.stop();
   }
 

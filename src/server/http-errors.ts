@@ -8,7 +8,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConcordError, ERROR_CODES, type ErrorCode } from '../common/errors.ts';
 
-/** A feature of the contract this node does not serve yet (membership changes, locks' fences). */
+/** A feature of the contract this node does not serve yet (membership changes). */
 export const NOT_IMPLEMENTED_STATUS = 501;
 
 export interface ErrorBody {

@@ -12,10 +12,11 @@
  * members() is read on every forward, so it may change at run time; a member whose clientUrl
  * is '' is never forwarded to (requests wait for a leader that can be reached, then 503).
  *
- * Served: KV (put/get/range/delete/prefix delete), txn, watch (SSE), leases, GET /v1/cluster,
- * transfer-leader, /health, /ready, /metrics, /openapi.json. Membership changes answer 501
- * not_implemented, as do fenced writes. Locks, elections, the service registry and maintenance
- * (snapshot, compact) are later issues and have no routes yet (404).
+ * Served: KV (put/get/range/delete/prefix delete), txn, watch (SSE), leases, the service
+ * registry (routes/registry-routes.ts), GET /v1/cluster, transfer-leader, /health, /ready,
+ * locks and elections (routes/lock-routes.ts, routes/election-routes.ts; fenced writes),
+ * /metrics, /openapi.json. Membership changes answer 501 not_implemented. Maintenance
+ * (snapshot, compact) is a later issue and has no routes yet (404).
  *
  * Layout: context.ts (the deps and shared machinery), limits.ts, http-errors.ts (the contract's
  * error shape for every error), validation.ts (strict bodies, coerced query strings),
@@ -40,6 +41,11 @@ import { registerLeaseRoutes } from './routes/lease-routes.ts';
 import { registerTxnRoutes } from './routes/txn-routes.ts';
 import { registerWatchRoutes } from './routes/watch-routes.ts';
 import { registerOpsRoutes } from './routes/ops-routes.ts';
+import { registerRegistryRoutes } from './routes/registry-routes.ts';
+import { registerLockRoutes } from './routes/lock-routes.ts';
+import { registerElectionRoutes } from './routes/election-routes.ts';
+import { LockWaiters } from './locks/lock-waiters.ts';
+import { ElectionObservers } from './locks/election-observers.ts';
 import { ErrorBodySchema, KeyValueSchema } from './schemas/common.ts';
 import { installValidation } from './validation.ts';
 
@@ -79,6 +85,9 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
   });
   const service = new ReplicaService(deps.node, metrics, limits.leaderPollIntervalMs);
   const context: ServerContext = { deps, limits, metrics, service, router };
+  // Requests waiting for a lock or an election, and election observers, follow this replica's log.
+  const lockWaiters = new LockWaiters(deps.node.kv);
+  const electionObservers = new ElectionObservers(deps.node.kv, limits.watchProgressIntervalMs);
 
   installValidation(app as unknown as FastifyInstance);
   installErrorHandlers(app as unknown as FastifyInstance, limits.retryAfterSeconds);
@@ -97,6 +106,9 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     registerLeaseRoutes(routes, context);
     registerClusterRoutes(routes, context);
     registerWatchRoutes(routes, context);
+    registerRegistryRoutes(routes, context);
+    registerLockRoutes(routes, context, lockWaiters);
+    registerElectionRoutes(routes, context, lockWaiters, electionObservers);
   });
 
   return {
@@ -110,6 +122,8 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
         await app.close();
       } finally {
         clearTimeout(cutOff);
+        lockWaiters.close();
+        electionObservers.close();
         await forwarder.close();
       }
     },

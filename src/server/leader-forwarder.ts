@@ -5,7 +5,8 @@
  * JSON body — plus the headers of request-scope.ts: the forwarding mark, the remaining deadline
  * and the idempotency key that makes a repeated attempt safe.
  */
-import { Pool } from 'undici';
+import type { Socket } from 'node:net';
+import { Pool, type Dispatcher } from 'undici';
 import type { FastifyRequest } from 'fastify';
 import { FORWARDED_BY_HEADER, IDEMPOTENCY_KEY_HEADER, REMAINING_TIMEOUT_HEADER, type RequestScope } from './request-scope.ts';
 
@@ -52,16 +53,28 @@ export class LeaderForwarder {
       headers['content-type'] = 'application/json';
     }
     const waitMs = scope.deadline.remainingMs() + ANSWER_SLACK_MS;
-    const response = await this.poolFor(leaderUrl).request({
-      method: request.method as 'GET' | 'PUT' | 'POST' | 'DELETE',
-      path: request.url,
-      headers,
-      ...(body === undefined ? {} : { body }),
-      headersTimeout: waitMs,
-      bodyTimeout: waitMs,
-    });
+    // A client that goes away takes its forwarded request with it, so the leader sees the
+    // disconnect too (a blocking lock acquire then leaves the queue instead of waiting for nobody).
+    const clientGone = new AbortController();
+    const socket = request.raw.socket as Socket | null;
+    const onClientClose = (): void => clientGone.abort(new Error('the client closed its connection'));
+    socket?.once('close', onClientClose);
     const chunks: Buffer[] = [];
-    for await (const chunk of response.body) chunks.push(Buffer.from(chunk as Uint8Array));
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await this.poolFor(leaderUrl).request({
+        method: request.method as 'GET' | 'PUT' | 'POST' | 'DELETE',
+        path: request.url,
+        headers,
+        ...(body === undefined ? {} : { body }),
+        headersTimeout: waitMs,
+        bodyTimeout: waitMs,
+        signal: clientGone.signal,
+      });
+      for await (const chunk of response.body) chunks.push(Buffer.from(chunk as Uint8Array));
+    } finally {
+      socket?.off('close', onClientClose);
+    }
     const relayed: Record<string, string> = {};
     for (const name of RELAYED_HEADERS) {
       const value = response.headers[name];

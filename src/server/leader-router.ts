@@ -61,6 +61,8 @@ export class LeaderRouter {
             }
             lastProblem = `leader ${result.leaderId} answered ${answer.status}`;
           } catch (error) {
+            // The client is gone: there is nobody to answer, so nothing to try again for.
+            if (request.raw.socket?.destroyed === true) throw error;
             lastProblem = `leader ${result.leaderId} unreachable: ${error instanceof Error ? error.message : String(error)}`;
           }
         }

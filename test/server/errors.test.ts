@@ -90,8 +90,10 @@ describe('errors in the contract shape', () => {
     await expectError(await call(follower.url, 'GET', '/v1/kv/a?timeoutMs=999999999'), 400, 'invalid_argument');
   });
 
-  it('fenced writes answer 501 until locks exist', async () => {
+  it('a fenced write whose token holds no lock is 409 stale_token, and a malformed fence is 400', async () => {
     const answer = await call(follower.url, 'PUT', '/v1/kv/f', { json: { value: 'x', fence: { lock: 'l', token: 1 } } });
-    await expectError(answer, 501, 'not_implemented');
+    await expectError(answer, 409, 'stale_token');
+    const both = { value: 'x', fence: { lock: 'l', election: 'e', token: 1 } };
+    await expectError(await call(follower.url, 'PUT', '/v1/kv/f', { json: both }), 400, 'invalid_argument');
   });
 });

@@ -5,10 +5,11 @@
  */
 import { checkKey, checkPrefix, toConcordError, type PutCommand } from '../../kv/index.ts';
 import type { ConcordApp, ServerContext } from '../context.ts';
-import { NotImplementedError, contractError } from '../http-errors.ts';
+import { contractError } from '../http-errors.ts';
 import { RequestScope } from '../request-scope.ts';
 import { ERROR_RESPONSES, KeyValueRef } from '../schemas/common.ts';
 import { KeyParams, kvSchemas } from '../schemas/kv.ts';
+import { fenceOf } from '../schemas/locks.ts';
 import { REVISION_HEADER, proposeOnLeader, readBarrier } from './route-helpers.ts';
 
 function validKey(key: string): string {
@@ -27,7 +28,7 @@ export function registerKvRoutes(app: ConcordApp, context: ServerContext): void 
     {
       schema: {
         tags,
-        summary: 'Put a key (conditionally with ifRevision).',
+        summary: 'Put a key (conditionally with ifRevision; fenced by a lock token with fence: 409 stale_token unless it holds).',
         params: KeyParams,
         querystring: schemas.putQuery,
         body: schemas.putBody,
@@ -36,7 +37,6 @@ export function registerKvRoutes(app: ConcordApp, context: ServerContext): void 
     },
     async (request, reply) => {
       const { value, lease, ifRevision, fence, timeoutMs } = request.body;
-      if (fence !== undefined) throw new NotImplementedError('fenced writes need locks, which this node does not serve yet');
       const scope = new RequestScope(request, context.limits, timeoutMs ?? request.query.timeoutMs);
       const command: PutCommand = {
         type: 'put',
@@ -45,6 +45,7 @@ export function registerKvRoutes(app: ConcordApp, context: ServerContext): void 
         prevKv: true,
         ...(lease === undefined ? {} : { lease }),
         ...(ifRevision === undefined ? {} : { ifRevision }),
+        ...(fence === undefined ? {} : { fence: fenceOf(fence) }),
       };
       const result = await proposeOnLeader(context, request, reply, scope, command);
       return result ?? reply;

@@ -3,6 +3,7 @@ import type { ConcordApp, ServerContext } from '../context.ts';
 import { RequestScope } from '../request-scope.ts';
 import { ERROR_RESPONSES } from '../schemas/common.ts';
 import { txnSchemas } from '../schemas/txn.ts';
+import { fenceOf } from '../schemas/locks.ts';
 import { proposeOnLeader } from './route-helpers.ts';
 
 export function registerTxnRoutes(app: ConcordApp, context: ServerContext): void {
@@ -19,9 +20,15 @@ export function registerTxnRoutes(app: ConcordApp, context: ServerContext): void
       },
     },
     async (request, reply) => {
-      const { compare = [], success = [], failure = [], timeoutMs } = request.body;
+      const { compare = [], success = [], failure = [], fence, timeoutMs } = request.body;
       const scope = new RequestScope(request, context.limits, timeoutMs ?? request.query.timeoutMs);
-      const result = await proposeOnLeader(context, request, reply, scope, { type: 'txn', compare, success, failure });
+      const result = await proposeOnLeader(context, request, reply, scope, {
+        type: 'txn',
+        compare,
+        success,
+        failure,
+        ...(fence === undefined ? {} : { fence: fenceOf(fence) }),
+      });
       return result ?? reply;
     },
   );

@@ -4,6 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { Consistency, KeyValueRef, Revision, TimeoutMs } from './common.ts';
+import { FenceSchema } from './locks.ts';
 
 export const KeyParams = Type.Object(
   { '*': Type.String({ description: 'The key: the rest of the path, URL-decoded (may contain /).' }) },
@@ -18,9 +19,7 @@ export const kvSchemas = {
       value: Type.String(),
       lease: Type.Optional(Type.String({ minLength: 1, description: 'Attach the key to this lease.' })),
       ifRevision: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "Only if the key's modRevision is this; 0: only if absent." })),
-      fence: Type.Optional(
-        Type.Object({ lock: Type.String({ minLength: 1 }), token: Revision }, { additionalProperties: false }),
-      ),
+      fence: Type.Optional(FenceSchema),
       timeoutMs,
     },
     { additionalProperties: false },

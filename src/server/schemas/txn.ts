@@ -5,6 +5,7 @@
 import { Type } from '@sinclair/typebox';
 import { MAX_TXN_COMPARES, MAX_TXN_OPS } from '../../kv/index.ts';
 import { Revision, TimeoutMs, TimeoutQuery } from './common.ts';
+import { FenceSchema } from './locks.ts';
 
 const closed = { additionalProperties: false } as const;
 const CompareOp = Type.Union([Type.Literal('=='), Type.Literal('!='), Type.Literal('<'), Type.Literal('>')]);
@@ -41,6 +42,7 @@ export const txnSchemas = {
       compare: Type.Optional(Type.Array(Compare, { maxItems: MAX_TXN_COMPARES })),
       success: Type.Optional(Type.Array(Op, { maxItems: MAX_TXN_OPS })),
       failure: Type.Optional(Type.Array(Op, { maxItems: MAX_TXN_OPS })),
+      fence: Type.Optional(FenceSchema),
       timeoutMs: Type.Optional(TimeoutMs),
     },
     closed,

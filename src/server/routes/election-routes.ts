@@ -1,0 +1,171 @@
+/**
+ * Leader election for users' services: campaign (try once, or wait in line up to waitMs),
+ * proclaim a new value, resign, the current leader, and an SSE stream of leader changes. An
+ * election is a lock with a value (src/lock), so its token fences writes as a lock's does
+ * (`fence: {"election": name, "token"}`). Writes run on the leader (forwarded from followers).
+ */
+import { ConcordError } from '../../common/errors.ts';
+import type { ConcordApp, ServerContext } from '../context.ts';
+import { acquireOnLeader } from '../locks/blocking-acquire.ts';
+import type { ElectionObservers } from '../locks/election-observers.ts';
+import { checkOneLease, holdScope } from '../locks/hold-scope.ts';
+import type { LockWaiters } from '../locks/lock-waiters.ts';
+import { RequestScope } from '../request-scope.ts';
+import { ERROR_RESPONSES } from '../schemas/common.ts';
+import { NameParams, electionSchemas } from '../schemas/locks.ts';
+import { Type } from '@sinclair/typebox';
+import { REVISION_HEADER, proposeOnLeader, readBarrier } from './route-helpers.ts';
+
+export function registerElectionRoutes(app: ConcordApp, context: ServerContext, waiters: LockWaiters, observers: ElectionObservers): void {
+  const schemas = electionSchemas;
+  const { node, nodeId } = context.deps;
+  const tags = ['elections'];
+
+  app.addHook('preClose', async () => observers.close());
+
+  app.post(
+    '/v1/elections/:name/campaign',
+    {
+      schema: {
+        tags,
+        summary: 'Campaign: become leader now, or wait in line (FIFO) up to waitMs; 423 if not elected in time.',
+        description: 'Exactly one of ttlMs and lease. Campaigning again with the leader\'s lease keeps the token and proclaims the new value.',
+        params: NameParams,
+        querystring: schemas.timeoutQuery,
+        body: schemas.campaignBody,
+        response: { 200: schemas.campaignResponse, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const { value, ttlMs, lease, waitMs = 0, owner = '', timeoutMs } = request.body;
+      checkOneLease(ttlMs, lease);
+      const scope = holdScope(request, context, timeoutMs ?? request.query.timeoutMs, waitMs);
+      const command = {
+        type: 'lockAcquire' as const,
+        kind: 'election' as const,
+        name: request.params.name,
+        owner,
+        value,
+        ...(ttlMs === undefined ? {} : { ttlMs }),
+        ...(lease === undefined ? {} : { lease }),
+      };
+      const grant = await acquireOnLeader(context, waiters, request, reply, scope, { command, waitMs });
+      return grant === null ? reply : { name: grant.name, leader: { value: grant.value ?? '', token: grant.token, lease: grant.lease } };
+    },
+  );
+
+  app.post(
+    '/v1/elections/:name/proclaim',
+    {
+      schema: {
+        tags,
+        summary: "The leader publishes a new value (409 stale_token unless the token leads).",
+        params: NameParams,
+        querystring: schemas.timeoutQuery,
+        body: schemas.proclaimBody,
+        response: { 200: schemas.proclaimResponse, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const { token, value, timeoutMs } = request.body;
+      const scope = new RequestScope(request, context.limits, timeoutMs ?? request.query.timeoutMs);
+      const result = await proposeOnLeader(context, request, reply, scope, { type: 'electionProclaim', name: request.params.name, token, value });
+      return result === null ? reply : { name: request.params.name, leader: result.leader, revision: result.revision };
+    },
+  );
+
+  app.post(
+    '/v1/elections/:name/resign',
+    {
+      schema: {
+        tags,
+        summary: 'The leader steps down; the next candidate in line is elected in the same entry (409 stale_token unless the token leads).',
+        params: NameParams,
+        querystring: schemas.timeoutQuery,
+        body: schemas.resignBody,
+        response: { 200: schemas.resignResponse, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const { token, timeoutMs } = request.body;
+      const scope = new RequestScope(request, context.limits, timeoutMs ?? request.query.timeoutMs);
+      const result = await proposeOnLeader(context, request, reply, scope, { type: 'lockRelease', kind: 'election', name: request.params.name, token });
+      return result === null ? reply : { revision: result.revision };
+    },
+  );
+
+  app.post(
+    '/v1/elections/:name/withdraw',
+    {
+      schema: {
+        tags,
+        summary: 'Leave the candidates\' queue (what a node does when a waiting campaign ends).',
+        params: NameParams,
+        querystring: schemas.timeoutQuery,
+        body: schemas.withdrawBody,
+        response: { 200: schemas.withdrawResponse, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const { waiterId, releaseIfHolding, timeoutMs } = request.body;
+      const scope = new RequestScope(request, context.limits, timeoutMs ?? request.query.timeoutMs);
+      const body = { type: 'lockWithdraw' as const, kind: 'election' as const, name: request.params.name, waiterId, ...(releaseIfHolding === undefined ? {} : { releaseIfHolding }) };
+      const result = await proposeOnLeader(context, request, reply, scope, body);
+      return result ?? reply;
+    },
+  );
+
+  app.get(
+    '/v1/elections/:name',
+    {
+      schema: {
+        tags,
+        summary: 'The current leader, if any.',
+        params: NameParams,
+        querystring: schemas.viewQuery,
+        response: { 200: schemas.leaderResponse, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const scope = new RequestScope(request, context.limits, request.query.timeoutMs);
+      await readBarrier(context, scope, request.query.consistency);
+      reply.header(REVISION_HEADER, String(node.kv.revision));
+      const leader = node.kv.locks.electionLeader(request.params.name);
+      return { name: request.params.name, ...(leader === null ? {} : { leader }) };
+    },
+  );
+
+  app.get(
+    '/v1/elections/:name/observe',
+    {
+      schema: {
+        tags,
+        summary: 'Server-sent events: `event: leader` with {name, leader?, revision}, first now, then at each change.',
+        params: NameParams,
+        produces: ['text/event-stream'],
+        response: { 200: Type.String({ description: 'text/event-stream' }), ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      if (observers.size >= context.limits.maxWatchers) {
+        throw new ConcordError('overloaded', `this node serves at most ${context.limits.maxWatchers} streams`);
+      }
+      reply.hijack();
+      const leader = node.host.raft.leader;
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        // The connection ends with the stream: a half-closed keep-alive socket would hold up shutdown.
+        connection: 'close',
+        'x-accel-buffering': 'no',
+        'x-concord-node': nodeId,
+        'x-request-id': request.id,
+        [REVISION_HEADER]: String(node.kv.revision),
+        ...(leader === '' ? {} : { 'x-concord-leader': leader }),
+      });
+      reply.raw.flushHeaders();
+      observers.open(request.params.name, reply.raw);
+      return reply;
+    },
+  );
+}

@@ -1,0 +1,138 @@
+/**
+ * Lock routes: acquire (try once, or wait in line up to waitMs), release by token, the lock's
+ * state, the held locks. Writes run on the leader (forwarded from followers); reads answer from
+ * this replica after a ReadIndex barrier unless `consistency=serializable`. `withdraw` is what a
+ * node calls on the leader when a waiting request ended; clients have no need for it.
+ */
+import type { LockView } from '../../lock/index.ts';
+import type { ConcordApp, ServerContext } from '../context.ts';
+import { acquireOnLeader } from '../locks/blocking-acquire.ts';
+import { checkOneLease, holdScope } from '../locks/hold-scope.ts';
+import type { LockWaiters } from '../locks/lock-waiters.ts';
+import { RequestScope } from '../request-scope.ts';
+import { ERROR_RESPONSES } from '../schemas/common.ts';
+import { NameParams, lockSchemas } from '../schemas/locks.ts';
+import { REVISION_HEADER, proposeOnLeader, readBarrier } from './route-helpers.ts';
+
+/** A lock nobody has held (or forgotten after long idleness) is simply free. */
+function freeLock(name: string): LockView {
+  return { name, held: false, waiters: 0, recent: [], lockDelayed: false };
+}
+
+export function registerLockRoutes(app: ConcordApp, context: ServerContext, waiters: LockWaiters): void {
+  const schemas = lockSchemas;
+  const { node } = context.deps;
+  const tags = ['locks'];
+
+  app.post(
+    '/v1/locks/:name/acquire',
+    {
+      schema: {
+        tags,
+        summary: 'Acquire a lock: try once (waitMs 0) or wait in line (FIFO) up to waitMs.',
+        description:
+          'Exactly one of ttlMs (a lease granted with the lock, revoked on release) and lease (an existing lease). ' +
+          '423 locked names the holder. The token is a fencing token: strictly greater for every later holder. ' +
+          'Acquiring again with the lease that holds the lock returns the same token.',
+        params: NameParams,
+        querystring: schemas.timeoutQuery,
+        body: schemas.acquireBody,
+        response: { 200: schemas.acquireResponse, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const { ttlMs, lease, waitMs = 0, owner = '', lockDelayMs, timeoutMs } = request.body;
+      checkOneLease(ttlMs, lease);
+      const scope = holdScope(request, context, timeoutMs ?? request.query.timeoutMs, waitMs);
+      const command = {
+        type: 'lockAcquire' as const,
+        kind: 'lock' as const,
+        name: request.params.name,
+        owner,
+        ...(ttlMs === undefined ? {} : { ttlMs }),
+        ...(lease === undefined ? {} : { lease }),
+        ...(lockDelayMs === undefined ? {} : { lockDelayMs }),
+      };
+      const grant = await acquireOnLeader(context, waiters, request, reply, scope, { command, waitMs });
+      return grant === null ? reply : { name: grant.name, token: grant.token, lease: grant.lease, owner: grant.owner };
+    },
+  );
+
+  app.post(
+    '/v1/locks/:name/release',
+    {
+      schema: {
+        tags,
+        summary: 'Release a lock by its token; the next waiter gets it in the same entry.',
+        params: NameParams,
+        querystring: schemas.timeoutQuery,
+        body: schemas.releaseBody,
+        response: { 200: schemas.releaseResponse, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const { token, timeoutMs } = request.body;
+      const scope = new RequestScope(request, context.limits, timeoutMs ?? request.query.timeoutMs);
+      const result = await proposeOnLeader(context, request, reply, scope, { type: 'lockRelease', kind: 'lock', name: request.params.name, token });
+      return result === null ? reply : { revision: result.revision };
+    },
+  );
+
+  app.post(
+    '/v1/locks/:name/withdraw',
+    {
+      schema: {
+        tags,
+        summary: 'Leave the wait queue (what a node does when a waiting request ends).',
+        params: NameParams,
+        querystring: schemas.timeoutQuery,
+        body: schemas.withdrawBody,
+        response: { 200: schemas.withdrawResponse, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const { waiterId, releaseIfHolding, timeoutMs } = request.body;
+      const scope = new RequestScope(request, context.limits, timeoutMs ?? request.query.timeoutMs);
+      const body = { type: 'lockWithdraw' as const, kind: 'lock' as const, name: request.params.name, waiterId, ...(releaseIfHolding === undefined ? {} : { releaseIfHolding }) };
+      const result = await proposeOnLeader(context, request, reply, scope, body);
+      return result ?? reply;
+    },
+  );
+
+  app.get(
+    '/v1/locks/:name',
+    {
+      schema: {
+        tags,
+        summary: 'A lock: its holder, how many wait, and the last ten holders with why each ended.',
+        params: NameParams,
+        querystring: schemas.viewQuery,
+        response: { 200: schemas.view, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const scope = new RequestScope(request, context.limits, request.query.timeoutMs);
+      await readBarrier(context, scope, request.query.consistency);
+      reply.header(REVISION_HEADER, String(node.kv.revision));
+      return node.kv.locks.view('lock', request.params.name) ?? freeLock(request.params.name);
+    },
+  );
+
+  app.get(
+    '/v1/locks',
+    {
+      schema: {
+        tags,
+        summary: 'Held locks whose name starts with prefix, sorted by name.',
+        querystring: schemas.listQuery,
+        response: { 200: schemas.listResponse, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const scope = new RequestScope(request, context.limits, request.query.timeoutMs);
+      await readBarrier(context, scope, request.query.consistency);
+      reply.header(REVISION_HEADER, String(node.kv.revision));
+      return { locks: node.kv.locks.listHeld('lock', request.query.prefix ?? '') };
+    },
+  );
+}
