@@ -96,6 +96,7 @@ class Cluster {
         active = true;
         const ready = node.ready();
         // Persist: nothing to do, the "disk" is instant. Send: queue for delivery.
+        for (const message of ready.messagesBeforePersist) this.inbox.push(message);
         for (const message of ready.messages) this.inbox.push(message);
         let normal = 0;
         for (const entry of ready.committedEntries) if (entry.type === 'normal') normal++;

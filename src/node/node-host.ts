@@ -1,9 +1,9 @@
 /**
  * NodeHost glues a RaftNode to its Storage, Transport, Clock and state machine and runs the
- * Ready loop: tick on a timer; take a Ready; persist it in one write (every proposal waiting at
- * that moment shares the one fsync: group commit); only then send its messages; restore and
- * apply; resolve the proposals and reads that were waiting; advance; compact the log every N
- * applied entries. It takes its Clock, Transport and Storage as arguments, so the simulator runs
+ * Ready loop: tick on a timer; take a Ready; send a leader's appends at once; persist it in one
+ * write (every proposal waiting at that moment shares the one fsync: group commit); only then
+ * send its other messages; restore and apply; resolve the proposals and reads that were waiting;
+ * advance; compact the log every N applied entries. It takes its Clock, Transport and Storage as arguments, so the simulator runs
  * this very class, not a model of it.
  *
  * Its API is callback-based, not promise-based, for the same reason: the simulator completes
@@ -207,6 +207,8 @@ export class NodeHost<Result> {
     if (this.persisting || !this.raft.hasReady()) return;
     const ready = this.raft.ready();
     this.noteSoftState(ready.softState);
+    // A leader's appends go out now: followers write while we write (Ready.messagesBeforePersist).
+    if (ready.messagesBeforePersist.length > 0) this.options.transport.send(ready.messagesBeforePersist);
     const batch: PersistBatch = {
       snapshot: ready.snapshot,
       compaction: ready.compaction,

@@ -2,7 +2,8 @@
  * RaftNode: the pure Raft state machine, driven as etcd-io/raft's RawNode. It has no clock,
  * randomness, timers or I/O of its own: time arrives as tick(), randomness from an injected
  * Random, and everything it wants done leaves through ready(): state and entries to persist,
- * messages to send (only after that persistence), entries to apply and reads now safe.
+ * messages to send (most only after that persistence; a leader's appends before it), entries to
+ * apply and reads now safe.
  *
  * This file holds the public API, term handling, elections and the follower's side of
  * replication; the leader's side lives in leader.ts.
@@ -32,7 +33,7 @@ import type {
 import { Progress } from './progress.ts';
 import { committedIndex, voteOutcome } from './quorum.ts';
 import { ReadIndexTracker } from './read-index.ts';
-import type { Ready } from './ready.ts';
+import { type Ready, mayLeaveBeforePersist } from './ready.ts';
 import {
   EMPTY_DATA,
   NO_NODE,
@@ -254,9 +255,10 @@ export class RaftNode {
   }
 
   /**
-   * What must happen next. The caller persists (hardState, entries, snapshot, compaction) in
-   * one synced write, then sends the messages, applies the snapshot and committed entries,
-   * serves the read states, and calls advance(). Nothing may be sent before it is persisted.
+   * What must happen next. The caller sends messagesBeforePersist, persists (hardState,
+   * entries, snapshot, compaction) in one synced write, then sends the messages, applies the
+   * snapshot and committed entries, serves the read states, and calls advance(). Nothing in
+   * `messages` may be sent before the write is durable.
    */
   ready(): Ready {
     assert(!this.readyInFlight, 'ready() called again before advance()');
@@ -282,7 +284,8 @@ export class RaftNode {
       entries,
       snapshot: receivedSnapshot,
       compaction: this.snapshotToSave,
-      messages: this.messages,
+      messages: this.messages.filter((message) => !mayLeaveBeforePersist(message)),
+      messagesBeforePersist: this.messages.filter(mayLeaveBeforePersist),
       committedEntries,
       readStates,
       droppedReads: this.droppedReads,
@@ -374,6 +377,8 @@ export class RaftNode {
   /** @internal Advances the commit index to what a majority holds; true when it moved. */
   maybeCommit(): boolean {
     const index = committedIndex(this.membership.voters, (id) =>
+      // Our own log counts only as far as storage made it durable: our appends leave before our
+      // write does (Ready.messagesBeforePersist).
       id === this.id ? this.log.stableIndex : (this.progress.get(id)?.match ?? 0),
     );
     if (index <= this.log.commitIndex || !this.mayCommitByCounting(index)) return false;

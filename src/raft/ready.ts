@@ -1,5 +1,6 @@
 /**
  * Ready: everything the driver must carry out for the core, in this order —
+ *   0. send messagesBeforePersist at once (they promise nothing step 1 writes);
  *   1. persist hardState, entries (replacing any stored entries from entries[0].index on),
  *      snapshot and compaction in one write, synced when mustSync;
  *   2. send messages (never before step 1 is durable: they promise what it wrote);
@@ -20,6 +21,16 @@ export interface Ready {
   /** Our own snapshot from compact(): persist it and delete the log entries it covers. */
   readonly compaction: Snapshot | null;
   readonly messages: readonly Message[];
+  /**
+   * A leader's appends, heartbeats and snapshot chunks (Raft thesis §10.2.1: the leader writes
+   * its log in parallel with replicating it). They carry entries the leader holds in memory, a
+   * term that is already durable (it was persisted before the votes that made it leader were
+   * asked for) and a commit index that counts the leader's own log only up to what its storage
+   * acknowledged; so a leader crash before its write finishes loses nothing a quorum promised.
+   * Sending them first takes the leader's fsync off the commit path: a write commits after
+   * max(leader fsync, round trip + follower fsync) instead of their sum.
+   */
+  readonly messagesBeforePersist: readonly Message[];
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
   /** Contexts of local reads that cannot be served (leadership changed): fail them. */
@@ -29,4 +40,9 @@ export interface Ready {
   readonly mustSync: boolean;
   /** The index the state machine reaches once this ready is applied. */
   readonly appliedThrough: LogIndex;
+}
+
+/** The messages a node may send before its Ready's write is durable (see messagesBeforePersist). */
+export function mayLeaveBeforePersist(message: Message): boolean {
+  return message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot';
 }

@@ -15,7 +15,6 @@ import { SeededRandom } from '../../src/common/random.ts';
 import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../../src/raft/config.ts';
 import type { Message } from '../../src/raft/messages.ts';
 import { RaftNode, type RaftEvent } from '../../src/raft/raft-node.ts';
-import type { Ready } from '../../src/raft/ready.ts';
 import type { ClusterConfig, Entry, LogIndex, NodeId, PersistedState, ReadState } from '../../src/raft/types.ts';
 import { RaftInvariantChecker } from '../sim/checkers/raft-invariants.ts';
 import { SimDisk } from '../sim/sim-disk.ts';
@@ -259,8 +258,15 @@ export class Network {
   /** One Ready, in contract order: persist, send, restore + apply, serve reads, advance. */
   private handleReady(member: Member): void {
     const ready = member.raft.ready();
+    // Messages that leave before the write must hold with only what was durable before it.
+    checkPromises(member, ready.messagesBeforePersist);
+    this.checkCommitsDurable(member, ready.messagesBeforePersist);
+    for (const message of ready.messagesBeforePersist) {
+      this.sent.push(message);
+      this.queue.push(message);
+    }
     member.disk.write(ready);
-    checkPromises(member, ready);
+    checkPromises(member, ready.messages);
     for (const message of ready.messages) {
       this.sent.push(message);
       this.queue.push(message);
@@ -270,6 +276,29 @@ export class Network {
     for (const read of ready.readStates) member.readStates.push({ ...read, appliedThrough: ready.appliedThrough });
     member.droppedReads.push(...ready.droppedReads);
     member.raft.advance(ready);
+  }
+
+  /**
+   * A commit index a leader announces must already be durable on a quorum of voters (its own
+   * disk included only once written): it tells followers they may apply.
+   */
+  private checkCommitsDurable(member: Member, messages: readonly Message[]): void {
+    for (const message of messages) {
+      if (message.type !== 'append' && message.type !== 'heartbeat') continue;
+      const index = message.commit;
+      const term = member.raft.entryAt(index)?.term;
+      if (index === 0 || term === undefined) continue; // compacted away: committed long ago
+      const voters = member.raft.members.voters;
+      const holders = voters.filter((id) => {
+        const durable = this.members.get(id)?.disk.load();
+        if (durable === undefined) return false;
+        const stored = durable.entries.find((entry) => entry.index === index);
+        return stored?.term === term || (durable.snapshot?.meta.index ?? 0) >= index;
+      });
+      if (holders.length * 2 <= voters.length) {
+        throw new Error(`${member.id} announced commit ${index} in ${message.type}, durable only on [${holders.join(', ')}]`);
+      }
+    }
   }
 
   private apply(member: Member, entry: Entry): void {
@@ -293,12 +322,12 @@ export function durableLastIndex(persisted: PersistedState): LogIndex {
  * Each message of a Ready may promise only what is durable once that Ready is persisted:
  * a vote, an acknowledged append or installed snapshot, and the term it is sent in.
  */
-function checkPromises(member: Member, ready: Ready): void {
+function checkPromises(member: Member, messages: readonly Message[]): void {
   const durable = member.disk.load();
   const fail = (message: Message, what: string): never => {
     throw new Error(`${member.id} sent ${message.type} to ${message.to} promising ${what} it has not persisted`);
   };
-  for (const message of ready.messages) {
+  for (const message of messages) {
     const preVoteTraffic = message.type === 'pre-vote' || (message.type === 'pre-vote-response' && message.granted);
     if (!preVoteTraffic && message.term > durable.hardState.term) fail(message, `term ${message.term}`);
     // A vote binds only its term: once a later term is durable, the node can never vote in it again.

@@ -4,10 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { RaftNode, type ReadIndexResult } from '../../src/raft/raft-node.ts';
 import type { LogIndex, Term } from '../../src/raft/types.ts';
-import type { PersistBatch } from '../../src/storage/storage.ts';
-import { SimDisk } from './sim-disk.ts';
+import { AcknowledgesBeforeDurable } from './plants.ts';
+import { firstFailingSeed, yieldToEventLoop } from './seed-batch.ts';
 import type { RaftFactory } from './sim-node.ts';
-import { runSimulation, type SimulationOptions } from './simulation.ts';
+import { runSimulation } from './simulation.ts';
 
 /** Plant (b): grants votes without the §5.4.1 up-to-date check. */
 class VotesWithoutLogCheck extends RaftNode {
@@ -25,54 +25,35 @@ class LeaderReadsWithoutReadIndex extends RaftNode {
   }
 }
 
-/**
- * Plant (c): a disk that reports success before the data is durable, so the node acknowledges
- * entries and votes that a crash then takes back.
- */
-class AcknowledgesBeforeDurable extends SimDisk {
-  override writeBatch(batch: PersistBatch): void {
-    super.writeBatch({ ...batch, sync: false });
-  }
-}
-
 function factory(NodeClass: typeof RaftNode): RaftFactory {
   return (config, bootstrap, persisted, random, observe) => new NodeClass(config, bootstrap, persisted, random, observe);
 }
 
-/** Runs seeds until one reports a violation; returns that seed and its first violation. */
-function firstFailingSeed(options: Omit<SimulationOptions, 'seed'>, maxSeeds: number): { seed: number; violation: string } | null {
-  for (let seed = 1; seed <= maxSeeds; seed++) {
-    const result = runSimulation({ ...options, seed });
-    const violation = result.violations[0];
-    if (violation !== undefined) return { seed, violation };
-  }
-  return null;
-}
-
 describe('planted bugs are caught', () => {
-  it('(b) a vote granted without the log up-to-date check breaks leader completeness', () => {
-    const found = firstFailingSeed({ makeRaft: factory(VotesWithoutLogCheck) }, 60);
+  it('(b) a vote granted without the log up-to-date check breaks leader completeness', async () => {
+    const found = await firstFailingSeed({ makeRaft: factory(VotesWithoutLogCheck) }, 60);
     expect(found, 'no seed caught the planted bug').not.toBeNull();
     expect(found?.violation).toMatch(/leader completeness|state machine safety|log matching|assertion|linearizability/);
   });
 
-  it('(c) an acknowledgement sent before its entries are durable loses committed entries', () => {
-    const found = firstFailingSeed({ makeDisk: () => new AcknowledgesBeforeDurable() }, 60);
+  it('(c) an acknowledgement sent before its entries are durable loses committed entries', async () => {
+    const found = await firstFailingSeed({ makeDisk: () => new AcknowledgesBeforeDurable() }, 60);
     expect(found, 'no seed caught the planted bug').not.toBeNull();
     expect(found?.violation).toMatch(/leader completeness|state machine safety|election safety|assertion|linearizability/);
   });
 
-  it('(d) a read served without ReadIndex is caught as a linearizability violation', () => {
+  it('(d) a read served without ReadIndex is caught as a linearizability violation', async () => {
     // Stale reads need a deposed leader that still believes it leads while a client reads from it
     // and another client has written through the new leader: rarer than the other plants.
-    const found = firstFailingSeed({ makeRaft: factory(LeaderReadsWithoutReadIndex) }, 100);
+    const found = await firstFailingSeed({ makeRaft: factory(LeaderReadsWithoutReadIndex) }, 100);
     expect(found, 'no seed caught the planted bug').not.toBeNull();
     expect(found?.violation).toMatch(/^linearizability/);
   });
 
-  it('the same seeds pass without the plants', () => {
+  it('the same seeds pass without the plants', async () => {
     for (let seed = 1; seed <= 10; seed++) {
       expect(runSimulation({ seed }).violations, `seed ${seed}`).toEqual([]);
+      await yieldToEventLoop();
     }
   });
 });

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { decodeCommand, encodeCommand, isKvError, KvStateMachine, type WatchListener } from '../../src/kv/index.ts';
 import { LeaseKeeper } from '../../src/node/lease-keeper.ts';
 import { RaftNode } from '../../src/raft/raft-node.ts';
-import type { PersistBatch } from '../../src/storage/storage.ts';
+import { AcknowledgesBeforeDurable } from './plants.ts';
+import { firstFailingSeed as firstFailingSeedOf, yieldToEventLoop } from './seed-batch.ts';
 import { SimDisk } from './sim-disk.ts';
 import { runSimulation, type SimulationOptions } from './simulation.ts';
 import type { SwarmOptions } from './swarm.ts';
@@ -43,13 +44,6 @@ class ForgetsIdempotencyKeys extends KvStateMachine {
   }
 }
 
-/** Plant: a disk that acknowledges writes before they are synced. */
-class AcknowledgesBeforeDurable extends SimDisk {
-  override writeBatch(batch: PersistBatch): void {
-    super.writeBatch({ ...batch, sync: false });
-  }
-}
-
 /** Plant: a new leader serves reads before an entry of its own term commits. */
 class ReadsBeforeNoopCommits extends RaftNode {
   override committedInCurrentTerm(): boolean {
@@ -57,42 +51,38 @@ class ReadsBeforeNoopCommits extends RaftNode {
   }
 }
 
-function firstFailingSeed(options: Omit<SimulationOptions, 'seed' | 'tweak'>, maxSeeds: number): { seed: number; violation: string } | null {
-  for (let seed = 1; seed <= maxSeeds; seed++) {
-    const result = runSimulation({ ...options, seed, tweak: kv });
-    const violation = result.violations[0];
-    if (violation !== undefined) return { seed, violation };
-  }
-  return null;
+/** The first KV seed (of 1..maxSeeds) whose run reports a violation. */
+function firstFailingSeed(options: Omit<SimulationOptions, 'seed' | 'tweak'>, maxSeeds: number): ReturnType<typeof firstFailingSeedOf> {
+  return firstFailingSeedOf({ ...options, tweak: kv }, maxSeeds);
 }
 
 describe('planted KV bugs are caught', () => {
-  it('a lease expired early', () => {
-    const found = firstFailingSeed({ kvPlants: { makeLeaseKeeper: (options) => new ExpiresEarly(options) } }, 20);
+  it('a lease expired early', async () => {
+    const found = await firstFailingSeed({ kvPlants: { makeLeaseKeeper: (options) => new ExpiresEarly(options) } }, 20);
     expect(found, 'no seed caught the planted bug').not.toBeNull();
     expect(found?.violation).toMatch(/expired early/);
   });
 
-  it('a watch event dropped', () => {
-    const found = firstFailingSeed({ kvPlants: { makeStateMachine: (options) => new DropsWatchEvents(options) } }, 20);
+  it('a watch event dropped', async () => {
+    const found = await firstFailingSeed({ kvPlants: { makeStateMachine: (options) => new DropsWatchEvents(options) } }, 20);
     expect(found, 'no seed caught the planted bug').not.toBeNull();
     expect(found?.violation).toMatch(/^watch feed/);
   });
 
-  it('a duplicate retry applied twice', () => {
-    const found = firstFailingSeed({ kvPlants: { makeStateMachine: (options) => new ForgetsIdempotencyKeys(options) } }, 30);
+  it('a duplicate retry applied twice', async () => {
+    const found = await firstFailingSeed({ kvPlants: { makeStateMachine: (options) => new ForgetsIdempotencyKeys(options) } }, 30);
     expect(found, 'no seed caught the planted bug').not.toBeNull();
     expect(found?.violation).toMatch(/^idempotency/);
   });
 
-  it('an acknowledged write not synced', () => {
-    const found = firstFailingSeed({ makeDisk: () => new AcknowledgesBeforeDurable() }, 60);
+  it('an acknowledged write not synced', async () => {
+    const found = await firstFailingSeed({ makeDisk: () => new AcknowledgesBeforeDurable() }, 60);
     expect(found, 'no seed caught the planted bug').not.toBeNull();
     expect(found?.violation).toMatch(/leader completeness|state machine safety|election safety|lost|assertion|linearizability/);
   });
 
-  it('a read served by a new leader before its no-op commits', () => {
-    const found = firstFailingSeed({ makeRaft: (...args) => new ReadsBeforeNoopCommits(...args) }, 100);
+  it('a read served by a new leader before its no-op commits', async () => {
+    const found = await firstFailingSeed({ makeRaft: (...args) => new ReadsBeforeNoopCommits(...args) }, 100);
     expect(found, 'no seed caught the planted bug').not.toBeNull();
     // Either a stale read, or a keepalive acknowledged past a pending expiry (the keepalive's
     // read barrier no longer waits for the previous leader's entries to apply).
@@ -123,20 +113,22 @@ describe('damaged disks', () => {
     rates: { ...options.rates, crashPerSecond: Math.max(options.rates.crashPerSecond, 0.2), damagedCrashShare: 0.5 },
   });
 
-  it('with checksums, damage stops the node and the cluster carries on', () => {
+  it('with checksums, damage stops the node and the cluster carries on', async () => {
     let refused = 0;
     for (let seed = 1; seed <= 10; seed++) {
       const result = runSimulation({ seed, tweak: (options) => ({ ...damaging(options), checksummedDisks: true }) });
       expect(result.violations, `seed ${seed}`).toEqual([]);
       refused += result.coverage['damaged-disk-refused'];
+      await yieldToEventLoop();
     }
     expect(refused).toBeGreaterThan(0);
   });
 
-  it('without checksums (planted), the damage is applied and a checker reports it', () => {
+  it('without checksums (planted), the damage is applied and a checker reports it', async () => {
     let found: string | undefined;
     for (let seed = 1; seed <= 40 && found === undefined; seed++) {
       found = runSimulation({ seed, tweak: damaging, makeDisk: () => new UncheckedDisk() }).violations[0];
+      await yieldToEventLoop();
     }
     expect(found, 'no seed caught the planted bug').toBeDefined();
     expect(found).toMatch(/state machine safety|log matching|leader completeness|linearizability|assertion|watch feed|idempotency|decode/);
