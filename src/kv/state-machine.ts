@@ -86,7 +86,7 @@ export class KvStateMachine {
   private dedup: DedupTable;
   private applied = 0;
   private readonly restoreListeners = new Set<() => void>();
-  private lockTable = new LockTable();
+  private lockTable = this.newLockTable();
   private readonly lockListeners = new Set<(events: readonly LockEvent[]) => void>();
 
   constructor(options: KvStateMachineOptions = {}) {
@@ -223,6 +223,15 @@ export class KvStateMachine {
     return () => this.lockListeners.delete(listener);
   }
 
+  /**
+   * The lock table this machine applies lock commands to (at construction and at each restore).
+   * A seam for the simulator's planted-bug tests, which substitute a subclass with one bug; it
+   * must not read fields of the subclass (it runs during the base constructor).
+   */
+  protected newLockTable(): LockTable {
+    return new LockTable();
+  }
+
   /** Calls `listener` after restore() replaced the state (watchers re-read from their revision). */
   onRestore(listener: () => void): () => void {
     this.restoreListeners.add(listener);
@@ -255,7 +264,7 @@ export class KvStateMachine {
       store.load(state.revision, state.kvs);
       const dedup = new DedupTable(state.config.dedupWindowMs, state.config.dedupMaxEntries);
       dedup.load(state.dedup);
-      const lockTable = new LockTable();
+      const lockTable = this.newLockTable();
       lockTable.load(state.locks, (id) => leaseTable.has(id));
       this.feed.load(state.config.historyMaxEvents, state.compactRevision, state.history); // checks, then replaces
       parts = { leaseTable, store, dedup, lockTable };

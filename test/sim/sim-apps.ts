@@ -9,7 +9,8 @@
 import type { Clock } from '../../src/common/clock.ts';
 import type { Random } from '../../src/common/random.ts';
 import { isKvError, type KvApplyOutcome, type KvCommandBody, type WatchBatch } from '../../src/kv/index.ts';
-import { KvNode, type KvNodeOptions } from '../../src/node/kv-node.ts';
+import { KvNode, type KeepAliveOutcome, type KvNodeOptions } from '../../src/node/kv-node.ts';
+import type { LockEvent, LockHolder, LockQueries } from '../../src/lock/index.ts';
 
 /** Test-only substitutes for the KV node's parts, each with one planted bug. */
 export type KvPlants = Pick<KvNodeOptions, 'makeStateMachine' | 'makeLeaseKeeper'>;
@@ -36,6 +37,46 @@ export type LeaseOp =
 
 export type LeaseOutcome =
   | { readonly status: 'ok' }
+  | { readonly status: 'not_found' }
+  | { readonly status: 'rejected'; readonly leaderHint: NodeId };
+
+/** What the lock workload asks of a KV node (the server's lock routes, as plain requests). */
+export type LockOp =
+  /** `waiterId` present: wait in line (the answer comes at the grant); absent: try once. */
+  | {
+      readonly kind: 'acquire';
+      readonly name: string;
+      readonly owner: string;
+      readonly ttlMs?: number;
+      readonly lease?: string;
+      readonly lockDelayMs: number;
+      readonly waiterId?: string;
+    }
+  | { readonly kind: 'release'; readonly name: string; readonly token: number }
+  | { readonly kind: 'withdraw'; readonly name: string; readonly waiterId: string; readonly releaseIfHolding: boolean }
+  /** A write of the resource a lock guards; with `fence`, only while that token holds. */
+  | { readonly kind: 'write'; readonly key: string; readonly value: string; readonly fence?: { readonly name: string; readonly token: number } };
+
+export type LockOutcome =
+  | { readonly status: 'held'; readonly token: number; readonly lease: string }
+  | { readonly status: 'locked' }
+  | { readonly status: 'ok' }
+  | { readonly status: 'withdrawn' | 'absent' | 'released' }
+  /** stale_token: the token does not hold the lock. */
+  | { readonly status: 'stale' }
+  /** The lease is gone (before the acquire, or it ended while waiting), or the waiter vanished in a restore. */
+  | { readonly status: 'not_found' }
+  | { readonly status: 'error'; readonly code: string }
+  | { readonly status: 'rejected'; readonly leaderHint: NodeId };
+
+/** What the registry clients ask of a KV node. A heartbeat is a keepalive of the instance's lease. */
+export type RegistryOp =
+  | { readonly kind: 'register'; readonly service: string; readonly id: string; readonly ttlMs: number }
+  | { readonly kind: 'heartbeat'; readonly lease: string }
+  | { readonly kind: 'deregister'; readonly service: string; readonly id: string };
+
+export type RegistryOutcome =
+  | { readonly status: 'ok'; readonly lease?: string }
   | { readonly status: 'not_found' }
   | { readonly status: 'rejected'; readonly leaderHint: NodeId };
 
@@ -73,6 +114,16 @@ export interface SimApp {
   executeLease?(op: LeaseOp, idempotencyKey: string, done: (outcome: LeaseOutcome) => void): void;
   /** KV only: the keys of this replica's store attached to lease `id`. */
   keysWithLease?(id: string): readonly string[];
+  /**
+   * KV only: lock requests, as the server's lock routes carry them out (a waiting acquire
+   * answers at its grant); calls `done` unless the outcome is unknown.
+   */
+  executeLock?(op: LockOp, idempotencyKey: string, done: (outcome: LockOutcome) => void): void;
+  /** KV only: registry requests; calls `done` unless the outcome is unknown. */
+  executeRegistry?(op: RegistryOp, idempotencyKey: string, done: (outcome: RegistryOutcome) => void): void;
+  /** KV only: this replica's lock table and lease table, for the final audit. */
+  locks?(): LockQueries;
+  leaseExists?(id: string): boolean;
 }
 
 export type AppFactory = (context: AppContext) => SimApp;
@@ -164,6 +215,7 @@ export function kvApp(revisionOf: (value: string) => number | undefined, plants:
     });
     node.kv.onEvents(context.watchBatch);
     node.kv.onRestore(context.watchRestored);
+    const waiters = new LockWaitersSim(node);
     const propose = (body: KvCommandBody, key: string, done: (outcome: AppOutcome) => void, onOk: (result: KvApplyOutcome) => AppOutcome): void =>
       node.submit(body, { idempotencyKey: key }, (outcome) => answerProposal(outcome, done, onOk));
     return {
@@ -173,6 +225,10 @@ export function kvApp(revisionOf: (value: string) => number | undefined, plants:
       receive: (message) => node.receive(message),
       transferLeadership: (target) => void node.host.transferLeadership(target),
       digest: () => JSON.stringify(node.kv.range('', 0).items),
+      locks: () => node.kv.locks,
+      leaseExists: (id) => node.kv.lease(id) !== null,
+      executeLock: (op, idempotencyKey, done) => executeLock(node, waiters, op, idempotencyKey, done),
+      executeRegistry: (op, idempotencyKey, done) => executeRegistry(node, op, idempotencyKey, done),
       keysWithLease: (id) => node.kv.range('', 0).items.filter((kv) => kv.lease === id).map((kv) => kv.key),
       executeLease(op, idempotencyKey, done) {
         if (op.kind === 'keepalive') {
@@ -225,4 +281,177 @@ export function kvApp(revisionOf: (value: string) => number | undefined, plants:
       },
     };
   };
+}
+
+/**
+ * The server's LockWaiters (src/server/locks/lock-waiters.ts) without promises: the requests
+ * waiting on this process for a lock grant, by waiter id. Registered before the acquire is
+ * proposed; the state machine's lock events wake exactly the waiter a grant names, or tell it
+ * its lease ended; after a restore every waiter is checked against the new state.
+ */
+class LockWaitersSim {
+  private readonly waiting = new Map<string, { name: string; answer: (outcome: LockOutcome | 'gone') => void }>();
+
+  constructor(private readonly node: KvNode) {
+    node.kv.onLockEvents((events) => this.onEvents(events));
+    node.kv.onRestore(() => this.onRestore());
+  }
+
+  /** `answer` gets the grant, or 'gone' when a restored snapshot has it neither waiting nor holding. */
+  register(name: string, waiterId: string, answer: (outcome: LockOutcome | 'gone') => void): void {
+    this.waiting.set(waiterId, { name, answer });
+  }
+
+  cancel(waiterId: string): void {
+    this.waiting.delete(waiterId);
+  }
+
+  has(waiterId: string): boolean {
+    return this.waiting.has(waiterId);
+  }
+
+  private finish(waiterId: string, outcome: LockOutcome | 'gone'): void {
+    const waiter = this.waiting.get(waiterId);
+    if (waiter === undefined) return;
+    this.waiting.delete(waiterId);
+    waiter.answer(outcome);
+  }
+
+  private onEvents(events: readonly LockEvent[]): void {
+    if (this.waiting.size === 0) return;
+    for (const event of events) {
+      if (event.type === 'granted' && event.holder.waiterId !== undefined) this.finish(event.holder.waiterId, heldOf(event.holder));
+      else if (event.type === 'waiterRemoved') this.finish(event.waiterId, { status: 'not_found' });
+    }
+  }
+
+  private onRestore(): void {
+    for (const [waiterId, waiter] of [...this.waiting]) {
+      const holder = this.node.kv.locks.holder('lock', waiter.name);
+      if (holder?.waiterId === waiterId) this.finish(waiterId, heldOf(holder));
+      else if (!this.node.kv.locks.isWaiting('lock', waiter.name, waiterId)) this.finish(waiterId, 'gone');
+    }
+  }
+}
+
+function heldOf(holder: LockHolder): LockOutcome {
+  return { status: 'held', token: holder.token, lease: holder.lease };
+}
+
+function lockErrorOutcome(result: object): LockOutcome | null {
+  if (!isKvError(result)) return null;
+  const code = result.error.code;
+  if (code === 'stale_token') return { status: 'stale' };
+  if (code === 'locked') return { status: 'locked' };
+  if (code === 'not_found') return { status: 'not_found' };
+  return { status: 'error', code };
+}
+
+function executeLock(node: KvNode, waiters: LockWaitersSim, op: LockOp, idempotencyKey: string, done: (outcome: LockOutcome) => void): void {
+  let answered = false;
+  // As the server does when a restore loses a waiter: once the acquire has been answered
+  // 'queued', leave the line (the grant may have won) and answer with what the withdrawal says.
+  let queued = false;
+  let gone = false;
+  const withdraw = (waiterId: string): void =>
+    node.submit({ type: 'lockWithdraw', kind: 'lock', name: op.kind === 'write' ? '' : op.name, waiterId, releaseIfHolding: false }, { idempotencyKey: `withdraw-${waiterId}` }, (outcome) => {
+      if (!outcome.ok) return answer({ status: 'error', code: outcome.code });
+      const result = outcome.result.result as { status: string; token?: number; lease?: string };
+      answer(result.status === 'holding' ? { status: 'held', token: result.token ?? 0, lease: result.lease ?? '' } : { status: 'locked' });
+    });
+  const onGone = (): void => {
+    gone = true;
+    if (queued && op.kind === 'acquire' && op.waiterId !== undefined) withdraw(op.waiterId);
+  };
+  const answer = (outcome: LockOutcome): void => {
+    if (answered) return;
+    answered = true;
+    if (op.kind === 'acquire' && op.waiterId !== undefined) waiters.cancel(op.waiterId);
+    done(outcome);
+  };
+  let body: KvCommandBody;
+  switch (op.kind) {
+    case 'acquire':
+      body = {
+        type: 'lockAcquire',
+        kind: 'lock',
+        name: op.name,
+        owner: op.owner,
+        lockDelayMs: op.lockDelayMs,
+        ...(op.ttlMs === undefined ? {} : { ttlMs: op.ttlMs }),
+        ...(op.lease === undefined ? {} : { lease: op.lease }),
+        ...(op.waiterId === undefined ? {} : { waiterId: op.waiterId }),
+      };
+      // Registered before proposing: the grant may apply before the proposal's answer arrives.
+      if (op.waiterId !== undefined) waiters.register(op.name, op.waiterId, (end) => (end === 'gone' ? onGone() : answer(end)));
+      break;
+    case 'release':
+      body = { type: 'lockRelease', kind: 'lock', name: op.name, token: op.token };
+      break;
+    case 'withdraw':
+      body = { type: 'lockWithdraw', kind: 'lock', name: op.name, waiterId: op.waiterId, releaseIfHolding: op.releaseIfHolding };
+      break;
+    case 'write':
+      body = {
+        type: 'put',
+        key: op.key,
+        value: op.value,
+        ...(op.fence === undefined ? {} : { fence: { kind: 'lock' as const, name: op.fence.name, token: op.fence.token } }),
+      };
+      break;
+  }
+  node.submit(body, { idempotencyKey }, (outcome) => {
+    if (!outcome.ok) {
+      if (!outcome.mayHaveApplied) answer({ status: 'rejected', leaderHint: outcome.leaderHint });
+      // Else unknown: a waiting acquire stays registered (its grant may still come).
+      return;
+    }
+    const result = outcome.result.result;
+    const error = lockErrorOutcome(result);
+    if (error !== null) return answer(error);
+    if (op.kind === 'acquire') {
+      const acquired = result as { status: 'held' | 'queued'; token?: number; lease?: string };
+      if (acquired.status === 'held') return answer({ status: 'held', token: acquired.token ?? 0, lease: acquired.lease ?? '' });
+      // Queued: wait for the grant that names this waiter — unless it already applied (a retry
+      // whose first attempt was granted meanwhile answers 'queued' from the dedup table).
+      const holder = node.kv.locks.holder('lock', op.name);
+      queued = true;
+      if (op.waiterId !== undefined && holder?.waiterId === op.waiterId) answer(heldOf(holder));
+      else if (op.waiterId !== undefined && gone) withdraw(op.waiterId);
+      return;
+    }
+    if (op.kind === 'withdraw') {
+      const withdrawn = result as { status: 'withdrawn' | 'absent' | 'released' | 'holding'; token?: number; lease?: string };
+      if (withdrawn.status === 'holding') return answer({ status: 'held', token: withdrawn.token ?? 0, lease: withdrawn.lease ?? '' });
+      return answer({ status: withdrawn.status });
+    }
+    answer({ status: 'ok' });
+  });
+}
+
+function keepAliveOutcome(outcome: KeepAliveOutcome): RegistryOutcome {
+  if (outcome.ok) return { status: 'ok' };
+  if (outcome.code === 'not_found') return { status: 'not_found' };
+  return { status: 'rejected', leaderHint: outcome.leaderHint };
+}
+
+function executeRegistry(node: KvNode, op: RegistryOp, idempotencyKey: string, done: (outcome: RegistryOutcome) => void): void {
+  if (op.kind === 'heartbeat') {
+    node.renewLease(op.lease, (outcome) => done(keepAliveOutcome(outcome)));
+    return;
+  }
+  const body: KvCommandBody =
+    op.kind === 'register'
+      ? { type: 'serviceRegister', service: op.service, id: op.id, address: '10.0.0.1', port: 8080, tags: [], meta: {}, ttlMs: op.ttlMs }
+      : { type: 'serviceDeregister', service: op.service, id: op.id };
+  node.submit(body, { idempotencyKey }, (outcome) => {
+    if (!outcome.ok) {
+      if (!outcome.mayHaveApplied) done({ status: 'rejected', leaderHint: outcome.leaderHint });
+      return;
+    }
+    const result = outcome.result.result;
+    if (isKvError(result)) done({ status: 'not_found' });
+    else if ('lease' in result && typeof result.lease === 'string') done({ status: 'ok', lease: result.lease });
+    else done({ status: 'ok' });
+  });
 }

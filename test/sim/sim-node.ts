@@ -14,7 +14,8 @@ import type { Storage } from '../../src/storage/storage.ts';
 import type { WatchBatch } from '../../src/kv/index.ts';
 import type { RegisterOp } from './checkers/linearizability.ts';
 import type { EventQueue } from './event-queue.ts';
-import type { AppFactory, AppOutcome, LeaseOp, LeaseOutcome, SimApp } from './sim-apps.ts';
+import type { AppFactory, AppOutcome, LeaseOp, LeaseOutcome, LockOp, LockOutcome, RegistryOp, RegistryOutcome, SimApp } from './sim-apps.ts';
+import type { LockQueries } from '../../src/lock/index.ts';
 import { SimClock } from './sim-clock.ts';
 import { isStorageError } from '../../src/storage/storage-error.ts';
 import type { NodeDisk } from './sim-disk.ts';
@@ -196,6 +197,35 @@ export class SimNode {
         if (epoch === this.epoch) done(outcome);
       }),
     );
+  }
+
+  /** A lock request, handled as the server's lock routes would. */
+  receiveLock(op: LockOp, idempotencyKey: string, done: (outcome: LockOutcome) => void): void {
+    const epoch = this.epoch;
+    this.enqueue(() =>
+      this.app.executeLock?.(op, idempotencyKey, (outcome) => {
+        if (epoch === this.epoch) done(outcome);
+      }),
+    );
+  }
+
+  /** A registry request, handled as the server's registry routes would. */
+  receiveRegistry(op: RegistryOp, idempotencyKey: string, done: (outcome: RegistryOutcome) => void): void {
+    const epoch = this.epoch;
+    this.enqueue(() =>
+      this.app.executeRegistry?.(op, idempotencyKey, (outcome) => {
+        if (epoch === this.epoch) done(outcome);
+      }),
+    );
+  }
+
+  /** This replica's lock table (KV apps only; null on a crashed node or the register app). */
+  locks(): LockQueries | null {
+    return this.status === 'crashed' ? null : (this.app.locks?.() ?? null);
+  }
+
+  leaseExists(id: string): boolean {
+    return this.app.leaseExists?.(id) ?? false;
   }
 
   /** The keys this replica's store holds under lease `id` (KV apps only). */

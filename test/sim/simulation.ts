@@ -28,6 +28,8 @@ import { TraceHash } from './trace-hash.ts';
 import { Workload } from './workload.ts';
 import { LeaseInvariantChecker } from './checkers/lease-invariants.ts';
 import { DEFAULT_LEASE_WORKLOAD, LeaseWorkload } from './lease-workload.ts';
+import { LockInvariantChecker } from './checkers/lock-invariants.ts';
+import { DEFAULT_LOCK_WORKLOAD, LockWorkload, type LockWorkloadOptions } from './lock-workload.ts';
 
 export interface SimulationOptions {
   readonly seed: number;
@@ -43,6 +45,8 @@ export interface SimulationOptions {
   readonly makeDisk?: () => NodeDisk;
   /** KV seeds only: parts of the KV node replaced by planted-bug subclasses. */
   readonly kvPlants?: KvPlants;
+  /** KV seeds only: change the lock workload (the Jepsen variant turns fencing off). */
+  readonly lockWorkload?: Partial<LockWorkloadOptions>;
   readonly trace?: (line: string) => void;
 }
 
@@ -55,6 +59,10 @@ export const COVERAGE_KEYS = [
   'read-index-under-partition',
   'lease-expired',
   'damaged-disk-refused',
+  'lock-handoff-on-release',
+  'lock-handoff-on-expiry',
+  'lock-delay-ended',
+  'lock-waiter-withdrawn',
 ] as const;
 export type CoverageKey = (typeof COVERAGE_KEYS)[number];
 
@@ -105,6 +113,13 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
   return new Simulation(options).run();
 }
 
+/** A run with the lock checker's counts (for tuning the lock workload). */
+export function runSimulationWithLockStats(options: SimulationOptions): { result: SimulationResult; lockStats: Record<string, number> } {
+  const simulation = new Simulation(options);
+  const result = simulation.run();
+  return { result, lockStats: simulation.lockStats() };
+}
+
 class Simulation {
   private readonly swarm: SwarmOptions;
   private readonly queue = new EventQueue();
@@ -116,6 +131,8 @@ class Simulation {
   private readonly workload: Workload;
   private readonly leaseChecker: LeaseInvariantChecker;
   private readonly leaseWorkload: LeaseWorkload | null;
+  private readonly lockChecker: LockInvariantChecker;
+  private readonly lockWorkload: LockWorkload | null;
   private readonly hash = new TraceHash();
   private readonly schedule: readonly FaultEvent[];
   private readonly coverage: Record<CoverageKey, number>;
@@ -148,6 +165,26 @@ class Simulation {
     this.leaseWorkload =
       this.swarm.application === 'kv'
         ? new LeaseWorkload(this.queue, leaseRandom, DEFAULT_LEASE_WORKLOAD, () => this.nodes, this.leaseChecker)
+        : null;
+    // Forked after the lease workload's stream, so every stream above draws what it drew before.
+    const lockRandom = root.fork();
+    const electionTimeoutMs = 2 * this.swarm.raft.electionTicks * this.swarm.tickMs;
+    this.lockChecker = new LockInvariantChecker(
+      () => this.queue.now,
+      Math.min(1, ...this.swarm.clockRates),
+      Math.max(1, ...this.swarm.clockRates),
+      electionTimeoutMs,
+    );
+    this.lockWorkload =
+      this.swarm.application === 'kv'
+        ? new LockWorkload(
+            this.queue,
+            lockRandom,
+            { ...DEFAULT_LOCK_WORKLOAD, ...options.lockWorkload },
+            () => this.nodes,
+            this.lockChecker,
+            this.leaseChecker,
+          )
         : null;
     this.schedule =
       options.schedule ?? generateSchedule(scheduleRandom, count, this.faultPhaseMs, this.swarm.rates);
@@ -184,9 +221,13 @@ class Simulation {
           if (this.swarm.application === 'kv') {
             this.kvChecker.onApplied(node.id, entry, outcome as KvApplyOutcome | null);
             this.leaseChecker.onApplied(node.id, entry, outcome as KvApplyOutcome | null, (id) => node.keysWithLease(id));
+            this.lockChecker.onApplied(node.id, entry, outcome as KvApplyOutcome | null);
           }
         },
-        watchBatch: (node, incarnation, batch) => this.kvChecker.onWatchBatch(node.id, incarnation, batch),
+        watchBatch: (node, incarnation, batch) => {
+          this.kvChecker.onWatchBatch(node.id, incarnation, batch);
+          this.lockChecker.onWatchBatch(node.id, batch);
+        },
         watchRestored: (_node, incarnation) => this.kvChecker.onWatchRestored(incarnation),
         event: (node, event) => this.onRaftEvent(node, event),
         trace: (line) => this.trace(line),
@@ -222,21 +263,34 @@ class Simulation {
     for (const event of this.schedule) this.queue.schedule(event.atMs, () => this.applyFault(event.action));
     this.workload.start();
     this.leaseWorkload?.start();
+    this.lockWorkload?.start();
     this.runUntil(this.faultPhaseMs);
     this.workload.stop();
     this.leaseWorkload?.stop();
+    this.lockWorkload?.stop();
     if (this.violations.length === 0) this.heal();
     if (this.violations.length === 0) this.awaitConvergence();
     if (this.violations.length === 0) this.finalChecks();
+    const lockCoverage = this.lockChecker.coverage();
     return {
       seed: this.options.seed,
       nodeCount: this.nodes.length,
-      violations: [...this.violations, ...this.checker.violations, ...this.kvChecker.violations, ...this.leaseChecker.violations],
+      violations: [
+        ...this.violations,
+        ...this.checker.violations,
+        ...this.kvChecker.violations,
+        ...this.leaseChecker.violations,
+        ...this.lockChecker.violations,
+      ],
       coverage: {
         ...this.coverage,
         'read-index-under-partition': this.workload.readsUnderPartition,
         'lease-expired': this.leaseChecker.expiries,
         'damaged-disk-refused': this.nodes.filter((node) => node.storageFailure !== null).length,
+        'lock-handoff-on-release': lockCoverage.handoffOnRelease,
+        'lock-handoff-on-expiry': lockCoverage.handoffOnExpiry,
+        'lock-delay-ended': lockCoverage.lockDelayEnded,
+        'lock-waiter-withdrawn': lockCoverage.withdrawn,
       },
       traceHash: this.hash.hex(),
       virtualMs: this.queue.now,
@@ -246,6 +300,10 @@ class Simulation {
       schedule: this.schedule,
       swarm: this.swarm,
     };
+  }
+
+  lockStats(): Record<string, number> {
+    return this.lockChecker.stats();
   }
 
   /** Runs events until `untilMs` or the first violation; false if a violation stopped it. */
@@ -272,7 +330,13 @@ class Simulation {
   }
 
   private violationCount(): number {
-    return this.violations.length + this.checker.violations.length + this.kvChecker.violations.length + this.leaseChecker.violations.length;
+    return (
+      this.violations.length +
+      this.checker.violations.length +
+      this.kvChecker.violations.length +
+      this.leaseChecker.violations.length +
+      this.lockChecker.violations.length
+    );
   }
 
   private liveNodes(): { id: string; raft: RaftNode; up: boolean }[] {
@@ -331,6 +395,7 @@ class Simulation {
       node.restart();
       node.resume();
     }
+    this.lockChecker.healed(this.queue.now);
   }
 
   /** Phase 2: a leader, a committed proposal, and equal replicas, within the bound. */
@@ -357,12 +422,14 @@ class Simulation {
       this.queue.schedule(LIVENESS_POLL_MS, poll);
     };
     poll();
-    const converged = this.runUntil(deadlineMs, () => committed && this.workload.idle && this.replicasEqual());
+    // KV seeds also wait for every registry instance whose heartbeats stopped to be removed.
+    const settled = (): boolean => this.lockWorkload === null || this.lockChecker.registrySettled;
+    const converged = this.runUntil(deadlineMs, () => committed && this.workload.idle && settled() && this.replicasEqual());
     if (!converged || this.violations.length > 0) {
       if (this.violationCount() === 0) {
         this.violations.push(
           `liveness: no convergence within ${this.options.convergenceMs ?? DEFAULT_CONVERGENCE_MS} ms after healing ` +
-            `(marker committed: ${committed}, workload idle: ${this.workload.idle}; ` +
+            `(marker committed: ${committed}, workload idle: ${this.workload.idle}, registry settled: ${settled()}; ` +
             this.nodes.map((n) => `${n.id} ${n.raft.currentRole} t${n.raft.currentTerm} c${n.raft.commitIndex} a${n.raft.appliedIndex}`).join(', ') +
             ')',
         );
@@ -402,6 +469,11 @@ class Simulation {
   private finalChecks(): void {
     this.checker.checkLogMatching(this.liveNodes());
     const history = this.swarm.application === 'kv' ? this.resolveUnappliedWrites(this.workload.history) : this.workload.history;
+    if (this.lockWorkload !== null) {
+      const replica = this.nodes.find((node) => node.storageFailure === null && node.locks() !== null);
+      const locks = replica?.locks();
+      if (replica !== undefined && locks != null) this.lockChecker.finalChecks({ locks, leaseExists: (id) => replica.leaseExists(id) });
+    }
     const result = checkLinearizable(history);
     if (result.ok === false) {
       this.violations.push(`linearizability: key ${result.key}: ${result.reason}\n${formatHistory(result.ops)}`);
