@@ -7,10 +7,102 @@
  * History is not kept per key (the contract has no reads at past revisions); what changed is
  * recorded as watch events, which the watch feed retains. Lease membership is kept in step
  * through LeaseAttachments, so no code path can put or delete a key and forget its lease.
+ *
+ * Two indexes over one set of cells: a hash Map for point lookups (every put, delete, CAS and
+ * get: O(1)), and a B+ tree in key order for ranges and prefix scans. Both hold the same mutable
+ * Cell per key, so overwriting a key (what a long log mostly holds) swaps the cell's KeyValue
+ * and leaves the tree alone; only creating or deleting a key touches the tree. The KeyValues
+ * themselves are never mutated: results and events keep the versions they were given.
  */
 import { assert } from '../common/assert.ts';
 import type { KeyValue, WatchEvent } from './types.ts';
-import { type SortedMap, newSortedStringMap } from './sorted-map.ts';
+import { type SortedMap, compareStrings, newSortedStringMap, sortedStringMapFromSorted } from './sorted-map.ts';
+
+/** One key's slot, shared by both indexes. */
+interface Cell {
+  kv: KeyValue;
+}
+
+/** The two indexes; MvccWrite edits them through these three operations only. */
+class KeyIndex {
+  private readonly byKey: Map<string, Cell>;
+  readonly ordered: SortedMap<string, Cell>;
+  private lastKey: string | undefined;
+  private lastCell: Cell | undefined;
+
+  constructor(byKey = new Map<string, Cell>(), ordered = newSortedStringMap<Cell>()) {
+    this.byKey = byKey;
+    this.ordered = ordered;
+  }
+
+  /** Built from `kvs` in one pass when they are sorted by key (a snapshot's are), else key by key. */
+  static from(kvs: Iterable<KeyValue>, check: (kv: KeyValue, seen: boolean) => void): KeyIndex {
+    const byKey = new Map<string, Cell>();
+    const keys: string[] = [];
+    const cells: Cell[] = [];
+    let sorted = true;
+    for (const kv of kvs) {
+      check(kv, byKey.has(kv.key));
+      const cell: Cell = { kv };
+      byKey.set(kv.key, cell);
+      const last = keys[keys.length - 1];
+      if (last !== undefined && compareStrings(last, kv.key) >= 0) sorted = false;
+      keys.push(kv.key);
+      cells.push(cell);
+    }
+    if (sorted) return new KeyIndex(byKey, sortedStringMapFromSorted(keys, cells));
+    const ordered = newSortedStringMap<Cell>();
+    for (let i = 0; i < keys.length; i++) ordered.set(keys[i] as string, cells[i] as Cell);
+    return new KeyIndex(byKey, ordered);
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  get(key: string): KeyValue | undefined {
+    return this.cellOf(key)?.kv;
+  }
+
+  /** Sets `kv` under its key; returns what was there. */
+  set(kv: KeyValue): KeyValue | undefined {
+    const cell = this.cellOf(kv.key);
+    if (cell !== undefined) {
+      const prev = cell.kv;
+      cell.kv = kv;
+      return prev;
+    }
+    const created: Cell = { kv };
+    this.byKey.set(kv.key, created);
+    this.ordered.set(kv.key, created);
+    this.lastCell = created;
+    return undefined;
+  }
+
+  /** Removes `key`; returns what was there. */
+  delete(key: string): KeyValue | undefined {
+    const cell = this.cellOf(key);
+    if (cell === undefined) return undefined;
+    this.byKey.delete(key);
+    this.ordered.delete(key);
+    this.lastCell = undefined;
+    return cell.kv;
+  }
+
+  /**
+   * The key's cell, remembering the last key asked about: a put reads its key (for ifRevision)
+   * and then writes it, and the second look is then one string comparison, not a hash lookup.
+   * The memo is kept exact: set and delete update it for the key they change, which is the
+   * last key asked about (they ask first).
+   */
+  private cellOf(key: string): Cell | undefined {
+    if (key === this.lastKey) return this.lastCell;
+    const cell = this.byKey.get(key);
+    this.lastKey = key;
+    this.lastCell = cell;
+    return cell;
+  }
+}
 
 /** Who tracks which keys each lease holds (the lease table). */
 export interface LeaseAttachments {
@@ -26,7 +118,7 @@ export interface RangeResult {
 }
 
 export class MvccStore {
-  private readonly kvs: SortedMap<string, KeyValue> = newSortedStringMap<KeyValue>();
+  private kvs = new KeyIndex();
   private currentRevision = 0;
   private writeOpen = false;
 
@@ -49,17 +141,17 @@ export class MvccStore {
   range(prefix: string, limit = 0): RangeResult {
     assert(Number.isSafeInteger(limit) && limit >= 0, () => `range limit ${limit}`);
     const items: KeyValue[] = [];
-    for (const [key, kv] of this.kvs.entries(prefix)) {
+    for (const [key, cell] of this.kvs.ordered.entries(prefix)) {
       if (!key.startsWith(prefix)) break;
       if (limit > 0 && items.length === limit) return { items, more: true };
-      items.push(kv);
+      items.push(cell.kv);
     }
     return { items, more: false };
   }
 
   /** Every key, sorted (snapshots). */
-  all(): IterableIterator<KeyValue> {
-    return this.kvs.values();
+  *all(): IterableIterator<KeyValue> {
+    for (const cell of this.kvs.ordered.values()) yield cell.kv;
   }
 
   /** Opens the write of the next revision; one at a time. */
@@ -80,13 +172,11 @@ export class MvccStore {
   /** Replaces everything (restore): keys in any order, the revision they were snapshotted at. */
   load(revision: number, kvs: Iterable<KeyValue>): void {
     assert(!this.writeOpen, 'load during a write');
-    this.kvs.clear();
-    this.currentRevision = revision;
-    for (const kv of kvs) {
-      assert(kv.modRevision <= revision && !this.kvs.has(kv.key), () => `snapshot key ${kv.key} is inconsistent`);
-      this.kvs.set(kv.key, kv);
+    this.kvs = KeyIndex.from(kvs, (kv, seen) => {
+      assert(kv.modRevision <= revision && !seen, () => `snapshot key ${kv.key} is inconsistent`);
       if (kv.lease !== undefined) this.attachments.attach(kv.lease, kv.key);
-    }
+    });
+    this.currentRevision = revision;
   }
 }
 
@@ -99,7 +189,7 @@ export class MvccWrite {
   constructor(
     /** The revision this write's changes carry (the store's, if it commits any). */
     readonly revision: number,
-    private readonly kvs: SortedMap<string, KeyValue>,
+    private readonly kvs: KeyIndex,
     private readonly attachments: LeaseAttachments,
     private readonly onCommit: (write: MvccWrite) => number,
   ) {}
@@ -116,7 +206,7 @@ export class MvccWrite {
       version: (prev?.version ?? 0) + 1,
       ...(lease === undefined ? {} : { lease }),
     };
-    this.kvs.set(key, kv);
+    this.kvs.set(kv);
     if (prev?.lease !== lease) {
       if (prev?.lease !== undefined) this.attachments.detach(prev.lease, key);
       if (lease !== undefined) this.attachments.attach(lease, key);
@@ -128,9 +218,8 @@ export class MvccWrite {
   /** Deletes `key` if present; returns what was deleted. */
   delete(key: string): KeyValue | undefined {
     assert(!this.committed, 'delete after commit');
-    const prev = this.kvs.get(key);
+    const prev = this.kvs.delete(key);
     if (prev === undefined) return undefined;
-    this.kvs.delete(key);
     if (prev.lease !== undefined) this.attachments.detach(prev.lease, key);
     this.events.push({ type: 'delete', key, createRevision: 0, modRevision: this.revision, version: 0, prev });
     return prev;
