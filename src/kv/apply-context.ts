@@ -25,9 +25,22 @@ export interface ApplyContext {
   readonly lockEvents: LockEvent[];
 }
 
-/** A fresh context for one apply. */
+/**
+ * A fresh context for one apply. The fields are copied one by one, not spread: on Node 20 the
+ * spread (`{ ...parts, batches: [] }`) took V8's slow path on every call and cost more than the
+ * rest of a put's apply together (14k puts/s against 75k with plain fields; bench/kv.ts).
+ */
 export function newApplyContext(parts: Pick<ApplyContext, 'store' | 'leases' | 'feed' | 'locks'>): ApplyContext {
-  return { ...parts, batches: [], leasesGranted: [], leasesRemoved: [], lockEvents: [] };
+  return {
+    store: parts.store,
+    leases: parts.leases,
+    feed: parts.feed,
+    locks: parts.locks,
+    batches: [],
+    leasesGranted: [],
+    leasesRemoved: [],
+    lockEvents: [],
+  };
 }
 
 /** Commits `write`, records its events in the feed; returns the store revision after it. */
