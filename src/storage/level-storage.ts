@@ -20,11 +20,15 @@ import type { ConcordError } from '../common/errors.ts';
 import type { PersistedState } from '../raft/types.ts';
 import { type LogBounds, planBatch, type StorageOp } from './batch-plan.ts';
 import { decodeVersion, encodeVersion, FORMAT_VERSION, VERSION_KEY } from './codec.ts';
-import { loadImage } from './load-image.ts';
+import { ImageLoader } from './load-image.ts';
 import { isStorageError, storageError } from './storage-error.ts';
 import type { PersistBatch, Storage } from './storage.ts';
 
 type Database = Level<string, Uint8Array>;
+
+/** What load() asks LevelDB for at a time: records, and bytes (whichever limit comes first). */
+const LOAD_CHUNK_RECORDS = 8192;
+const LOAD_CHUNK_BYTES = 4 * 1024 * 1024;
 
 function hasCode(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && 'code' in error && error.code === code;
@@ -115,14 +119,26 @@ export class LevelStorage implements Storage {
 
   async load(): Promise<PersistedState> {
     assert(!this.persisting, 'load() during a persist(): the state would be read mid-write');
-    let records: Array<[string, Uint8Array]>;
+    const loader = new ImageLoader(this.dataDir);
+    // One iterator reads every key from one implicit LevelDB snapshot: a consistent view. It
+    // reads in large chunks (the default 16 KiB per call would take thousands of round trips
+    // to the thread pool for a long log), each asked for before the previous one is decoded,
+    // so LevelDB reads the next chunk while this thread decodes the last.
+    const iterator = this.db.iterator({ highWaterMarkBytes: LOAD_CHUNK_BYTES });
     try {
-      // One iterator reads every key from one implicit LevelDB snapshot: a consistent view.
-      records = await this.db.iterator().all();
+      let next = iterator.nextv(LOAD_CHUNK_RECORDS);
+      for (;;) {
+        const records = await next;
+        if (records.length === 0) break;
+        next = iterator.nextv(LOAD_CHUNK_RECORDS);
+        loader.add(records);
+      }
     } catch (error) {
       throw storageError({ dataDir: this.dataDir }, 'cannot read the database', error);
+    } finally {
+      await iterator.close();
     }
-    const loaded = loadImage(this.dataDir, records);
+    const loaded = loader.finish();
     this.bounds = loaded.bounds;
     return loaded.state;
   }

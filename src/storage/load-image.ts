@@ -4,7 +4,7 @@
  * (and the index): a node that silently drops a bad entry could forget a vote or an entry it
  * acknowledged, which breaks Raft's safety; refusing to start only costs availability.
  */
-import type { Entry, HardState, PersistedState, Snapshot } from '../raft/types.ts';
+import type { Entry, HardState, LogIndex, PersistedState, Snapshot } from '../raft/types.ts';
 import { EMPTY_HARD_STATE } from '../raft/types.ts';
 import type { LogBounds } from './batch-plan.ts';
 import {
@@ -28,25 +28,12 @@ export interface LoadedImage {
   readonly bounds: LogBounds;
 }
 
+/** The data dir's singular records, as found. */
 interface RawImage {
   version?: Uint8Array;
   hardState?: Uint8Array;
   snapshotMeta?: Uint8Array;
   snapshotData?: Uint8Array;
-  entries: Array<readonly [string, Uint8Array]>;
-}
-
-function sortRecords(dataDir: string, records: Iterable<readonly [string, Uint8Array]>): RawImage {
-  const image: RawImage = { entries: [] };
-  for (const [key, value] of records) {
-    if (key === VERSION_KEY) image.version = value;
-    else if (key === HARD_STATE_KEY) image.hardState = value;
-    else if (key === SNAPSHOT_META_KEY) image.snapshotMeta = value;
-    else if (key === SNAPSHOT_DATA_KEY) image.snapshotData = value;
-    else if (key.startsWith(ENTRY_KEY_PREFIX)) image.entries.push([key, value]);
-    else throw storageError({ dataDir }, `unexpected key ${JSON.stringify(key)}`);
-  }
-  return image;
 }
 
 function checkVersion(dataDir: string, stored: Uint8Array | undefined): void {
@@ -80,37 +67,98 @@ function loadSnapshot(dataDir: string, image: RawImage): Snapshot | null {
  */
 const DECODE_BATCH = 1024;
 
-function loadEntries(dataDir: string, image: RawImage, snapshot: Snapshot | null): Entry[] {
-  const entries: Entry[] = [];
-  let previousIndex = snapshot?.meta.index ?? 0;
-  let previousTerm = snapshot?.meta.term ?? 0;
-  let decoded: (Entry | null)[] = [];
-  for (let position = 0; position < image.entries.length; position++) {
-    const [key] = image.entries[position]!;
-    const index = parseEntryKey(key);
-    if (index === null) throw storageError({ dataDir }, `malformed log key ${JSON.stringify(key)}`);
-    const offset = position % DECODE_BATCH;
-    if (offset === 0) {
-      const batch = image.entries.slice(position, position + DECODE_BATCH).map(([, value]) => value);
-      decoded = decodeEntries(batch);
+/**
+ * Builds the LoadedImage from a data dir's records as they are read, in key order, one chunk
+ * after another (`add`), so that a long log's records are decoded while the rest is still being
+ * read and are garbage as soon as they are decoded, rather than all held until the end. Every
+ * verdict waits for finish(), which checks in exactly the order a whole-image check would (an
+ * unexpected key first, then the version, hard state, snapshot, and the log from its start): the
+ * error a damaged data dir gets does not depend on how its records were chunked.
+ */
+export class ImageLoader {
+  private readonly image: RawImage = {};
+  private unexpectedKey: string | undefined;
+  /** Per log position: the index its key names, or null for a malformed key. */
+  private readonly entryIndices: (LogIndex | null)[] = [];
+  /** The first malformed log key (the only one an error can name: checks stop at the first). */
+  private malformedKey: string | undefined;
+  /** Per log position, decoded: the entry, or null when its record is corrupt. */
+  private readonly decoded: (Entry | null)[] = [];
+  private undecoded: Uint8Array[] = [];
+
+  constructor(private readonly dataDir: string) {}
+
+  /** The next records of the data dir, continuing in key order. Never throws. */
+  add(records: Iterable<readonly [string, Uint8Array]>): void {
+    for (const [key, value] of records) {
+      if (key.startsWith(ENTRY_KEY_PREFIX)) {
+        const index = parseEntryKey(key);
+        if (index === null && this.malformedKey === undefined) this.malformedKey = key;
+        this.entryIndices.push(index);
+        this.undecoded.push(value);
+        if (this.undecoded.length === DECODE_BATCH) this.decodePending();
+      } else if (key === VERSION_KEY) this.image.version = value;
+      else if (key === HARD_STATE_KEY) this.image.hardState = value;
+      else if (key === SNAPSHOT_META_KEY) this.image.snapshotMeta = value;
+      else if (key === SNAPSHOT_DATA_KEY) this.image.snapshotData = value;
+      else this.unexpectedKey ??= key;
     }
-    const entry = decoded[offset] ?? null;
-    if (entry === null) throw storageError({ dataDir, index }, 'corrupt log entry (checksum or shape)');
-    if (entry.index !== index) {
-      throw storageError({ dataDir, index }, `entry claims index ${entry.index} but is stored`);
-    }
-    if (index !== previousIndex + 1) {
-      const problem = index <= previousIndex ? 'entry at or before the snapshot index' : `log gap after ${previousIndex}`;
-      throw storageError({ dataDir, index }, problem);
-    }
-    if (entry.term < previousTerm) {
-      throw storageError({ dataDir, index }, `term ${entry.term} below the previous term ${previousTerm}`);
-    }
-    entries.push(entry);
-    previousIndex = index;
-    previousTerm = entry.term;
   }
-  return entries;
+
+  /** The state stored in the records added, fully checked; throws a storage error naming what is wrong. */
+  finish(): LoadedImage {
+    const { dataDir, image } = this;
+    if (this.unexpectedKey !== undefined) throw storageError({ dataDir }, `unexpected key ${JSON.stringify(this.unexpectedKey)}`);
+    this.decodePending();
+    checkVersion(dataDir, image.version);
+    let hardState: HardState = EMPTY_HARD_STATE;
+    if (image.hardState !== undefined) {
+      const decoded = decodeHardState(image.hardState);
+      if (decoded === null) throw storageError({ dataDir }, 'corrupt hard state (checksum or shape)');
+      hardState = decoded;
+    }
+    const snapshot = loadSnapshot(dataDir, image);
+    const entries = this.checkEntries(snapshot);
+    const snapshotIndex = snapshot?.meta.index ?? 0;
+    const lastIndex = entries.at(-1)?.index ?? snapshotIndex;
+    if (hardState.commit > lastIndex) {
+      throw storageError({ dataDir }, `hard state commit ${hardState.commit} beyond the last index ${lastIndex}`);
+    }
+    return { state: { hardState, snapshot, entries }, bounds: { snapshotIndex, lastIndex } };
+  }
+
+  private decodePending(): void {
+    if (this.undecoded.length === 0) return;
+    for (const entry of decodeEntries(this.undecoded)) this.decoded.push(entry);
+    this.undecoded = [];
+  }
+
+  private checkEntries(snapshot: Snapshot | null): Entry[] {
+    const { dataDir } = this;
+    const entries: Entry[] = [];
+    let previousIndex = snapshot?.meta.index ?? 0;
+    let previousTerm = snapshot?.meta.term ?? 0;
+    for (let position = 0; position < this.entryIndices.length; position++) {
+      const index = this.entryIndices[position] ?? null;
+      if (index === null) throw storageError({ dataDir }, `malformed log key ${JSON.stringify(this.malformedKey)}`);
+      const entry = this.decoded[position] ?? null;
+      if (entry === null) throw storageError({ dataDir, index }, 'corrupt log entry (checksum or shape)');
+      if (entry.index !== index) {
+        throw storageError({ dataDir, index }, `entry claims index ${entry.index} but is stored`);
+      }
+      if (index !== previousIndex + 1) {
+        const problem = index <= previousIndex ? 'entry at or before the snapshot index' : `log gap after ${previousIndex}`;
+        throw storageError({ dataDir, index }, problem);
+      }
+      if (entry.term < previousTerm) {
+        throw storageError({ dataDir, index }, `term ${entry.term} below the previous term ${previousTerm}`);
+      }
+      entries.push(entry);
+      previousIndex = index;
+      previousTerm = entry.term;
+    }
+    return entries;
+  }
 }
 
 /**
@@ -118,20 +166,7 @@ function loadEntries(dataDir: string, image: RawImage, snapshot: Snapshot | null
  * format version, every checksum, contiguity after the snapshot, commit within the log.
  */
 export function loadImage(dataDir: string, records: Iterable<readonly [string, Uint8Array]>): LoadedImage {
-  const image = sortRecords(dataDir, records);
-  checkVersion(dataDir, image.version);
-  let hardState: HardState = EMPTY_HARD_STATE;
-  if (image.hardState !== undefined) {
-    const decoded = decodeHardState(image.hardState);
-    if (decoded === null) throw storageError({ dataDir }, 'corrupt hard state (checksum or shape)');
-    hardState = decoded;
-  }
-  const snapshot = loadSnapshot(dataDir, image);
-  const entries = loadEntries(dataDir, image, snapshot);
-  const snapshotIndex = snapshot?.meta.index ?? 0;
-  const lastIndex = entries.at(-1)?.index ?? snapshotIndex;
-  if (hardState.commit > lastIndex) {
-    throw storageError({ dataDir }, `hard state commit ${hardState.commit} beyond the last index ${lastIndex}`);
-  }
-  return { state: { hardState, snapshot, entries }, bounds: { snapshotIndex, lastIndex } };
+  const loader = new ImageLoader(dataDir);
+  loader.add(records);
+  return loader.finish();
 }
