@@ -20,7 +20,7 @@
  * The data dirs live under os.tmpdir() and are removed afterwards, also on failure. Timings are
  * warm-cache (the files were just written); a cold disk adds its read time on top.
  *
- *   npx tsx bench/restart.ts      (or import runRestartBench)
+ *   npx tsx bench/restart.ts [bounded|worst] [--keys=N] [--updates=N] [--runs=N]   (or import runRestartBench)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -302,8 +302,23 @@ export async function runRestartBench(
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const only = process.argv.slice(2).filter((arg): arg is ScenarioName => arg === 'bounded' || arg === 'worst');
-  const options = only.length > 0 ? { ...DEFAULT_RESTART_BENCH_OPTIONS, scenarios: only } : DEFAULT_RESTART_BENCH_OPTIONS;
+  const args = process.argv.slice(2);
+  const only = args.filter((arg): arg is ScenarioName => arg === 'bounded' || arg === 'worst');
+  // Smaller sizes for iterating (`--updates=100000`); the defaults are the figures we quote.
+  const sized = (name: 'keys' | 'updates' | 'runs'): Partial<RestartBenchOptions> => {
+    const arg = args.find((candidate) => candidate.startsWith(`--${name}=`));
+    if (arg === undefined) return {};
+    const value = Number(arg.slice(name.length + 3));
+    if (!Number.isSafeInteger(value) || value < 1) throw new Error(`restart bench: bad ${arg}`);
+    return { [name]: value };
+  };
+  const options: RestartBenchOptions = {
+    ...DEFAULT_RESTART_BENCH_OPTIONS,
+    ...(only.length > 0 ? { scenarios: only } : {}),
+    ...sized('keys'),
+    ...sized('updates'),
+    ...sized('runs'),
+  };
   const results = await runRestartBench(options, (line) => console.error(line));
   const show = (s: Spread): string => `${s.median.toFixed(0)} (${s.min.toFixed(0)}–${s.max.toFixed(0)})`;
   console.table(
