@@ -56,13 +56,13 @@ export interface HttpBenchResult {
   readonly newLeader: string | null;
 }
 
-function percentile(sorted: readonly number[], fraction: number): number {
+export function percentile(sorted: readonly number[], fraction: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? Number.NaN;
 }
 
 /** Runs `total` operations with `inFlight` workers, until done or the budget runs out. */
-async function runPhase(
+export async function runPhase(
   total: number,
   inFlight: number,
   budgetMs: number,

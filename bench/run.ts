@@ -5,7 +5,7 @@
  * machine should produce a slow number, not a failed build.
  *
  *   npx tsx bench/run.ts [--json] [--only NAME | NAME...]
- *   NAME: raft-core-throughput | simulator-speed | storage-group-commit | kv | restart | http
+ *   NAME: raft-core-throughput | simulator-speed | storage-group-commit | kv | restart | http | locks
  */
 import { DEFAULT_CORE_OPTIONS, runRaftCore, type CoreRunResult } from './raft-core.ts';
 import {
@@ -19,6 +19,7 @@ import { DEFAULT_STORAGE_BENCH_OPTIONS, runStorageBench } from './storage.ts';
 import { DEFAULT_KV_BENCH_OPTIONS, runKvBench, type Spread } from './kv.ts';
 import { DEFAULT_RESTART_BENCH_OPTIONS, runRestartBench } from './restart.ts';
 import { DEFAULT_HTTP_BENCH_OPTIONS, runHttpBench, type PhaseResult } from './http.ts';
+import { DEFAULT_LOCKS_BENCH_OPTIONS, runLocksBench } from './locks.ts';
 
 /** One line of the table: a figure, its unit and the target it is read against. */
 interface Row {
@@ -208,7 +209,65 @@ const http: Benchmark = {
   },
 };
 
-const BENCHMARKS: readonly Benchmark[] = [raftCoreThroughput, simulatorSpeed, storageGroupCommit, kv, restart, http];
+/**
+ * etcd 3.4 on this machine (issue 5): lease grant + lock + unlock (three calls) by one client,
+ * and eight clients on one lock. Issue 5's targets for Concord: ≥ 1,000 cycles/s, ≥ 800 handoffs/s.
+ */
+const ETCD_LOCK_REFERENCE = { cyclesPerSecond: '380–500', cycleP50Ms: '1.7–2.1', handoffsPerSecond: 79, waitP50Ms: 99 };
+
+const locks: Benchmark = {
+  name: 'locks',
+  async run(progress) {
+    const options = DEFAULT_LOCKS_BENCH_OPTIONS;
+    const result = await runLocksBench(options, progress);
+    const { uncontended, contended, registry } = result;
+    const load = (averages: readonly number[]): string => averages.map((value) => value.toFixed(2)).join(' / ');
+    const contenders = options.contenders;
+    const statuses = (counts: Readonly<Record<string, number>>): string => {
+      const parts = Object.entries(counts).map(([status, count]) => `${count}× ${status}`);
+      return parts.length === 0 ? '' : `; failed: ${parts.join(', ')}`;
+    };
+    return {
+      rows: [
+        { benchmark: 'locks machine load average (1/5/15 min) at start', figure: load(result.loadAverageAtStart), unit: `on ${result.cores} cores`, target: '' },
+        { benchmark: 'locks uncontended acquire+release (1 client, leader)', figure: uncontended.opsPerSecond, decimals: 0, unit: 'cycles/s', target: `≥ 1,000; etcd 3.4: ${ETCD_LOCK_REFERENCE.cyclesPerSecond}` },
+        { benchmark: 'locks uncontended cycle p50', figure: uncontended.p50Ms, decimals: 2, unit: 'ms', target: `etcd 3.4: ${ETCD_LOCK_REFERENCE.cycleP50Ms}` },
+        { benchmark: 'locks uncontended cycle p99', figure: uncontended.p99Ms, decimals: 2, unit: 'ms', target: '' },
+        { benchmark: 'locks uncontended done / errors', figure: `${uncontended.operations} / ${uncontended.errors}`, unit: `in ${uncontended.seconds.toFixed(1)} s`, target: '' },
+        { benchmark: `locks ${contenders} clients on one lock (3 nodes) handoffs`, figure: contended.handoffsPerSecond, decimals: 0, unit: 'handoffs/s', target: `≥ 800; etcd 3.4: ${ETCD_LOCK_REFERENCE.handoffsPerSecond}` },
+        { benchmark: `locks ${contenders} clients wait after a release p50`, figure: contended.afterRelease.p50Ms, decimals: 2, unit: 'ms (release sent → next grant)', target: '' },
+        { benchmark: `locks ${contenders} clients wait after a release p99`, figure: contended.afterRelease.p99Ms, decimals: 2, unit: 'ms (release sent → next grant)', target: '' },
+        { benchmark: `locks ${contenders} clients acquire wait in line p50`, figure: contended.acquireWait.p50Ms, decimals: 1, unit: 'ms (acquire sent → grant)', target: `etcd 3.4: ${ETCD_LOCK_REFERENCE.waitP50Ms}` },
+        { benchmark: `locks ${contenders} clients acquire wait in line p99`, figure: contended.acquireWait.p99Ms, decimals: 1, unit: 'ms (acquire sent → grant)', target: '' },
+        { benchmark: `locks ${contenders} clients grants / errors`, figure: `${contended.grants} / ${contended.errors}`, unit: `in ${contended.seconds.toFixed(1)} s${statuses(contended.errorStatuses)}`, target: '' },
+        ...registry.flatMap((phase): Row[] => {
+          const name = `registry ${phase.instances.toLocaleString('en')} instances, heartbeats ${phase.via === 'leader' ? 'to the leader' : 'over 3 nodes'}`;
+          const leaderCpu = phase.cpu.find((node) => node.leader)?.percent ?? Number.NaN;
+          const followerCpu = phase.cpu.filter((node) => !node.leader).map((node) => `${node.id} ${node.percent.toFixed(1)}`).join(', ');
+          const moved = phase.leaderAfter === result.leader ? '' : ` (leader moved to ${phase.leaderAfter})`;
+          return [
+            { benchmark: `${name}: heartbeat p50`, figure: phase.heartbeats.p50Ms, decimals: 2, unit: 'ms', target: '' },
+            { benchmark: `${name}: heartbeat p99`, figure: phase.heartbeats.p99Ms, decimals: 2, unit: 'ms', target: '' },
+            { benchmark: `${name}: leader ${result.leader} CPU`, figure: leaderCpu, decimals: 1, unit: `% of a core (idle: ${result.leaderIdleCpuPercent.toFixed(1)} %)${moved}`, target: '' },
+            { benchmark: `${name}: follower CPU`, figure: followerCpu, unit: '% of a core', target: '' },
+            { benchmark: `${name}: load generator CPU`, figure: phase.clientCpuPercent, decimals: 1, unit: '% of a core (this process)', target: '' },
+            {
+              benchmark: `${name}: done / errors / late`,
+              figure: `${phase.heartbeats.count} / ${phase.errors} / ${phase.late}`,
+              unit: `in ${phase.seconds.toFixed(1)} s (${phase.heartbeatsPerSecond.toFixed(0)}/s)${statuses(phase.errorStatuses)}`,
+              target: '',
+            },
+            { benchmark: `${name}: still listed after`, figure: phase.listedAfter, unit: `of ${phase.registered} registered`, target: phase.instances.toLocaleString('en') },
+          ];
+        }),
+        { benchmark: 'locks machine load average (1/5/15 min) at end', figure: load(result.loadAverageAtEnd), unit: `on ${result.cores} cores`, target: '' },
+      ],
+      raw: { options, ...result, etcdReference: ETCD_LOCK_REFERENCE },
+    };
+  },
+};
+
+const BENCHMARKS: readonly Benchmark[] = [raftCoreThroughput, simulatorSpeed, storageGroupCommit, kv, restart, http, locks];
 
 function parseArgs(argv: readonly string[]): { json: boolean; only: string[] } {
   let json = false;

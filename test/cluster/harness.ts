@@ -3,7 +3,8 @@
  * Each node gets its own loopback address (127.0.0.11, .12, ...), so ports repeat across nodes
  * and only need to be free on those addresses; the ports are chosen at random in a high range
  * and probed first. Data dirs live under one temp dir. Every wait is bounded, and destroy()
- * kills every process (SIGKILL) and removes the temp dir, whatever state the test left.
+ * kills every process (SIGKILL) — nodes and helper client scripts (spawnScript) alike — and
+ * removes the temp dir, whatever state the test left.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,6 +17,7 @@ import { Agent, request } from 'undici';
 import { readAnswer } from '../support/http-answer.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/concord.js', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface NodeSpec {
   readonly id: string;
@@ -53,18 +55,63 @@ export interface ClusterOptions {
   readonly echo?: boolean;
 }
 
-class NodeProcess {
+/** A child process whose output is collected line by line (JSON lines parsed). */
+class ChildLines {
   readonly lines: LogLine[] = [];
   readonly rawLines: string[] = [];
   child: ChildProcess | null = null;
   exited: Promise<number | null> = Promise.resolve(null);
   running = false;
+}
 
-  constructor(readonly spec: NodeSpec) {}
+class NodeProcess extends ChildLines {
+  constructor(readonly spec: NodeSpec) {
+    super();
+  }
 
   get clientUrl(): string {
     return `http://${this.spec.host}:${this.spec.clientPort}`;
   }
+}
+
+/** A helper script started by LocalCluster.spawnScript. */
+export class ScriptProcess extends ChildLines {
+  constructor(readonly name: string) {
+    super();
+  }
+}
+
+/** Collects `child`'s stdout and stderr into `target` and tracks its exit. */
+function attach(target: ChildLines, child: ChildProcess, echoPrefix: string | null): void {
+  target.child = child;
+  target.running = true;
+  const collect = (stream: NodeJS.ReadableStream | null): void => {
+    let pending = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      pending += chunk;
+      const parts = pending.split('\n');
+      pending = parts.pop() ?? '';
+      for (const line of parts) {
+        if (line.trim() === '') continue;
+        target.rawLines.push(line);
+        if (echoPrefix !== null) process.stderr.write(`${echoPrefix} | ${line}\n`);
+        try {
+          target.lines.push(JSON.parse(line) as LogLine);
+        } catch {
+          target.lines.push({ msg: line });
+        }
+      }
+    });
+  };
+  collect(child.stdout);
+  collect(child.stderr);
+  target.exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      target.running = false;
+      resolve(code ?? (signal === null ? null : 128));
+    });
+  });
 }
 
 export async function sleep(ms: number): Promise<void> {
@@ -113,6 +160,7 @@ export class LocalCluster {
   readonly nodes: Map<string, NodeProcess>;
   readonly agent = new Agent({ keepAliveTimeout: 10_000, connections: 128, pipelining: 1 });
   private readonly extraProcesses: NodeProcess[] = [];
+  private readonly scripts: ScriptProcess[] = [];
 
   private constructor(
     readonly root: string,
@@ -193,35 +241,24 @@ export class LocalCluster {
     ];
     // The IPC channel makes the node stop if this process dies without cleaning up.
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-    node.child = child;
-    node.running = true;
-    const collect = (stream: NodeJS.ReadableStream | null): void => {
-      let pending = '';
-      stream?.setEncoding('utf8');
-      stream?.on('data', (chunk: string) => {
-        pending += chunk;
-        const parts = pending.split('\n');
-        pending = parts.pop() ?? '';
-        for (const line of parts) {
-          if (line.trim() === '') continue;
-          node.rawLines.push(line);
-          if (this.echo) process.stderr.write(`${spec.id} | ${line}\n`);
-          try {
-            node.lines.push(JSON.parse(line) as LogLine);
-          } catch {
-            node.lines.push({ msg: line });
-          }
-        }
-      });
-    };
-    collect(child.stdout);
-    collect(child.stderr);
-    node.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        node.running = false;
-        resolve(code ?? (signal === null ? null : 128));
-      });
+    attach(node, child, this.echo ? spec.id : null);
+  }
+
+  /**
+   * Runs a TypeScript helper script (through tsx) as a client process of its own, e.g. a lock
+   * holder that a test kills with SIGKILL. Its output lines are collected like a node's (JSON
+   * lines parsed); it gets an IPC channel, so it can stop itself when this process goes away;
+   * destroy() kills it like the nodes.
+   */
+  spawnScript(script: string, args: readonly string[], name = path.basename(script)): ScriptProcess {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
+    const helper = new ScriptProcess(name);
+    attach(helper, child, this.echo ? name : null);
+    this.scripts.push(helper);
+    return helper;
   }
 
   /** Sends `signal` and waits (bounded) for the process to exit; returns its exit code. */
@@ -244,7 +281,7 @@ export class LocalCluster {
 
   /** Kills everything and removes the data dirs. Safe to call twice, and after failures. */
   async destroy(): Promise<void> {
-    const all = [...this.nodes.values(), ...this.extraProcesses];
+    const all: ChildLines[] = [...this.scripts, ...this.nodes.values(), ...this.extraProcesses];
     await Promise.all(all.map(async (node) => {
       if (node.running && node.child !== null) {
         node.child.kill('SIGKILL');
