@@ -456,14 +456,25 @@ class Simulation {
     const first = replicas[0];
     if (first === undefined) return false;
     const applied = first.raft.appliedIndex;
-    const digest = first.digest();
-    return replicas.every(
-      (node) =>
-        node.raft.appliedIndex === applied &&
-        node.raft.commitIndex === applied &&
-        node.raft.lastIndex === applied &&
-        node.digest() === digest,
+    const sameIndex = replicas.every(
+      (node) => node.raft.appliedIndex === applied && node.raft.commitIndex === applied && node.raft.lastIndex === applied,
     );
+    if (!sameIndex) return false;
+    const digest = this.digestOf(first);
+    return replicas.every((node) => this.digestOf(node) === digest);
+  }
+
+  /**
+   * A replica's digest, computed once per process life (its RaftNode) and applied index: the
+   * liveness phase asks after every event, and the state only changes when an entry applies.
+   */
+  private readonly digests = new WeakMap<RaftNode, { index: number; digest: string }>();
+  private digestOf(node: SimNode): string {
+    const cached = this.digests.get(node.raft);
+    if (cached !== undefined && cached.index === node.raft.appliedIndex) return cached.digest;
+    const digest = node.digest();
+    this.digests.set(node.raft, { index: node.raft.appliedIndex, digest });
+    return digest;
   }
 
   private finalChecks(): void {
