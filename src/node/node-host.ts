@@ -1,9 +1,9 @@
 /**
  * NodeHost glues a RaftNode to its Storage, Transport, Clock and state machine and runs the
- * Ready loop: tick on a timer; take a Ready; send a leader's appends at once; persist it in one
- * write (every proposal waiting at that moment shares the one fsync: group commit); only then
- * send its other messages; restore and apply; resolve the proposals and reads that were waiting;
- * advance; compact the log every N applied entries. It takes its Clock, Transport and Storage as arguments, so the simulator runs
+ * Ready loop: tick on a timer; take a Ready; send a leader's appends at once; restore and apply
+ * what is committed, resolving the proposals and reads that were waiting; persist the Ready in
+ * one write (every proposal waiting at that moment shares the one fsync: group commit); only
+ * then send its other messages; advance; compact the log every N applied entries. It takes its Clock, Transport and Storage as arguments, so the simulator runs
  * this very class, not a model of it.
  *
  * Its API is callback-based, not promise-based, for the same reason: the simulator completes
@@ -209,6 +209,11 @@ export class NodeHost<Result> {
     this.noteSoftState(ready.softState);
     // A leader's appends go out now: followers write while we write (Ready.messagesBeforePersist).
     if (ready.messagesBeforePersist.length > 0) this.options.transport.send(ready.messagesBeforePersist);
+    // Committed entries are durable on a quorum already, so applying them need not wait for our
+    // own write (etcd applies in parallel with its WAL write too). Otherwise, under load, every
+    // answer would wait for the fsync of the next batch of proposals that shares this Ready.
+    // The state machine is volatile: a crash now rebuilds it from snapshot and log either way.
+    this.apply(ready);
     const batch: PersistBatch = {
       snapshot: ready.snapshot,
       compaction: ready.compaction,
@@ -235,13 +240,17 @@ export class NodeHost<Result> {
     });
   }
 
-  /** The Ready's writes are durable: send, apply, serve reads, advance — in that order. */
-  private complete(ready: Ready): void {
-    this.options.transport.send(ready.messages);
+  /** Restore a received snapshot, apply committed entries, then serve the reads they enable. */
+  private apply(ready: Ready): void {
     if (ready.snapshot !== null) this.restoreSnapshot(ready.snapshot.meta.index, ready.snapshot.data);
     for (const entry of ready.committedEntries) this.applyEntry(entry);
     for (const read of ready.readStates) this.finishReadRound(read.context, ready.appliedThrough);
     for (const context of ready.droppedReads) this.failReadRound(context);
+  }
+
+  /** The Ready's writes are durable: send what they promise, then advance. */
+  private complete(ready: Ready): void {
+    this.options.transport.send(ready.messages);
     this.raft.advance(ready);
     this.maybeCompact();
     this.schedulePump();

@@ -6,7 +6,10 @@
  *   2. send messages (never before step 1 is durable: they promise what it wrote);
  *   3. restore the state machine from `snapshot`, then apply committedEntries in order;
  *   4. serve readStates (safe now that step 3 is done); fail droppedReads;
- *   5. call advance(ready).
+ *   5. call advance(ready) once steps 1-4 are all done.
+ * Steps 3 and 4 need not wait for step 1: committed entries are durable on a quorum already, and
+ * the state machine is volatile (a crash rebuilds it from the durable snapshot and log). NodeHost
+ * runs them before the write, so answers do not wait for the fsync of a batch they are not in.
  */
 import type { Message } from './messages.ts';
 import type { Entry, HardState, LogIndex, ReadState, Snapshot, SoftState } from './types.ts';
