@@ -76,6 +76,8 @@ const SERVER_DEADLINE_SLACK_MS = 100;
 /** An attempt that may be retried elsewhere gets this share of what remains (at least 1.5 s). */
 const ATTEMPT_SHARE = 0.6;
 const MIN_ATTEMPT_MS = 1_500;
+const MEMBERS_LOOKUP_INTERVAL_MS = 1_000;
+const MEMBERS_LOOKUP_TIMEOUT_MS = 2_000;
 
 function normalizeEndpoint(endpoint: string): string {
   const trimmed = endpoint.trim().replace(/\/+$/, '');
@@ -102,6 +104,9 @@ export class ClientCore {
   private current = 0;
   private leaderEndpoint: string | null = null;
   private readonly endpointOfNode = new Map<string, string>();
+  /** The last leader an answer named (a node id). */
+  private leaderHint: string | null = null;
+  private membersAskedAt = Number.NEGATIVE_INFINITY;
   private readonly initialBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly random: () => number;
@@ -244,15 +249,44 @@ export class ClientCore {
     else if (index < 0) this.current += 1;
   }
 
-  /** Remembers which configured endpoint is which node, and prefers the leader once named. */
+  /**
+   * Remembers which configured endpoint is which node, and prefers the leader once named. A
+   * leader this client has not talked to yet is looked up in the answering node's member list
+   * (in the background, at most once a second); only a member whose client URL is one of the
+   * configured endpoints is ever preferred.
+   */
   private learn(endpoint: string, headers: Headers): void {
     const node = headers[NODE_HEADER];
     if (node !== undefined && node !== '') this.endpointOfNode.set(node, endpoint);
     const leader = headers[SERVED_BY_HEADER] ?? headers[LEADER_HEADER];
-    if (leader !== undefined && leader !== '') {
-      const leaderEndpoint = this.endpointOfNode.get(leader);
-      if (leaderEndpoint !== undefined) this.leaderEndpoint = leaderEndpoint;
-    }
+    if (leader === undefined || leader === '') return;
+    this.leaderHint = leader;
+    const leaderEndpoint = this.endpointOfNode.get(leader);
+    if (leaderEndpoint !== undefined) this.leaderEndpoint = leaderEndpoint;
+    else this.askMembers(endpoint);
+  }
+
+  private askMembers(endpoint: string): void {
+    const now = this.clock.now();
+    if (now - this.membersAskedAt < MEMBERS_LOOKUP_INTERVAL_MS) return;
+    this.membersAskedAt = now;
+    const signal = AbortSignal.timeout(MEMBERS_LOOKUP_TIMEOUT_MS);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.options.token !== undefined) headers['authorization'] = `Bearer ${this.options.token}`;
+    this.options.transport
+      .request(endpoint, { method: 'GET', path: '/v1/cluster', headers, signal, timeoutMs: MEMBERS_LOOKUP_TIMEOUT_MS })
+      .then((answer) => {
+        const members = (answer.body as { members?: unknown } | undefined)?.members;
+        if (answer.status !== 200 || !Array.isArray(members)) return;
+        for (const member of members as Array<{ id?: unknown; clientUrl?: unknown }>) {
+          if (typeof member.id !== 'string' || typeof member.clientUrl !== 'string' || member.clientUrl === '') continue;
+          const url = normalizeEndpoint(member.clientUrl);
+          if (this.endpoints.includes(url)) this.endpointOfNode.set(member.id, url);
+        }
+        const leaderEndpoint = this.leaderHint === null ? undefined : this.endpointOfNode.get(this.leaderHint);
+        if (leaderEndpoint !== undefined) this.leaderEndpoint = leaderEndpoint;
+      })
+      .catch(() => undefined);
   }
 
   private async backoff(round: number, retryAfter: number | null, deadline: number, signal: AbortSignal | undefined): Promise<void> {

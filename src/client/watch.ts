@@ -50,6 +50,8 @@ export class KvWatch implements AsyncIterable<WatchEvent> {
   private started = false;
   /** Reconnections so far (tests and diagnostics). */
   reconnects = 0;
+  /** The endpoint the stream is open on now (null between streams). */
+  endpoint: string | null = null;
 
   constructor(
     private readonly core: ClientCore,
@@ -94,6 +96,7 @@ export class KvWatch implements AsyncIterable<WatchEvent> {
         }
         throw error;
       }
+      this.endpoint = stream.endpoint;
       if (fromRevision === undefined) {
         const revision = Number(stream.headers['x-concord-revision']);
         if (Number.isSafeInteger(revision)) resume.started(revision);
@@ -121,6 +124,7 @@ export class KvWatch implements AsyncIterable<WatchEvent> {
         // The stream broke (node killed, network, idle timeout): resume elsewhere.
       } finally {
         stream.close();
+        this.endpoint = null;
       }
       if (signal.aborted) return;
       // The node ended the stream (shutting down, or cut off a slow reader): try another.

@@ -78,7 +78,33 @@ describe('ClientCore', () => {
     await client.call({ method: 'GET', path: '/v1/kv/a' }); // B answers as n2: now known
     expect(client.preferredEndpoint).toBe(B);
     await client.call({ method: 'GET', path: '/v1/kv/a' });
-    expect(transport.requests.map((request) => request.endpoint)).toEqual([A, B, B]);
+    const kvRequests = transport.requests.filter((request) => request.path.startsWith('/v1/kv'));
+    expect(kvRequests.map((request) => request.endpoint)).toEqual([A, B, B]);
+  });
+
+  it('a leader it has not talked to is found in the member list, but only among its endpoints', async () => {
+    const members = [
+      { id: 'n1', clientUrl: A },
+      { id: 'n2', clientUrl: `${C}/` },
+      { id: 'n3', clientUrl: 'http://elsewhere:9' },
+    ];
+    const leader = { current: 'n2' };
+    const { core: client, transport } = core((_endpoint, request) =>
+      request.path === '/v1/cluster' ? json(200, { members }) : json(200, {}, { 'x-concord-node': 'n1', 'x-concord-leader': leader.current }),
+    );
+    await client.call({ method: 'GET', path: '/v1/kv/a' });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(transport.requests.filter((request) => request.path === '/v1/cluster')).toHaveLength(1);
+    expect(client.preferredEndpoint).toBe(C);
+    // A leader whose client URL is not a configured endpoint is never dialled.
+    client.moveOn(C);
+    leader.current = 'n3';
+    await client.call({ method: 'GET', path: '/v1/kv/a' });
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await client.call({ method: 'GET', path: '/v1/kv/a' });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(transport.requests.some((request) => request.endpoint === 'http://elsewhere:9')).toBe(false);
+    expect(client.endpoints).toContain(client.preferredEndpoint);
   });
 
   it('a 503 from the hinted leader sends the next attempt elsewhere', async () => {
