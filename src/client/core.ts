@@ -189,7 +189,7 @@ export class ClientCore {
       if (response.status === 503 || response.status === 504) {
         // This node has no leader, is going away, or hung: the next attempt goes elsewhere (or to
         // the leader it named).
-        if (this.leaderEndpoint === endpoint || response.headers[LEADER_HEADER] === undefined) this.moveOn(endpoint);
+        if (this.preferredEndpoint === endpoint) this.moveOn(endpoint);
       }
       failuresInRound += 1;
       if (failuresInRound >= this.endpoints.length || response.status === 429) {
