@@ -77,7 +77,7 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     ...(deps.peerStates === undefined ? {} : { peerStates: () => deps.peerStates?.() ?? {} }),
     sampleIntervalMs: limits.metricsSampleIntervalMs,
   });
-  const forwarder = new LeaderForwarder(deps.nodeId, limits.forwardConnectionsPerLeader);
+  const forwarder = new LeaderForwarder(deps.nodeId, limits.maxForwardedInFlight);
   const router = new LeaderRouter({
     forwarder,
     members: () => deps.members(),

@@ -1,13 +1,17 @@
 /**
  * Forwards a client's HTTP request to the leader and brings its answer back, over one
  * keep-alive undici Pool per leader URL (forwarding is the steady state on followers, so its
- * connections should stay warm). The request goes out as it came in — method, path and query,
- * JSON body — plus the headers of request-scope.ts: the forwarding mark, the remaining deadline
- * and the idempotency key that makes a repeated attempt safe.
+ * connections should stay warm). The pool opens as many connections as requests are in flight:
+ * blocking requests (a lock acquire waiting in line) hold theirs for long, and must not stall
+ * the others; the bound is on requests in flight instead (beyond it, 429 overloaded, so clients
+ * back off rather than queue past their deadlines). The request goes out as it came in —
+ * method, path and query, JSON body — plus the headers of request-scope.ts: the forwarding mark,
+ * the remaining deadline and the idempotency key that makes a repeated attempt safe.
  */
 import type { Socket } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 import type { FastifyRequest } from 'fastify';
+import { ConcordError } from '../common/errors.ts';
 import { FORWARDED_BY_HEADER, IDEMPOTENCY_KEY_HEADER, REMAINING_TIMEOUT_HEADER, type RequestScope } from './request-scope.ts';
 
 /** The leader's answer, to relay as is. */
@@ -27,14 +31,30 @@ const ANSWER_SLACK_MS = 1000;
 export class LeaderForwarder {
   private readonly pools = new Map<string, Pool>();
   private closed = false;
+  private inFlight = 0;
 
   constructor(
     private readonly nodeId: string,
-    private readonly connectionsPerLeader: number,
+    private readonly maxInFlight: number,
   ) {}
 
-  /** Sends `request` to `leaderUrl`; rejects on a network failure (the caller may try again). */
+  /**
+   * Sends `request` to `leaderUrl`; rejects on a network failure (the caller may try again), and
+   * with a ConcordError `overloaded` when maxInFlight requests are already being forwarded.
+   */
   async forward(request: FastifyRequest, scope: RequestScope, leaderUrl: string): Promise<ForwardedAnswer> {
+    if (this.inFlight >= this.maxInFlight) {
+      throw new ConcordError('overloaded', `this node is already forwarding ${this.inFlight} requests to the leader; retry later`);
+    }
+    this.inFlight++;
+    try {
+      return await this.send(request, scope, leaderUrl);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async send(request: FastifyRequest, scope: RequestScope, leaderUrl: string): Promise<ForwardedAnswer> {
     const headers: Record<string, string> = {
       [FORWARDED_BY_HEADER]: this.nodeId,
       [REMAINING_TIMEOUT_HEADER]: String(Math.max(1, Math.floor(scope.deadline.remainingMs()))),
@@ -95,7 +115,7 @@ export class LeaderForwarder {
     const origin = new URL(url).origin;
     let pool = this.pools.get(origin);
     if (pool === undefined) {
-      pool = new Pool(origin, { connections: this.connectionsPerLeader, keepAliveTimeout: 30_000 });
+      pool = new Pool(origin, { connections: null, keepAliveTimeout: 30_000 });
       this.pools.set(origin, pool);
     }
     return pool;

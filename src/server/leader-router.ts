@@ -9,6 +9,7 @@
  * A request that was itself forwarded is never forwarded again (see request-scope.ts).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ConcordError } from '../common/errors.ts';
 import { sleepWithin } from './deadline.ts';
 import type { LeaderForwarder } from './leader-forwarder.ts';
 import { noLeader, type LeaderAttempt } from './replica-service.ts';
@@ -63,6 +64,8 @@ export class LeaderRouter {
           } catch (error) {
             // The client is gone: there is nobody to answer, so nothing to try again for.
             if (request.raw.socket?.destroyed === true) throw error;
+            // This node's own refusal (too much in flight) is final: the client backs off.
+            if (error instanceof ConcordError) throw error;
             lastProblem = `leader ${result.leaderId} unreachable: ${error instanceof Error ? error.message : String(error)}`;
           }
         }

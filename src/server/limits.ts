@@ -25,8 +25,13 @@ export interface ServerLimits {
   readonly leaderPollIntervalMs: number;
   /** `retry-after` (seconds) on 429 and 503 answers. */
   readonly retryAfterSeconds: number;
-  /** Keep-alive connections kept open to each leader that writes are forwarded to. */
-  readonly forwardConnectionsPerLeader: number;
+  /**
+   * Requests this node forwards to the leader at once; beyond it, 429 overloaded. Each holds a
+   * keep-alive connection while in flight (a blocking lock acquire holds one for its whole
+   * wait), so connections are not capped separately: a fixed pool let sixteen waiting acquires
+   * stall every other forwarded request behind them.
+   */
+  readonly maxForwardedInFlight: number;
   /** How often the metrics sampler looks at Raft state (leader changes between scrapes are counted). */
   readonly metricsSampleIntervalMs: number;
   /**
@@ -48,7 +53,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   watchMaxBufferedBytes: 8 * 1024 * 1024,
   leaderPollIntervalMs: 25,
   retryAfterSeconds: 1,
-  forwardConnectionsPerLeader: 16,
+  maxForwardedInFlight: 4096,
   metricsSampleIntervalMs: 100,
   maxRangeItems: 10_000,
   shutdownGraceMs: 2000,
