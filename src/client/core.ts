@@ -28,8 +28,12 @@ export interface CallOptions {
   readonly signal?: AbortSignal | undefined;
   /** The call's deadline (default: the client's timeoutMs). */
   readonly timeoutMs?: number | undefined;
-  /** Send `timeoutMs` to the server (routes without a deadline parameter refuse it). */
-  readonly serverDeadline?: boolean;
+  /**
+   * Send what remains of the deadline to the server as `timeoutMs` (default true); false for
+   * routes without that parameter (they refuse it) or where the server's own default is better;
+   * a number caps it (a blocking query's `timeoutMs` bounds only its read barrier).
+   */
+  readonly serverDeadline?: boolean | number;
   /** The server may hold this request (a wait): give each attempt the whole remaining deadline. */
   readonly waits?: boolean;
   /** Use this idempotency key instead of a generated one. */
@@ -77,6 +81,8 @@ const SERVER_DEADLINE_SLACK_MS = 100;
 const ATTEMPT_SHARE = 0.6;
 const MIN_ATTEMPT_MS = 1_500;
 const MEMBERS_LOOKUP_INTERVAL_MS = 1_000;
+/** A node refuses a longer `timeoutMs` (its default maxTimeoutMs); the client's own deadline may be longer. */
+const MAX_SERVER_TIMEOUT_MS = 120_000;
 const MEMBERS_LOOKUP_TIMEOUT_MS = 2_000;
 
 function normalizeEndpoint(endpoint: string): string {
@@ -147,7 +153,7 @@ export class ClientCore {
       if (remaining <= 0) throw this.deadlineError(timeoutMs, lastError);
       const endpoint = this.preferredEndpoint;
       const attemptMs = options.waits === true || this.endpoints.length === 1 ? remaining : Math.min(remaining, Math.max(MIN_ATTEMPT_MS, remaining * ATTEMPT_SHARE));
-      const query = { ...options.query, ...(options.serverDeadline === false ? {} : { timeoutMs: Math.max(1, Math.floor(attemptMs - SERVER_DEADLINE_SLACK_MS)) }) };
+      const query = { ...options.query, ...serverDeadlineParam(options.serverDeadline, attemptMs) };
       const body = typeof options.body === 'function' ? (options.body as () => unknown)() : options.body;
       const headers: Record<string, string> = { accept: 'application/json' };
       if (body !== undefined) headers['content-type'] = 'application/json';
@@ -307,6 +313,12 @@ export class ClientCore {
     }
     return new ConcordError('timeout', `no answer within ${timeoutMs} ms; a write's outcome is unknown${lastError === null ? '' : ` (last: ${lastError.message})`}`, undefined, {}, { cause: lastError ?? undefined });
   }
+}
+
+function serverDeadlineParam(setting: boolean | number | undefined, attemptMs: number): { timeoutMs?: number } {
+  if (setting === false) return {};
+  const budget = Math.max(1, Math.min(MAX_SERVER_TIMEOUT_MS, Math.floor(attemptMs - SERVER_DEADLINE_SLACK_MS)));
+  return { timeoutMs: typeof setting === 'number' ? Math.max(1, Math.min(budget, Math.floor(setting))) : budget };
 }
 
 /** A function, so TypeScript does not keep an `aborted` narrowed across awaits. */

@@ -106,6 +106,9 @@ export class Election {
         owner: options.owner,
       }),
       waits: waitMs > 0,
+    // A wait's deadline is the server's default (waitMs + its usual deadline, within its maximum);
+    // the client's own deadline still cuts the request, and the node then withdraws the waiter.
+    serverDeadline: waitMs === 0,
       timeoutMs: waitMs + (options.timeoutMs ?? this.core.timeoutMs),
       ...defined({ signal: options.signal }),
     });

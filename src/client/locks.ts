@@ -77,6 +77,9 @@ export async function acquireLock(core: ClientCore, name: string, options: LockO
       lockDelayMs: options.lockDelayMs,
     }),
     waits: waitMs > 0,
+    // A wait's deadline is the server's default (waitMs + its usual deadline, within its maximum);
+    // the client's own deadline still cuts the request, and the node then withdraws the waiter.
+    serverDeadline: waitMs === 0,
     timeoutMs: waitMs + (options.timeoutMs ?? core.timeoutMs),
     ...defined({ signal: options.signal }),
   });

@@ -200,6 +200,8 @@ export class RegistryClient {
       path: path(service),
       query: { status: options.status, tag: options.tag, index: options.index, waitMs: options.waitMs, consistency: options.consistency },
       waits: blocking,
+      // The server's timeoutMs bounds only the read barrier; the wait is waitMs.
+      serverDeadline: options.timeoutMs ?? this.core.timeoutMs,
       timeoutMs: (blocking ? (options.waitMs ?? 60_000) : 0) + (options.timeoutMs ?? this.core.timeoutMs),
       ...defined({ signal: options.signal }),
     });

@@ -177,4 +177,31 @@ describe('ClientCore', () => {
     await concord.kv.put('a/b c/%?', 'v');
     expect(transport.requests[0]?.path).toMatch(/^\/v1\/kv\/a\/b%20c\/%25%3F\?timeoutMs=\d+$/);
   });
+
+  it('deadlines sent to the server: none for a waiting acquire, the barrier bound for a blocking query, at most 120 s', async () => {
+    const transport = new FakeTransport((_endpoint, request) =>
+      request.path.startsWith('/v1/locks') ? json(200, { name: 'x', token: 1, lease: 'L', owner: '' }) : json(200, { revision: 3, instances: [] }),
+    );
+    const concord = new Concord({ endpoints: [A], transport, timeoutMs: 4_000 });
+    const lock = await concord.lock('x', { ttlMs: 60_000, waitMs: 200_000 });
+    const acquire = transport.requests[0]!;
+    expect(acquire.path).toBe('/v1/locks/x/acquire');
+    expect(JSON.parse(acquire.body ?? '{}')).toMatchObject({ ttlMs: 60_000, waitMs: expect.any(Number) });
+    expect(acquire.timeoutMs).toBeGreaterThan(200_000);
+    await lock.release();
+    const tryOnce = await concord.lock('x', { ttlMs: 60_000 });
+    await tryOnce.release();
+    expect(transport.requests.find((request, index) => index > 0 && request.path.startsWith('/v1/locks/x/acquire'))?.path).toMatch(/timeoutMs=3\d{3}$/);
+
+    await concord.registry.discover('web', { index: 2, waitMs: 300_000 });
+    const blocking = transport.requests.find((request) => request.path.startsWith('/v1/services/web'))!;
+    const params = new URLSearchParams(blocking.path.split('?')[1]);
+    expect(params.get('waitMs')).toBe('300000');
+    expect(Number(params.get('timeoutMs'))).toBeLessThanOrEqual(4_000);
+    expect(blocking.timeoutMs).toBeGreaterThan(300_000);
+
+    await concord.kv.get('k', { timeoutMs: 500_000 });
+    expect(new URLSearchParams(transport.requests.at(-1)!.path.split('?')[1]).get('timeoutMs')).toBe('120000');
+    await concord.close();
+  });
 });
