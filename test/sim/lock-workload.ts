@@ -22,6 +22,8 @@ import type { LeaseOutcome, LockOp, LockOutcome, RegistryOp, RegistryOutcome } f
 import type { SimNode } from './sim-node.ts';
 
 export interface LockWorkloadOptions {
+  /** Share of KV seeds that run the lock workload at all (it costs a KV seed about half again). */
+  readonly seedShare: number;
   readonly clients: number;
   /** Locks in play (lk0, lk1, ...); each guards the resource key res/<lock>. */
   readonly locks: number;
@@ -50,6 +52,7 @@ export interface LockWorkloadOptions {
 }
 
 export const DEFAULT_LOCK_WORKLOAD: LockWorkloadOptions = {
+  seedShare: 0.5,
   clients: 2,
   locks: 2,
   minTtlMs: 500,

@@ -110,7 +110,7 @@ describe('planted lock bugs are caught', () => {
     const found = await caughtAndCleanWithout(
       {
         kvPlants: withLockTable(() => new GrantsToExpiredWaiters()),
-        lockWorkload: { clients: 3, leaseChance: 1, waitChance: 1, disconnectChance: 0.4 },
+        lockWorkload: { seedShare: 1, clients: 3, leaseChance: 1, waitChance: 1, disconnectChance: 0.4 },
       },
       20,
     );
@@ -118,13 +118,13 @@ describe('planted lock bugs are caught', () => {
   });
 
   it('a token reused after a restore', async () => {
-    const found = await caughtAndCleanWithout({ kvPlants: withLockTable(() => new RebuildsTokenCounter()) }, 30);
+    const found = await caughtAndCleanWithout({ kvPlants: withLockTable(() => new RebuildsTokenCounter()), lockWorkload: { seedShare: 1 } }, 30);
     expect(found.violation).toMatch(/^lock/);
   });
 
   it('a release that wakes every waiter', async () => {
     const found = await caughtAndCleanWithout(
-      { kvPlants: withLockTable(() => new WakesEveryWaiter()), lockWorkload: { clients: 3, waitChance: 1 } },
+      { kvPlants: withLockTable(() => new WakesEveryWaiter()), lockWorkload: { seedShare: 1, clients: 3, waitChance: 1 } },
       20,
     );
     expect(found.violation).toMatch(/^lock/);
@@ -133,11 +133,11 @@ describe('planted lock bugs are caught', () => {
 
 describe("Jepsen's etcd lesson", () => {
   it('critical sections that write without a fence lose updates when paused past their TTL; fenced ones never do', async () => {
-    const found = await firstFailingSeed({ tweak: kv, lockWorkload: { fenced: false } }, 10);
+    const found = await firstFailingSeed({ tweak: kv, lockWorkload: { seedShare: 1, fenced: false } }, 10);
     expect(found, 'the unfenced variant never lost an update').not.toBeNull();
     expect(found?.violation).toMatch(/^resource res\/lk\d: accepted .* a lost update/);
     for (let seed = 1; seed <= (found?.seed ?? 0); seed++) {
-      expect(runSimulation({ seed, tweak: kv, lockWorkload: { fenced: true } }).violations, `seed ${seed} fenced`).toEqual([]);
+      expect(runSimulation({ seed, tweak: kv, lockWorkload: { seedShare: 1, fenced: true } }).violations, `seed ${seed} fenced`).toEqual([]);
       await yieldToEventLoop();
     }
   });

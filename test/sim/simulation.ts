@@ -175,12 +175,13 @@ class Simulation {
       Math.max(1, ...this.swarm.clockRates),
       electionTimeoutMs,
     );
+    const lockOptions: LockWorkloadOptions = { ...DEFAULT_LOCK_WORKLOAD, ...options.lockWorkload };
     this.lockWorkload =
-      this.swarm.application === 'kv'
+      this.swarm.application === 'kv' && lockRandom.chance(lockOptions.seedShare)
         ? new LockWorkload(
             this.queue,
             lockRandom,
-            { ...DEFAULT_LOCK_WORKLOAD, ...options.lockWorkload },
+            lockOptions,
             () => this.nodes,
             this.lockChecker,
             this.leaseChecker,
@@ -481,7 +482,12 @@ class Simulation {
     this.checker.checkLogMatching(this.liveNodes());
     const history = this.swarm.application === 'kv' ? this.resolveUnappliedWrites(this.workload.history) : this.workload.history;
     if (this.lockWorkload !== null) {
-      const replica = this.nodes.find((node) => node.storageFailure === null && node.locks() !== null);
+      // The replica that applied the most (all of them, once converged): the model has seen every entry it applied.
+      let replica: SimNode | undefined;
+      for (const node of this.nodes) {
+        if (node.storageFailure !== null || node.locks() === null) continue;
+        if (replica === undefined || node.raft.appliedIndex > replica.raft.appliedIndex) replica = node;
+      }
       const locks = replica?.locks();
       if (replica !== undefined && locks != null) this.lockChecker.finalChecks({ locks, leaseExists: (id) => replica.leaseExists(id) });
     }
