@@ -150,6 +150,8 @@ export class Election {
         await pause(failures++, signal);
         continue;
       }
+      const closeStream = (): void => stream.close();
+      signal.addEventListener('abort', closeStream, { once: true });
       try {
         for await (const frame of sseEvents(stream.chunks)) {
           if (frame.event !== 'leader') continue;
@@ -163,6 +165,7 @@ export class Election {
       } catch {
         if (signal.aborted) return;
       } finally {
+        signal.removeEventListener('abort', closeStream);
         stream.close();
       }
       if (signal.aborted) return;

@@ -17,6 +17,10 @@ export interface HoldingEvents {
   lost: [ConcordError];
 }
 
+function asConcordError(reason: unknown): ConcordError {
+  return reason instanceof ConcordError ? reason : new ConcordError('lease_lost', String(reason));
+}
+
 export abstract class Holding extends EventEmitter<HoldingEvents> {
   private readonly controller = new AbortController();
   private ended = false;
@@ -37,8 +41,11 @@ export abstract class Holding extends EventEmitter<HoldingEvents> {
     keeper.on('safe', (status) => {
       if (!this.ended) this.emit('safe', status);
     });
-    keeper.on('lost', (error) => this.onLost(error));
-    if (keeper.phase === 'lost') this.onLost(keeper.signal.reason as ConcordError);
+    // The keeper's signal fires when its lease is lost, and when a shared lease is closed or
+    // revoked by its owner: either way this holding can no longer be trusted.
+    const onKeeperEnd = (): void => this.onLost(asConcordError(keeper.signal.reason));
+    if (keeper.signal.aborted) onKeeperEnd();
+    else keeper.signal.addEventListener('abort', onKeeperEnd, { once: true });
   }
 
   /** The lease the holding lives on. */

@@ -97,6 +97,9 @@ export class KvWatch implements AsyncIterable<WatchEvent> {
         throw error;
       }
       this.endpoint = stream.endpoint;
+      // Closing must end a pending read whatever the transport does with the signal.
+      const closeStream = (): void => stream.close();
+      signal.addEventListener('abort', closeStream, { once: true });
       if (fromRevision === undefined) {
         const revision = Number(stream.headers['x-concord-revision']);
         if (Number.isSafeInteger(revision)) resume.started(revision);
@@ -123,6 +126,7 @@ export class KvWatch implements AsyncIterable<WatchEvent> {
         if (signal.aborted) return;
         // The stream broke (node killed, network, idle timeout): resume elsewhere.
       } finally {
+        signal.removeEventListener('abort', closeStream);
         stream.close();
         this.endpoint = null;
       }

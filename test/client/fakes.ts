@@ -63,8 +63,12 @@ export interface RecordedRequest extends TransportRequest {
 export type Script = (endpoint: string, request: TransportRequest, index: number) => Promise<TransportResponse> | TransportResponse;
 
 /** Answers every request from `script`; a thrown error is a connection failure. */
+export type StreamScript = (endpoint: string, request: TransportRequest, index: number) => TransportStream | TransportResponse;
+
 export class FakeTransport implements Transport {
   readonly requests: RecordedRequest[] = [];
+  readonly streams: RecordedRequest[] = [];
+  streamScript: StreamScript | null = null;
 
   constructor(
     public script: Script,
@@ -76,8 +80,10 @@ export class FakeTransport implements Transport {
     return this.script(endpoint, request, this.requests.length - 1);
   }
 
-  async stream(): Promise<TransportStream | TransportResponse> {
-    throw new Error('FakeTransport does not stream');
+  async stream(endpoint: string, request: TransportRequest): Promise<TransportStream | TransportResponse> {
+    this.streams.push({ ...request, endpoint, at: this.clock?.now() ?? 0 });
+    if (this.streamScript === null) throw new Error('FakeTransport: no stream script');
+    return this.streamScript(endpoint, request, this.streams.length - 1);
   }
 
   async close(): Promise<void> {}
@@ -89,4 +95,28 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 
 export function refused(): never {
   throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+}
+
+/** A stream that sends `frames`, then ends (`end: true`) or stays open until closed. */
+export function sseStream(frames: readonly string[], options: { end: boolean; headers?: Record<string, string> }): TransportStream {
+  let closed = false;
+  let wake: (() => void) | null = null;
+  async function* chunks(): AsyncGenerator<string> {
+    for (const frame of frames) yield frame;
+    if (options.end) return;
+    while (!closed) await new Promise<void>((resolve) => (wake = resolve));
+  }
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/event-stream', ...options.headers },
+    chunks: chunks(),
+    close: () => {
+      closed = true;
+      wake?.();
+    },
+  };
+}
+
+export function change(type: 'put' | 'delete', key: string, modRevision: number): string {
+  return `event: ${type}\nid: ${modRevision}\ndata: ${JSON.stringify({ key, value: type === 'put' ? 'v' : undefined, createRevision: modRevision, modRevision, version: 1 })}\n\n`;
 }

@@ -187,6 +187,36 @@ describe('the SDK on a live cluster', () => {
     expect(lock.signal.aborted).toBe(true);
   });
 
+  it('locks on one shared kept-alive lease: releasing a lock leaves the lease; losing the lease loses both locks', async () => {
+    const lease = await concord.leases.keepAlive(await concord.leases.grant(2_000));
+    const first = await concord.lock('shared-a', { lease });
+    const second = await concord.lock('shared-b', { lease });
+    expect(first.lease).toBe(lease.id);
+    expect(second.lease).toBe(lease.id);
+    await first.release();
+    expect(first.signal.aborted).toBe(true);
+    expect(lease.signal.aborted).toBe(false);
+    expect((await concord.describeLock('shared-b')).holder?.lease).toBe(lease.id);
+    const lost = new Promise<ConcordError>((resolve) => second.on('lost', resolve));
+    await lease.revoke();
+    // The handle learns it from the lease handle at once (closed), not from a keepalive.
+    expect((await lost).code).toBe('lock_lost');
+    expect((await concord.describeLock('shared-b')).held).toBe(false);
+  });
+
+  it('a registration whose instance expired behind its back registers again', async () => {
+    const registration = await concord.registry.register({ service: 'api', id: 'api-1', address: '10.0.0.9', port: 81, ttlMs: 1_000 });
+    const reregistered = new Promise<{ lease: string }>((resolve) => registration.on('reregistered', resolve));
+    const firstLease = registration.lease;
+    await concord.leases.revoke(firstLease); // the instance goes with its lease
+    expect((await concord.registry.discover('api')).instances).toEqual([]);
+    const again = await reregistered;
+    expect(again.lease).not.toBe(firstLease);
+    expect((await concord.registry.discover('api')).instances.map((instance) => instance.id)).toEqual(['api-1']);
+    await registration.deregister();
+    expect((await concord.registry.discover('api')).instances).toEqual([]);
+  });
+
   it('elections: campaign, observe, proclaim, resign hands over to the next candidate', async () => {
     const election = concord.election('api');
     const controller = new AbortController();
