@@ -81,6 +81,8 @@ const SERVER_DEADLINE_SLACK_MS = 100;
 const ATTEMPT_SHARE = 0.6;
 const MIN_ATTEMPT_MS = 1_500;
 const MEMBERS_LOOKUP_INTERVAL_MS = 1_000;
+/** An attempt given less than this by the deadline and cut off is not taken for a hung node. */
+const CUT_SHORT_MS = 100;
 /** A node refuses a longer `timeoutMs` (its default maxTimeoutMs); the client's own deadline may be longer. */
 const MAX_SERVER_TIMEOUT_MS = 120_000;
 const MEMBERS_LOOKUP_TIMEOUT_MS = 2_000;
@@ -174,9 +176,13 @@ export class ClientCore {
         });
       } catch (error) {
         if (isAborted(signal)) throw abortedError(signal);
-        // An attempt that hung may have been applied; one that never connected was not.
-        const code = attemptTimeout.aborted ? 'timeout' : 'unavailable';
-        lastError = new ConcordError(code, `${endpoint}: ${attemptTimeout.aborted ? `no answer within ${Math.round(attemptMs)} ms` : describe(error)}`, undefined, { endpoint }, { cause: error });
+        // An attempt that hung may have been applied; one that never connected was not. A last
+        // sliver of the deadline cut short says nothing new: keep the error before it.
+        const cutShort = attemptTimeout.aborted && attemptMs < CUT_SHORT_MS && lastError !== null;
+        if (!cutShort) {
+          const code = attemptTimeout.aborted ? 'timeout' : 'unavailable';
+          lastError = new ConcordError(code, `${endpoint}: ${attemptTimeout.aborted ? `no answer within ${Math.round(attemptMs)} ms` : describe(error)}`, undefined, { endpoint }, { cause: error });
+        }
         this.moveOn(endpoint);
         failuresInRound += 1;
         if (failuresInRound >= this.endpoints.length) {

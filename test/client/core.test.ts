@@ -126,6 +126,16 @@ describe('ClientCore', () => {
     expect(timedOut.code).toBe('timeout');
   });
 
+  it('an unreachable cluster stays unavailable even when the deadline cuts the last attempt short', async () => {
+    const { core: client } = core(
+      (_endpoint, request) =>
+        request.timeoutMs < 100 ? new Promise((_resolve, reject) => request.signal.addEventListener('abort', () => reject(new Error('cut')))) : refused(),
+      [A],
+      300,
+    );
+    expect((await failure(client.call({ method: 'GET', path: '/v1/kv/a' }))).code).toBe('unavailable');
+  });
+
   it('passes what remains of the deadline to the server, except where the route takes none', async () => {
     const { core: client, transport } = core(() => json(200, {}), [A], 3_000);
     await client.call({ method: 'GET', path: '/v1/kv/a', query: { consistency: 'serializable' } });

@@ -16,6 +16,11 @@ async function rejection(promise: Promise<unknown>): Promise<ConcordError> {
   throw new Error('expected a rejection');
 }
 
+/** `promise`, or a rejection after `ms` (so a missing event fails the test quickly). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, sleep(ms).then(() => Promise.reject(new Error(`timed out waiting for ${what}`)))]);
+}
+
 /** Collects what an async iterator yields until `done` holds (bounded). */
 async function collect<T>(iterator: AsyncIterator<T>, done: (items: T[]) => boolean, items: T[] = [], timeoutMs = 10_000): Promise<T[]> {
   const deadline = Date.now() + timeoutMs;
@@ -181,7 +186,7 @@ describe('the SDK on a live cluster', () => {
     const lock = await concord.lock('gone', { ttlMs: 3_000 });
     const lost = new Promise<ConcordError>((resolve) => lock.on('lost', resolve));
     await concord.leases.revoke(lock.lease);
-    const error = await lost;
+    const error = await within(lost, 5_000, 'lost');
     expect(error.code).toBe('lock_lost');
     expect(error.details['reason']).toBe('lease_gone');
     expect(lock.signal.aborted).toBe(true);
@@ -200,7 +205,7 @@ describe('the SDK on a live cluster', () => {
     const lost = new Promise<ConcordError>((resolve) => second.on('lost', resolve));
     await lease.revoke();
     // The handle learns it from the lease handle at once (closed), not from a keepalive.
-    expect((await lost).code).toBe('lock_lost');
+    expect((await within(lost, 5_000, 'lost')).code).toBe('lock_lost');
     expect((await concord.describeLock('shared-b')).held).toBe(false);
   });
 
@@ -210,7 +215,7 @@ describe('the SDK on a live cluster', () => {
     const firstLease = registration.lease;
     await concord.leases.revoke(firstLease); // the instance goes with its lease
     expect((await concord.registry.discover('api')).instances).toEqual([]);
-    const again = await reregistered;
+    const again = await within(reregistered, 5_000, 'reregistered');
     expect(again.lease).not.toBe(firstLease);
     expect((await concord.registry.discover('api')).instances.map((instance) => instance.id)).toEqual(['api-1']);
     await registration.deregister();
