@@ -23,6 +23,7 @@ export {
   type DiscoverOptions,
   type RegisterOptions,
   type RegistrationEvents,
+  type RegistryWatchOptions,
 } from './registry.ts';
 export { TokenFence, fencePlugin, type FencePluginOptions, type FencedRequest } from './fence.ts';
 export { type ClientClock, systemClock } from './clock.ts';

@@ -9,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { sleep } from './clock.ts';
 import type { ClientCore } from './core.ts';
 import { ConcordError } from './errors.ts';
+import { sseEvents } from './sse.ts';
 import { defined, leaseIdOf, type CallOptions, type Consistency, type LeaseRef } from './types.ts';
 
 export type InstanceStatus = 'passing' | 'warning' | 'critical';
@@ -67,6 +68,26 @@ export interface RegistrationEvents {
 }
 
 const DEFAULT_TTL_MS = 10_000;
+
+export interface RegistryWatchOptions extends DiscoverFilters {
+  readonly signal?: AbortSignal;
+  /** blocking (default): blocking queries; sse: the node's event stream. */
+  readonly via?: 'blocking' | 'sse';
+  /** Blocking queries: how long each may wait (default 60 000). */
+  readonly waitMs?: number;
+  /** SSE: a stream silent this long is taken as dead and reopened (default 35 s). */
+  readonly idleTimeoutMs?: number;
+}
+
+/** Backoff before another try; false when the signal fired meanwhile. */
+async function pause(failures: number, signal: AbortSignal): Promise<boolean> {
+  try {
+    await sleep(failures === 0 ? 0 : Math.min(2_000, 50 * 2 ** failures), signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function path(service: string, id?: string): string {
   const base = `/v1/services/${encodeURIComponent(service)}`;
@@ -219,10 +240,54 @@ export class RegistryClient {
   }
 
   /**
-   * The service's instance list now, then after every change, as an async iterator (blocking
-   * queries). Transient failures are retried; it ends when `signal` fires.
+   * The service's instance list now, then after every change, as an async iterator: on blocking
+   * queries (default), or on the node's SSE stream with `via: 'sse'` (one open connection,
+   * reopened elsewhere when it breaks). Either way a list is yielded only when the service's
+   * revision moved past the last one yielded. Transient failures are retried; it ends when
+   * `signal` fires.
    */
-  async *watch(service: string, options: DiscoverFilters & { signal?: AbortSignal; waitMs?: number } = {}): AsyncGenerator<ServiceView> {
+  watch(service: string, options: RegistryWatchOptions = {}): AsyncGenerator<ServiceView> {
+    return options.via === 'sse' ? this.watchStream(service, options) : this.watchBlocking(service, options);
+  }
+
+  private async *watchStream(service: string, options: RegistryWatchOptions): AsyncGenerator<ServiceView> {
+    const signal = options.signal ?? new AbortController().signal;
+    let last = -1;
+    let failures = 0;
+    while (!signal.aborted) {
+      let stream;
+      try {
+        stream = await this.core.openStream(`${path(service)}/watch`, { status: options.status, tag: options.tag }, signal, options.idleTimeoutMs ?? 35_000);
+      } catch (error) {
+        if (signal.aborted) return;
+        if (!(error instanceof ConcordError && error.retryable)) throw error;
+        if (!(await pause(failures++, signal))) return;
+        continue;
+      }
+      const closeStream = (): void => stream.close();
+      signal.addEventListener('abort', closeStream, { once: true });
+      try {
+        for await (const frame of sseEvents(stream.chunks)) {
+          if (frame.event !== 'instances') continue;
+          failures = 0;
+          const view = frame.data as ServiceView;
+          if (view.revision <= last) continue;
+          last = view.revision;
+          yield view;
+        }
+      } catch {
+        if (signal.aborted) return;
+      } finally {
+        signal.removeEventListener('abort', closeStream);
+        stream.close();
+      }
+      if (signal.aborted) return;
+      this.core.moveOn(stream.endpoint);
+      if (!(await pause(failures++, signal))) return;
+    }
+  }
+
+  private async *watchBlocking(service: string, options: RegistryWatchOptions): AsyncGenerator<ServiceView> {
     const signal = options.signal ?? new AbortController().signal;
     let index: number | undefined;
     let failures = 0;
@@ -233,11 +298,7 @@ export class RegistryClient {
       } catch (error) {
         if (signal.aborted) return;
         if (!(error instanceof ConcordError && error.retryable)) throw error;
-        try {
-          await sleep(Math.min(2_000, 50 * 2 ** failures++), signal);
-        } catch {
-          return;
-        }
+        if (!(await pause(failures++, signal))) return;
         continue;
       }
       failures = 0;

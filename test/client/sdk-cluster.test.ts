@@ -256,6 +256,9 @@ describe('the SDK on a live cluster', () => {
     const watch = concord.registry.watch('web', { signal: controller.signal });
     const views: ServiceView[] = [];
     await collect(watch, (items) => items.length >= 1, views);
+    const streamed = concord.registry.watch('web', { signal: controller.signal, via: 'sse' });
+    const streamedViews: ServiceView[] = [];
+    await collect(streamed, (items) => items.length >= 1, streamedViews);
     expect(views[0]?.instances.map((instance) => instance.id)).toEqual(['web-1']);
     await sleep(2_000); // two TTLs: heartbeats keep it
     const web2 = await concord.registry.register({ service: 'web', id: 'web-2', address: '10.0.0.2', port: 80, ttlMs: 5_000 });
@@ -269,6 +272,10 @@ describe('the SDK on a live cluster', () => {
     await web1.deregister();
     await collect(watch, (items) => items.length >= 4, views);
     expect(views[3]?.instances.map((instance) => instance.id)).toEqual(['web-2']);
+    // The SSE form saw the same lists at the same revisions.
+    await collect(streamed, (items) => items.length >= 4, streamedViews);
+    expect(streamedViews.map((view) => view.revision)).toEqual(views.map((view) => view.revision));
+    expect(streamedViews[3]?.instances.map((instance) => instance.id)).toEqual(['web-2']);
     expect(await concord.registry.services()).toEqual([{ name: 'web', instances: 1, passing: 1 }]);
     controller.abort();
     await web2.deregister();
