@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 120_000,
+    // Simulator tests run many seeds synchronously; on a loaded 2-core machine they take minutes.
+    testTimeout: 300_000,
     hookTimeout: 60_000,
     pool: 'forks',
   },

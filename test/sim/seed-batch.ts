@@ -6,6 +6,11 @@ import { describe, expect, it } from 'vitest';
 import { COVERAGE_KEYS, runSimulation, type CoverageKey, type SimulationOptions } from './simulation.ts';
 
 export const SUITE_SEEDS = Number(process.env['SIM_SEEDS'] ?? 300);
+/**
+ * A batch of 150 seeds takes about 90 s on an idle core; a loaded machine (CI's neighbours, or
+ * several suites at once) can take twice that. Hangs are caught inside a seed (the runaway guard).
+ */
+const SEED_BATCH_TIMEOUT_MS = 600_000;
 
 export interface BatchReport {
   readonly failures: string[];
@@ -63,6 +68,6 @@ export function describeSeedBatch(part: number, parts: number): void {
       const report = await runSeedBatch(start, count);
       expect(report.failures, report.failures.join('\n\n')).toEqual([]);
       expectFullCoverage(report.coverage);
-    });
+    }, SEED_BATCH_TIMEOUT_MS);
   });
 }
