@@ -52,7 +52,7 @@ export interface LockWorkloadOptions {
 }
 
 export const DEFAULT_LOCK_WORKLOAD: LockWorkloadOptions = {
-  seedShare: 0.5,
+  seedShare: 0.4,
   clients: 2,
   locks: 2,
   minTtlMs: 500,
@@ -60,13 +60,13 @@ export const DEFAULT_LOCK_WORKLOAD: LockWorkloadOptions = {
   opTimeoutMs: 1_500,
   retryDelayMs: 20,
   clientLatencyMs: 0.5,
-  thinkMaxMs: 300,
+  thinkMaxMs: 700,
   waitChance: 0.6,
   maxWaitMs: 2_500,
   leaseChance: 0.3,
   lockDelayChance: 0.2,
   maxLockDelayMs: 300,
-  maxWrites: 3,
+  maxWrites: 2,
   pauseChance: 0.12,
   crashChance: 0.08,
   disconnectChance: 0.1,
