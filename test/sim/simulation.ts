@@ -481,7 +481,8 @@ class Simulation {
   private finalChecks(): void {
     this.checker.checkLogMatching(this.liveNodes());
     const history = this.swarm.application === 'kv' ? this.resolveUnappliedWrites(this.workload.history) : this.workload.history;
-    if (this.lockWorkload !== null) {
+    // Only on a run that got here cleanly: after a violation the cluster never converged.
+    if (this.lockWorkload !== null && this.violationCount() === 0) {
       // The replica that applied the most (all of them, once converged): the model has seen every entry it applied.
       let replica: SimNode | undefined;
       for (const node of this.nodes) {
