@@ -1,19 +1,27 @@
 /**
  * The `concord` command line: `serve` (one node), `local-cluster` (three nodes on loopback, what
- * `npm start` runs), `version` and `help`. The etcdctl-style client commands arrive with the
- * SDK; until then they are absent, not faked.
+ * `npm start` runs), `version`, `help`, and the etcdctl-style client commands (client-commands.ts),
+ * which talk to the cluster through the SDK. See docs/cli.md.
  */
 import { readFileSync } from 'node:fs';
 import { ConcordError } from '../common/errors.ts';
 import { parseServeOptions } from './serve-options.ts';
+import { clientCommandsHelp, isClientCommand, runClientCommand } from './client-commands.ts';
+import { hoistGlobalFlags } from './common.ts';
 
-const USAGE = `usage: concord <command> [flags]
+const USAGE = `usage: concord <command> [flags]     (\`concord <command> --help\` for each)
 
 commands:
   serve          run one node (flags below, each also settable as CONCORD_<FLAG>)
   local-cluster  run three nodes on loopback (what \`npm start\` runs); Ctrl-C stops them
   version        print the version
   help           print this help
+
+client commands (global flags: --endpoints URL,... --json --timeout-ms N --help):
+${clientCommandsHelp()}
+
+exit codes: 0 ok, 1 other error, 2 usage, 3 not found, 4 conflict (compare failed, stale
+token, locked), 5 unavailable or timeout, 6 lease/lock lost, 130 interrupted while waiting.
 
 concord serve flags:
   --id ID                       this node's id (required)
@@ -63,7 +71,8 @@ async function serve(argv: readonly string[]): Promise<number> {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  const [command, ...rest] = hoistGlobalFlags(argv);
+  if (command !== undefined && isClientCommand(command)) return runClientCommand(command, rest);
   switch (command) {
     case 'serve':
       return serve(rest);

@@ -1,0 +1,47 @@
+/**
+ * The client commands of `concord`, by name, each built on the SDK (src/client).
+ */
+import { runCommand, runGroup, type Command } from './common.ts';
+import { delCommand, getCommand, lsCommand, putCommand, txnCommand, watchCommand } from './kv-commands.ts';
+import { statusCommand } from './status-command.ts';
+
+interface Entry {
+  readonly summary: string;
+  run(argv: readonly string[]): Promise<number>;
+}
+
+function single(name: string, command: Command): Entry {
+  return { summary: command.summary, run: (argv) => runCommand(name, command, argv) };
+}
+
+function group(name: string, summary: string, commands: Readonly<Record<string, Command>>, fallback?: Command): Entry {
+  return { summary, run: (argv) => runGroup(name, summary, commands, argv, fallback) };
+}
+
+const COMMANDS: Readonly<Record<string, Entry>> = {
+  status: single('status', statusCommand),
+  put: single('put', putCommand),
+  get: single('get', getCommand),
+  del: single('del', delCommand),
+  ls: single('ls', lsCommand),
+  watch: single('watch', watchCommand),
+  txn: single('txn', txnCommand),
+};
+
+export function isClientCommand(name: string): boolean {
+  return Object.hasOwn(COMMANDS, name);
+}
+
+export function runClientCommand(name: string, argv: readonly string[]): Promise<number> {
+  const entry = COMMANDS[name];
+  if (entry === undefined) throw new Error(`no client command ${name}`);
+  return entry.run(argv);
+}
+
+export function clientCommandsHelp(): string {
+  return Object.entries(COMMANDS)
+    .map(([name, entry]) => `  ${name.padEnd(14)} ${entry.summary}`)
+    .join('\n');
+}
+
+export { group };

@@ -1,0 +1,208 @@
+/**
+ * `concord put|get|del|ls|watch|txn`: keys and values through the SDK's KvClient.
+ */
+import { readFileSync } from 'node:fs';
+import { ConcordError, type Compare, type KeyValue, type TxnOp, type WatchEvent } from '../client/index.ts';
+import { EXIT, expectPositionals, interruption, optionalInt, optionalString, out, printable, table, UsageError, type Command } from './common.ts';
+
+export const putCommand: Command = {
+  summary: 'write a key',
+  help: `usage: concord put KEY VALUE [--lease ID] [--if-revision N]
+
+Writes VALUE to KEY (use \`--\` before a VALUE that starts with "-").
+  --lease ID          attach the key to a lease: it is deleted when the lease ends
+  --if-revision N     only if the key's modRevision is N (0: only if the key is absent);
+                      else exit 4 (compare_failed)
+Prints the revision of the write (--json: {revision, prev?}).`,
+  options: { lease: { type: 'string' }, 'if-revision': { type: 'string' } },
+  async run({ positionals, values, globals }, concord) {
+    const [key, value] = expectPositionals(positionals, ['KEY', 'VALUE']) as [string, string];
+    const lease = optionalString(values, 'lease');
+    const ifRevision = optionalInt(values, 'if-revision', { allowZero: true });
+    const result = await concord().kv.put(key, value, { ...(lease === undefined ? {} : { lease }), ...(ifRevision === undefined ? {} : { ifRevision }) });
+    if (globals.json) out.json(result);
+    else out.line(`OK revision ${result.revision}`);
+    return EXIT.ok;
+  },
+};
+
+export const getCommand: Command = {
+  summary: 'read a key (its value; --json for the whole record)',
+  help: `usage: concord get KEY [--serializable]
+
+Prints KEY's value followed by a newline; exit 3 if the key does not exist.
+  --serializable      read this node's state as is (may be stale) instead of a linearizable read
+--json prints the record: {key, value, createRevision, modRevision, version, lease?}.`,
+  options: { serializable: { type: 'boolean' } },
+  async run({ positionals, values, globals }, concord) {
+    const [key] = expectPositionals(positionals, ['KEY']) as [string];
+    const kv = await concord().kv.get(key, values['serializable'] === true ? { consistency: 'serializable' } : {});
+    if (kv === null) throw new ConcordError('not_found', `key ${JSON.stringify(key)} not found`, undefined, { key });
+    if (globals.json) out.json(kv);
+    else out.line(kv.value);
+    return EXIT.ok;
+  },
+};
+
+export const delCommand: Command = {
+  summary: 'delete a key (or every key under --prefix)',
+  help: `usage: concord del KEY [--if-revision N]
+       concord del --prefix PREFIX
+
+Deletes KEY; exit 3 if it did not exist. --if-revision N deletes only if the key's modRevision
+is N (else exit 4). --prefix deletes every key under a non-empty PREFIX at one revision (exit 0
+even if there were none). Prints how many keys were deleted (--json: {revision, deleted}).`,
+  options: { 'if-revision': { type: 'string' }, prefix: { type: 'string' } },
+  async run({ positionals, values, globals }, concord) {
+    const prefix = optionalString(values, 'prefix');
+    let result;
+    if (prefix !== undefined) {
+      expectPositionals(positionals, []);
+      if (prefix === '') throw new UsageError('--prefix must not be empty');
+      result = await concord().kv.deletePrefix(prefix);
+    } else {
+      const [key] = expectPositionals(positionals, ['KEY']) as [string];
+      const ifRevision = optionalInt(values, 'if-revision', { allowZero: true });
+      result = await concord().kv.delete(key, ifRevision === undefined ? {} : { ifRevision });
+      if (result.deleted === 0) throw new ConcordError('not_found', `key ${JSON.stringify(key)} not found`, undefined, { key });
+    }
+    if (globals.json) out.json(result);
+    else out.line(`deleted ${result.deleted} (revision ${result.revision})`);
+    return EXIT.ok;
+  },
+};
+
+export const lsCommand: Command = {
+  summary: 'list keys under a prefix (a table)',
+  help: `usage: concord ls [PREFIX] [--limit N] [--keys-only] [--serializable]
+
+Lists the keys starting with PREFIX (default: all), sorted, as a table of key, value
+(shortened), modRevision, version and lease. --keys-only prints one key per line.
+--json prints {revision, items, more}.`,
+  options: { limit: { type: 'string' }, 'keys-only': { type: 'boolean' }, serializable: { type: 'boolean' } },
+  async run({ positionals, values, globals }, concord) {
+    const [prefix = ''] = expectPositionals(positionals, [], ['PREFIX']);
+    const limit = optionalInt(values, 'limit');
+    const result = await concord().kv.range(prefix, { ...(limit === undefined ? {} : { limit }), ...(values['serializable'] === true ? { consistency: 'serializable' as const } : {}) });
+    if (globals.json) out.json(result);
+    else if (values['keys-only'] === true) for (const item of result.items) out.line(item.key);
+    else {
+      out.line(table(['KEY', 'VALUE', 'MOD-REV', 'VERSION', 'LEASE'], result.items.map((kv) => [kv.key, kv.value, kv.modRevision, kv.version, kv.lease])));
+      if (result.more) out.warn(`(more keys; showing ${result.items.length}, raise --limit)`);
+    }
+    return EXIT.ok;
+  },
+};
+
+function describeEvent(event: WatchEvent): string {
+  switch (event.type) {
+    case 'put':
+      return `PUT     ${printable(event.key, 200)} = ${printable(event.value ?? '', 200)}  (rev ${event.modRevision}, version ${event.version}${event.lease === undefined ? '' : `, lease ${event.lease}`})`;
+    case 'delete':
+      return `DELETE  ${printable(event.key, 200)}  (rev ${event.modRevision})`;
+    case 'snapshot':
+      return `SNAPSHOT at rev ${event.revision}: ${event.items.length} keys (history was compacted)\n${event.items.map((kv: KeyValue) => `  ${printable(kv.key, 200)} = ${printable(kv.value, 200)}`).join('\n')}`;
+    case 'progress':
+      return `PROGRESS rev ${event.revision}`;
+  }
+}
+
+export const watchCommand: Command = {
+  summary: 'print changes to a key or prefix until Ctrl-C',
+  help: `usage: concord watch KEY [flags]
+       concord watch --prefix PREFIX [flags]
+
+Prints each change (PUT/DELETE with its revision) as it happens, until Ctrl-C (exit 0). It
+reconnects to another node on failure without gaps or duplicates.
+  --from-revision N   start at revision N (inclusive) instead of now
+  --prev              include each change's previous value (--json: prev)
+  --resync            if --from-revision is compacted, print the current state and go on
+                      (otherwise exit 1 with compacted)
+--json prints one JSON event per line.`,
+  options: { prefix: { type: 'string' }, 'from-revision': { type: 'string' }, prev: { type: 'boolean' }, resync: { type: 'boolean' } },
+  async run({ positionals, values, globals }, concord) {
+    const prefix = optionalString(values, 'prefix');
+    const target = prefix === undefined ? { key: (expectPositionals(positionals, ['KEY']) as [string])[0] } : (expectPositionals(positionals, []), { prefix });
+    const fromRevision = optionalInt(values, 'from-revision');
+    const stop = interruption();
+    try {
+      const watch = concord().kv.watch({
+        ...target,
+        signal: stop.signal,
+        ...(fromRevision === undefined ? {} : { fromRevision }),
+        ...(values['prev'] === true ? { prevValue: true } : {}),
+        ...(values['resync'] === true ? { resync: true } : {}),
+      });
+      for await (const event of watch) {
+        if (globals.json) out.json(event);
+        else out.line(describeEvent(event));
+      }
+      return EXIT.ok;
+    } finally {
+      stop.dispose();
+    }
+  },
+};
+
+const TARGETS = new Set(['value', 'lease', 'version', 'createRevision', 'modRevision']);
+const OPERATORS = new Set(['==', '!=', '<', '>']);
+
+function parseTxn(text: string): { compare: Compare[]; success: TxnOp[]; failure: TxnOp[] } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`the txn file is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new UsageError('the txn file must hold an object {compare, success, failure}');
+  const { compare = [], success = [], failure = [], ...extra } = body as Record<string, unknown>;
+  if (Object.keys(extra).length > 0) throw new UsageError(`unknown field(s) in the txn file: ${Object.keys(extra).join(', ')}`);
+  if (!Array.isArray(compare) || !Array.isArray(success) || !Array.isArray(failure)) throw new UsageError('compare, success and failure must be arrays');
+  for (const guard of compare as unknown[]) {
+    const { key, target, op } = (guard ?? {}) as Record<string, unknown>;
+    if (typeof key !== 'string' || typeof target !== 'string' || !TARGETS.has(target) || typeof op !== 'string' || !OPERATORS.has(op)) {
+      throw new UsageError(`bad compare ${JSON.stringify(guard)}: want {key, target: value|lease|version|createRevision|modRevision, op: ==|!=|<|>, value}`);
+    }
+  }
+  // The ops' shape is the contract's ({put: {key, value, lease?}}, {get: {key}}, {delete: {key}}, {range: {prefix, limit?}}); the server validates it.
+  return { compare: compare as Compare[], success: success as TxnOp[], failure: failure as TxnOp[] };
+}
+
+export const txnCommand: Command = {
+  summary: 'run a transaction from a JSON file',
+  help: `usage: concord txn --file F.json     (--file - reads stdin)
+
+Runs the transaction in the file, the HTTP contract's form:
+  {"compare": [{"key": "a", "target": "version", "op": "==", "value": 0}],
+   "success": [{"put": {"key": "a", "value": "1"}}, {"get": {"key": "b"}}],
+   "failure": [{"get": {"key": "a"}}]}
+targets: value, lease, version, createRevision, modRevision; ops: ==, !=, <, >;
+operations: put {key, value, lease?}, get {key}, delete {key}, range {prefix, limit?}.
+Prints which branch ran and each result; exit 0 if the compares held, 4 if the failure
+branch ran. --json prints {succeeded, revision, results}.`,
+  options: { file: { type: 'string', short: 'f' } },
+  async run({ positionals, values, globals }, concord) {
+    expectPositionals(positionals, []);
+    const file = optionalString(values, 'file');
+    if (file === undefined) throw new UsageError('--file is required');
+    let text: string;
+    try {
+      text = readFileSync(file === '-' ? 0 : file, 'utf8');
+    } catch (error) {
+      throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
+    }
+    const spec = parseTxn(text);
+    const builder = concord().kv.txn();
+    for (const guard of spec.compare) {
+      if (guard.target === 'value' || guard.target === 'lease') builder.compare(guard.key, guard.target, guard.op, guard.value);
+      else builder.compare(guard.key, guard.target, guard.op, guard.value as number);
+    }
+    const result = await builder.success(...spec.success).failure(...spec.failure).commit();
+    if (globals.json) out.json(result);
+    else {
+      out.line(`${result.succeeded ? 'SUCCEEDED' : 'FAILED (failure branch ran)'} revision ${result.revision}`);
+      for (const opResult of result.results) out.line(JSON.stringify(opResult));
+    }
+    return result.succeeded ? EXIT.ok : EXIT.conflict;
+  },
+};
