@@ -425,7 +425,10 @@ class Simulation {
     poll();
     // KV seeds also wait for every registry instance whose heartbeats stopped to be removed.
     const settled = (): boolean => this.lockWorkload === null || this.lockChecker.registrySettled;
-    const converged = this.runUntil(deadlineMs, () => committed && this.workload.idle && settled() && this.replicasEqual());
+    const done = (): boolean => committed && this.workload.idle && settled() && this.replicasEqual();
+    // runUntil answers whether the run went without a violation, not whether `done` came true:
+    // a window that runs out first is a liveness failure too.
+    const converged = this.runUntil(deadlineMs, done) && done();
     if (!converged || this.violations.length > 0) {
       if (this.violationCount() === 0) {
         this.violations.push(
