@@ -3,6 +3,8 @@
  */
 import { runCommand, runGroup, type Command } from './common.ts';
 import { delCommand, getCommand, lsCommand, putCommand, txnCommand, watchCommand } from './kv-commands.ts';
+import { LEASE_COMMANDS } from './lease-commands.ts';
+import { LOCK_COMMANDS, lockRunCommand } from './lock-commands.ts';
 import { statusCommand } from './status-command.ts';
 
 interface Entry {
@@ -26,6 +28,8 @@ const COMMANDS: Readonly<Record<string, Entry>> = {
   ls: single('ls', lsCommand),
   watch: single('watch', watchCommand),
   txn: single('txn', txnCommand),
+  lease: group('lease', 'leases: grant, keepalive, revoke, show, ls', LEASE_COMMANDS),
+  lock: group('lock', 'run a command holding a lock (lock NAME -- CMD); acquire, release, show', LOCK_COMMANDS, lockRunCommand),
 };
 
 export function isClientCommand(name: string): boolean {
@@ -43,5 +47,3 @@ export function clientCommandsHelp(): string {
     .map(([name, entry]) => `  ${name.padEnd(14)} ${entry.summary}`)
     .join('\n');
 }
-
-export { group };

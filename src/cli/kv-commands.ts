@@ -2,8 +2,22 @@
  * `concord put|get|del|ls|watch|txn`: keys and values through the SDK's KvClient.
  */
 import { readFileSync } from 'node:fs';
-import { ConcordError, type Compare, type KeyValue, type TxnOp, type WatchEvent } from '../client/index.ts';
-import { EXIT, expectPositionals, interruption, optionalInt, optionalString, out, printable, table, UsageError, type Command } from './common.ts';
+import { ConcordError, type Compare, type Fence, type KeyValue, type TxnOp, type WatchEvent } from '../client/index.ts';
+import { EXIT, expectPositionals, interruption, optionalInt, optionalString, out, positiveInt, printable, table, UsageError, type Command, type Parsed } from './common.ts';
+
+function fenceOf(values: Parsed['values']): Fence | undefined {
+  const lock = optionalString(values, 'fence-lock');
+  const election = optionalString(values, 'fence-election');
+  if (lock !== undefined && election !== undefined) throw new UsageError('give --fence-lock or --fence-election, not both');
+  const tokenText = optionalString(values, 'token') ?? (lock === undefined ? undefined : process.env['CONCORD_LOCK_TOKEN']);
+  if (lock === undefined && election === undefined) {
+    if (tokenText !== undefined && values['token'] !== undefined) throw new UsageError('--token needs --fence-lock or --fence-election');
+    return undefined;
+  }
+  if (tokenText === undefined) throw new UsageError('a fenced write needs --token (or $CONCORD_LOCK_TOKEN)');
+  const token = positiveInt(tokenText, '--token');
+  return lock !== undefined ? { lock, token } : { election: election as string, token };
+}
 
 export const putCommand: Command = {
   summary: 'write a key',
@@ -13,13 +27,19 @@ Writes VALUE to KEY (use \`--\` before a VALUE that starts with "-").
   --lease ID          attach the key to a lease: it is deleted when the lease ends
   --if-revision N     only if the key's modRevision is N (0: only if the key is absent);
                       else exit 4 (compare_failed)
+  --fence-lock NAME   a fenced write: applies only while --token (default
+                      $CONCORD_LOCK_TOKEN, as \`concord lock NAME -- CMD\` sets it) holds
+                      lock NAME; else exit 4 (stale_token)
+  --fence-election NAME  the same for a leadership token of election NAME
+  --token N           the fencing token
 Prints the revision of the write (--json: {revision, prev?}).`,
-  options: { lease: { type: 'string' }, 'if-revision': { type: 'string' } },
+  options: { lease: { type: 'string' }, 'if-revision': { type: 'string' }, 'fence-lock': { type: 'string' }, 'fence-election': { type: 'string' }, token: { type: 'string' } },
   async run({ positionals, values, globals }, concord) {
     const [key, value] = expectPositionals(positionals, ['KEY', 'VALUE']) as [string, string];
     const lease = optionalString(values, 'lease');
     const ifRevision = optionalInt(values, 'if-revision', { allowZero: true });
-    const result = await concord().kv.put(key, value, { ...(lease === undefined ? {} : { lease }), ...(ifRevision === undefined ? {} : { ifRevision }) });
+    const fence = fenceOf(values);
+    const result = await concord().kv.put(key, value, { ...(lease === undefined ? {} : { lease }), ...(ifRevision === undefined ? {} : { ifRevision }), ...(fence === undefined ? {} : { fence }) });
     if (globals.json) out.json(result);
     else out.line(`OK revision ${result.revision}`);
     return EXIT.ok;

@@ -96,5 +96,11 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// A reader that went away (`concord ls | head`) is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 // exit() rather than exitCode: a node that stopped may still hold sockets in their close timeouts.
 process.exit(await main(process.argv.slice(2)));
