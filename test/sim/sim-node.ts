@@ -137,15 +137,28 @@ export class SimNode {
     // Damage first: a torn write is the write in progress when the power went.
     const damage = this.disk.damage(this.random);
     this.crash();
+    this.damageUnchecked = true;
     this.hooks.trace(`disk of ${this.id} damaged: ${damage}`);
   }
 
   /** Why this node's disk was refused at restart; such a node stays down for good. */
   storageFailure: string | null = null;
 
+  /**
+   * Damaged at its last crash and not restarted since: whether the disk will be refused is not
+   * known yet (a torn last write may be recoverable), so it counts as damaged until then.
+   */
+  damageUnchecked = false;
+
+  /** Its disk was damaged and is refused, or may yet be. */
+  get diskDamaged(): boolean {
+    return this.damageUnchecked || this.storageFailure !== null;
+  }
+
   restart(): void {
     if (this.status !== 'crashed' || this.storageFailure !== null) return;
     this.status = 'up';
+    this.damageUnchecked = false;
     try {
       this.app = this.boot();
     } catch (error) {

@@ -358,8 +358,10 @@ class Simulation {
         this.nodes[action.node]?.crash();
         return;
       case 'crash-damaged':
-        // At most one damaged node per seed, so a quorum of intact disks always remains.
-        if (this.nodes.some((node) => node.storageFailure !== null)) this.nodes[action.node]?.crash();
+        // At most one damaged disk at a time, so a quorum of intact disks always remains (a
+        // damage not yet found at a restart counts: seed 4 of the damaged-disk test once damaged
+        // two nodes 5 ms apart, both were refused, and the last node could never make a quorum).
+        if (this.nodes.some((node) => node.diskDamaged)) this.nodes[action.node]?.crash();
         else this.nodes[action.node]?.crashDamaged();
         return;
       case 'restart':
