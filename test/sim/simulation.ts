@@ -223,6 +223,10 @@ class Simulation {
             this.kvChecker.onApplied(node.id, entry, outcome as KvApplyOutcome | null);
             this.leaseChecker.onApplied(node.id, entry, outcome as KvApplyOutcome | null, (id) => node.keysWithLease(id));
             this.lockChecker.onApplied(node.id, entry, outcome as KvApplyOutcome | null);
+            // The no-op of a leader's term applied on the leader: its term can commit from now.
+            if (node.raft.currentRole === 'leader' && entry.type === 'noop' && entry.term === node.raft.currentTerm) {
+              this.lockChecker.leaderEstablished(this.queue.now);
+            }
           }
         },
         watchBatch: (node, incarnation, batch) => {
