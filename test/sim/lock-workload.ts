@@ -52,7 +52,7 @@ export interface LockWorkloadOptions {
 }
 
 export const DEFAULT_LOCK_WORKLOAD: LockWorkloadOptions = {
-  seedShare: 0.4,
+  seedShare: 0.3,
   clients: 2,
   locks: 2,
   minTtlMs: 500,
@@ -264,9 +264,9 @@ export class LockWorkload {
     this.think(() => this.newRound(session.client));
   }
 
-  /** Renews the round's lease every third of its TTL while the client runs and is not paused. */
+  /** Renews the round's lease every half of its TTL or a little more, while the client runs and is not paused. */
   private keepAlive(session: Session): void {
-    this.queue.schedule(session.ttlMs / 3 + this.random.float() * (session.ttlMs / 8), () => {
+    this.queue.schedule(session.ttlMs / 2 + this.random.float() * (session.ttlMs / 8), () => {
       if (!session.alive || session.lease === null || this.stopped) return;
       if (session.paused) return this.keepAlive(session);
       const lease = session.lease;
@@ -377,7 +377,7 @@ export class RegistryClients {
       if (!this.stopped) this.queue.schedule(ttlMs / 2, () => this.register(client));
       return;
     }
-    this.queue.schedule(ttlMs / 3 + this.random.float() * (ttlMs / 8), () =>
+    this.queue.schedule(ttlMs / 2 + this.random.float() * (ttlMs / 8), () =>
       this.send({ kind: 'heartbeat', lease }, (outcome, sentAtMs) => {
         if (outcome?.status === 'ok') {
           this.checker.instanceHeartbeat('svc', id, sentAtMs, this.queue.now);
