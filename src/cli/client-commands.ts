@@ -3,6 +3,7 @@
  */
 import { runCommand, runGroup, type Command } from './common.ts';
 import { delCommand, getCommand, lsCommand, putCommand, txnCommand, watchCommand } from './kv-commands.ts';
+import { electCommand, SERVICES_COMMANDS } from './elect-services-commands.ts';
 import { LEASE_COMMANDS } from './lease-commands.ts';
 import { LOCK_COMMANDS, lockRunCommand } from './lock-commands.ts';
 import { statusCommand } from './status-command.ts';
@@ -30,6 +31,8 @@ const COMMANDS: Readonly<Record<string, Entry>> = {
   txn: single('txn', txnCommand),
   lease: group('lease', 'leases: grant, keepalive, revoke, show, ls', LEASE_COMMANDS),
   lock: group('lock', 'run a command holding a lock (lock NAME -- CMD); acquire, release, show', LOCK_COMMANDS, lockRunCommand),
+  elect: single('elect', electCommand),
+  services: group('services', 'the service registry: register, deregister, ls, get, watch', SERVICES_COMMANDS),
 };
 
 export function isClientCommand(name: string): boolean {
