@@ -114,6 +114,10 @@ async function runMany(start: number, count: number): Promise<SeedSummary[]> {
             worker.postMessage(job);
           });
           summaries.push(summary);
+          // Long runs: say which seed failed as soon as it does, not only at the end.
+          if (summary.violations.length > 0) {
+            process.stderr.write(`${interactive ? '\n' : ''}seed ${summary.seed} failed: ${(summary.violations[0] ?? '').split('\n')[0]}\n`);
+          }
           report(false);
         }
       } finally {
