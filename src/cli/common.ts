@@ -129,7 +129,7 @@ export function parse(argv: readonly string[], options: OptionsConfig = {}, pass
   const values = result.values as Parsed['values'];
   const timeout = values['timeout-ms'];
   const globals: Globals = {
-    endpoints: typeof values['endpoints'] === 'string' ? values['endpoints'] : (process.env['CONCORD_ENDPOINTS'] ?? DEFAULT_ENDPOINTS),
+    endpoints: typeof values['endpoints'] === 'string' ? values['endpoints'] : (process.env['CONCORD_ENDPOINTS'] || DEFAULT_ENDPOINTS),
     json: values['json'] === true,
     timeoutMs: typeof timeout === 'string' ? positiveInt(timeout, '--timeout-ms') : undefined,
     help: values['help'] === true,
