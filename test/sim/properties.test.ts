@@ -49,10 +49,13 @@ describe('simulation under generated fault schedules', () => {
 
   it('shrinks a failure caused by a planted stale-read bug to a small schedule', () => {
     const faultPhaseMs = 4_000;
+    // The seed is generated too: a stale read needs a workload that reads from the deposed
+    // leader at the right moment, and one fixed seed's workload stopped doing so whenever the
+    // workloads changed.
     const outcome = fc.check(
-      fc.property(scheduleArbitrary(3, faultPhaseMs, 30), (schedule) => {
+      fc.property(scheduleArbitrary(3, faultPhaseMs, 30), fc.integer({ min: 1, max: 1000 }), (schedule, seed) => {
         const result = runSimulation({
-          seed: 7,
+          seed,
           nodeCount: 3,
           faultPhaseMs,
           schedule,
