@@ -1,6 +1,7 @@
 /**
  * The handlers of the lock and election commands, and the lock side of the other commands: the
- * fence of a fenced write, and the locks a lease's end takes with it. The rules are the lock
+ * fence of a fenced write, the token a txn's lock compare reads, and the locks a lease's end
+ * takes with it. The rules are the lock
  * table's (src/lock); here they meet the lease table and the store, and outcomes become the
  * contract's results and errors (423 locked, 409 stale_token, 429 overloaded).
  *
@@ -9,7 +10,7 @@
  * applyLeaseEnd lives in apply-commands.ts, which imports this module back: the cycle is only
  * between functions called during an apply, never at module load.
  */
-import type { LeaseEndReason, LockEnv, LockHolder } from '../lock/index.ts';
+import type { LeaseEndReason, LockEnv, LockHolder, LockKind } from '../lock/index.ts';
 import { applyLeaseEnd } from './apply-commands.ts';
 import type { ApplyContext } from './apply-context.ts';
 import { type KvErrorResult, kvError } from './kv-errors.ts';
@@ -125,6 +126,11 @@ export function applyLockDelayEnd(context: ApplyContext, body: LockDelayEndComma
 /** After a lease's keys are deleted and the lease is gone: its waiters leave, its locks go on. */
 export function locksAfterLeaseEnded(context: ApplyContext, leaseId: string, reason: LeaseEndReason): void {
   context.locks.leaseEnded(leaseId, reason, lockEnv(context));
+}
+
+/** The token of the lock's (or election's) holder now, 0 when free: what a txn's lock compare reads. */
+export function lockTokenNow(context: ApplyContext, kind: LockKind, name: string): number {
+  return context.locks.holder(kind, name)?.token ?? 0;
 }
 
 /** Null when `fence` holds its lock; else the contract's stale_token. */

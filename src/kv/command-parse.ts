@@ -7,7 +7,7 @@
  * maps, dates, bigints and extension objects are invalid_argument; strings must be well-formed
  * Unicode. The field parsers are shared with the lock commands' (parse-fields.ts).
  */
-import type { KvCommand, KvCommandBody, TxnCommand, TxnCompare, TxnCompareOp, TxnOp } from './commands.ts';
+import type { KvCommand, KvCommandBody, TxnCommand, TxnCompare, TxnCompareOp, TxnKeyCompare, TxnLockCompare, TxnOp } from './commands.ts';
 import type { KvErrorResult } from './kv-errors.ts';
 import {
   MAX_TXN_COMPARES,
@@ -20,28 +20,46 @@ import {
   checkValue,
 } from './limits.ts';
 import { REGISTRY_BODY_FIELDS, parseRegistryBody } from '../registry/command-parse.ts';
-import { LOCK_BODY_FIELDS, parseFence, parseLockBody } from './lock-command-parse.ts';
+import { LOCK_BODY_FIELDS, lockRef, parseFence, parseLockBody } from './lock-command-parse.ts';
 import { type Fields, ParseError, array, check, count, fail, flag, key, leaseId, optional, record, string } from './parse-fields.ts';
 
 const COMPARE_OPS: readonly TxnCompareOp[] = ['==', '!=', '<', '>'];
 
-function parseCompare(value: unknown, path: string): TxnCompare {
-  const fields = record(value, path, ['key', 'target', 'op', 'value']);
-  const compareKey = key(fields['key'], `${path}.key`);
-  const op = fields['op'];
-  if (typeof op !== 'string' || !COMPARE_OPS.includes(op as TxnCompareOp)) {
-    fail('invalid_argument', `${path}.op: expected one of ${COMPARE_OPS.join(' ')}`);
+function compareOp(value: unknown, path: string): TxnCompareOp {
+  if (typeof value !== 'string' || !COMPARE_OPS.includes(value as TxnCompareOp)) {
+    fail('invalid_argument', `${path}: expected one of ${COMPARE_OPS.join(' ')}`);
   }
-  const compareOp = op as TxnCompareOp;
+  return value as TxnCompareOp;
+}
+
+/** A compare names a key, or a lock (kind and name): never both, never neither. */
+function parseCompare(value: unknown, path: string): TxnCompare {
+  const fields = record(value, path, ['key', 'kind', 'name', 'target', 'op', 'value']);
+  const onKey = fields['key'] !== undefined;
+  const onLock = fields['kind'] !== undefined || fields['name'] !== undefined;
+  if (onKey === onLock) fail('invalid_argument', `${path}: expected either key, or the kind and name of a lock`);
+  return onKey ? parseKeyCompare(fields, path) : parseLockCompare(fields, path);
+}
+
+function parseLockCompare(fields: Fields, path: string): TxnLockCompare {
+  const lock = lockRef(fields, path);
+  if (fields['target'] !== 'token') fail('invalid_argument', `${path}.target: a lock compare's target is token`);
+  const op = compareOp(fields['op'], `${path}.op`);
+  return { ...lock, target: 'token', op, value: count(fields['value'], `${path}.value`) };
+}
+
+function parseKeyCompare(fields: Fields, path: string): TxnKeyCompare {
+  const compareKey = key(fields['key'], `${path}.key`);
+  const op = compareOp(fields['op'], `${path}.op`);
   const target = fields['target'];
   switch (target) {
     case 'value':
     case 'lease':
-      return { key: compareKey, target, op: compareOp, value: string(fields['value'], `${path}.value`) };
+      return { key: compareKey, target, op, value: string(fields['value'], `${path}.value`) };
     case 'version':
     case 'createRevision':
     case 'modRevision':
-      return { key: compareKey, target, op: compareOp, value: count(fields['value'], `${path}.value`) };
+      return { key: compareKey, target, op, value: count(fields['value'], `${path}.value`) };
     default:
       return fail('invalid_argument', `${path}.target: expected value, version, createRevision, modRevision or lease`);
   }

@@ -12,6 +12,7 @@ import type { KeyValue } from './types.ts';
 import { type KvErrorResult, isKvError, kvError, toConcordError } from './kv-errors.ts';
 import { DEFAULT_KV_LIMITS, type KvLimits } from './limits.ts';
 import { parseCommand } from './command-parse.ts';
+import type { LockKind } from '../lock/index.ts';
 import type { LockCommandBody, LockFence, LockResultByType } from './lock-commands.ts';
 import type {
   RegistryCommandBody,
@@ -70,6 +71,7 @@ export interface DeletePrefixCommand {
 
 export interface TxnCommand {
   readonly type: 'txn';
+  /** All must hold for the success branch to run. */
   readonly compare: readonly TxnCompare[];
   readonly success: readonly TxnOp[];
   readonly failure: readonly TxnOp[];
@@ -79,11 +81,15 @@ export interface TxnCommand {
 
 export type TxnCompareOp = '==' | '!=' | '<' | '>';
 
+/** A txn guard: on a key, or on the token of a lock's (or an election's) current holder. */
+export type TxnCompare = TxnKeyCompare | TxnLockCompare;
+
 /**
- * A txn guard, as the contract writes it. On an absent key, a `value` compare is false whatever
- * its op (as etcd), the revisions and version are 0, and the lease is "" (as for a key without one).
+ * A guard on a key, as the contract writes it. On an absent key, a `value` compare is false
+ * whatever its op (as etcd), the revisions and version are 0, and the lease is "" (as for a key
+ * without one).
  */
-export type TxnCompare =
+export type TxnKeyCompare =
   | { readonly key: string; readonly target: 'value' | 'lease'; readonly op: TxnCompareOp; readonly value: string }
   | {
       readonly key: string;
@@ -91,6 +97,21 @@ export type TxnCompare =
       readonly op: TxnCompareOp;
       readonly value: number;
     };
+
+/**
+ * A guard on the fencing token of whoever holds the lock (or leads the election) when the txn
+ * applies; 0 when nobody does (tokens start at 1). Unlike a txn's `fence`, which refuses the
+ * whole txn with stale_token, it picks the branch: "do I still hold the lock" can be answered by
+ * the failure branch. The contract writes `{lock: name}` or `{election: name}`; here it is the
+ * fence's `{kind, name}`.
+ */
+export interface TxnLockCompare {
+  readonly kind: LockKind;
+  readonly name: string;
+  readonly target: 'token';
+  readonly op: TxnCompareOp;
+  readonly value: number;
+}
 
 /** A txn op, as the contract writes it. A range `limit` of 0 or absent means no limit. */
 export type TxnOp =

@@ -69,10 +69,15 @@ function lockDelayMs(value: unknown, path: string): number {
   return parsed;
 }
 
+/** The `{kind, name}` that names a lock or an election in a fence or a txn's lock compare. */
+export function lockRef(fields: Fields, path: string): { kind: LockKind; name: string } {
+  return { kind: kind(fields['kind'], `${path}.kind`), name: lockName(fields['name'], `${path}.name`) };
+}
+
 /** A fenced write's `fence`: `{kind, name, token}`. */
 export function parseFence(value: unknown, path: string): LockFence {
   const fields = record(value, path, ['kind', 'name', 'token']);
-  return { kind: kind(fields['kind'], `${path}.kind`), name: lockName(fields['name'], `${path}.name`), token: count(fields['token'], `${path}.token`) };
+  return { ...lockRef(fields, path), token: count(fields['token'], `${path}.token`) };
 }
 
 export function parseLockBody(type: LockCommandBody['type'], fields: Fields): LockCommandBody {

@@ -1,21 +1,28 @@
 /**
  * Transactions: the compares decide which branch runs, and the whole branch applies at one
- * revision, or none of it does. Everything that could make an op fail (a put's lease missing)
+ * revision, or none of it does. Compares on keys and on lock tokens are all read in this entry,
+ * before any write, so they see one state: the one every replica has at this point of the log. Everything that could make an op fail (a put's lease missing)
  * is checked before the first write, so there is nothing to roll back. Ops run in order, and a
  * get or range sees the branch's earlier writes (as in etcd). Two writes to one key in a branch
  * were already refused by the parser.
  */
 import { assertNever } from '../common/assert.ts';
-import type { TxnCommand, TxnCompare, TxnOp, TxnOpResult, TxnResult } from './commands.ts';
+import type { TxnCommand, TxnCompare, TxnKeyCompare, TxnOp, TxnOpResult, TxnResult } from './commands.ts';
 import { type KvErrorResult, kvError } from './kv-errors.ts';
 import type { MvccWrite } from './mvcc-store.ts';
 import type { KeyValue } from './types.ts';
 import { type ApplyContext, finishWrite } from './apply-context.ts';
 import { userVisibleRange } from './system-keys.ts';
-import { fenceFailure } from './apply-locks.ts';
+import { fenceFailure, lockTokenNow } from './apply-locks.ts';
 
-/** Whether one compare holds against the key's current version (undefined when absent). */
-export function compareHolds(kv: KeyValue | undefined, compare: TxnCompare): boolean {
+/** Whether one compare holds now: against its key's current version, or its lock's holder. */
+function compareHolds(context: ApplyContext, compare: TxnCompare): boolean {
+  if ('key' in compare) return keyCompareHolds(context.store.get(compare.key), compare);
+  return holds(lockTokenNow(context, compare.kind, compare.name), compare.op, compare.value);
+}
+
+/** Whether a key compare holds against the key's current version (undefined when absent). */
+export function keyCompareHolds(kv: KeyValue | undefined, compare: TxnKeyCompare): boolean {
   switch (compare.target) {
     case 'value':
       // As etcd: a value compare on an absent key is false, whatever its op.
@@ -51,7 +58,7 @@ function holds<T extends string | number>(actual: T, op: TxnCompare['op'], expec
 export function applyTxn(context: ApplyContext, body: TxnCommand): TxnResult | KvErrorResult {
   const stale = fenceFailure(context, body.fence);
   if (stale !== null) return stale;
-  const succeeded = body.compare.every((compare) => compareHolds(context.store.get(compare.key), compare));
+  const succeeded = body.compare.every((compare) => compareHolds(context, compare));
   const ops = succeeded ? body.success : body.failure;
   for (const op of ops) {
     if ('put' in op && op.put.lease !== undefined && !context.leases.has(op.put.lease)) {

@@ -84,7 +84,6 @@ function handleSnapshotChunk(node: RaftNode, chunk: SnapshotChunk): void {
     node.log.restore(meta);
     node.snapshot = { meta, data: incoming.buffer };
     node.receivedSnapshot = node.snapshot;
-    node.membership = meta.config;
     node.observe('snapshot-installed');
   }
   node.send({ ...reply, nextOffset: chunk.totalBytes, installed: true });

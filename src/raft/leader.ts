@@ -149,7 +149,8 @@ export function startReadRound(node: RaftNode, context: string, requester: NodeI
     return true;
   }
   const commitIndex = node.log.commitIndex;
-  if (node.membership.voters.length === 1) {
+  const { voters } = node.membership;
+  if (voters.length === 1 && voters[0] === node.id) {
     releaseRead(node, context, commitIndex, requester);
     return true;
   }

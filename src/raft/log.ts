@@ -9,12 +9,23 @@
  *   entries[i].index === snapshotIndex + 1 + i, and terms never decrease along the log.
  */
 import { assert } from '../common/assert.ts';
-import type { Entry, LogIndex, SnapshotMeta, Term } from './types.ts';
+import { decodeConfigEntry } from './membership.ts';
+import type { ClusterConfig, Entry, LogIndex, SnapshotMeta, Term } from './types.ts';
+
+/** A configuration and the index of the config entry that made it (0: the snapshot's or bootstrap). */
+export interface IndexedConfig {
+  readonly index: LogIndex;
+  readonly config: ClusterConfig;
+}
 
 export class RaftLog {
   private snapshotIndexValue: LogIndex = 0;
   private snapshotTermValue: Term = 0;
   private entries: Entry[] = [];
+  /** The configuration in effect at the snapshot's index (the bootstrap one before any). */
+  private snapshotConfig: ClusterConfig;
+  /** Config entries after the snapshot, in log order: the last one is the configuration in effect. */
+  private configs: IndexedConfig[] = [];
   /** Highest index known to be committed. */
   commitIndex: LogIndex = 0;
   /** Highest index the application has applied (acknowledged through advance()). */
@@ -26,14 +37,24 @@ export class RaftLog {
   /** First index not yet handed to storage. */
   unstableFrom: LogIndex = 1;
 
+  private constructor(bootstrap: ClusterConfig) {
+    this.snapshotConfig = bootstrap;
+  }
+
   /** Rebuilds the log from what storage loaded at start. */
-  static fromStorage(snapshot: SnapshotMeta | null, entries: readonly Entry[], commit: LogIndex): RaftLog {
-    const log = new RaftLog();
+  static fromStorage(
+    snapshot: SnapshotMeta | null,
+    entries: readonly Entry[],
+    commit: LogIndex,
+    bootstrap: ClusterConfig,
+  ): RaftLog {
+    const log = new RaftLog(snapshot?.config ?? bootstrap);
     if (snapshot !== null) {
       log.snapshotIndexValue = snapshot.index;
       log.snapshotTermValue = snapshot.term;
     }
     log.entries = entries.slice();
+    for (const entry of log.entries) log.noteConfig(entry);
     log.stableIndex = log.lastIndex();
     log.unstableFrom = log.lastIndex() + 1;
     assert(commit <= log.lastIndex(), () => `stored commit ${commit} beyond last index ${log.lastIndex()}`);
@@ -63,6 +84,21 @@ export class RaftLog {
   lastTerm(): Term {
     const last = this.entries[this.entries.length - 1];
     return last === undefined ? this.snapshotTermValue : last.term;
+  }
+
+  /** The configuration in effect: the latest one in the log, committed or not (thesis §4.1). */
+  latestConfig(): IndexedConfig {
+    return this.configs[this.configs.length - 1] ?? { index: 0, config: this.snapshotConfig };
+  }
+
+  /** The configuration in effect once the log is cut at `index` (for a snapshot taken there). */
+  configAt(index: LogIndex): ClusterConfig {
+    let config = this.snapshotConfig;
+    for (const candidate of this.configs) {
+      if (candidate.index > index) break;
+      config = candidate.config;
+    }
+    return config;
   }
 
   /** The term at `index`, or undefined when it is compacted away or beyond the log. */
@@ -125,6 +161,7 @@ export class RaftLog {
       assert(entry.index === this.lastIndex() + 1, () => `append: index ${entry.index} after ${this.lastIndex()}`);
       assert(entry.term >= this.lastTerm(), () => `append: term ${entry.term} after ${this.lastTerm()}`);
       this.entries.push(entry);
+      this.noteConfig(entry);
     }
   }
 
@@ -146,6 +183,7 @@ export class RaftLog {
       if (existingTerm === entry.term) continue;
       if (existingTerm !== undefined) this.truncateFrom(entry.index);
       this.entries.push(entry);
+      this.noteConfig(entry);
     }
     return prevIndex + entries.length;
   }
@@ -153,6 +191,8 @@ export class RaftLog {
   private truncateFrom(index: LogIndex): void {
     assert(index > this.commitIndex, () => `truncating committed entry ${index} (commit ${this.commitIndex})`);
     this.entries.length = index - this.snapshotIndexValue - 1;
+    // A configuration whose entry is gone is no longer in effect: the previous one is again.
+    while ((this.configs[this.configs.length - 1]?.index ?? 0) >= index) this.configs.pop();
     this.unstableFrom = Math.min(this.unstableFrom, index);
     this.stableIndex = Math.min(this.stableIndex, index - 1);
   }
@@ -199,6 +239,8 @@ export class RaftLog {
     this.snapshotIndexValue = meta.index;
     this.snapshotTermValue = meta.term;
     this.entries = [];
+    this.snapshotConfig = meta.config;
+    this.configs = [];
     this.commitIndex = meta.index;
     // The snapshot itself brings the state machine to meta.index.
     this.applyingIndex = meta.index;
@@ -213,8 +255,14 @@ export class RaftLog {
     const term = this.term(index);
     assert(term !== undefined, () => `compact: no term at ${index}`);
     this.entries = this.entries.slice(index - this.snapshotIndexValue);
+    this.snapshotConfig = this.configAt(index);
+    this.configs = this.configs.filter((candidate) => candidate.index > index);
     this.snapshotIndexValue = index;
     this.snapshotTermValue = term;
+  }
+
+  private noteConfig(entry: Entry): void {
+    if (entry.type === 'config') this.configs.push({ index: entry.index, config: decodeConfigEntry(entry.data).config });
   }
 
   checkInvariants(): void {

@@ -19,8 +19,10 @@ export class Progress {
   probeSent = false;
   /** Last indexes of appends sent and not yet acknowledged (replicate state), oldest first. */
   private readonly inflight: LogIndex[] = [];
-  /** Heard from within the current check-quorum period. */
+  /** Heard from within the current check-quorum period (one election timeout). */
   recentActive = false;
+  /** Heard from within the period before it. */
+  private activeInPreviousPeriod = false;
   /** Snapshot transfer: the snapshot's index and the next byte offset to send. */
   snapshotIndex: LogIndex = 0;
   snapshotOffset = 0;
@@ -32,6 +34,17 @@ export class Progress {
     private readonly maxInflight: number,
   ) {
     this.next = next;
+  }
+
+  /** A new check-quorum period begins: what we heard so far becomes the previous period's. */
+  startActivityPeriod(): void {
+    this.activeInPreviousPeriod = this.recentActive;
+    this.recentActive = false;
+  }
+
+  /** Heard from within the last one to two election timeouts: counted live for membership checks. */
+  recentlyHeard(): boolean {
+    return this.recentActive || this.activeInPreviousPeriod;
   }
 
   isPaused(): boolean {

@@ -24,6 +24,12 @@ import {
 } from './leader.ts';
 import { handleFromLeader, handleReadIndexResponse, type IncomingSnapshot } from './follower.ts';
 import { RaftLog } from './log.ts';
+import {
+  applyConfChange,
+  encodeConfigEntry,
+  type ConfChange,
+  type ConfChangeRefusal,
+} from './membership.ts';
 import type {
   Message,
   VoteRequest,
@@ -31,7 +37,7 @@ import type {
   VoteResponse,
 } from './messages.ts';
 import { Progress } from './progress.ts';
-import { committedIndex, voteOutcome } from './quorum.ts';
+import { committedIndex, majority, voteOutcome } from './quorum.ts';
 import { ReadIndexTracker } from './read-index.ts';
 import { type Ready, mayLeaveBeforePersist } from './ready.ts';
 import {
@@ -60,7 +66,9 @@ export type RaftEvent =
   | 'snapshot-installed'
   | 'leadership-transferred'
   | 'read-index-confirmed'
-  | 'append-rejected';
+  | 'append-rejected'
+  | 'config-changed'
+  | 'removed-leader-stepped-down';
 
 export type ProposeResult =
   | { readonly ok: true; readonly index: LogIndex; readonly term: Term }
@@ -69,6 +77,10 @@ export type ProposeResult =
 export type ReadIndexResult =
   | { readonly ok: true }
   | { readonly ok: false; readonly reason: 'no_leader' | 'overloaded'; readonly leaderHint: NodeId };
+
+export type ConfChangeResult =
+  | { readonly ok: true; readonly index: LogIndex; readonly term: Term }
+  | { readonly ok: false; readonly reason: ConfChangeRefusal; readonly leaderHint: NodeId };
 
 export type TransferResult =
   | { readonly ok: true }
@@ -95,7 +107,6 @@ export class RaftNode {
   /** @internal */ lead: NodeId = NO_NODE;
   /** @internal */ role: Role = 'follower';
   /** @internal */ readonly log: RaftLog;
-  /** @internal */ membership: ClusterConfig;
 
   /** @internal */ electionElapsed = 0;
   /** @internal */ heartbeatElapsed = 0;
@@ -147,8 +158,7 @@ export class RaftNode {
     this.term = persisted.hardState.term;
     this.vote = persisted.hardState.vote;
     this.snapshot = persisted.snapshot;
-    this.membership = persisted.snapshot?.meta.config ?? bootstrap;
-    this.log = RaftLog.fromStorage(persisted.snapshot?.meta ?? null, persisted.entries, persisted.hardState.commit);
+    this.log = RaftLog.fromStorage(persisted.snapshot?.meta ?? null, persisted.entries, persisted.hardState.commit, bootstrap);
     this.readRounds = new ReadIndexTracker(config.maxPendingReads);
     this.lastHardState = this.hardState();
     this.lastSoftState = this.softState();
@@ -211,6 +221,33 @@ export class RaftNode {
     return this.log.term(this.log.commitIndex) === this.term;
   }
 
+  /**
+   * Proposes a membership change (one server at a time; see membership.ts). It takes effect on
+   * every node as soon as the entry is in its log; the caller learns it is final once the entry
+   * at the returned index applies with the returned term.
+   */
+  proposeConfChange(change: ConfChange): ConfChangeResult {
+    const refuse = (reason: ConfChangeRefusal): ConfChangeResult => ({ ok: false, reason, leaderHint: this.lead });
+    if (this.role !== 'leader') return refuse('not_leader');
+    if (this.leadTransferee !== NO_NODE) return refuse('transferring');
+    // Thesis §4.1 errata: a new leader may hold an uncommitted change of its predecessor that it
+    // does not know about as such until an entry of its own term commits.
+    if (!this.committedInCurrentTerm() || this.log.latestConfig().index > this.log.commitIndex) {
+      return refuse('change_pending');
+    }
+    const next = applyConfChange(this.membership, change);
+    if (!next.ok) return refuse(next.reason);
+    if (change.type === 'promote') {
+      const match = this.progress.get(change.id)?.match ?? 0;
+      if (match + this.config.maxEntriesPerAppend < this.log.commitIndex) return refuse('learner_behind');
+    }
+    const liveVoters = next.config.voters.filter((id) => id === this.id || this.progress.get(id)?.recentlyHeard() === true);
+    if (liveVoters.length < majority(next.config.voters.length)) return refuse('would_lose_quorum');
+    const entry = this.appendEntry('config', encodeConfigEntry({ change, config: next.config }));
+    this.onConfigChanged();
+    return { ok: true, index: entry.index, term: entry.term };
+  }
+
   /** Hands leadership to `target`: catch it up, then tell it to campaign at once. */
   transferLeadership(target: NodeId): TransferResult {
     if (this.role !== 'leader') return { ok: false, reason: 'not_leader' };
@@ -234,7 +271,7 @@ export class RaftNode {
     const term = this.log.term(index);
     assert(term !== undefined, () => `compact: no term at ${index}`);
     this.log.compact(index);
-    this.snapshot = { meta: { index, term, config: this.membership }, data };
+    this.snapshot = { meta: { index, term, config: this.log.configAt(index) }, data };
     this.snapshotToSave = this.snapshot;
   }
 
@@ -349,6 +386,11 @@ export class RaftNode {
     return this.membership;
   }
 
+  /** The configuration in effect: the latest in our log, committed or not. */
+  /** @internal */ get membership(): ClusterConfig {
+    return this.log.latestConfig().config;
+  }
+
   /** The entry at `index` if we still hold it (for checkers and tests). */
   entryAt(index: LogIndex): Entry | undefined {
     return this.log.entry(index);
@@ -384,7 +426,35 @@ export class RaftNode {
     if (index <= this.log.commitIndex || !this.mayCommitByCounting(index)) return false;
     this.log.commitTo(index);
     this.releaseReadsAwaitingTermCommit();
+    this.maybeStepDownRemoved();
     return true;
+  }
+
+  /**
+   * A leader that removed itself leads until that change commits (thesis §4.2.2: it counts
+   * only the new voters meanwhile), then steps down. It hands over at once to the most
+   * caught-up voter rather than leave the cluster to wait out an election timeout.
+   */
+  private maybeStepDownRemoved(): void {
+    if (this.role !== 'leader' || this.isVoter(this.id) || this.log.latestConfig().index > this.log.commitIndex) return;
+    let successor: NodeId = NO_NODE;
+    for (const id of this.membership.voters) {
+      if (this.progress.get(id)?.match === this.log.lastIndex()) successor = id;
+    }
+    if (successor !== NO_NODE) this.sendTimeoutNow(successor);
+    this.observe('removed-leader-stepped-down');
+    this.becomeFollower(this.term, NO_NODE);
+  }
+
+  /** The leader's bookkeeping after its configuration changed: track new members, drop old ones. */
+  private onConfigChanged(): void {
+    this.observe('config-changed');
+    const others = new Set(this.othersInMembership());
+    for (const id of others) {
+      if (!this.progress.has(id)) this.progress.set(id, new Progress(this.log.lastIndex() + 1, this.config.maxInflightAppends));
+    }
+    for (const id of [...this.progress.keys()]) if (!others.has(id)) this.progress.delete(id);
+    if (this.leadTransferee !== NO_NODE && !this.isVoter(this.leadTransferee)) this.leadTransferee = NO_NODE;
   }
 
   // ---- Internals shared with leader.ts ----------------------------------------------------
@@ -514,7 +584,9 @@ export class RaftNode {
     this.electionElapsed++;
     if (this.electionElapsed >= this.config.electionTicks) {
       this.electionElapsed = 0;
-      if (this.config.checkQuorum && !this.quorumRecentlyActive()) {
+      const quorumActive = this.quorumRecentlyActive();
+      for (const progress of this.progress.values()) progress.startActivityPeriod();
+      if (this.config.checkQuorum && !quorumActive) {
         this.observe('check-quorum-step-down');
         this.becomeFollower(this.term, NO_NODE);
         return;
@@ -536,8 +608,7 @@ export class RaftNode {
     const active = this.membership.voters.filter(
       (id) => id === this.id || this.progress.get(id)?.recentActive === true,
     );
-    for (const progress of this.progress.values()) progress.recentActive = false;
-    return active.length >= Math.floor(this.membership.voters.length / 2) + 1;
+    return active.length >= majority(this.membership.voters.length);
   }
 
   private campaign(kind: 'pre-vote' | 'vote' | 'transfer'): void {

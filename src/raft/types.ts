@@ -15,7 +15,8 @@ export const NO_NODE: NodeId = '';
 
 /**
  * `normal` carries application data; `noop` is the empty entry every new leader appends so
- * that entries of earlier terms become committed; `config` is reserved for membership changes.
+ * that entries of earlier terms become committed; `config` carries a membership change (see
+ * membership.ts), which takes effect as soon as it is in a node's log.
  */
 export type EntryType = 'normal' | 'noop' | 'config';
 
@@ -33,10 +34,24 @@ export interface HardState {
   readonly commit: LogIndex;
 }
 
+/** Where a member is reached. Opaque to the core, which only carries it along with the ids. */
+export interface MemberEndpoints {
+  /** host:port other members dial for Raft traffic. */
+  readonly peerAddress: string;
+  /** The member's client (HTTP) URL; '' when not known. */
+  readonly clientUrl: string;
+}
+
 /** Membership: voters decide; learners receive the log but never vote or count. */
 export interface ClusterConfig {
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
+  /**
+   * Addresses of members, replicated with the configuration so that every node (and a node
+   * restarting from its log) can reach members added after it started. Absent or partial for
+   * a cluster bootstrapped from flags: the node layer fills the gaps from --initial-cluster.
+   */
+  readonly endpoints?: Readonly<Record<NodeId, MemberEndpoints>>;
 }
 
 export interface SnapshotMeta {

@@ -3,8 +3,14 @@
  * with (no second copy to drift). Two touches make it read well: the `{key...}` wildcard of the
  * KV routes appears as a path parameter named `key`, and shared schemas keep their names
  * (ConcordError, KeyValue) in components.
+ *
+ * The same document is browsable at /docs (Swagger UI, @fastify/swagger-ui). Its scripts, styles
+ * and images are served by the node from the package's own files — no CDN — so the reference
+ * works on a machine without internet access; the online spec validator badge is off for the
+ * same reason. The UI's routes are hidden from the document.
  */
 import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 
 const WILDCARD = '*';
@@ -53,4 +59,14 @@ export function registerOpenApi(app: FastifyInstance): void {
       buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `schema${index}`),
     },
   });
+  void app.register(swaggerUi, {
+    routePrefix: API_REFERENCE_PREFIX,
+    // Operations listed by tag, collapsed; "Try it out" sends real requests to this node.
+    uiConfig: { deepLinking: true, docExpansion: 'list', defaultModelsExpandDepth: 0, displayRequestDuration: true },
+    theme: { title: 'Concord HTTP API' },
+    validatorUrl: false,
+  });
 }
+
+/** Where the browsable API reference is served. */
+export const API_REFERENCE_PREFIX = '/docs';

@@ -1,6 +1,6 @@
 // The simplest possible KV with the contract's semantics: a Map, sorted on every read. The
 // properties check the real state machine against it.
-import type { KeyValue, KvCommandBody, TxnCompare, TxnOp } from '../../src/kv/index.ts';
+import type { KeyValue, KvCommandBody, TxnCompare, TxnKeyCompare, TxnOp } from '../../src/kv/index.ts';
 
 type Result = Record<string, unknown>;
 
@@ -65,6 +65,11 @@ export class ReferenceKv {
   }
 
   private holds(compare: TxnCompare): boolean {
+    if (!('key' in compare)) throw new Error('the model has no locks to compare tokens with');
+    return this.keyHolds(compare);
+  }
+
+  private keyHolds(compare: TxnKeyCompare): boolean {
     const kv = this.kvs.get(compare.key);
     if (compare.target === 'value' && kv === undefined) return false;
     const actual =
