@@ -51,6 +51,7 @@ export function registerOpenApi(app: FastifyInstance): void {
         { name: 'locks', description: 'Distributed locks: FIFO waiting, fencing tokens, lock-delay' },
         { name: 'elections', description: "Leader election for users' services" },
         { name: 'cluster', description: 'Members and leadership' },
+        { name: 'maintenance', description: 'Backup (a consistent snapshot to restore a new cluster from) and watch history compaction' },
         { name: 'operations', description: 'Health, readiness, metrics, this document' },
       ],
     },
