@@ -1,6 +1,7 @@
 /**
  * The client commands of `concord`, by name, each built on the SDK (src/client).
  */
+import { MEMBERS_COMMANDS, membersListCommand, transferLeaderCommand } from './cluster-commands.ts';
 import { runCommand, runGroup, type Command } from './common.ts';
 import { delCommand, getCommand, lsCommand, putCommand, txnCommand, watchCommand } from './kv-commands.ts';
 import { electCommand, SERVICES_COMMANDS } from './elect-services-commands.ts';
@@ -23,6 +24,8 @@ function group(name: string, summary: string, commands: Readonly<Record<string, 
 
 const COMMANDS: Readonly<Record<string, Entry>> = {
   status: single('status', statusCommand),
+  members: group('members', 'the members, with the leader marked (members [ls])', MEMBERS_COMMANDS, membersListCommand),
+  'transfer-leader': single('transfer-leader', transferLeaderCommand),
   put: single('put', putCommand),
   get: single('get', getCommand),
   del: single('del', delCommand),

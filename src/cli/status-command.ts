@@ -18,7 +18,7 @@ interface EndpointStatus {
 async function statusOf(endpoint: string, timeoutMs: number): Promise<EndpointStatus> {
   const client = new Concord({ endpoints: [endpoint], timeoutMs });
   try {
-    const view = await client.cluster();
+    const view = await client.cluster.status();
     const health = view.leaderId === '' ? 'no leader' : view.appliedIndex < view.commitIndex ? 'applying' : 'ok';
     return { endpoint, healthy: health === 'ok', health, view };
   } catch (error) {

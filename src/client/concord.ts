@@ -1,10 +1,11 @@
 /**
- * The client: `new Concord({ endpoints })`, with `kv`, `leases`, `registry`, `lock()`,
- * `withLock()`, `election()` and `cluster()`. One instance holds one keep-alive connection pool;
+ * The client: `new Concord({ endpoints })`, with `kv`, `leases`, `registry`, `cluster`, `lock()`,
+ * `withLock()` and `election()`. One instance holds one keep-alive connection pool;
  * share it across your process and `close()` it at the end.
  */
 import type { Dispatcher } from 'undici';
 import type { ClientClock } from './clock.ts';
+import { ClusterClient } from './cluster.ts';
 import { ClientCore, type RetryOptions } from './core.ts';
 import { Election } from './elections.ts';
 import { KvClient } from './kv.ts';
@@ -30,21 +31,12 @@ export interface ConcordOptions {
   readonly retry?: RetryOptions;
 }
 
-export interface ClusterView {
-  readonly clusterId: string;
-  readonly nodeId: string;
-  readonly leaderId: string;
-  readonly term: number;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
-  readonly revision: number;
-  readonly members: readonly { readonly id: string; readonly peerAddress: string; readonly clientUrl: string; readonly voter: boolean }[];
-}
-
 export class Concord {
   readonly kv: KvClient;
   readonly leases: LeaseClient;
   readonly registry: RegistryClient;
+  /** Members, leader and leadership transfer. */
+  readonly cluster: ClusterClient;
   /** The engine (endpoint choice, retries); exposed for diagnostics. */
   readonly core: ClientCore;
 
@@ -59,6 +51,7 @@ export class Concord {
     this.kv = new KvClient(this.core);
     this.leases = new LeaseClient(this.core);
     this.registry = new RegistryClient(this.core);
+    this.cluster = new ClusterClient(this.core);
   }
 
   /** Acquires a lock: try once (default) or wait in line up to `waitMs`. */
@@ -78,12 +71,6 @@ export class Concord {
 
   election(name: string): Election {
     return new Election(this.core, name);
-  }
-
-  /** Members, leader, term and indexes, as the answering node sees them. */
-  async cluster(options: CallOptions = {}): Promise<ClusterView> {
-    const answer = await this.core.call<ClusterView>({ method: 'GET', path: '/v1/cluster', serverDeadline: false, ...defined({ signal: options.signal, timeoutMs: options.timeoutMs }) });
-    return answer.body;
   }
 
   /** Closes the connection pool (handles still open stop working). */

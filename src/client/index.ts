@@ -1,7 +1,8 @@
 /**
  * Concord's TypeScript SDK: `import { Concord } from 'concord'`. See docs/sdk.md.
  */
-export { Concord, type ConcordOptions, type ClusterView } from './concord.ts';
+export { Concord, type ConcordOptions } from './concord.ts';
+export { ClusterClient, type ClusterView, type ClusterMember, type LeaderTransfer } from './cluster.ts';
 export { ConcordError, type ConcordErrorCode } from './errors.ts';
 export type { KeyValue, Consistency, CallOptions, WriteOptions, Fence, LeaseRef } from './types.ts';
 export { KvClient, type GetOptions, type PutOptions, type PutResult, type DeleteOptions, type DeleteResult, type RangeOptions, type RangeResult } from './kv.ts';
