@@ -6,8 +6,9 @@ export { ClusterClient, type ClusterView, type ClusterMember, type LeaderTransfe
 export { ConcordError, type ConcordErrorCode } from './errors.ts';
 export type { KeyValue, Consistency, CallOptions, WriteOptions, Fence, LeaseRef } from './types.ts';
 export { KvClient, type GetOptions, type PutOptions, type PutResult, type DeleteOptions, type DeleteResult, type RangeOptions, type RangeResult } from './kv.ts';
-export { TxnBuilder, Op, type Compare, type CompareOperator, type CompareTarget, type TxnOp, type TxnOpResult, type TxnResult } from './txn.ts';
+export { TxnBuilder, Op, type Compare, type LockCompare, type CompareOperator, type CompareTarget, type TxnOp, type TxnOpResult, type TxnResult } from './txn.ts';
 export { KvWatch, type WatchOptions, type WatchEvent, type WatchChange } from './watch.ts';
+export { MaintenanceClient, type Backup, type CompactResult } from './maintenance.ts';
 export { LeaseClient, type LeaseGrant, type LeaseStatus, type LeaseInfo } from './leases.ts';
 export { LeaseKeepAlive, type KeepAliveOptions, type KeepAliveEvents, type SafetyStatus } from './keepalive.ts';
 export { SafetyWindow, type SafetyPhase, type LossReason } from './lease-safety.ts';

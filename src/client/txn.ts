@@ -7,6 +7,8 @@
  *     .success(Op.put('config/db', 'postgres://db'))
  *     .failure(Op.get('config/db'))
  *     .commit();
+ *
+ * Guards may also test who holds a lock: `.compareLockToken('db', '==', lock.token)`.
  */
 import type { ClientCore } from './core.ts';
 import { defined, leaseIdOf, type Fence, type KeyValue, type LeaseRef, type WriteOptions } from './types.ts';
@@ -14,9 +16,15 @@ import { defined, leaseIdOf, type Fence, type KeyValue, type LeaseRef, type Writ
 export type CompareOperator = '==' | '!=' | '<' | '>';
 export type CompareTarget = 'value' | 'lease' | 'version' | 'createRevision' | 'modRevision';
 
+/** A guard on a key. */
 export type Compare =
   | { readonly key: string; readonly target: 'value' | 'lease'; readonly op: CompareOperator; readonly value: string }
   | { readonly key: string; readonly target: 'version' | 'createRevision' | 'modRevision'; readonly op: CompareOperator; readonly value: number };
+
+/** A guard on the token of a lock's holder (or an election's leader) when the txn applies; 0 when there is none. */
+export type LockCompare =
+  | { readonly lock: string; readonly target: 'token'; readonly op: CompareOperator; readonly value: number }
+  | { readonly election: string; readonly target: 'token'; readonly op: CompareOperator; readonly value: number };
 
 export type TxnOp =
   | { readonly put: { readonly key: string; readonly value: string; readonly lease?: string } }
@@ -54,7 +62,7 @@ export const Op = {
 };
 
 export class TxnBuilder {
-  private readonly compares: Compare[] = [];
+  private readonly compares: (Compare | LockCompare)[] = [];
   private readonly successOps: TxnOp[] = [];
   private readonly failureOps: TxnOp[] = [];
   private fenceRef: Fence | undefined;
@@ -66,6 +74,22 @@ export class TxnBuilder {
   compare(key: string, target: 'version' | 'createRevision' | 'modRevision', op: CompareOperator, value: number): this;
   compare(key: string, target: CompareTarget, op: CompareOperator, value: string | number): this {
     this.compares.push({ key, target, op, value } as Compare);
+    return this;
+  }
+
+  /**
+   * Adds a guard on the token of lock `name`'s current holder (0 when free):
+   * `.compareLockToken(name, '==', lock.token)` runs the success branch only while that holding
+   * lasts, and the failure branch otherwise (where `fence` would fail the whole txn).
+   */
+  compareLockToken(name: string, op: CompareOperator, token: number): this {
+    this.compares.push({ lock: name, target: 'token', op, value: token });
+    return this;
+  }
+
+  /** As compareLockToken, on the token of election `name`'s leader (0 when it has none). */
+  compareElectionToken(name: string, op: CompareOperator, token: number): this {
+    this.compares.push({ election: name, target: 'token', op, value: token });
     return this;
   }
 

@@ -173,6 +173,10 @@ describe('the SDK on a live cluster', () => {
     expect(second.token).toBeGreaterThan(held.token);
     const stale = await rejection(concord.kv.put('guarded', 'stale', { fence: held.fence }));
     expect(stale.code).toBe('stale_token');
+    // A lock-token guard turns the same question into a branch instead of an error.
+    const stillMine = (token: number) => concord.kv.txn().compareLockToken('db', '==', token).success(Op.put('guarded', 'txn')).failure(Op.get('guarded')).commit();
+    expect(await stillMine(held.token)).toMatchObject({ succeeded: false, results: [{ get: { kv: { value: 'by-first' } } }] });
+    expect(await stillMine(second.token)).toMatchObject({ succeeded: true });
     await other.kv.put('guarded', 'by-second', { fence: second.fence });
     expect((await concord.describeLock('db')).holder).toMatchObject({ owner: 'second', token: second.token });
     {

@@ -132,6 +132,46 @@ describe('locks over HTTP', () => {
     const txn = { success: [{ put: { key: 'resource', value: 'txn-late' } }], fence };
     expect((await call(two, 'POST', '/v1/txn', { json: txn })).status).toBe(409);
   });
+
+  it('a txn compare on a lock token picks the branch: success while the token holds, failure after a new holder', async () => {
+    const first = await call(one, 'POST', '/v1/locks/job/acquire', { json: { ttlMs: 5000 } });
+    const whileHeld = (token: number): Record<string, unknown> => ({
+      compare: [{ lock: 'job', target: 'token', op: '==', value: token }],
+      success: [{ put: { key: 'job/out', value: `by-${token}` } }],
+      failure: [{ get: { key: 'job/out' } }],
+    });
+    const held = await call(two, 'POST', '/v1/txn', { json: whileHeld(first.body.token) });
+    expect(held.status).toBe(200);
+    expect(held.body).toMatchObject({ succeeded: true, results: [{ put: { revision: expect.any(Number) } }] });
+    await call(one, 'POST', '/v1/locks/job/release', { json: { token: first.body.token } });
+    const free = await call(two, 'POST', '/v1/txn', { json: { compare: [{ lock: 'job', target: 'token', op: '==', value: 0 }] } });
+    expect(free.body.succeeded).toBe(true);
+    const second = await call(two, 'POST', '/v1/locks/job/acquire', { json: { ttlMs: 5000 } });
+    const late = await call(one, 'POST', '/v1/txn', { json: whileHeld(first.body.token) });
+    expect(late.status).toBe(200);
+    expect(late.body).toMatchObject({ succeeded: false, results: [{ get: { kv: { value: `by-${first.body.token}` } } }] });
+    const current = await call(one, 'POST', '/v1/txn', { json: whileHeld(second.body.token) });
+    expect(current.body.succeeded).toBe(true);
+  });
+
+  it('refuses a malformed lock compare with 400 invalid_argument, and documents it in /openapi.json', async () => {
+    const lockCompare = { lock: 'job', target: 'token', op: '==', value: 1 };
+    for (const compare of [
+      { ...lockCompare, key: 'k' }, // a key and a lock at once
+      { ...lockCompare, election: 'job' },
+      { ...lockCompare, holder: 'a' },
+      { ...lockCompare, target: 'version' },
+      { ...lockCompare, value: -1 },
+      { ...lockCompare, lock: '' },
+      { key: 'k', target: 'token', op: '==', value: 1 },
+    ]) {
+      const refused = await call(two, 'POST', '/v1/txn', { json: { compare: [compare] } });
+      expect(refused.status, JSON.stringify(compare)).toBe(400);
+      expect(refused.body.error.code).toBe('invalid_argument');
+    }
+    const doc = await call(one, 'GET', '/openapi.json');
+    expect(JSON.stringify(doc.body.paths['/v1/txn'].post.requestBody)).toContain('"target":{"type":"string","enum":["token"]}');
+  });
 });
 
 describe('elections over HTTP', () => {

@@ -2,7 +2,7 @@
 import type { ConcordApp, ServerContext } from '../context.ts';
 import { RequestScope } from '../request-scope.ts';
 import { ERROR_RESPONSES } from '../schemas/common.ts';
-import { txnSchemas } from '../schemas/txn.ts';
+import { compareOf, txnSchemas } from '../schemas/txn.ts';
 import { fenceOf } from '../schemas/locks.ts';
 import { proposeOnLeader } from './route-helpers.ts';
 
@@ -24,7 +24,7 @@ export function registerTxnRoutes(app: ConcordApp, context: ServerContext): void
       const scope = new RequestScope(request, context.limits, timeoutMs ?? request.query.timeoutMs);
       const result = await proposeOnLeader(context, request, reply, scope, {
         type: 'txn',
-        compare,
+        compare: compare.map(compareOf),
         success,
         failure,
         ...(fence === undefined ? {} : { fence: fenceOf(fence) }),

@@ -1,14 +1,23 @@
 /**
- * The txn body: guards, then the ops of the branch that runs. The state machine checks the
- * rest (key sizes, at most 128 ops in all), with the same rules it applies.
+ * The txn body: guards (on keys, or on the token holding a lock or an election), then the ops of
+ * the branch that runs. The state machine checks the rest (key sizes, at most 128 ops in all),
+ * with the same rules it applies.
  */
-import { Type } from '@sinclair/typebox';
-import { MAX_TXN_COMPARES, MAX_TXN_OPS } from '../../kv/index.ts';
+import { type Static, Type } from '@sinclair/typebox';
+import { MAX_TXN_COMPARES, MAX_TXN_OPS, type TxnCompare } from '../../kv/index.ts';
+import { MAX_LOCK_NAME_BYTES } from '../../lock/index.ts';
 import { Revision, TimeoutMs, TimeoutQuery } from './common.ts';
 import { FenceSchema } from './locks.ts';
 
 const closed = { additionalProperties: false } as const;
 const CompareOp = Type.Union([Type.Literal('=='), Type.Literal('!='), Type.Literal('<'), Type.Literal('>')]);
+
+const LockName = Type.String({ minLength: 1, maxLength: MAX_LOCK_NAME_BYTES });
+const HolderToken = Type.Integer({
+  minimum: 0,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: "The fencing token of the current holder (or leader) when the txn applies; 0 when there is none.",
+});
 
 const Compare = Type.Union([
   Type.Object(
@@ -24,7 +33,19 @@ const Compare = Type.Union([
     },
     closed,
   ),
+  // Lock compares choose the branch ("do I still hold it?"), where a fence refuses the whole txn.
+  Type.Object({ lock: LockName, target: Type.Literal('token'), op: CompareOp, value: HolderToken }, closed),
+  Type.Object({ election: LockName, target: Type.Literal('token'), op: CompareOp, value: HolderToken }, closed),
 ]);
+
+type CompareBody = Static<typeof Compare>;
+
+/** The state machine's form of a compare: a lock compare names its lock as a fence does. */
+export function compareOf(compare: CompareBody): TxnCompare {
+  if ('lock' in compare) return { kind: 'lock', name: compare.lock, target: compare.target, op: compare.op, value: compare.value };
+  if ('election' in compare) return { kind: 'election', name: compare.election, target: compare.target, op: compare.op, value: compare.value };
+  return compare;
+}
 
 const Op = Type.Union([
   Type.Object(
