@@ -7,6 +7,7 @@ import { delCommand, getCommand, lsCommand, putCommand, txnCommand, watchCommand
 import { electCommand, SERVICES_COMMANDS } from './elect-services-commands.ts';
 import { LEASE_COMMANDS } from './lease-commands.ts';
 import { LOCK_COMMANDS, lockRunCommand } from './lock-commands.ts';
+import { SNAPSHOT_COMMANDS } from './snapshot-commands.ts';
 import { statusCommand } from './status-command.ts';
 
 interface Entry {
@@ -36,6 +37,7 @@ const COMMANDS: Readonly<Record<string, Entry>> = {
   lock: group('lock', 'run a command holding a lock (lock NAME -- CMD); acquire, release, show', LOCK_COMMANDS, lockRunCommand),
   elect: single('elect', electCommand),
   services: group('services', 'the service registry: register, deregister, ls, get, watch', SERVICES_COMMANDS),
+  snapshot: group('snapshot', 'backups: save (download), status (verify a file), restore (seed a new data dir)', SNAPSHOT_COMMANDS),
 };
 
 export function isClientCommand(name: string): boolean {

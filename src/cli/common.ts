@@ -6,6 +6,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Concord, ConcordError } from '../client/index.ts';
+import { BackupFormatError } from '../maintenance/backup-format.ts';
 
 /** Exit codes by error class (docs/cli.md). */
 export const EXIT = {
@@ -22,6 +23,8 @@ export const EXIT = {
   unavailable: 5,
   /** A lease, lock or leadership the command held was lost. */
   lost: 6,
+  /** A backup file is corrupt, truncated, not a backup, or of a newer format (snapshot commands). */
+  badBackup: 7,
   /** Ctrl-C while waiting (a lock, a campaign). */
   interrupted: 130,
 } as const;
@@ -32,6 +35,7 @@ export class UsageError extends Error {}
 
 export function exitCodeFor(error: unknown): number {
   if (error instanceof UsageError) return EXIT.usage;
+  if (error instanceof BackupFormatError) return EXIT.badBackup;
   if (!(error instanceof ConcordError)) return EXIT.error;
   switch (error.code) {
     case 'invalid_argument':
@@ -211,6 +215,11 @@ export function report(command: string, error: unknown, json: boolean): number {
   if (error instanceof UsageError) {
     if (json) process.stderr.write(`${JSON.stringify({ error: { code: 'usage', message: error.message } })}\n`);
     else process.stderr.write(`concord ${command}: ${error.message}\n(run \`concord ${command} --help\`)\n`);
+    return code;
+  }
+  if (error instanceof BackupFormatError) {
+    if (json) process.stderr.write(`${JSON.stringify({ error: { code: error.problem, message: error.message } })}\n`);
+    else process.stderr.write(`${colours(process.stderr).red(`concord ${command}: ${error.message}`)} (${error.problem})\n`);
     return code;
   }
   if (error instanceof ConcordError) {

@@ -21,7 +21,8 @@ client commands (global flags: --endpoints URL,... --json --timeout-ms N --help)
 ${clientCommandsHelp()}
 
 exit codes: 0 ok, 1 other error, 2 usage, 3 not found, 4 conflict (compare failed, stale
-token, locked), 5 unavailable or timeout, 6 lease/lock lost, 130 interrupted while waiting.
+token, locked), 5 unavailable or timeout, 6 lease/lock lost, 7 backup file corrupt or
+truncated, 130 interrupted while waiting.
 
 concord serve flags:
   --id ID                       this node's id (required)
@@ -32,7 +33,10 @@ concord serve flags:
                                 every member's peer address (required; a hint once the data
                                 dir has state)
   --advertise-client URL        the URL peers forward to (default http://<listen-client>)
-  --cluster-id ID               peers of another cluster id are refused (default concord)
+  --cluster-id ID               peers of another cluster id are refused (default concord);
+                                stored in the data dir at first start (or by snapshot
+                                restore), which then runs under the stored id: a different
+                                explicit --cluster-id is refused
   --log-level LEVEL             fatal, error, warn, info, debug or trace (default info)
   --snapshot-every N            tuning, not part of the contract: snapshot every N applied
                                 entries (default 10000)

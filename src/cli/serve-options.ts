@@ -20,6 +20,8 @@ export interface ServeOptions {
   /** Member id → peer address, from --initial-cluster (a hint once the data dir exists). */
   readonly initialCluster: ReadonlyMap<string, HostPort>;
   readonly clusterId: string;
+  /** --cluster-id (or CONCORD_CLUSTER_ID) was given, not defaulted: it must match a data dir's stored id. */
+  readonly clusterIdExplicit: boolean;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /**
    * Not in the contract (a tuning knob): compact the log into a snapshot every this many
@@ -96,13 +98,14 @@ export function parseHostPort(flag: string, text: string): HostPort {
   return { host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port };
 }
 
-function parseInitialCluster(text: string): Map<string, HostPort> {
+/** `id=host:port,...` (the --initial-cluster syntax); `flag` names the flag in errors. */
+export function parseInitialCluster(text: string, flag = 'initial-cluster'): Map<string, HostPort> {
   const members = new Map<string, HostPort>();
   for (const part of text.split(',')) {
     const [id = '', address = ''] = part.split('=');
-    if (!NODE_ID.test(id)) throw invalid(`--initial-cluster: bad member id ${JSON.stringify(id)}`);
-    if (members.has(id)) throw invalid(`--initial-cluster: member ${id} listed twice`);
-    members.set(id, parseHostPort('initial-cluster', address));
+    if (!NODE_ID.test(id)) throw invalid(`--${flag}: bad member id ${JSON.stringify(id)}`);
+    if (members.has(id)) throw invalid(`--${flag}: member ${id} listed twice`);
+    members.set(id, parseHostPort(flag, address));
   }
   return members;
 }
@@ -146,6 +149,7 @@ export function parseServeOptions(argv: readonly string[], env: Readonly<Record<
     advertiseClient,
     initialCluster,
     clusterId: value('cluster-id') ?? 'concord',
+    clusterIdExplicit: flags.has('cluster-id') || env[environmentName('cluster-id')] !== undefined,
     logLevel: logLevel as ServeOptions['logLevel'],
     snapshotEvery,
   };

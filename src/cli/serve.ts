@@ -17,8 +17,11 @@ import { ConcordError } from '../common/errors.ts';
 import { SeededRandom } from '../common/random.ts';
 import { SystemClock } from '../common/clock.ts';
 import { KvNode } from '../node/kv-node.ts';
+import { mostCaughtUpVoter } from '../node/raft-view.ts';
+import { readStoredCluster, resolveClusterId, writeStoredCluster } from '../maintenance/cluster-id.ts';
 import { DEFAULT_RAFT_CONFIG, validateRaftConfig, type RaftConfig } from '../raft/config.ts';
 import type { ClusterConfig, NodeId, PersistedState } from '../raft/types.ts';
+import { initialClusterConfig } from './initial-cluster.ts';
 import { TcpTransport, type PeerAddress } from '../rpc/tcp-transport.ts';
 import { LevelStorage } from '../storage/level-storage.ts';
 import type { ServeOptions } from './serve-options.ts';
@@ -35,6 +38,11 @@ const MAX_PENDING_READS = 10_000;
 const HTTP_DRAIN_MS = 5_000;
 /** How long a graceful shutdown waits for the last storage write. */
 const STORAGE_DRAIN_MS = 5_000;
+/**
+ * How long a leader that is shutting down waits for the voter it handed leadership to to take
+ * over, before it stops anyway (the others then elect a leader after an election timeout).
+ */
+const LEADERSHIP_HANDOFF_MS = 2_000;
 
 /** The HTTP server as serve drives it (src/server's createHttpServer fits; tests may pass others). */
 export interface HttpServerHandle {
@@ -80,8 +88,46 @@ export function raftConfigFor(id: NodeId): RaftConfig {
   return config;
 }
 
-export function makeLogger(options: Pick<ServeOptions, 'id' | 'clusterId' | 'logLevel'>): Logger {
-  return pino({ level: options.logLevel, base: { nodeId: options.id, clusterId: options.clusterId, pid: process.pid } });
+/** The process's logger; runServe adds `clusterId` once it knows the data dir's. */
+export function makeLogger(options: Pick<ServeOptions, 'id' | 'logLevel'>): Logger {
+  return pino({ level: options.logLevel, base: { nodeId: options.id, pid: process.pid } });
+}
+
+/**
+ * The cluster id this node runs under: the data dir's stored one (an explicit --cluster-id
+ * must agree), else the flag's, which is then stored. Throws a ConcordError naming the conflict.
+ */
+async function clusterIdOf(options: ServeOptions): Promise<{ clusterId: string; stored: boolean }> {
+  const stored = await readStoredCluster(options.dataDir);
+  const clusterId = resolveClusterId(options.dataDir, { clusterId: options.clusterId, explicit: options.clusterIdExplicit }, stored);
+  if (stored === null) await writeStoredCluster(options.dataDir, { clusterId });
+  return { clusterId, stored: stored !== null };
+}
+
+/**
+ * A leader about to stop hands leadership to the most caught-up voter first and waits (at most
+ * LEADERSHIP_HANDOFF_MS) until another node leads, so a rolling restart costs no election
+ * timeout. Requests arriving meanwhile wait for the new leader and are forwarded to it.
+ */
+async function handOffLeadership(node: KvNode, logger: Logger): Promise<void> {
+  const raft = node.host.raft;
+  if (!node.host.isRunning || raft.currentRole !== 'leader') return;
+  const target = mostCaughtUpVoter(raft);
+  if (target === null) return;
+  const fromTerm = raft.currentTerm;
+  if (!node.host.transferLeadership(target)) return;
+  logger.info({ to: target, term: fromTerm }, `leader shutting down: handing leadership to ${target}`);
+  const startedMs = performance.now();
+  const movedElsewhere = (): boolean => raft.leader !== '' && raft.leader !== node.id;
+  while (!movedElsewhere() && performance.now() - startedMs < LEADERSHIP_HANDOFF_MS) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const waitedMs = Math.round(performance.now() - startedMs);
+  if (movedElsewhere()) {
+    logger.info({ leader: raft.leader, term: raft.currentTerm, fromTerm, waitedMs }, `leadership handed to ${raft.leader} before shutting down`);
+  } else {
+    logger.warn({ to: target, waitedMs }, 'leadership did not move before the bound; shutting down anyway');
+  }
 }
 
 /**
@@ -89,7 +135,7 @@ export function makeLogger(options: Pick<ServeOptions, 'id' | 'clusterId' | 'log
  * failures (data dir locked or corrupt, port in use) log and resolve non-zero.
  */
 export async function runServe(options: ServeOptions, createHttpServer: HttpServerFactory, logger: Logger = makeLogger(options)): Promise<number> {
-  const { id, clusterId } = options;
+  const { id } = options;
   let exitCode: number | null = null;
   let finish: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => {
@@ -103,9 +149,20 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     logger.fatal({ err: error, dataDir: options.dataDir }, `cannot use data dir ${options.dataDir}: ${errorMessage(error)}`);
     return 1;
   }
+  let clusterId: string;
+  try {
+    const resolved = await clusterIdOf(options);
+    clusterId = resolved.clusterId;
+    logger = logger.child({ clusterId });
+    logger.info({ dataDir: options.dataDir }, resolved.stored ? `cluster id ${clusterId} (stored in the data dir)` : `cluster id ${clusterId} (now stored in the data dir)`);
+  } catch (error) {
+    logger.fatal({ err: error, dataDir: options.dataDir }, `cannot start on data dir ${options.dataDir}: ${errorMessage(error)}`);
+    await opened.storage.close().catch(() => undefined);
+    return 1;
+  }
   const storage = new TimedStorage(opened.storage);
   const { persisted } = opened;
-  const bootstrap: ClusterConfig = { voters: [...options.initialCluster.keys()], learners: [] };
+  const bootstrap: ClusterConfig = initialClusterConfig(options.initialCluster);
   if (isFresh(persisted)) {
     logger.info({ members: bootstrap.voters }, 'new data dir: bootstrapping the cluster from --initial-cluster');
   } else {
@@ -142,6 +199,7 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     shuttingDown = true;
     exitCode = code;
     logger.info({ reason }, 'shutting down');
+    if (node !== null) await handOffLeadership(node, logger).catch((error: unknown) => logger.warn({ err: error }, 'leadership hand-off failed'));
     if (http !== null) {
       const closing = http.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the HTTP server failed'));
       const timedOut = await Promise.race([

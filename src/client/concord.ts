@@ -1,5 +1,5 @@
 /**
- * The client: `new Concord({ endpoints })`, with `kv`, `leases`, `registry`, `cluster`, `lock()`,
+ * The client: `new Concord({ endpoints })`, with `kv`, `leases`, `registry`, `cluster`, `maintenance`, `lock()`,
  * `withLock()` and `election()`. One instance holds one keep-alive connection pool;
  * share it across your process and `close()` it at the end.
  */
@@ -9,6 +9,7 @@ import { ClusterClient } from './cluster.ts';
 import { ClientCore, type RetryOptions } from './core.ts';
 import { Election } from './elections.ts';
 import { KvClient } from './kv.ts';
+import { MaintenanceClient } from './maintenance.ts';
 import { LeaseClient } from './leases.ts';
 import { acquireLock, describeLock, withLock, type LockHandle, type LockOptions, type LockView } from './locks.ts';
 import { RegistryClient } from './registry.ts';
@@ -37,6 +38,8 @@ export class Concord {
   readonly registry: RegistryClient;
   /** Members, leader and leadership transfer. */
   readonly cluster: ClusterClient;
+  /** Backups and watch history compaction. */
+  readonly maintenance: MaintenanceClient;
   /** The engine (endpoint choice, retries); exposed for diagnostics. */
   readonly core: ClientCore;
 
@@ -52,6 +55,7 @@ export class Concord {
     this.leases = new LeaseClient(this.core);
     this.registry = new RegistryClient(this.core);
     this.cluster = new ClusterClient(this.core);
+    this.maintenance = new MaintenanceClient(this.core);
   }
 
   /** Acquires a lock: try once (default) or wait in line up to `waitMs`. */

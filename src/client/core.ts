@@ -38,6 +38,8 @@ export interface CallOptions {
   readonly waits?: boolean;
   /** Use this idempotency key instead of a generated one. */
   readonly idempotencyKey?: string | undefined;
+  /** `bytes`: the success body is returned as a Uint8Array (see TransportRequest). */
+  readonly responseType?: 'parsed' | 'bytes';
 }
 
 export interface CallResult<T> {
@@ -173,6 +175,7 @@ export class ClientCore {
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           signal: attemptSignal,
           timeoutMs: attemptMs,
+          ...(options.responseType === undefined ? {} : { responseType: options.responseType }),
         });
       } catch (error) {
         if (isAborted(signal)) throw abortedError(signal);

@@ -18,6 +18,11 @@ export interface TransportRequest {
   readonly signal: AbortSignal;
   /** The longest to wait for the answer's headers and between body chunks. */
   readonly timeoutMs: number;
+  /**
+   * `bytes`: a 2xx answer's body is returned as a Uint8Array, untouched (a backup file);
+   * error answers are parsed as usual. Default `parsed`.
+   */
+  readonly responseType?: 'parsed' | 'bytes';
 }
 
 export type Headers = Readonly<Record<string, string | undefined>>;
@@ -25,7 +30,7 @@ export type Headers = Readonly<Record<string, string | undefined>>;
 export interface TransportResponse {
   readonly status: number;
   readonly headers: Headers;
-  /** Parsed JSON when the answer is JSON, else the text. */
+  /** Parsed JSON when the answer is JSON, else the text (a Uint8Array when `bytes` was asked). */
   readonly body: unknown;
 }
 
@@ -92,8 +97,11 @@ export class UndiciTransport implements Transport {
 
   async request(endpoint: string, req: TransportRequest): Promise<TransportResponse> {
     const response = await this.send(endpoint, req);
-    const text = await response.body.text();
     const headers = flatHeaders(response.headers);
+    if (req.responseType === 'bytes' && response.statusCode >= 200 && response.statusCode < 300) {
+      return { status: response.statusCode, headers, body: new Uint8Array(await response.body.arrayBuffer()) };
+    }
+    const text = await response.body.text();
     return { status: response.statusCode, headers, body: parseBody(text, headers['content-type']) };
   }
 

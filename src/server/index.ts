@@ -15,8 +15,8 @@
  * Served: KV (put/get/range/delete/prefix delete), txn, watch (SSE), leases, the service
  * registry (routes/registry-routes.ts), GET /v1/cluster, transfer-leader, /health, /ready,
  * locks and elections (routes/lock-routes.ts, routes/election-routes.ts; fenced writes),
- * /metrics, /openapi.json. Membership changes answer 501 not_implemented. Maintenance
- * (snapshot, compact) is a later issue and has no routes yet (404).
+ * /metrics, /openapi.json, maintenance (routes/maintenance-routes.ts: backup download, watch
+ * history compaction). Membership changes answer 501 not_implemented.
  *
  * Layout: context.ts (the deps and shared machinery), limits.ts, http-errors.ts (the contract's
  * error shape for every error), validation.ts (strict bodies, coerced query strings),
@@ -44,6 +44,7 @@ import { registerOpsRoutes } from './routes/ops-routes.ts';
 import { registerRegistryRoutes } from './routes/registry-routes.ts';
 import { registerLockRoutes } from './routes/lock-routes.ts';
 import { registerElectionRoutes } from './routes/election-routes.ts';
+import { registerMaintenanceRoutes } from './routes/maintenance-routes.ts';
 import { LockWaiters } from './locks/lock-waiters.ts';
 import { ElectionObservers } from './locks/election-observers.ts';
 import { ErrorBodySchema, KeyValueSchema } from './schemas/common.ts';
@@ -109,6 +110,7 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     registerRegistryRoutes(routes, context);
     registerLockRoutes(routes, context, lockWaiters);
     registerElectionRoutes(routes, context, lockWaiters, electionObservers);
+    registerMaintenanceRoutes(routes, context);
   });
 
   return {

@@ -10,6 +10,7 @@ import { ConcordError } from '../common/errors.ts';
 import type { KvApplyOutcome, KvCommandBody } from '../kv/index.ts';
 import type { KvNode } from '../node/kv-node.ts';
 import type { ProposalOutcome, ReadOutcome } from '../node/node-host.ts';
+import type { LogIndex } from '../raft/types.ts';
 import { sleepWithin, untilDeadline, type Deadline } from './deadline.ts';
 import type { ConcordMetrics } from './metrics.ts';
 
@@ -86,13 +87,32 @@ export class ReplicaService {
    * on followers too). Retries while no leader is known, until the deadline.
    */
   async readBarrier(deadline: Deadline): Promise<void> {
+    await this.readAt(deadline, () => undefined);
+  }
+
+  /**
+   * A read barrier that runs `capture` at the read point itself: synchronously, with the Raft
+   * index the state machine then reflects exactly (nothing applied after it yet). What a backup
+   * needs, which must name the index its state was taken at.
+   */
+  async readAt<T>(deadline: Deadline, capture: (appliedIndex: LogIndex) => T): Promise<T> {
     for (;;) {
-      const outcome = await untilDeadline<ReadOutcome>(
+      const outcome = await untilDeadline<ReadOutcome & { captured?: T }>(
         deadline,
         () => new ConcordError('timeout', 'the deadline passed before a read barrier completed'),
-        (resolve) => this.node.read(resolve),
+        (resolve, reject) =>
+          this.node.read((read) => {
+            if (!read.ok) return resolve(read);
+            // Past the deadline the answer is ignored: skip the capture (a backup's is costly).
+            if (deadline.expired) return;
+            try {
+              resolve({ ...read, captured: capture(read.appliedIndex) });
+            } catch (error) {
+              reject(error);
+            }
+          }),
       );
-      if (outcome.ok) return;
+      if (outcome.ok) return outcome.captured as T;
       if (outcome.code === 'overloaded') throw new ConcordError('overloaded', 'too many reads waiting; retry later');
       if (!this.node.host.isRunning) throw new ConcordError('unavailable', 'node is shutting down');
       if (deadline.expired) throw noLeader();

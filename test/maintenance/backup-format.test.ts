@@ -64,7 +64,7 @@ describe('backup format', () => {
       }
     }
     const flipped = file.slice();
-    flipped[BACKUP_HEADER_BYTES + 3] ^= 0x10;
+    flipped[BACKUP_HEADER_BYTES + 3] = (flipped[BACKUP_HEADER_BYTES + 3] ?? 0) ^ 0x10;
     expect(problemOf(flipped)?.message).toMatch(/SHA-256 [0-9a-f]{64} does not match the stored [0-9a-f]{64}/);
   });
 

@@ -8,6 +8,7 @@ import { ConcordError } from '../../common/errors.ts';
 import type { ConcordApp, ServerContext } from '../context.ts';
 import { sleepWithin } from '../deadline.ts';
 import { NOT_IMPLEMENTED_STATUS, NotImplementedError } from '../http-errors.ts';
+import { mostCaughtUpVoter } from '../../node/raft-view.ts';
 import type { LeaderAttempt } from '../replica-service.ts';
 import { RequestScope } from '../request-scope.ts';
 import { ERROR_RESPONSES, Revision, TimeoutMs, TimeoutQuery } from '../schemas/common.ts';
@@ -73,7 +74,7 @@ export function registerClusterRoutes(app: ConcordApp, context: ServerContext): 
     {
       schema: {
         tags,
-        summary: 'Hand leadership to `to` (default: another voter); answers once it moved.',
+        summary: 'Hand leadership to `to` (default: the most caught-up other voter); answers once it moved.',
         querystring: timeoutQuery,
         body: TransferBody,
         response: { 200: Type.Object({ leaderId: Type.String(), term: Revision }), ...ERROR_RESPONSES },
@@ -86,7 +87,7 @@ export function registerClusterRoutes(app: ConcordApp, context: ServerContext): 
         const raft = node.host.raft;
         if (raft.currentRole !== 'leader') return context.service.leaderAttempt();
         const voters = raft.members.voters;
-        const target = requested ?? voters.find((id) => id !== nodeId);
+        const target = requested ?? mostCaughtUpVoter(raft) ?? undefined;
         if (target === undefined) throw new ConcordError('invalid_argument', 'no other voter to transfer leadership to');
         if (!voters.includes(target)) throw new ConcordError('not_found', `no voter ${JSON.stringify(target)}`, { member: target });
         if (target === nodeId) return { kind: 'done', value: target };
