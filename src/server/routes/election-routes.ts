@@ -6,19 +6,18 @@
  */
 import { ConcordError } from '../../common/errors.ts';
 import type { ConcordApp, ServerContext } from '../context.ts';
-import { acquireOnLeader } from '../locks/blocking-acquire.ts';
 import type { ElectionObservers } from '../locks/election-observers.ts';
-import { checkOneLease, holdScope } from '../locks/hold-scope.ts';
 import type { LockWaiters } from '../locks/lock-waiters.ts';
 import { RequestScope } from '../request-scope.ts';
 import { ERROR_RESPONSES } from '../schemas/common.ts';
 import { NameParams, electionSchemas } from '../schemas/locks.ts';
 import { Type } from '@sinclair/typebox';
-import { REVISION_HEADER, proposeOnLeader, readBarrier } from './route-helpers.ts';
+import { registerEndHoldingRoute, registerWithdrawRoute, takeHolding } from './holding-routes.ts';
+import { REVISION_HEADER, openEventStream, proposeOnLeader, readBarrier } from './route-helpers.ts';
 
 export function registerElectionRoutes(app: ConcordApp, context: ServerContext, waiters: LockWaiters, observers: ElectionObservers): void {
   const schemas = electionSchemas;
-  const { node, nodeId } = context.deps;
+  const { node } = context.deps;
   const tags = ['elections'];
 
   app.addHook('preClose', async () => observers.close());
@@ -37,19 +36,8 @@ export function registerElectionRoutes(app: ConcordApp, context: ServerContext, 
       },
     },
     async (request, reply) => {
-      const { value, ttlMs, lease, waitMs = 0, owner = '', timeoutMs } = request.body;
-      checkOneLease(ttlMs, lease);
-      const scope = holdScope(request, context, timeoutMs ?? request.query.timeoutMs, waitMs);
-      const command = {
-        type: 'lockAcquire' as const,
-        kind: 'election' as const,
-        name: request.params.name,
-        owner,
-        value,
-        ...(ttlMs === undefined ? {} : { ttlMs }),
-        ...(lease === undefined ? {} : { lease }),
-      };
-      const grant = await acquireOnLeader(context, waiters, request, reply, scope, { command, waitMs });
+      const holding = { kind: 'election' as const, name: request.params.name, body: request.body, queryTimeoutMs: request.query.timeoutMs };
+      const grant = await takeHolding(context, waiters, request, reply, holding);
       return grant === null ? reply : { name: grant.name, leader: { value: grant.value ?? '', token: grant.token, lease: grant.lease } };
     },
   );
@@ -74,46 +62,14 @@ export function registerElectionRoutes(app: ConcordApp, context: ServerContext, 
     },
   );
 
-  app.post(
-    '/v1/elections/:name/resign',
-    {
-      schema: {
-        tags,
-        summary: 'The leader steps down; the next candidate in line is elected in the same entry (409 stale_token unless the token leads).',
-        params: NameParams,
-        querystring: schemas.timeoutQuery,
-        body: schemas.resignBody,
-        response: { 200: schemas.resignResponse, ...ERROR_RESPONSES },
-      },
-    },
-    async (request, reply) => {
-      const { token, timeoutMs } = request.body;
-      const scope = new RequestScope(request, context.limits, timeoutMs ?? request.query.timeoutMs);
-      const result = await proposeOnLeader(context, request, reply, scope, { type: 'lockRelease', kind: 'election', name: request.params.name, token });
-      return result === null ? reply : { revision: result.revision };
-    },
+  registerEndHoldingRoute(
+    app,
+    context,
+    'election',
+    'resign',
+    'The leader steps down; the next candidate in line is elected in the same entry (409 stale_token unless the token leads).',
   );
-
-  app.post(
-    '/v1/elections/:name/withdraw',
-    {
-      schema: {
-        tags,
-        summary: 'Leave the candidates\' queue (what a node does when a waiting campaign ends).',
-        params: NameParams,
-        querystring: schemas.timeoutQuery,
-        body: schemas.withdrawBody,
-        response: { 200: schemas.withdrawResponse, ...ERROR_RESPONSES },
-      },
-    },
-    async (request, reply) => {
-      const { waiterId, releaseIfHolding, timeoutMs } = request.body;
-      const scope = new RequestScope(request, context.limits, timeoutMs ?? request.query.timeoutMs);
-      const body = { type: 'lockWithdraw' as const, kind: 'election' as const, name: request.params.name, waiterId, ...(releaseIfHolding === undefined ? {} : { releaseIfHolding }) };
-      const result = await proposeOnLeader(context, request, reply, scope, body);
-      return result ?? reply;
-    },
-  );
+  registerWithdrawRoute(app, context, 'election', "Leave the candidates' queue (what a node does when a waiting campaign ends).");
 
   app.get(
     '/v1/elections/:name',
@@ -150,21 +106,7 @@ export function registerElectionRoutes(app: ConcordApp, context: ServerContext, 
       if (observers.size >= context.limits.maxWatchers) {
         throw new ConcordError('overloaded', `this node serves at most ${context.limits.maxWatchers} streams`);
       }
-      reply.hijack();
-      const leader = node.host.raft.leader;
-      reply.raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        // The connection ends with the stream: a half-closed keep-alive socket would hold up shutdown.
-        connection: 'close',
-        'x-accel-buffering': 'no',
-        'x-concord-node': nodeId,
-        'x-request-id': request.id,
-        [REVISION_HEADER]: String(node.kv.revision),
-        ...(leader === '' ? {} : { 'x-concord-leader': leader }),
-      });
-      reply.raw.flushHeaders();
-      observers.open(request.params.name, reply.raw);
+      observers.open(request.params.name, openEventStream(context, request, reply));
       return reply;
     },
   );

@@ -6,13 +6,12 @@
  */
 import type { LockView } from '../../lock/index.ts';
 import type { ConcordApp, ServerContext } from '../context.ts';
-import { acquireOnLeader } from '../locks/blocking-acquire.ts';
-import { checkOneLease, holdScope } from '../locks/hold-scope.ts';
 import type { LockWaiters } from '../locks/lock-waiters.ts';
 import { RequestScope } from '../request-scope.ts';
 import { ERROR_RESPONSES } from '../schemas/common.ts';
 import { NameParams, lockSchemas } from '../schemas/locks.ts';
-import { REVISION_HEADER, proposeOnLeader, readBarrier } from './route-helpers.ts';
+import { registerEndHoldingRoute, registerWithdrawRoute, takeHolding } from './holding-routes.ts';
+import { REVISION_HEADER, readBarrier } from './route-helpers.ts';
 
 /** A lock nobody has held (or forgotten after long idleness) is simply free. */
 function freeLock(name: string): LockView {
@@ -41,63 +40,14 @@ export function registerLockRoutes(app: ConcordApp, context: ServerContext, wait
       },
     },
     async (request, reply) => {
-      const { ttlMs, lease, waitMs = 0, owner = '', lockDelayMs, timeoutMs } = request.body;
-      checkOneLease(ttlMs, lease);
-      const scope = holdScope(request, context, timeoutMs ?? request.query.timeoutMs, waitMs);
-      const command = {
-        type: 'lockAcquire' as const,
-        kind: 'lock' as const,
-        name: request.params.name,
-        owner,
-        ...(ttlMs === undefined ? {} : { ttlMs }),
-        ...(lease === undefined ? {} : { lease }),
-        ...(lockDelayMs === undefined ? {} : { lockDelayMs }),
-      };
-      const grant = await acquireOnLeader(context, waiters, request, reply, scope, { command, waitMs });
+      const holding = { kind: 'lock' as const, name: request.params.name, body: request.body, queryTimeoutMs: request.query.timeoutMs };
+      const grant = await takeHolding(context, waiters, request, reply, holding);
       return grant === null ? reply : { name: grant.name, token: grant.token, lease: grant.lease, owner: grant.owner };
     },
   );
 
-  app.post(
-    '/v1/locks/:name/release',
-    {
-      schema: {
-        tags,
-        summary: 'Release a lock by its token; the next waiter gets it in the same entry.',
-        params: NameParams,
-        querystring: schemas.timeoutQuery,
-        body: schemas.releaseBody,
-        response: { 200: schemas.releaseResponse, ...ERROR_RESPONSES },
-      },
-    },
-    async (request, reply) => {
-      const { token, timeoutMs } = request.body;
-      const scope = new RequestScope(request, context.limits, timeoutMs ?? request.query.timeoutMs);
-      const result = await proposeOnLeader(context, request, reply, scope, { type: 'lockRelease', kind: 'lock', name: request.params.name, token });
-      return result === null ? reply : { revision: result.revision };
-    },
-  );
-
-  app.post(
-    '/v1/locks/:name/withdraw',
-    {
-      schema: {
-        tags,
-        summary: 'Leave the wait queue (what a node does when a waiting request ends).',
-        params: NameParams,
-        querystring: schemas.timeoutQuery,
-        body: schemas.withdrawBody,
-        response: { 200: schemas.withdrawResponse, ...ERROR_RESPONSES },
-      },
-    },
-    async (request, reply) => {
-      const { waiterId, releaseIfHolding, timeoutMs } = request.body;
-      const scope = new RequestScope(request, context.limits, timeoutMs ?? request.query.timeoutMs);
-      const body = { type: 'lockWithdraw' as const, kind: 'lock' as const, name: request.params.name, waiterId, ...(releaseIfHolding === undefined ? {} : { releaseIfHolding }) };
-      const result = await proposeOnLeader(context, request, reply, scope, body);
-      return result ?? reply;
-    },
-  );
+  registerEndHoldingRoute(app, context, 'lock', 'release', 'Release a lock by its token; the next waiter gets it in the same entry.');
+  registerWithdrawRoute(app, context, 'lock', 'Leave the wait queue (what a node does when a waiting request ends).');
 
   app.get(
     '/v1/locks/:name',

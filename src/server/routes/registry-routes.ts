@@ -17,7 +17,7 @@ import type { LeaderAttempt } from '../replica-service.ts';
 import { RequestScope } from '../request-scope.ts';
 import { ERROR_RESPONSES } from '../schemas/common.ts';
 import { DEFAULT_WAIT_MS, InstanceParams, ServiceParams, serviceSchemas } from '../schemas/services.ts';
-import { REVISION_HEADER, proposeOnLeader, readBarrier } from './route-helpers.ts';
+import { REVISION_HEADER, openEventStream, proposeOnLeader, readBarrier } from './route-helpers.ts';
 
 export const INDEX_HEADER = 'x-concord-index';
 
@@ -34,7 +34,7 @@ function filterOf(query: { status?: InstanceStatus; tag?: string }): DiscoverFil
 
 export function registerRegistryRoutes(app: ConcordApp, context: ServerContext): void {
   const schemas = serviceSchemas;
-  const { node, nodeId } = context.deps;
+  const { node } = context.deps;
   const tags = ['services'];
   const hub = new ServiceChangeHub(node.kv);
   const sessions = new Set<ServiceWatchSession>();
@@ -229,20 +229,7 @@ export function registerRegistryRoutes(app: ConcordApp, context: ServerContext):
       }
       // The first list reflects every write acknowledged before the request.
       await readBarrier(context, new RequestScope(request, context.limits, undefined), 'linearizable');
-      reply.hijack();
-      const response = reply.raw;
-      const leader = node.host.raft.leader;
-      response.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        connection: 'close',
-        'x-accel-buffering': 'no',
-        'x-concord-node': nodeId,
-        'x-request-id': request.id,
-        [REVISION_HEADER]: String(node.kv.revision),
-        ...(leader === '' ? {} : { 'x-concord-leader': leader }),
-      });
-      response.flushHeaders();
+      const response = openEventStream(context, request, reply);
       context.metrics.watchOpened();
       const options = {
         service,

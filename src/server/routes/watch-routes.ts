@@ -11,7 +11,7 @@ import { checkKey, checkPrefix, toConcordError, type KeyFilter } from '../../kv/
 import type { ConcordApp, ServerContext } from '../context.ts';
 import { ERROR_RESPONSES } from '../schemas/common.ts';
 import { startWatch, WatchSession, type WatchOptions } from '../watch/watch-session.ts';
-import { REVISION_HEADER } from './route-helpers.ts';
+import { openEventStream } from './route-helpers.ts';
 
 const WatchQuery = Type.Object(
   {
@@ -41,7 +41,7 @@ function resumeRevision(request: FastifyRequest): number | null {
 }
 
 export function registerWatchRoutes(app: ConcordApp, context: ServerContext): void {
-  const { node, nodeId } = context.deps;
+  const { node } = context.deps;
   const sessions = new Set<WatchSession>();
 
   // Open streams would keep the listener from closing: end them first (clients resume elsewhere).
@@ -83,21 +83,7 @@ export function registerWatchRoutes(app: ConcordApp, context: ServerContext): vo
           compactRevision: start.compactRevision,
         });
       }
-      reply.hijack();
-      const response = reply.raw;
-      const leader = node.host.raft.leader;
-      response.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        // The connection ends with the stream: a half-closed keep-alive socket would hold up shutdown.
-        connection: 'close',
-        'x-accel-buffering': 'no',
-        'x-concord-node': nodeId,
-        'x-request-id': request.id,
-        [REVISION_HEADER]: String(node.kv.revision),
-        ...(leader === '' ? {} : { 'x-concord-leader': leader }),
-      });
-      response.flushHeaders();
+      const response = openEventStream(context, request, reply);
       context.metrics.watchOpened();
       const session = new WatchSession(node.kv, response, options, start, (closed) => {
         sessions.delete(closed);

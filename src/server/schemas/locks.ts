@@ -60,11 +60,18 @@ const LockView = Type.Object({
   lockDelayed: Type.Boolean({ description: 'A lock-delay is in force after an involuntary loss: nobody is granted the lock yet.' }),
 });
 
-const WithdrawBody = Type.Object(
-  { waiterId: Type.String({ minLength: 1, maxLength: MAX_WAITER_ID_BYTES }), releaseIfHolding: Type.Optional(Type.Boolean()), timeoutMs },
-  closed,
-);
-const WithdrawResponse = Type.Object({ status: Type.String(), revision: Revision }, { additionalProperties: true });
+/** The routes locks and elections share (routes/holding-routes.ts). */
+export const holdingSchemas = {
+  /** Release and resign: the token of the holding to end. */
+  tokenBody: Type.Object({ token: Token, timeoutMs }, closed),
+  revisionResponse: Type.Object({ revision: Revision }),
+  withdrawBody: Type.Object(
+    { waiterId: Type.String({ minLength: 1, maxLength: MAX_WAITER_ID_BYTES }), releaseIfHolding: Type.Optional(Type.Boolean()), timeoutMs },
+    closed,
+  ),
+  withdrawResponse: Type.Object({ status: Type.String(), revision: Revision }, { additionalProperties: true }),
+  timeoutQuery: TimeoutQuery,
+};
 
 export const lockSchemas = {
   acquireBody: Type.Object(
@@ -77,10 +84,6 @@ export const lockSchemas = {
     closed,
   ),
   acquireResponse: Type.Object({ name: Type.String(), token: Token, lease: Type.String(), owner: Type.String() }),
-  releaseBody: Type.Object({ token: Token, timeoutMs }, closed),
-  releaseResponse: Type.Object({ revision: Revision }),
-  withdrawBody: WithdrawBody,
-  withdrawResponse: WithdrawResponse,
   view: LockView,
   viewQuery: Type.Object({ consistency: Type.Optional(Consistency), timeoutMs }, closed),
   listQuery: Type.Object(
@@ -99,10 +102,6 @@ export const electionSchemas = {
   campaignResponse: Type.Object({ name: Type.String(), leader: Leader }),
   proclaimBody: Type.Object({ token: Token, value: Type.String({ maxLength: MAX_ELECTION_VALUE_BYTES }), timeoutMs }, closed),
   proclaimResponse: Type.Object({ name: Type.String(), leader: Leader, revision: Revision }),
-  resignBody: Type.Object({ token: Token, timeoutMs }, closed),
-  resignResponse: Type.Object({ revision: Revision }),
-  withdrawBody: WithdrawBody,
-  withdrawResponse: WithdrawResponse,
   leaderResponse: Type.Object({ name: Type.String(), leader: Type.Optional(Leader) }),
   viewQuery: Type.Object({ consistency: Type.Optional(Consistency), timeoutMs }, closed),
   timeoutQuery: TimeoutQuery,
