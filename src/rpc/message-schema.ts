@@ -9,7 +9,8 @@
  * {@link MAX_READ_CONTEXT_LENGTH}; numbers must be non-negative safe integers.
  */
 import type { Message, MessageType } from '../raft/messages.ts';
-import type { ClusterConfig, Entry, EntryType, NodeId, SnapshotMeta } from '../raft/types.ts';
+import { decodeConfigEntry } from '../raft/membership.ts';
+import type { ClusterConfig, Entry, EntryType, MemberEndpoints, NodeId, SnapshotMeta } from '../raft/types.ts';
 
 /** The longest node or cluster id accepted from the wire. */
 export const MAX_NODE_ID_LENGTH = 256;
@@ -121,17 +122,53 @@ function nodeIdList(value: unknown, path: string): NodeId[] {
   return value.map((item, position) => nodeId({ id: item }, 'id', `${path}[${position}]`));
 }
 
+/** host:port of a peer, or a client URL ('' = unknown): bounded text, checked where it is dialled. */
+function memberEndpoints(value: unknown, path: string): MemberEndpoints {
+  const fields = record(value, path);
+  return {
+    peerAddress: text(fields, 'peerAddress', path, MAX_CLIENT_URL_LENGTH),
+    clientUrl: text(fields, 'clientUrl', path, MAX_CLIENT_URL_LENGTH),
+  };
+}
+
+function parseClusterConfig(value: unknown, path: string): ClusterConfig {
+  const config = record(value, path);
+  const ids = {
+    voters: nodeIdList(config['voters'], `${path}.voters`),
+    learners: nodeIdList(config['learners'], `${path}.learners`),
+  };
+  if (config['endpoints'] === undefined) return ids;
+  const endpoints: Record<NodeId, MemberEndpoints> = {};
+  for (const [id, entry] of Object.entries(record(config['endpoints'], `${path}.endpoints`))) {
+    endpoints[nodeId({ id }, 'id', `${path}.endpoints`)] = memberEndpoints(entry, `${path}.endpoints.${id}`);
+  }
+  return { ...ids, endpoints };
+}
+
+/** A config entry's payload is decoded by the core, which trusts it: check it here first. */
+function checkConfigEntryData(data: Uint8Array, path: string): void {
+  let payload: unknown;
+  try {
+    payload = decodeConfigEntry(data);
+  } catch (error) {
+    throw new SchemaError(`${path}.data: not a config entry (${error instanceof Error ? error.message : String(error)})`);
+  }
+  parseClusterConfig(record(payload, `${path}.data`)['config'], `${path}.data.config`);
+}
+
 function parseEntry(value: unknown, path: string): Entry {
   const fields = record(value, path);
   const type = fields['type'];
   if (typeof type !== 'string' || !ENTRY_TYPES.has(type)) {
     throw new SchemaError(`${path}.type: unknown entry type`);
   }
+  const data = bytes(fields, 'data', path);
+  if (type === 'config') checkConfigEntryData(data, path);
   return {
     term: count(fields, 'term', path),
     index: count(fields, 'index', path),
     type: type as EntryType,
-    data: bytes(fields, 'data', path),
+    data,
   };
 }
 
@@ -142,15 +179,10 @@ function parseEntries(value: unknown, path: string): Entry[] {
 
 function parseSnapshotMeta(value: unknown, path: string): SnapshotMeta {
   const fields = record(value, path);
-  const config = record(fields['config'], `${path}.config`);
-  const clusterConfig: ClusterConfig = {
-    voters: nodeIdList(config['voters'], `${path}.config.voters`),
-    learners: nodeIdList(config['learners'], `${path}.config.learners`),
-  };
   return {
     index: count(fields, 'index', path),
     term: count(fields, 'term', path),
-    config: clusterConfig,
+    config: parseClusterConfig(fields['config'], `${path}.config`),
   };
 }
 

@@ -16,7 +16,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
-import type { ClusterConfig, Entry, EntryType, HardState, LogIndex, SnapshotMeta } from '../raft/types.ts';
+import type { ClusterConfig, Entry, EntryType, HardState, LogIndex, MemberEndpoints, SnapshotMeta } from '../raft/types.ts';
 
 export const FORMAT_VERSION = 1;
 
@@ -232,16 +232,31 @@ export interface StoredSnapshotMeta {
 }
 
 export function encodeSnapshotMeta(meta: SnapshotMeta, data: Uint8Array): Uint8Array {
-  const { voters, learners } = meta.config;
-  return encodeRecord([meta.index, meta.term, voters, learners, data.length, checksum(data)]);
+  const { voters, learners, endpoints } = meta.config;
+  const fields: unknown[] = [meta.index, meta.term, voters, learners, data.length, checksum(data)];
+  // Endpoints came later (membership changes): a record without them reads as before.
+  if (endpoints !== undefined) fields.push(endpoints);
+  return encodeRecord(fields);
 }
 
 export function decodeSnapshotMeta(record: Uint8Array): StoredSnapshotMeta | null {
   const payload = decodeRecord(record);
-  if (!Array.isArray(payload) || payload.length !== 6) return null;
-  const [index, term, voters, learners, dataLength, dataChecksum] = payload as unknown[];
+  if (!Array.isArray(payload) || (payload.length !== 6 && payload.length !== 7)) return null;
+  const [index, term, voters, learners, dataLength, dataChecksum, endpoints] = payload as unknown[];
   if (!isIndex(index) || !isIndex(term) || !isIndex(dataLength) || !isIndex(dataChecksum)) return null;
   if (!isStringArray(voters) || !isStringArray(learners)) return null;
-  const config: ClusterConfig = { voters, learners };
+  if (endpoints !== undefined && !isEndpointRecord(endpoints)) return null;
+  const config: ClusterConfig = endpoints === undefined ? { voters, learners } : { voters, learners, endpoints };
   return { meta: { index, term, config }, dataLength, dataChecksum };
+}
+
+function isEndpointRecord(value: unknown): value is Record<string, MemberEndpoints> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) return false;
+  return Object.values(value).every(
+    (entry: unknown) =>
+      typeof entry === 'object' &&
+      entry !== null &&
+      typeof (entry as Record<string, unknown>)['peerAddress'] === 'string' &&
+      typeof (entry as Record<string, unknown>)['clientUrl'] === 'string',
+  );
 }

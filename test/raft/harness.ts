@@ -14,6 +14,7 @@
 import { SeededRandom } from '../../src/common/random.ts';
 import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../../src/raft/config.ts';
 import type { Message } from '../../src/raft/messages.ts';
+import type { ConfChange } from '../../src/raft/membership.ts';
 import { RaftNode, type RaftEvent } from '../../src/raft/raft-node.ts';
 import type { ClusterConfig, Entry, LogIndex, NodeId, PersistedState, ReadState } from '../../src/raft/types.ts';
 import { RaftInvariantChecker } from '../sim/checkers/raft-invariants.ts';
@@ -52,7 +53,11 @@ export class Member {
   readonly events: RaftEvent[] = [];
   restarts = 0;
 
-  constructor(readonly id: NodeId) {}
+  /** `bootstrap`: the configuration a node with an empty disk starts from (none for a joiner). */
+  constructor(
+    readonly id: NodeId,
+    readonly bootstrap: ClusterConfig,
+  ) {}
 }
 
 export const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -79,10 +84,26 @@ export class Network {
     this.bootstrap = { voters: ids, learners: [] };
     this.makeRaft = options.makeRaft ?? ((...args) => new RaftNode(...args));
     for (const id of ids) {
-      const member = new Member(id);
+      const member = new Member(id, this.bootstrap);
       this.members.set(id, member);
       this.boot(member);
     }
+  }
+
+  /** Starts a new node with an empty disk and no configuration: it waits to be added. */
+  addNode(id: NodeId): Member {
+    if (this.members.has(id)) throw new Error(`member ${id} exists`);
+    const member = new Member(id, { voters: [], learners: [] });
+    this.members.set(id, member);
+    this.boot(member);
+    return member;
+  }
+
+  /** Proposes a membership change on `leader`, which must accept it; returns the entry's index. */
+  changeMembership(leader: NodeId, change: ConfChange): LogIndex {
+    const result = this.node(leader).proposeConfChange(change);
+    if (!result.ok) throw new Error(`membership change on ${leader} refused: ${result.reason}`);
+    return result.index;
   }
 
   member(id: NodeId): Member {
@@ -150,7 +171,7 @@ export class Network {
     // A distinct, fixed stream per node and per boot keeps every run identical.
     const random = new SeededRandom(this.seed * 1_000 + [...this.members.keys()].indexOf(member.id) * 10 + member.restarts);
     const config = { ...this.config, id: member.id };
-    member.raft = this.makeRaft(config, this.bootstrap, persisted, random, (event) => {
+    member.raft = this.makeRaft(config, member.bootstrap, persisted, random, (event) => {
       member.events.push(event);
       if (event === 'became-leader') this.checker.onLeaderElected(member.id, member.raft);
       this.throwOnViolation();

@@ -4,7 +4,8 @@
  */
 import fc from 'fast-check';
 import type { Message, MessageType } from '../../src/raft/messages.ts';
-import type { Entry, SnapshotMeta } from '../../src/raft/types.ts';
+import { encodeConfigEntry } from '../../src/raft/membership.ts';
+import type { ClusterConfig, Entry, SnapshotMeta } from '../../src/raft/types.ts';
 
 const bytes = (...values: number[]): Uint8Array => new Uint8Array(values);
 const meta: SnapshotMeta = { index: 40, term: 3, config: { voters: ['a', 'b', 'c'], learners: ['d'] } };
@@ -47,20 +48,31 @@ const countArb = fc.oneof(fc.nat(1000), fc.maxSafeNat());
 const dataArb = fc.uint8Array({ maxLength: 64 });
 const contextArb = fc.string({ maxLength: 40 });
 
-const entryArb: fc.Arbitrary<Entry> = fc.record({
-  term: countArb,
-  index: countArb,
-  type: fc.constantFrom('normal', 'noop', 'config'),
-  data: dataArb,
-});
+const endpointsArb = fc.record({ peerAddress: fc.string({ maxLength: 30 }), clientUrl: fc.string({ maxLength: 30 }) });
+
+const clusterConfigArb: fc.Arbitrary<ClusterConfig> = fc.record(
+  {
+    voters: fc.array(nodeIdArb, { maxLength: 5 }),
+    learners: fc.array(nodeIdArb, { maxLength: 3 }),
+    endpoints: fc.dictionary(nodeIdArb, endpointsArb, { maxKeys: 3 }),
+  },
+  { requiredKeys: ['voters', 'learners'] },
+);
+
+/** A config entry's payload must decode (the core trusts it), so it is generated, not random bytes. */
+const configDataArb = fc
+  .tuple(nodeIdArb, clusterConfigArb)
+  .map(([id, config]) => encodeConfigEntry({ change: { type: 'remove', id }, config }));
+
+const entryArb: fc.Arbitrary<Entry> = fc.oneof(
+  fc.record({ term: countArb, index: countArb, type: fc.constantFrom('normal' as const, 'noop' as const), data: dataArb }),
+  fc.record({ term: countArb, index: countArb, type: fc.constant('config' as const), data: configDataArb }),
+);
 
 const metaArb: fc.Arbitrary<SnapshotMeta> = fc.record({
   index: countArb,
   term: countArb,
-  config: fc.record({
-    voters: fc.array(nodeIdArb, { maxLength: 5 }),
-    learners: fc.array(nodeIdArb, { maxLength: 3 }),
-  }),
+  config: clusterConfigArb,
 });
 
 /** Any valid message, of any type, optionally with fixed sender and recipient. */

@@ -117,6 +117,9 @@ describe('parseMessage', () => {
     expectRejected(withEntry({ ...entry, term: -1 }));
     expectRejected(withEntry({ ...entry, index: undefined }));
     expectRejected({ ...append, entries: { 0: entry, length: 1 } });
+    // A config entry the core could not decode is refused here, not thrown inside the core.
+    expectRejected(withEntry({ ...entry, type: 'config', data: new Uint8Array([1, 2, 3]) }));
+    expectRejected(withEntry({ ...entry, type: 'config', data: new TextEncoder().encode('{"config":{"voters":[1]}}') }));
   });
 
   it('rejects malformed snapshot metadata', () => {
