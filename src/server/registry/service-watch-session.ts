@@ -4,11 +4,12 @@
  * Each instances event's id is the service revision it shows, so a client can resume with a
  * blocking query from it. The stream ends on client disconnect (its subscription and timer go
  * with it), on server close, and when a reader falls so far behind that its unsent output
- * passes the bound.
+ * passes the bound (progress and the bound are SseSession's, as for the KV watch).
  */
 import type { ServerResponse } from 'node:http';
 import type { KvStateMachine } from '../../kv/index.ts';
 import { type DiscoverFilter, discover } from '../../registry/index.ts';
+import { SseSession } from '../watch/sse-session.ts';
 import { sseFrame } from '../watch/sse.ts';
 import type { ServiceChangeHub } from './service-changes.ts';
 
@@ -19,23 +20,18 @@ export interface ServiceWatchOptions {
   readonly maxBufferedBytes: number;
 }
 
-export class ServiceWatchSession {
+export class ServiceWatchSession extends SseSession {
   private lastSentRevision = -1;
-  private sentSinceProgress = false;
-  private closed = false;
-  private readonly unsubscribe: () => void;
-  private readonly progressTimer: ReturnType<typeof setInterval>;
 
   constructor(
     private readonly kv: KvStateMachine,
     hub: ServiceChangeHub,
-    private readonly response: ServerResponse,
+    response: ServerResponse,
     private readonly options: ServiceWatchOptions,
     private readonly onClosed: (session: ServiceWatchSession) => void,
   ) {
-    this.unsubscribe = hub.subscribe(options.service, () => this.sendIfChanged());
-    this.progressTimer = setInterval(() => this.maybeSendProgress(), options.progressIntervalMs);
-    response.on('close', () => this.close());
+    super(response, options);
+    this.subscribed(hub.subscribe(options.service, () => this.sendIfChanged()));
   }
 
   /** Sends the current list (call right after construction, in the same turn). */
@@ -43,13 +39,12 @@ export class ServiceWatchSession {
     this.sendIfChanged();
   }
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    clearInterval(this.progressTimer);
-    this.unsubscribe();
-    if (!this.response.writableEnded) this.response.end();
+  protected afterClose(): void {
     this.onClosed(this);
+  }
+
+  protected progressFrame(): string {
+    return sseFrame('progress', { revision: this.kv.revision });
   }
 
   private sendIfChanged(): void {
@@ -58,21 +53,5 @@ export class ServiceWatchSession {
     if (view.revision === this.lastSentRevision) return;
     this.lastSentRevision = view.revision;
     this.write(sseFrame('instances', { revision: view.revision, instances: view.instances }, view.revision));
-  }
-
-  private maybeSendProgress(): void {
-    if (!this.sentSinceProgress) this.write(sseFrame('progress', { revision: this.kv.revision }));
-    this.sentSinceProgress = false;
-  }
-
-  private write(frame: string): void {
-    if (this.closed) return;
-    this.response.write(frame);
-    this.sentSinceProgress = true;
-    if (this.response.writableLength > this.options.maxBufferedBytes) {
-      // A reader this far behind would hold the node's memory hostage: cut it off.
-      this.response.destroy();
-      this.close();
-    }
   }
 }

@@ -9,10 +9,11 @@
  * current state as a snapshot event and goes on, any other gets `event: compacted` and the end.
  *
  * Bounded: a watcher that does not read (its unsent output passes a limit) is cut off; it can
- * resume by revision, on any node.
+ * resume by revision, on any node. Progress while idle and the bound are SseSession's.
  */
 import type { ServerResponse } from 'node:http';
 import { matchesFilter, type KeyFilter, type KvStateMachine, type WatchBatch, type WatchEvent } from '../../kv/index.ts';
+import { SseSession } from './sse-session.ts';
 import { changeFrame, sseFrame } from './sse.ts';
 
 export interface WatchOptions {
@@ -51,25 +52,20 @@ function catchUp(kv: KvStateMachine, fromRevision: number, options: WatchOptions
   return { frames: [sseFrame('snapshot', state, state.revision)], nextRevision: state.revision + 1 };
 }
 
-export class WatchSession {
+export class WatchSession extends SseSession {
   private nextRevision: number;
-  private sentSinceProgress = false;
-  private closed = false;
-  private readonly unsubscribe: Array<() => void> = [];
-  private readonly progressTimer: ReturnType<typeof setInterval>;
 
   constructor(
     private readonly kv: KvStateMachine,
-    private readonly response: ServerResponse,
+    response: ServerResponse,
     private readonly options: WatchOptions,
     private readonly start: WatchStart,
     private readonly onClosed: (session: WatchSession) => void,
   ) {
+    super(response, options);
     this.nextRevision = start.nextRevision;
-    this.unsubscribe.push(kv.onEvents((batch) => this.deliver(batch)));
-    this.unsubscribe.push(kv.onRestore(() => this.afterRestore()));
-    this.progressTimer = setInterval(() => this.maybeSendProgress(), options.progressIntervalMs);
-    response.on('close', () => this.close());
+    this.subscribed(kv.onEvents((batch) => this.deliver(batch)));
+    this.subscribed(kv.onRestore(() => this.afterRestore()));
   }
 
   /** Sends what was known when the watch started (call right after construction, same turn). */
@@ -77,14 +73,14 @@ export class WatchSession {
     for (const frame of this.start.frames) this.write(frame);
   }
 
-  /** Ends the stream (server shutdown, slow reader, compaction). */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    clearInterval(this.progressTimer);
-    for (const unsubscribe of this.unsubscribe) unsubscribe();
-    if (!this.response.writableEnded) this.response.end();
+  protected afterClose(): void {
     this.onClosed(this);
+  }
+
+  protected progressFrame(): string {
+    const revision = this.kv.revision;
+    // Every change through `revision` has been sent: a client may resume from revision + 1.
+    return sseFrame('progress', { revision }, Math.max(revision, this.nextRevision - 1));
   }
 
   private deliver(batch: WatchBatch): void {
@@ -111,25 +107,5 @@ export class WatchSession {
     }
     for (const frame of resumed.frames) this.write(frame);
     this.nextRevision = Math.max(this.nextRevision, resumed.nextRevision);
-  }
-
-  private maybeSendProgress(): void {
-    if (!this.sentSinceProgress) {
-      const revision = this.kv.revision;
-      // Every change through `revision` has been sent: a client may resume from revision + 1.
-      this.write(sseFrame('progress', { revision }, Math.max(revision, this.nextRevision - 1)));
-    }
-    this.sentSinceProgress = false;
-  }
-
-  private write(frame: string): void {
-    if (this.closed) return;
-    this.response.write(frame);
-    this.sentSinceProgress = true;
-    if (this.response.writableLength > this.options.maxBufferedBytes) {
-      // A reader this far behind would hold the node's memory hostage: cut it off, unflushed.
-      this.response.destroy();
-      this.close();
-    }
   }
 }
