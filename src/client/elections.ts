@@ -4,12 +4,11 @@
  * plus `proclaim(value)` and `resign()` — and `leader()` and `observe()`, an async iterator of
  * leader changes that reconnects on its own.
  */
-import { sleep } from './clock.ts';
 import type { ClientCore } from './core.ts';
 import { ConcordError } from './errors.ts';
 import { Holding } from './holding.ts';
 import { LeaseKeepAlive, type KeepAliveOptions } from './keepalive.ts';
-import { sseEvents } from './sse.ts';
+import { reconnectingEvents } from './reconnecting-stream.ts';
 import { defined, type CallOptions, type Fence, type WriteOptions } from './types.ts';
 
 export interface Leader {
@@ -139,46 +138,19 @@ export class Election {
   async *observe(options: { signal?: AbortSignal; idleTimeoutMs?: number } = {}): AsyncGenerator<LeaderChange> {
     const signal = options.signal ?? new AbortController().signal;
     let last: string | null = null;
-    let failures = 0;
-    while (!signal.aborted) {
-      let stream;
-      try {
-        stream = await this.core.openStream(`/v1/elections/${encodeURIComponent(this.name)}/observe`, {}, signal, options.idleTimeoutMs ?? 35_000);
-      } catch (error) {
-        if (signal.aborted) return;
-        if (!(error instanceof ConcordError && error.retryable)) throw error;
-        await pause(failures++, signal);
-        continue;
-      }
-      const closeStream = (): void => stream.close();
-      signal.addEventListener('abort', closeStream, { once: true });
-      try {
-        for await (const frame of sseEvents(stream.chunks)) {
-          if (frame.event !== 'leader') continue;
-          failures = 0;
-          const data = frame.data as { leader?: Leader; revision: number };
-          const fingerprint = JSON.stringify(data.leader ?? null);
-          if (fingerprint === last) continue;
-          last = fingerprint;
-          yield { ...(data.leader === undefined ? {} : { leader: data.leader }), revision: data.revision };
-        }
-      } catch {
-        if (signal.aborted) return;
-      } finally {
-        signal.removeEventListener('abort', closeStream);
-        stream.close();
-      }
-      if (signal.aborted) return;
-      this.core.moveOn(stream.endpoint);
-      await pause(failures++, signal);
+    const events = reconnectingEvents(this.core, {
+      signal,
+      idleTimeoutMs: options.idleTimeoutMs,
+      target: () => ({ path: `/v1/elections/${encodeURIComponent(this.name)}/observe`, query: {} }),
+      delivers: (frame) => frame.event === 'leader',
+    });
+    for await (const frame of events) {
+      if (frame.event !== 'leader') continue;
+      const data = frame.data as { leader?: Leader; revision: number };
+      const fingerprint = JSON.stringify(data.leader ?? null);
+      if (fingerprint === last) continue;
+      last = fingerprint;
+      yield { ...(data.leader === undefined ? {} : { leader: data.leader }), revision: data.revision };
     }
-  }
-}
-
-async function pause(failures: number, signal: AbortSignal): Promise<void> {
-  try {
-    await sleep(failures === 0 ? 0 : Math.min(2_000, 50 * 2 ** failures), signal);
-  } catch {
-    // aborted
   }
 }

@@ -6,10 +6,9 @@
  * last one seen), so it fails over like any call.
  */
 import { EventEmitter } from 'node:events';
-import { sleep } from './clock.ts';
 import type { ClientCore } from './core.ts';
 import { ConcordError } from './errors.ts';
-import { sseEvents } from './sse.ts';
+import { pauseBeforeRetry, reconnectingEvents } from './reconnecting-stream.ts';
 import { defined, leaseIdOf, type CallOptions, type Consistency, type LeaseRef } from './types.ts';
 
 export type InstanceStatus = 'passing' | 'warning' | 'critical';
@@ -80,15 +79,6 @@ export interface RegistryWatchOptions extends DiscoverFilters {
 }
 
 /** Backoff before another try; false when the signal fired meanwhile. */
-async function pause(failures: number, signal: AbortSignal): Promise<boolean> {
-  try {
-    await sleep(failures === 0 ? 0 : Math.min(2_000, 50 * 2 ** failures), signal);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function path(service: string, id?: string): string {
   const base = `/v1/services/${encodeURIComponent(service)}`;
   return id === undefined ? base : `${base}/instances/${encodeURIComponent(id)}`;
@@ -251,39 +241,19 @@ export class RegistryClient {
   }
 
   private async *watchStream(service: string, options: RegistryWatchOptions): AsyncGenerator<ServiceView> {
-    const signal = options.signal ?? new AbortController().signal;
     let last = -1;
-    let failures = 0;
-    while (!signal.aborted) {
-      let stream;
-      try {
-        stream = await this.core.openStream(`${path(service)}/watch`, { status: options.status, tag: options.tag }, signal, options.idleTimeoutMs ?? 35_000);
-      } catch (error) {
-        if (signal.aborted) return;
-        if (!(error instanceof ConcordError && error.retryable)) throw error;
-        if (!(await pause(failures++, signal))) return;
-        continue;
-      }
-      const closeStream = (): void => stream.close();
-      signal.addEventListener('abort', closeStream, { once: true });
-      try {
-        for await (const frame of sseEvents(stream.chunks)) {
-          if (frame.event !== 'instances') continue;
-          failures = 0;
-          const view = frame.data as ServiceView;
-          if (view.revision <= last) continue;
-          last = view.revision;
-          yield view;
-        }
-      } catch {
-        if (signal.aborted) return;
-      } finally {
-        signal.removeEventListener('abort', closeStream);
-        stream.close();
-      }
-      if (signal.aborted) return;
-      this.core.moveOn(stream.endpoint);
-      if (!(await pause(failures++, signal))) return;
+    const events = reconnectingEvents(this.core, {
+      signal: options.signal ?? new AbortController().signal,
+      idleTimeoutMs: options.idleTimeoutMs,
+      target: () => ({ path: `${path(service)}/watch`, query: { status: options.status, tag: options.tag } }),
+      delivers: (frame) => frame.event === 'instances',
+    });
+    for await (const frame of events) {
+      if (frame.event !== 'instances') continue;
+      const view = frame.data as ServiceView;
+      if (view.revision <= last) continue;
+      last = view.revision;
+      yield view;
     }
   }
 
@@ -298,7 +268,7 @@ export class RegistryClient {
       } catch (error) {
         if (signal.aborted) return;
         if (!(error instanceof ConcordError && error.retryable)) throw error;
-        if (!(await pause(failures++, signal))) return;
+        if (!(await pauseBeforeRetry(failures++, signal))) return;
         continue;
       }
       failures = 0;

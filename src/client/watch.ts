@@ -4,13 +4,13 @@
  * (another endpoint first) from its ResumePoint, so what it yields has no gap and no duplicate.
  * A compacted history ends it with ConcordError `compacted` (details.compactRevision) — unless
  * `resync` is set, in which case a `snapshot` event with the current state comes instead and
- * the changes go on from there. It ends quietly on `close()` or when its signal fires.
+ * the changes go on from there. It ends quietly on `close()` or when its signal fires. The
+ * reconnecting is reconnecting-stream.ts's; what to resume from is the ResumePoint's.
  */
 import { ConcordError } from './errors.ts';
-import { sleep } from './clock.ts';
 import type { ClientCore } from './core.ts';
+import { reconnectingEvents } from './reconnecting-stream.ts';
 import { ResumePoint } from './resume-point.ts';
-import { sseEvents } from './sse.ts';
 import type { KeyValue } from './types.ts';
 
 export interface WatchOptions {
@@ -43,8 +43,6 @@ export type WatchEvent =
   | { readonly type: 'snapshot'; readonly revision: number; readonly items: readonly KeyValue[] }
   | { readonly type: 'progress'; readonly revision: number };
 
-const MAX_RECONNECT_BACKOFF_MS = 2_000;
-
 export class KvWatch implements AsyncIterable<WatchEvent> {
   private readonly stop = new AbortController();
   private started = false;
@@ -76,74 +74,49 @@ export class KvWatch implements AsyncIterable<WatchEvent> {
   private async *run(): AsyncGenerator<WatchEvent> {
     const signal = this.options.signal === undefined ? this.stop.signal : AbortSignal.any([this.options.signal, this.stop.signal]);
     const resume = new ResumePoint(this.options.fromRevision);
-    let failures = 0;
-    while (!signal.aborted) {
-      const fromRevision = resume.nextFromRevision();
-      const query = {
-        ...(this.options.key === undefined ? { prefix: this.options.prefix } : { key: this.options.key }),
-        fromRevision,
-        prevValue: this.options.prevValue === true ? true : undefined,
-        resync: this.options.resync === true ? true : undefined,
-      };
-      let stream;
-      try {
-        stream = await this.core.openStream('/v1/watch', query, signal, this.options.idleTimeoutMs ?? 35_000);
-      } catch (error) {
-        if (signal.aborted) return;
-        if (error instanceof ConcordError && error.retryable) {
-          await this.pause(failures++, signal);
-          continue;
+    let fromRevision: number | undefined;
+    const events = reconnectingEvents(this.core, {
+      signal,
+      idleTimeoutMs: this.options.idleTimeoutMs,
+      target: () => {
+        fromRevision = resume.nextFromRevision();
+        const query = {
+          ...(this.options.key === undefined ? { prefix: this.options.prefix } : { key: this.options.key }),
+          fromRevision,
+          prevValue: this.options.prevValue === true ? true : undefined,
+          resync: this.options.resync === true ? true : undefined,
+        };
+        return { path: '/v1/watch', query };
+      },
+      delivers: (frame) => frame.event === 'put' || frame.event === 'delete',
+      opened: (stream) => {
+        this.endpoint = stream.endpoint;
+        if (fromRevision === undefined) {
+          const revision = Number(stream.headers['x-concord-revision']);
+          if (Number.isSafeInteger(revision)) resume.started(revision);
         }
-        throw error;
-      }
-      this.endpoint = stream.endpoint;
-      // Closing must end a pending read whatever the transport does with the signal.
-      const closeStream = (): void => stream.close();
-      signal.addEventListener('abort', closeStream, { once: true });
-      if (fromRevision === undefined) {
-        const revision = Number(stream.headers['x-concord-revision']);
-        if (Number.isSafeInteger(revision)) resume.started(revision);
-      }
-      try {
-        for await (const frame of sseEvents(stream.chunks)) {
-          const data = frame.data as Record<string, unknown>;
-          if (frame.event === 'put' || frame.event === 'delete') {
-            failures = 0;
-            if (resume.accept(Number(data['modRevision']))) yield { type: frame.event, ...data } as WatchChange;
-          } else if (frame.event === 'progress') {
-            resume.through(Number(data['revision']));
-            if (this.options.progress === true) yield { type: 'progress', revision: Number(data['revision']) };
-          } else if (frame.event === 'snapshot') {
-            resume.through(Number(data['revision']));
-            yield { type: 'snapshot', revision: Number(data['revision']), items: data['items'] as KeyValue[] };
-          } else if (frame.event === 'compacted') {
-            const compactRevision = Number(data['compactRevision']);
-            throw new ConcordError('compacted', `history through revision ${compactRevision} is compacted`, 410, { compactRevision });
-          }
-        }
-      } catch (error) {
-        if (error instanceof ConcordError && error.code === 'compacted') throw error;
-        if (signal.aborted) return;
-        // The stream broke (node killed, network, idle timeout): resume elsewhere.
-      } finally {
-        signal.removeEventListener('abort', closeStream);
-        stream.close();
+      },
+      closed: () => {
         this.endpoint = null;
+      },
+      reconnecting: () => {
+        this.reconnects += 1;
+      },
+    });
+    for await (const frame of events) {
+      const data = frame.data as Record<string, unknown>;
+      if (frame.event === 'put' || frame.event === 'delete') {
+        if (resume.accept(Number(data['modRevision']))) yield { type: frame.event, ...data } as WatchChange;
+      } else if (frame.event === 'progress') {
+        resume.through(Number(data['revision']));
+        if (this.options.progress === true) yield { type: 'progress', revision: Number(data['revision']) };
+      } else if (frame.event === 'snapshot') {
+        resume.through(Number(data['revision']));
+        yield { type: 'snapshot', revision: Number(data['revision']), items: data['items'] as KeyValue[] };
+      } else if (frame.event === 'compacted') {
+        const compactRevision = Number(data['compactRevision']);
+        throw new ConcordError('compacted', `history through revision ${compactRevision} is compacted`, 410, { compactRevision });
       }
-      if (signal.aborted) return;
-      // The node ended the stream (shutting down, or cut off a slow reader): try another.
-      this.core.moveOn(stream.endpoint);
-      this.reconnects += 1;
-      await this.pause(failures++, signal);
-    }
-  }
-
-  private async pause(failures: number, signal: AbortSignal): Promise<void> {
-    const ms = failures === 0 ? 0 : Math.min(MAX_RECONNECT_BACKOFF_MS, 50 * 2 ** failures);
-    try {
-      await sleep(ms, signal);
-    } catch {
-      // aborted: the loop ends
     }
   }
 }
