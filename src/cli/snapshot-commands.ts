@@ -33,8 +33,12 @@ function summary(file: string, verified: VerifiedBackup, fileBytes: number): Rec
 }
 
 function printSummary(fields: Record<string, string | number>, json: boolean): void {
-  if (json) out.json(fields);
-  else out.line(table(['FIELD', 'VALUE'], Object.entries(fields).map(([name, value]) => [name, value])));
+  if (json) return out.json(fields);
+  // The checksum whole (a table cell would shorten it), for comparing with another copy's.
+  const { sha256, ...rest } = fields;
+  const width = Math.max(...Object.keys(fields).map((name) => name.length));
+  out.line(table(['FIELD'.padEnd(width), 'VALUE'], Object.entries(rest).map(([name, value]) => [name.padEnd(width), value])));
+  out.line(`${'sha256'.padEnd(width)}  ${String(sha256)}`);
 }
 
 async function readBackupFile(file: string): Promise<Uint8Array> {
@@ -151,10 +155,8 @@ refused). Exit 7 if FILE is corrupt or truncated, 2 if D is not empty or ID is n
       if (error instanceof ConcordError && error.code === 'invalid_argument') throw new UsageError(error.message);
       throw error;
     }
-    const fields = { dataDir, id, clusterId: result.clusterId, ...summary(file, result, data.length) };
-    if (globals.json) out.json(fields);
-    else {
-      out.line(table(['FIELD', 'VALUE'], Object.entries(fields).map(([name, value]) => [name, value])));
+    printSummary({ dataDir, id, clusterId: result.clusterId, ...summary(file, result, data.length) }, globals.json);
+    if (!globals.json) {
       out.line();
       out.line(`start it with: concord serve --id ${id} --data-dir ${dataDir} --initial-cluster ${initialClusterText} --listen-client ... --listen-peer ...`);
     }
