@@ -4,7 +4,8 @@
  * reports the first problem through `corrupt`, which the KV snapshot codec turns into its
  * storage_failure; the table's own invariants are checked again when it loads the state.
  */
-import type { LockRecordState, LockTableState } from './lock-table.ts';
+import type { LockRecordState } from './lock-record.ts';
+import type { LockTableState } from './lock-table.ts';
 import type { LockDelay, LockEnd, LockEndReason, LockHolder, LockKind, LockWaiter } from './types.ts';
 
 type HolderTuple = [string, number, string, boolean, number, string | null, string | null];

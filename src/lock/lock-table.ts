@@ -16,6 +16,8 @@
  * entry before anyone is granted, so a lock never goes to a dead lease.
  */
 import { assert } from '../common/assert.ts';
+import { LeaseRefs } from './lease-refs.ts';
+import { type LockRecord, type LockRecordState, isIdle, recordKey, stateOf, viewOf } from './lock-record.ts';
 import {
   MAX_ACTIVE_LOCKS,
   MAX_IDLE_LOCKS,
@@ -24,7 +26,6 @@ import {
 } from './limits.ts';
 import type {
   ElectionLeader,
-  LockDelay,
   LockDelayCountdown,
   LockEnd,
   LockEndReason,
@@ -88,39 +89,11 @@ export type ProclaimOutcome =
   | { readonly status: 'proclaimed'; readonly holder: LockHolder }
   | { readonly status: 'stale'; readonly holder: LockHolder | null };
 
-interface LockRecord {
-  readonly kind: LockKind;
-  readonly name: string;
-  holder: LockHolder | null;
-  readonly waiters: LockWaiter[];
-  /** Oldest first, at most RECENT_HOLDERS. */
-  readonly recent: LockEnd[];
-  delay: LockDelay | null;
-}
-
-/** One record as a snapshot carries it. */
-export interface LockRecordState {
-  readonly kind: LockKind;
-  readonly name: string;
-  readonly holder: LockHolder | null;
-  readonly waiters: readonly LockWaiter[];
-  readonly recent: readonly LockEnd[];
-  readonly delay: LockDelay | null;
-}
-
 export interface LockTableState {
   /** The next fencing token to hand out. */
   readonly nextToken: number;
   /** Active records sorted by (kind, name), then idle ones from longest idle: that order is state. */
   readonly records: readonly LockRecordState[];
-}
-
-function recordKey(kind: LockKind, name: string): string {
-  return `${kind}:${name}`;
-}
-
-function isIdle(record: LockRecord): boolean {
-  return record.holder === null && record.waiters.length === 0 && record.delay === null;
 }
 
 /** The read side of the table, for queries outside an apply (the node, the server). */
@@ -137,8 +110,7 @@ export class LockTable implements LockQueries {
   private readonly records = new Map<string, LockRecord>();
   /** Keys of idle records, longest idle first: the eviction order. */
   private readonly idle = new Set<string>();
-  /** lease → record key → how many times the record refers to it (holder and waiters). */
-  private readonly leaseRefs = new Map<string, Map<string, number>>();
+  private readonly leaseRefs = new LeaseRefs();
   private nextToken = 1;
 
   /** Locks and elections held, waited on or delayed. */
@@ -167,7 +139,7 @@ export class LockTable implements LockQueries {
     if (existing.waiters.length >= MAX_WAITERS_PER_LOCK) return { status: 'too_many_waiters' };
     const waiter = waiterOf(request);
     existing.waiters.push(waiter);
-    if (waiter.lease !== undefined) this.ref(waiter.lease, key);
+    if (waiter.lease !== undefined) this.leaseRefs.add(waiter.lease, key);
     return { status: 'queued', position: existing.waiters.length, holder: existing.holder };
   }
 
@@ -189,7 +161,7 @@ export class LockTable implements LockQueries {
     const position = record.waiters.findIndex((waiter) => waiter.waiterId === waiterId);
     if (position >= 0) {
       const [waiter] = record.waiters.splice(position, 1);
-      if (waiter?.lease !== undefined) this.unref(waiter.lease, key);
+      if (waiter?.lease !== undefined) this.leaseRefs.remove(waiter.lease, key);
       this.noteIdle(record);
       return { status: 'withdrawn' };
     }
@@ -218,16 +190,15 @@ export class LockTable implements LockQueries {
    * it held goes to the next waiter, whose lease is alive by construction.
    */
   leaseEnded(leaseId: string, reason: LeaseEndReason, env: LockEnv): void {
-    const refs = this.leaseRefs.get(leaseId);
-    if (refs === undefined) return;
-    for (const key of [...refs.keys()].sort()) {
+    if (!this.leaseRefs.has(leaseId)) return;
+    for (const key of this.leaseRefs.keysOf(leaseId)) {
       const record = this.records.get(key);
       assert(record !== undefined, () => `lease ${leaseId} refers to a forgotten lock ${key}`);
       for (let i = record.waiters.length - 1; i >= 0; i--) {
         const waiter = record.waiters[i];
         if (waiter?.lease !== leaseId) continue;
         record.waiters.splice(i, 1);
-        this.unref(leaseId, key);
+        this.leaseRefs.remove(leaseId, key);
         env.emit({ type: 'waiterRemoved', kind: record.kind, name: record.name, waiterId: waiter.waiterId, lease: leaseId });
       }
       if (record.holder?.lease === leaseId) this.end(record, reason, env);
@@ -323,8 +294,8 @@ export class LockTable implements LockQueries {
       const leases = [record.holder?.lease, ...record.waiters.map((waiter) => waiter.lease)];
       for (const lease of leases) assert(lease === undefined || leaseExists(lease), () => `lock ${key} on missing lease ${lease}`);
       this.records.set(key, record);
-      if (record.holder !== null) this.ref(record.holder.lease, key);
-      for (const waiter of record.waiters) if (waiter.lease !== undefined) this.ref(waiter.lease, key);
+      if (record.holder !== null) this.leaseRefs.add(record.holder.lease, key);
+      for (const waiter of record.waiters) if (waiter.lease !== undefined) this.leaseRefs.add(waiter.lease, key);
       if (isIdle(record)) this.idle.add(key);
     }
   }
@@ -365,7 +336,7 @@ export class LockTable implements LockQueries {
     };
     record.holder = holder;
     const key = recordKey(record.kind, record.name);
-    this.ref(lease, key);
+    this.leaseRefs.add(lease, key);
     this.idle.delete(key);
     env.emit({ type: 'granted', kind: record.kind, name: record.name, holder });
     return holder;
@@ -375,7 +346,7 @@ export class LockTable implements LockQueries {
     const holder = record.holder;
     assert(holder !== null, () => `end of free lock ${record.name}`);
     record.holder = null;
-    this.unref(holder.lease, recordKey(record.kind, record.name));
+    this.leaseRefs.remove(holder.lease, recordKey(record.kind, record.name));
     const end: LockEnd = { owner: holder.owner, token: holder.token, endedRevision: env.revision, reason };
     record.recent.push(end);
     if (record.recent.length > RECENT_HOLDERS) record.recent.shift();
@@ -391,7 +362,7 @@ export class LockTable implements LockQueries {
     if (record.holder === null && record.delay === null) {
       const next = record.waiters.shift();
       if (next !== undefined) {
-        if (next.lease !== undefined) this.unref(next.lease, recordKey(record.kind, record.name));
+        if (next.lease !== undefined) this.leaseRefs.remove(next.lease, recordKey(record.kind, record.name));
         this.grant(record, next, env);
       }
     }
@@ -409,24 +380,6 @@ export class LockTable implements LockQueries {
       this.records.delete(oldest);
     }
   }
-
-  private ref(lease: string, key: string): void {
-    let refs = this.leaseRefs.get(lease);
-    if (refs === undefined) {
-      refs = new Map();
-      this.leaseRefs.set(lease, refs);
-    }
-    refs.set(key, (refs.get(key) ?? 0) + 1);
-  }
-
-  private unref(lease: string, key: string): void {
-    const refs = this.leaseRefs.get(lease);
-    const count = refs?.get(key) ?? 0;
-    assert(refs !== undefined && count > 0, () => `lease ${lease} not referenced by lock ${key}`);
-    if (count > 1) refs.set(key, count - 1);
-    else refs.delete(key);
-    if (refs.size === 0) this.leaseRefs.delete(lease);
-  }
 }
 
 function waiterOf(request: AcquireRequest): LockWaiter {
@@ -437,28 +390,5 @@ function waiterOf(request: AcquireRequest): LockWaiter {
     ...(request.ttlMs === undefined ? {} : { ttlMs: request.ttlMs }),
     lockDelayMs: request.lockDelayMs,
     ...(request.value === undefined ? {} : { value: request.value }),
-  };
-}
-
-function viewOf(record: LockRecord): LockView {
-  const holder = record.holder;
-  return {
-    name: record.name,
-    held: holder !== null,
-    ...(holder === null ? {} : { holder: { owner: holder.owner, token: holder.token, lease: holder.lease } }),
-    waiters: record.waiters.length,
-    recent: [...record.recent].reverse(),
-    lockDelayed: record.delay !== null,
-  };
-}
-
-function stateOf(record: LockRecord): LockRecordState {
-  return {
-    kind: record.kind,
-    name: record.name,
-    holder: record.holder,
-    waiters: [...record.waiters],
-    recent: [...record.recent],
-    delay: record.delay,
   };
 }
