@@ -12,12 +12,11 @@ import { RequestScope } from '../request-scope.ts';
 import { ERROR_RESPONSES } from '../schemas/common.ts';
 import { NameParams, electionSchemas } from '../schemas/locks.ts';
 import { Type } from '@sinclair/typebox';
-import { registerEndHoldingRoute, registerWithdrawRoute, takeHolding } from './holding-routes.ts';
-import { REVISION_HEADER, openEventStream, proposeOnLeader, readBarrier } from './route-helpers.ts';
+import { readLockTable, registerEndHoldingRoute, registerWithdrawRoute, takeHolding } from './holding-routes.ts';
+import { openEventStream, proposeOnLeader } from './route-helpers.ts';
 
 export function registerElectionRoutes(app: ConcordApp, context: ServerContext, waiters: LockWaiters, observers: ElectionObservers): void {
   const schemas = electionSchemas;
-  const { node } = context.deps;
   const tags = ['elections'];
 
   app.addHook('preClose', async () => observers.close());
@@ -83,10 +82,7 @@ export function registerElectionRoutes(app: ConcordApp, context: ServerContext, 
       },
     },
     async (request, reply) => {
-      const scope = new RequestScope(request, context.limits, request.query.timeoutMs);
-      await readBarrier(context, scope, request.query.consistency);
-      reply.header(REVISION_HEADER, String(node.kv.revision));
-      const leader = node.kv.locks.electionLeader(request.params.name);
+      const leader = (await readLockTable(context, request, reply, request.query)).electionLeader(request.params.name);
       return { name: request.params.name, ...(leader === null ? {} : { leader }) };
     },
   );

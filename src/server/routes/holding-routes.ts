@@ -2,11 +2,12 @@
  * What the lock and the election routes share, an election being a lock whose holder carries a
  * value (src/lock): taking a holding (acquire, campaign), which may wait in line; ending it by
  * its token (release, resign); and leaving the queue (withdraw, what a node calls on the leader
- * when a waiting request ended). Each kind mounts them under its own prefix, with its own words.
+ * when a waiting request ended), and reading the lock table. Each kind mounts them under its own
+ * prefix, with its own words.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { LockGrant } from '../../kv/index.ts';
-import type { LockKind } from '../../lock/index.ts';
+import type { LockKind, LockQueries } from '../../lock/index.ts';
 import type { ConcordApp, ServerContext } from '../context.ts';
 import { acquireOnLeader } from '../locks/blocking-acquire.ts';
 import { checkOneLease, holdScope } from '../locks/hold-scope.ts';
@@ -14,7 +15,7 @@ import type { LockWaiters } from '../locks/lock-waiters.ts';
 import { RequestScope } from '../request-scope.ts';
 import { ERROR_RESPONSES } from '../schemas/common.ts';
 import { NameParams, holdingSchemas } from '../schemas/locks.ts';
-import { proposeOnLeader } from './route-helpers.ts';
+import { type Consistency, REVISION_HEADER, proposeOnLeader, readBarrier } from './route-helpers.ts';
 
 /** Where each kind's routes live, and the OpenAPI tag they are listed under. */
 const MOUNTS: Readonly<Record<LockKind, { readonly prefix: string; readonly tag: string }>> = {
@@ -59,6 +60,23 @@ export async function takeHolding(
     ...(lockDelayMs === undefined ? {} : { lockDelayMs }),
   };
   return acquireOnLeader(context, waiters, request, reply, scope, { command, waitMs });
+}
+
+/**
+ * Locks and elections are read from this replica's lock table: after a ReadIndex barrier unless
+ * the query asks for `serializable`, with `x-concord-revision` the store revision it is read at.
+ */
+export async function readLockTable(
+  context: ServerContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  query: { readonly consistency?: Consistency; readonly timeoutMs?: number },
+): Promise<LockQueries> {
+  const scope = new RequestScope(request, context.limits, query.timeoutMs);
+  await readBarrier(context, scope, query.consistency);
+  const { kv } = context.deps.node;
+  reply.header(REVISION_HEADER, String(kv.revision));
+  return kv.locks;
 }
 
 /** POST {prefix}/:name/{verb} (release, resign): ends the holding whose token is given. */

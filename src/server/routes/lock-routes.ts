@@ -7,11 +7,9 @@
 import type { LockView } from '../../lock/index.ts';
 import type { ConcordApp, ServerContext } from '../context.ts';
 import type { LockWaiters } from '../locks/lock-waiters.ts';
-import { RequestScope } from '../request-scope.ts';
 import { ERROR_RESPONSES } from '../schemas/common.ts';
 import { NameParams, lockSchemas } from '../schemas/locks.ts';
-import { registerEndHoldingRoute, registerWithdrawRoute, takeHolding } from './holding-routes.ts';
-import { REVISION_HEADER, readBarrier } from './route-helpers.ts';
+import { readLockTable, registerEndHoldingRoute, registerWithdrawRoute, takeHolding } from './holding-routes.ts';
 
 /** A lock nobody has held (or forgotten after long idleness) is simply free. */
 function freeLock(name: string): LockView {
@@ -20,7 +18,6 @@ function freeLock(name: string): LockView {
 
 export function registerLockRoutes(app: ConcordApp, context: ServerContext, waiters: LockWaiters): void {
   const schemas = lockSchemas;
-  const { node } = context.deps;
   const tags = ['locks'];
 
   app.post(
@@ -61,10 +58,8 @@ export function registerLockRoutes(app: ConcordApp, context: ServerContext, wait
       },
     },
     async (request, reply) => {
-      const scope = new RequestScope(request, context.limits, request.query.timeoutMs);
-      await readBarrier(context, scope, request.query.consistency);
-      reply.header(REVISION_HEADER, String(node.kv.revision));
-      return node.kv.locks.view('lock', request.params.name) ?? freeLock(request.params.name);
+      const locks = await readLockTable(context, request, reply, request.query);
+      return locks.view('lock', request.params.name) ?? freeLock(request.params.name);
     },
   );
 
@@ -79,10 +74,8 @@ export function registerLockRoutes(app: ConcordApp, context: ServerContext, wait
       },
     },
     async (request, reply) => {
-      const scope = new RequestScope(request, context.limits, request.query.timeoutMs);
-      await readBarrier(context, scope, request.query.consistency);
-      reply.header(REVISION_HEADER, String(node.kv.revision));
-      return { locks: node.kv.locks.listHeld('lock', request.query.prefix ?? '') };
+      const locks = await readLockTable(context, request, reply, request.query);
+      return { locks: locks.listHeld('lock', request.query.prefix ?? '') };
     },
   );
 }
