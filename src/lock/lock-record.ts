@@ -48,8 +48,11 @@ export function viewOf(record: LockRecord): LockView {
   };
 }
 
-/** A copy, so the snapshot does not change with the table. */
-export function stateOf(record: LockRecord): LockRecordState {
+/**
+ * A copy of a record, either way between the table and a snapshot: neither sees the other's
+ * later changes (the queue and the history are arrays the table edits in place).
+ */
+export function copyOf(record: LockRecordState): LockRecord {
   return {
     kind: record.kind,
     name: record.name,

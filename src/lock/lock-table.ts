@@ -17,7 +17,7 @@
  */
 import { assert } from '../common/assert.ts';
 import { LeaseRefs } from './lease-refs.ts';
-import { type LockRecord, type LockRecordState, isIdle, recordKey, stateOf, viewOf } from './lock-record.ts';
+import { type LockRecord, type LockRecordState, copyOf, isIdle, recordKey, viewOf } from './lock-record.ts';
 import {
   MAX_ACTIVE_LOCKS,
   MAX_IDLE_LOCKS,
@@ -261,7 +261,7 @@ export class LockTable implements LockQueries {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, record]) => record);
     const idle = [...this.idle].map((key) => this.records.get(key) as LockRecord);
-    return { nextToken: this.nextToken, records: [...active, ...idle].map(stateOf) };
+    return { nextToken: this.nextToken, records: [...active, ...idle].map(copyOf) };
   }
 
   /**
@@ -277,14 +277,7 @@ export class LockTable implements LockQueries {
     for (const saved of state.records) {
       const key = recordKey(saved.kind, saved.name);
       assert(!this.records.has(key), () => `lock ${key} twice in a snapshot`);
-      const record: LockRecord = {
-        kind: saved.kind,
-        name: saved.name,
-        holder: saved.holder,
-        waiters: [...saved.waiters],
-        recent: [...saved.recent],
-        delay: saved.delay,
-      };
+      const record = copyOf(saved);
       assert(record.holder === null || record.holder.token < this.nextToken, () => `lock ${key} token beyond the counter`);
       assert(record.holder === null || record.delay === null, () => `lock ${key} held while delayed`);
       assert(
