@@ -14,6 +14,7 @@ import { assert } from '../common/assert.ts';
 import type { Clock, TimerHandle } from '../common/clock.ts';
 import type { Random } from '../common/random.ts';
 import type { RaftConfig } from '../raft/config.ts';
+import { decodeConfigEntry, type ConfChange, type ConfChangeRefusal } from '../raft/membership.ts';
 import type { Message } from '../raft/messages.ts';
 import { RaftNode, type RaftEvent, type RaftFactory } from '../raft/raft-node.ts';
 import type { Ready } from '../raft/ready.ts';
@@ -35,6 +36,16 @@ export type ProposalOutcome<Result> =
       readonly mayHaveApplied: boolean;
     };
 
+export type ConfChangeOutcome =
+  | { readonly ok: true; readonly index: LogIndex; readonly config: ClusterConfig }
+  | {
+      readonly ok: false;
+      readonly code: FailureCode | ConfChangeRefusal;
+      readonly leaderHint: NodeId;
+      /** False only when the change certainly never takes effect. */
+      readonly mayHaveApplied: boolean;
+    };
+
 export type ReadOutcome =
   | { readonly ok: true; readonly appliedIndex: LogIndex }
   | { readonly ok: false; readonly code: FailureCode; readonly leaderHint: NodeId };
@@ -49,6 +60,12 @@ export interface NodeHostHooks<Result> {
   raftEvent?(event: RaftEvent): void;
   /** A storage write failed: the node has stopped. */
   fatal?(error: Error): void;
+  /**
+   * The configuration in effect changed (a config entry was appended, rolled back, or arrived
+   * in a snapshot), before any message of the Ready that follows is sent: the place to tell
+   * the transport about members added or removed.
+   */
+  membershipChanged?(config: ClusterConfig): void;
 }
 
 export interface NodeHostOptions<Result> {
@@ -71,9 +88,11 @@ export interface NodeHostOptions<Result> {
   readonly makeRaft?: RaftFactory;
 }
 
+/** A proposal waiting for its entry to apply: a command (with its result) or a config change. */
 interface PendingProposal<Result> {
   readonly term: Term;
-  readonly done: (outcome: ProposalOutcome<Result>) => void;
+  /** Called once: with what applied at the proposal's index in its term, or the failure. */
+  readonly settle: (outcome: ProposalOutcome<Result | null>) => void;
 }
 
 type ReadCallback = (outcome: ReadOutcome) => void;
@@ -92,6 +111,7 @@ export class NodeHost<Result> {
   private pendingReadCount = 0;
   private readRoundCounter = 0;
   private softState: SoftState;
+  private membership: ClusterConfig;
 
   constructor(options: NodeHostOptions<Result>) {
     this.options = options;
@@ -100,6 +120,7 @@ export class NodeHost<Result> {
     this.raft = make(options.raftConfig, options.bootstrap, options.persisted, options.random, observe);
     if (options.persisted.snapshot !== null) options.stateMachine.restore(options.persisted.snapshot.data);
     this.softState = this.raft.softState();
+    this.membership = this.raft.members;
   }
 
   get id(): NodeId {
@@ -129,7 +150,7 @@ export class NodeHost<Result> {
     this.tickTimer = null;
     const leaderHint = this.raft.leader;
     for (const pending of this.pendingProposals.values()) {
-      pending.done({ ok: false, code: 'unavailable', leaderHint, mayHaveApplied: true });
+      pending.settle({ ok: false, code: 'unavailable', leaderHint, mayHaveApplied: true });
     }
     this.pendingProposals.clear();
     this.failReads([...this.readsWaitingForRound, ...[...this.readRounds.values()].flat()], 'unavailable');
@@ -157,7 +178,32 @@ export class NodeHost<Result> {
       const code = result.reason === 'overloaded' ? 'overloaded' : 'not_leader';
       return done({ ok: false, code, leaderHint: result.leaderHint, mayHaveApplied: false });
     }
-    this.pendingProposals.set(result.index, { term: result.term, done });
+    this.pendingProposals.set(result.index, {
+      term: result.term,
+      // A command entry always has a result; null means a no-op or config entry took the index.
+      settle: (outcome) => done(outcome.ok && outcome.result === null ? this.superseded() : (outcome as ProposalOutcome<Result>)),
+    });
+    this.schedulePump();
+  }
+
+  /**
+   * Proposes a membership change; `done` is called once it applied (the change is then final
+   * on a quorum) or cannot. It takes effect on each node as soon as it is in that node's log.
+   */
+  proposeConfChange(change: ConfChange, done: (outcome: ConfChangeOutcome) => void): void {
+    const leaderHint = this.raft.leader;
+    if (!this.running) return done({ ok: false, code: 'unavailable', leaderHint, mayHaveApplied: false });
+    const result = this.raft.proposeConfChange(change);
+    if (!result.ok) return done({ ok: false, code: result.reason, leaderHint: result.leaderHint, mayHaveApplied: false });
+    this.pendingProposals.set(result.index, {
+      term: result.term,
+      settle: (outcome) => {
+        if (!outcome.ok) return done(outcome);
+        const entry = this.raft.entryAt(outcome.index);
+        const config = entry?.type === 'config' ? decodeConfigEntry(entry.data).config : this.raft.members;
+        done({ ok: true, index: outcome.index, config });
+      },
+    });
     this.schedulePump();
   }
 
@@ -207,6 +253,7 @@ export class NodeHost<Result> {
     if (this.persisting || !this.raft.hasReady()) return;
     const ready = this.raft.ready();
     this.noteSoftState(ready.softState);
+    this.noteMembership();
     // A leader's appends go out now: followers write while we write (Ready.messagesBeforePersist).
     if (ready.messagesBeforePersist.length > 0) this.options.transport.send(ready.messagesBeforePersist);
     // Committed entries are durable on a quorum already, so applying them need not wait for our
@@ -262,7 +309,7 @@ export class NodeHost<Result> {
     for (const [proposalIndex, pending] of this.pendingProposals) {
       if (proposalIndex > index) continue;
       this.pendingProposals.delete(proposalIndex);
-      pending.done({ ok: false, code: 'unavailable', leaderHint: this.raft.leader, mayHaveApplied: true });
+      pending.settle({ ok: false, code: 'unavailable', leaderHint: this.raft.leader, mayHaveApplied: true });
     }
     this.options.hooks?.restored?.(index);
   }
@@ -273,18 +320,29 @@ export class NodeHost<Result> {
     const pending = this.pendingProposals.get(entry.index);
     if (pending === undefined) return;
     this.pendingProposals.delete(entry.index);
-    if (pending.term === entry.term && result !== null) {
-      pending.done({ ok: true, index: entry.index, result });
+    if (pending.term === entry.term) {
+      pending.settle({ ok: true, index: entry.index, result });
     } else {
       // Another leader's entry took this index: ours was never committed and never will be.
-      pending.done({ ok: false, code: 'superseded', leaderHint: this.raft.leader, mayHaveApplied: false });
+      pending.settle(this.superseded());
     }
+  }
+
+  private superseded(): ProposalOutcome<never> {
+    return { ok: false, code: 'superseded', leaderHint: this.raft.leader, mayHaveApplied: false };
   }
 
   private maybeCompact(): void {
     const applied = this.raft.appliedIndex;
     if (applied - this.raft.snapshotIndex < this.options.snapshotEveryEntries) return;
     this.raft.compact(applied, this.options.stateMachine.snapshot());
+  }
+
+  private noteMembership(): void {
+    const config = this.raft.members;
+    if (config === this.membership) return;
+    this.membership = config;
+    this.options.hooks?.membershipChanged?.(config);
   }
 
   private noteSoftState(softState: SoftState): void {

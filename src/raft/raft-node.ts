@@ -68,7 +68,9 @@ export type RaftEvent =
   | 'read-index-confirmed'
   | 'append-rejected'
   | 'config-changed'
-  | 'removed-leader-stepped-down';
+  | 'removed-leader-stepped-down'
+  /** A leader advanced its commit index by counting (checkers verify the quorum it counted). */
+  | 'commit-advanced';
 
 export type ProposeResult =
   | { readonly ok: true; readonly index: LogIndex; readonly term: Term }
@@ -416,15 +418,24 @@ export class RaftNode {
     return this.log.term(index) === this.term;
   }
 
+  /**
+   * The members whose votes and acknowledgements make a quorum: the voters of the configuration
+   * in effect — not learners, and not a leader that removed itself.
+   */
+  protected quorumVoters(): readonly NodeId[] {
+    return this.membership.voters;
+  }
+
   /** @internal Advances the commit index to what a majority holds; true when it moved. */
   maybeCommit(): boolean {
-    const index = committedIndex(this.membership.voters, (id) =>
+    const index = committedIndex(this.quorumVoters(), (id) =>
       // Our own log counts only as far as storage made it durable: our appends leave before our
       // write does (Ready.messagesBeforePersist).
       id === this.id ? this.log.stableIndex : (this.progress.get(id)?.match ?? 0),
     );
     if (index <= this.log.commitIndex || !this.mayCommitByCounting(index)) return false;
     this.log.commitTo(index);
+    this.observe('commit-advanced');
     this.releaseReadsAwaitingTermCommit();
     this.maybeStepDownRemoved();
     return true;
@@ -628,7 +639,7 @@ export class RaftNode {
     this.votes.clear();
     this.votes.set(this.id, true);
     if (this.tallyVotes()) return;
-    for (const voter of this.membership.voters) {
+    for (const voter of this.quorumVoters()) {
       if (voter === this.id) continue;
       const base = {
         from: this.id,
@@ -665,7 +676,7 @@ export class RaftNode {
   private handleVoteResponse(response: VoteResponse): void {
     const expected = this.role === 'pre-candidate' ? 'pre-vote-response' : 'vote-response';
     if (response.type !== expected || (this.role !== 'pre-candidate' && this.role !== 'candidate')) return;
-    if (!this.isVoter(response.from)) return;
+    if (!this.quorumVoters().includes(response.from)) return;
     if (!response.granted && response.type === 'pre-vote-response') this.observe('pre-vote-rejected');
     this.votes.set(response.from, response.granted);
     this.tallyVotes();
@@ -673,7 +684,7 @@ export class RaftNode {
 
   /** Acts on the election's outcome; true when it is decided. */
   private tallyVotes(): boolean {
-    const outcome = voteOutcome(this.membership.voters, this.votes);
+    const outcome = voteOutcome(this.quorumVoters(), this.votes);
     if (outcome === 'pending') return false;
     if (outcome === 'lost') {
       this.becomeFollower(this.term, NO_NODE);

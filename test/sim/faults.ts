@@ -21,7 +21,13 @@ export type FaultAction =
   | { readonly kind: 'pause'; readonly node: number }
   | { readonly kind: 'resume'; readonly node: number }
   | { readonly kind: 'loss'; readonly rate: number }
-  | { readonly kind: 'transfer'; readonly target: number };
+  | { readonly kind: 'transfer'; readonly target: number }
+  /**
+   * An operator's membership change. Which one depends on the configuration when it fires (add
+   * a node that is not a member, promote a learner, remove a voter — the leader included), so
+   * the schedule stays plain data; `pick` makes the choice among the candidates.
+   */
+  | { readonly kind: 'membership'; readonly pick: number };
 
 export interface FaultEvent {
   readonly atMs: number;
@@ -40,6 +46,8 @@ export interface FaultRates {
   readonly flapPerSecond: number;
   /** Share of crashes that also damage the disk (0 without checksummed disks). */
   readonly damagedCrashShare?: number;
+  /** Membership changes per second (0 or absent: the configuration never changes). */
+  readonly membershipPerSecond?: number;
 }
 
 function bothWays(groupA: readonly number[], groupB: readonly number[]): Link[] {
@@ -140,6 +148,10 @@ export function generateSchedule(
   poisson(rates.lossChangePerSecond, (atMs) => {
     events.push({ atMs, action: { kind: 'loss', rate: random.float() * rates.maxLossRate } });
   });
+  // Drawn last, so a seed without membership changes keeps the schedule it always had.
+  poisson(rates.membershipPerSecond ?? 0, (atMs) => {
+    events.push({ atMs, action: { kind: 'membership', pick: random.int(1_000_000) } });
+  });
   return events.sort((a, b) => a.atMs - b.atMs);
 }
 
@@ -155,6 +167,8 @@ export function describeAction(action: FaultAction): string {
       return `loss ${(action.rate * 100).toFixed(1)}%`;
     case 'transfer':
       return `transfer-leader -> n${action.target}`;
+    case 'membership':
+      return `membership change (pick ${action.pick})`;
     default:
       return `${action.kind} n${action.node}`;
   }

@@ -14,7 +14,8 @@ import type { LockEvent, LockHolder, LockQueries } from '../../src/lock/index.ts
 
 /** Test-only substitutes for the KV node's parts, each with one planted bug. */
 export type KvPlants = Pick<KvNodeOptions, 'makeStateMachine' | 'makeLeaseKeeper'>;
-import { NodeHost, type NodeHostHooks, type ProposalOutcome } from '../../src/node/node-host.ts';
+import { NodeHost, type ConfChangeOutcome, type NodeHostHooks, type ProposalOutcome } from '../../src/node/node-host.ts';
+import type { ConfChange } from '../../src/raft/membership.ts';
 import type { Transport } from '../../src/node/transport.ts';
 import type { RaftConfig } from '../../src/raft/config.ts';
 import type { Message } from '../../src/raft/messages.ts';
@@ -108,6 +109,8 @@ export interface SimApp {
   /** Carries out `op`; calls `done` unless the outcome is unknown (the client then times out). */
   execute(op: RegisterOp, idempotencyKey: string, done: (outcome: AppOutcome) => void): void;
   transferLeadership(target: NodeId): void;
+  /** An operator's membership change, as the cluster routes propose it. */
+  changeMembership(change: ConfChange, done: (outcome: ConfChangeOutcome) => void): void;
   /** The replicated state, for comparing replicas after convergence. */
   digest(): string;
   /** KV only: lease operations; calls `done` unless the outcome is unknown. */
@@ -169,6 +172,7 @@ export const registerApp: AppFactory = (context) => {
     stop: () => host.stop(),
     receive: (message) => host.receive(message),
     transferLeadership: (target) => void host.transferLeadership(target),
+    changeMembership: (change, done) => host.proposeConfChange(change, done),
     digest: () => machine.digest(),
     execute(op, _idempotencyKey, done) {
       if (op.kind === 'get') {
@@ -224,6 +228,7 @@ export function kvApp(revisionOf: (value: string) => number | undefined, plants:
       stop: () => node.stop(),
       receive: (message) => node.receive(message),
       transferLeadership: (target) => void node.host.transferLeadership(target),
+      changeMembership: (change, done) => node.host.proposeConfChange(change, done),
       digest: () => JSON.stringify(node.kv.range('', 0).items),
       locks: () => node.kv.locks,
       leaseExists: (id) => node.kv.lease(id) !== null,

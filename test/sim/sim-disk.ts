@@ -6,7 +6,7 @@
 import type { SeededRandom } from '../../src/common/random.ts';
 import type { Ready } from '../../src/raft/ready.ts';
 import type { PersistBatch } from '../../src/storage/storage.ts';
-import { EMPTY_HARD_STATE, type Entry, type HardState, type PersistedState, type Snapshot } from '../../src/raft/types.ts';
+import { EMPTY_HARD_STATE, type Entry, type HardState, type LogIndex, type PersistedState, type Snapshot, type Term } from '../../src/raft/types.ts';
 
 interface DiskState {
   hardState: HardState;
@@ -80,5 +80,13 @@ export class SimDisk implements NodeDisk {
   load(): PersistedState {
     const state = copyState(this.durable);
     return { hardState: state.hardState, snapshot: state.snapshot, entries: state.entries };
+  }
+
+  /** Whether the entry (index, term) would survive a crash now (covered by the snapshot counts). */
+  holdsDurably(index: LogIndex, term: Term): boolean {
+    if ((this.durable.snapshot?.meta.index ?? 0) >= index) return true;
+    const first = this.durable.entries[0];
+    if (first === undefined) return false;
+    return this.durable.entries[index - first.index]?.term === term;
   }
 }

@@ -18,7 +18,9 @@ import type { AppFactory, AppOutcome, LeaseOp, LeaseOutcome, LockOp, LockOutcome
 import type { LockQueries } from '../../src/lock/index.ts';
 import { SimClock } from './sim-clock.ts';
 import { isStorageError } from '../../src/storage/storage-error.ts';
-import type { NodeDisk } from './sim-disk.ts';
+import { SimDisk, type NodeDisk } from './sim-disk.ts';
+import type { ConfChange } from '../../src/raft/membership.ts';
+import type { ConfChangeOutcome } from '../../src/node/node-host.ts';
 
 export type { RaftFactory };
 
@@ -50,6 +52,11 @@ export class SimNode {
   /** Bumped by every crash, so answers promised by a dead process are never delivered. */
   private epoch = 0;
   private readonly inbox: (() => void)[] = [];
+  /**
+   * What the disk holds durably, as plain (index, term) records: the checker asks after every
+   * commit a leader announces, and the checksummed disk can only answer by decoding everything.
+   */
+  readonly durability = new SimDisk();
 
   constructor(
     readonly id: NodeId,
@@ -108,6 +115,7 @@ export class SimNode {
         const delayMs = batch.sync ? fsyncMinMs + this.random.float() * (fsyncMaxMs - fsyncMinMs) : 0;
         clock.schedule(delayMs, () => {
           this.disk.writeBatch(batch);
+          this.durability.writeBatch(batch);
           done(null);
         });
       },
@@ -124,6 +132,7 @@ export class SimNode {
     this.clock.kill();
     this.app.stop();
     this.disk.crash();
+    this.durability.crash();
     this.inbox.length = 0;
     this.hooks.trace(`crash ${this.id}`);
   }
@@ -254,6 +263,15 @@ export class SimNode {
       return;
     }
     run();
+  }
+
+  /** An operator's membership change (refused unless we lead); `done` unless the process dies. */
+  changeMembership(change: ConfChange, done: (outcome: ConfChangeOutcome) => void): void {
+    const epoch = this.epoch;
+    if (this.status !== 'up') return;
+    this.app.changeMembership(change, (outcome) => {
+      if (epoch === this.epoch) done(outcome);
+    });
   }
 
   /** An operator's request to hand leadership to `target` (ignored unless we lead). */

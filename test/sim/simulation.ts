@@ -24,6 +24,7 @@ import { ChecksummedDisk } from './checksummed-disk.ts';
 import { SimNetwork } from './sim-network.ts';
 import { SimNode, type RaftFactory } from './sim-node.ts';
 import { swarmOptions, type SwarmOptions } from './swarm.ts';
+import type { ConfChange } from '../../src/raft/membership.ts';
 import { TraceHash } from './trace-hash.ts';
 import { Workload } from './workload.ts';
 import { LeaseInvariantChecker } from './checkers/lease-invariants.ts';
@@ -63,6 +64,8 @@ export const COVERAGE_KEYS = [
   'lock-handoff-on-expiry',
   'lock-delay-ended',
   'lock-waiter-withdrawn',
+  'membership-change',
+  'removed-leader-stepped-down',
 ] as const;
 export type CoverageKey = (typeof COVERAGE_KEYS)[number];
 
@@ -147,7 +150,8 @@ class Simulation {
     const workloadRandom = root.fork();
     const scheduleRandom = root.fork();
     const nodeRandom = root.fork();
-    const count = this.swarm.nodeCount;
+    // Spare nodes (membership seeds) follow the initial voters; the schedule's indexes cover them.
+    const count = this.swarm.nodeCount + (this.swarm.spareNodes ?? 0);
     this.ids = Array.from({ length: count }, (_, i) => `n${i}`);
     this.coverage = Object.fromEntries(COVERAGE_KEYS.map((key) => [key, 0])) as Record<CoverageKey, number>;
     this.network = new SimNetwork(this.queue, networkRandom, this.swarm.network, (message) => this.deliver(message));
@@ -198,12 +202,14 @@ class Simulation {
   private makeNode(index: number, random: SeededRandom): SimNode {
     const id = this.ids[index] ?? `n${index}`;
     const raftConfig: RaftConfig = { ...DEFAULT_RAFT_CONFIG, ...this.swarm.raft, id };
+    // A spare starts as a node started with --join would: no configuration until it is added.
+    const bootstrap = index < this.swarm.nodeCount ? { voters: this.ids.slice(0, this.swarm.nodeCount), learners: [] } : { voters: [], learners: [] };
     return new SimNode(
       id,
       this.queue,
       random,
       raftConfig,
-      { voters: this.ids, learners: [] },
+      bootstrap,
       {
         tickMs: this.swarm.tickMs,
         clockRate: this.swarm.clockRates[index] ?? 1,
@@ -216,7 +222,10 @@ class Simulation {
       this.options.makeRaft ?? defaultFactory,
       this.swarm.application === 'kv' ? kvApp((value) => this.kvChecker.revisionOf(value), this.options.kvPlants) : registerApp,
       {
-        send: (message) => this.network.send(message),
+        send: (message) => {
+          if (message.type === 'vote-response' && message.granted) this.checker.onVoteGranted(message.from, message.to, message.term);
+          this.network.send(message);
+        },
         applied: (node, entry, outcome) => {
           this.checker.onApplied(node.id, node.raft.currentTerm, entry);
           if (this.swarm.application === 'kv') {
@@ -249,6 +258,12 @@ class Simulation {
     else if (event === 'check-quorum-step-down') this.coverage['check-quorum-step-down']++;
     else if (event === 'snapshot-installed') this.coverage['snapshot-installed']++;
     else if (event === 'leadership-transferred') this.coverage['leadership-transferred']++;
+    else if (event === 'removed-leader-stepped-down') this.coverage['removed-leader-stepped-down']++;
+    else if (event === 'commit-advanced') {
+      this.checker.onCommitDecided(node.id, node.raft, (member, index, term) =>
+        this.nodes[this.ids.indexOf(member)]?.durability.holdsDurably(index, term) ?? false,
+      );
+    }
   }
 
   private deliver(message: Message): void {
@@ -391,7 +406,63 @@ class Simulation {
         leader?.transferLeadership(this.ids[action.target] ?? '');
         return;
       }
+      case 'membership':
+        this.changeMembership(action.pick);
+        return;
     }
+  }
+
+  /**
+   * What an operator would do next to the leader's configuration: promote a learner; add a
+   * node that is not a member (a spare, or one removed earlier, with whatever its disk holds);
+   * or remove a voter (preferring one that is down, as when replacing a dead machine, and
+   * sometimes the leader itself). Voters stay between two and the initial count plus spares.
+   * The core refuses what is unsafe (a change pending, a learner behind, no live quorum left).
+   */
+  private changeMembership(pick: number): void {
+    const leader = this.nodes.find((node) => node.status === 'up' && node.raft.currentRole === 'leader');
+    if (leader === undefined) return;
+    const { voters, learners } = leader.raft.members;
+    const outsiders = this.nodes.filter(
+      (node) => !voters.includes(node.id) && !learners.includes(node.id) && node.storageFailure === null,
+    );
+    const choose = <T>(items: readonly T[]): T | undefined => items[pick % Math.max(1, items.length)];
+    let change: ConfChange | undefined;
+    const learner = choose(learners);
+    if (learner !== undefined) change = { type: 'promote', id: learner };
+    else {
+      const canAdd = outsiders.length > 0 && voters.length < this.ids.length;
+      const canRemove = voters.length > 2;
+      const wantAdd = canAdd && (!canRemove || Math.floor(pick / 7) % 2 === 0);
+      if (wantAdd) change = { type: 'add-learner', id: choose(outsiders)?.id ?? '' };
+      else if (canRemove) {
+        const down = voters.filter((id) => this.nodes[this.ids.indexOf(id)]?.status !== 'up');
+        change = { type: 'remove', id: choose(down.length > 0 ? down : voters) ?? '' };
+      } else if (learners.length === 0 && voters.length > 1) {
+        // Nothing to add and too few to remove safely: remove anyway sometimes (down to one voter
+        // for a moment is legal), so small configurations are exercised too.
+        change = pick % 5 === 0 ? { type: 'remove', id: choose(voters) ?? '' } : undefined;
+      }
+    }
+    if (change === undefined) return;
+    const description = `${change.type} ${change.id}`;
+    this.trace(`membership ${description} proposed on ${leader.id}`);
+    leader.changeMembership(change, (outcome) => {
+      if (outcome.ok) {
+        this.coverage['membership-change']++;
+        this.trace(`membership ${description} applied at ${outcome.index}: voters ${outcome.config.voters.join(',')} learners ${outcome.config.learners.join(',')}`);
+      } else {
+        this.trace(`membership ${description} failed: ${outcome.code}`);
+      }
+    });
+  }
+
+  /** The members of the configuration the current leader uses (all nodes when there is no leader). */
+  private currentMembers(): SimNode[] {
+    const leader = this.nodes.find((node) => node.status === 'up' && node.raft.currentRole === 'leader');
+    if (leader === undefined) return this.nodes;
+    const { voters, learners } = leader.raft.members;
+    return this.nodes.filter((node) => voters.includes(node.id) || learners.includes(node.id));
   }
 
   private heal(): void {
@@ -462,7 +533,8 @@ class Simulation {
   }
 
   private replicasEqual(): boolean {
-    const replicas = this.nodes.filter((node) => node.storageFailure === null);
+    // Nodes outside the configuration (removed, or spares never added) are not replicas.
+    const replicas = this.currentMembers().filter((node) => node.storageFailure === null);
     const first = replicas[0];
     if (first === undefined) return false;
     const applied = first.raft.appliedIndex;

@@ -30,6 +30,12 @@ export interface SwarmOptions {
   readonly workload: WorkloadOptions;
   /** Disks that keep the production records (checksums, format version) rather than objects. */
   readonly checksummedDisks: boolean;
+  /**
+   * Nodes beyond `nodeCount` that start with no configuration and empty disks, for membership
+   * changes to add (0 when this seed changes no membership). Node indexes in the fault schedule
+   * cover them too.
+   */
+  readonly spareNodes: number;
 }
 
 /** Either zero (the fault is off for this seed) or a rate up to `max`. */
@@ -97,5 +103,8 @@ export function swarmOptions(seed: number, nodeCount?: number): SwarmOptions {
   // Drawn last, so that adding them left every earlier choice of a seed as it was.
   const checksummedDisks = random.chance(0.5);
   const damagedCrashShare = checksummedDisks && random.chance(0.6) ? 0.5 : 0;
-  return { ...options, checksummedDisks, rates: { ...options.rates, damagedCrashShare } };
+  // Half the seeds change membership: a few times a minute to a few times a second.
+  const membershipPerSecond = random.chance(0.5) ? 0 : 0.05 + random.float() * 0.5;
+  const spareNodes = membershipPerSecond > 0 ? 1 + random.int(2) : 0;
+  return { ...options, checksummedDisks, spareNodes, rates: { ...options.rates, damagedCrashShare, membershipPerSecond } };
 }

@@ -8,8 +8,12 @@
  *   leader of an old term — a candidate whose votes arrived late — need not hold entries
  *   committed in later terms);
  * - state machine safety: no two nodes apply different entries at one index — which, since
- *   a committed entry is applied by someone, also catches a committed entry lost to a crash.
+ *   a committed entry is applied by someone, also catches a committed entry lost to a crash;
+ * - decisions by quorum, across membership changes: a leader won the votes of a majority of
+ *   the voters in its configuration, and an entry it counted as committed was then durable on
+ *   a majority of the voters of the configuration it counted with.
  */
+import { majority } from '../../../src/raft/quorum.ts';
 import type { Entry, LogIndex, NodeId, Term } from '../../../src/raft/types.ts';
 import type { RaftNode } from '../../../src/raft/raft-node.ts';
 
@@ -40,6 +44,8 @@ export class RaftInvariantChecker {
   private readonly applied = new Map<LogIndex, AppliedEntry>();
   /** Per current leader: the last entry we saw in its log, to verify it never changes. */
   private readonly leaderTail = new Map<NodeId, { term: Term; index: LogIndex; entry: Entry | undefined }>();
+  /** Votes granted, by term and candidate (a granted vote is durable before it is sent). */
+  private readonly grants = new Map<Term, Map<NodeId, Set<NodeId>>>();
 
   private fail(message: string): void {
     if (this.violations.length < 20) this.violations.push(message);
@@ -54,6 +60,46 @@ export class RaftInvariantChecker {
     }
     this.leaderOfTerm.set(term, id);
     this.checkLeaderCompleteness(id, raft);
+    this.checkElectionQuorum(id, raft);
+  }
+
+  /** `voter` sent a granted vote to `candidate` for `term`. */
+  onVoteGranted(voter: NodeId, candidate: NodeId, term: Term): void {
+    let byCandidate = this.grants.get(term);
+    if (byCandidate === undefined) this.grants.set(term, (byCandidate = new Map()));
+    let voters = byCandidate.get(candidate);
+    if (voters === undefined) byCandidate.set(candidate, (voters = new Set()));
+    voters.add(voter);
+  }
+
+  private checkElectionQuorum(id: NodeId, raft: RaftNode): void {
+    const granted = this.grants.get(raft.currentTerm)?.get(id) ?? new Set<NodeId>();
+    const { voters } = raft.members;
+    const votes = voters.filter((voter) => voter === id || granted.has(voter));
+    if (votes.length < majority(voters.length)) {
+      this.fail(
+        `election quorum: ${id} leads term ${raft.currentTerm} with votes of [${votes.join(', ')}], ` +
+          `not a majority of its voters [${voters.join(', ')}]`,
+      );
+    }
+  }
+
+  /**
+   * Leader `id` has just counted its commit index up: that entry must be durable on a majority
+   * of the voters it counted (its configuration now). `holds(member, index, term)` asks a disk.
+   */
+  onCommitDecided(id: NodeId, raft: RaftNode, holds: (member: NodeId, index: LogIndex, term: Term) => boolean): void {
+    const index = raft.commitIndex;
+    const term = raft.entryAt(index)?.term;
+    if (term === undefined) return;
+    const { voters } = raft.members;
+    const holders = voters.filter((voter) => holds(voter, index, term));
+    if (holders.length < majority(voters.length)) {
+      this.fail(
+        `commit quorum: ${id} (term ${raft.currentTerm}) counted ${index} committed, durable only on ` +
+          `[${holders.join(', ')}] of voters [${voters.join(', ')}]`,
+      );
+    }
   }
 
   private checkLeaderCompleteness(id: NodeId, raft: RaftNode): void {
