@@ -167,7 +167,9 @@ describe('a cluster of real processes', () => {
     const refused = (id: string): boolean =>
       cluster.findLog(id, (line) => line.msg === 'refused inbound connection' && line['reason'] === 'peer belongs to another cluster' && line['theirCluster'] === 'some-other-cluster') !== undefined;
     await waitFor('a member to refuse the other cluster\'s node', 15_000, async () => (refused(n1) || refused(n3) ? true : undefined));
-    const ready = await cluster.httpUrl(`${intruder.clientUrl}/ready`, 'GET');
+    // The refusal can come before the intruder's HTTP server listens (its peer transport starts
+    // first, and the HTTP server takes a few seconds on a loaded machine): wait until it answers.
+    const ready = await waitFor('the intruder to answer /ready', 15_000, () => cluster.httpUrl(`${intruder.clientUrl}/ready`, 'GET'));
     expect(ready.status).toBe(503);
     const after = (await cluster.http(n1, 'GET', '/v1/cluster')).body as { term: number; leaderId: string; members: unknown[] };
     expect(after.leaderId).toBe(before.leaderId);
