@@ -1,45 +1,15 @@
 // `concord members` and `concord transfer-leader` as users run them: `node bin/concord.js ...`
 // in a child process against an in-process 3-node cluster, checking the output (table and
 // --json), that leadership really moves, and the exit codes.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster } from '../server/cluster-harness.ts';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = fileURLToPath(new URL('../../bin/concord.js', import.meta.url));
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+import { runConcord, type Run } from './run-concord.ts';
 
 let cluster: TestCluster;
 let endpoints: string;
 
-/** Runs `concord --endpoints <cluster> ...args` to completion (bounded). */
 function concord(args: readonly string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--endpoints', endpoints, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1', CONCORD_ENDPOINTS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`concord ${args.join(' ')} did not finish; stdout ${stdout} stderr ${stderr}`));
-    }, 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runConcord(endpoints, args);
 }
 
 beforeAll(async () => {

@@ -1,48 +1,19 @@
 // The `concord` client commands as users run them: `node bin/concord.js ...` in a child process
 // against an in-process 3-node cluster (one for the whole file), checking output (tables and
 // --json) and exit codes.
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster } from '../server/cluster-harness.ts';
+import { runConcord, type Run, type RunOptions } from './run-concord.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/concord.js', import.meta.url));
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 let cluster: TestCluster;
 let endpoints: string;
 
-/** Runs `concord --endpoints <cluster> ...args` to completion (bounded); the global flag goes first, as `lock NAME -- CMD` passes what follows `--` on. */
-function concord(args: readonly string[], options: { endpoints?: string; timeoutMs?: number; onStdout?: (soFar: string) => void } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, '--endpoints', options.endpoints ?? endpoints, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1', CONCORD_LOCK_TOKEN: '', CONCORD_ENDPOINTS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      options.onStdout?.(stdout);
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`concord ${args.join(' ')} did not finish; stdout ${stdout} stderr ${stderr}`));
-    }, options.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** Runs `concord --endpoints <cluster> ...args` to completion (bounded). */
+function concord(args: readonly string[], options: RunOptions & { endpoints?: string } = {}): Promise<Run> {
+  return runConcord(options.endpoints ?? endpoints, args, options);
 }
 
 beforeAll(async () => {
