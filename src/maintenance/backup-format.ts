@@ -98,6 +98,11 @@ export function encodeBackup(point: BackupPoint, payload: Uint8Array): Uint8Arra
   return file;
 }
 
+/** The SHA-256 a file's trailer holds, lower-case hex, unverified: for a file just encoded. */
+export function storedChecksum(file: Uint8Array): string {
+  return toHex(file.subarray(file.length - BACKUP_CHECKSUM_BYTES));
+}
+
 function fail(problem: BackupProblem, message: string): never {
   throw new BackupFormatError(problem, message);
 }

@@ -12,7 +12,7 @@
  * compaction point travels in snapshots. A revision above the store's is 400 invalid_argument.
  */
 import { Type } from '@sinclair/typebox';
-import { backupFileName, decodeBackup, encodeBackup } from '../../maintenance/backup-format.ts';
+import { backupFileName, encodeBackup, storedChecksum } from '../../maintenance/backup-format.ts';
 import { termAt } from '../../node/raft-view.ts';
 import type { ConcordApp, ServerContext } from '../context.ts';
 import { RequestScope } from '../request-scope.ts';
@@ -44,19 +44,15 @@ export function registerMaintenanceRoutes(app: ConcordApp, context: ServerContex
     },
     async (request, reply) => {
       const scope = new RequestScope(request, context.limits, request.query.timeoutMs);
-      const file = await context.service.readAt(scope.deadline, (appliedIndex) =>
-        encodeBackup(
-          { raftIndex: appliedIndex, raftTerm: termAt(node.host.raft, appliedIndex), revision: node.kv.revision, takenAtMs: Date.now() },
-          node.kv.snapshot(),
-        ),
-      );
-      // Decoded once more: the file leaves only if it verifies, and its header names it.
-      const { header, checksum } = decodeBackup(file);
+      const { file, point } = await context.service.readAt(scope.deadline, (appliedIndex) => {
+        const taken = { raftIndex: appliedIndex, raftTerm: termAt(node.host.raft, appliedIndex), revision: node.kv.revision, takenAtMs: Date.now() };
+        return { file: encodeBackup(taken, node.kv.snapshot()), point: taken };
+      });
       return reply
         .type('application/octet-stream')
-        .header('content-disposition', `attachment; filename="${backupFileName(clusterId, header)}"`)
-        .header(REVISION_HEADER, String(header.revision))
-        .header(BACKUP_CHECKSUM_HEADER, checksum)
+        .header('content-disposition', `attachment; filename="${backupFileName(clusterId, point)}"`)
+        .header(REVISION_HEADER, String(point.revision))
+        .header(BACKUP_CHECKSUM_HEADER, storedChecksum(file))
         .send(Buffer.from(file.buffer, file.byteOffset, file.byteLength));
     },
   );
