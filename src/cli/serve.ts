@@ -1,8 +1,9 @@
 /**
  * `concord serve`: one Concord node as an operating-system process. It wires the production
  * parts together — LevelStorage in the data dir, the TCP peer transport, a KvNode on the system
- * clock with crypto-seeded randomness, the HTTP API — and owns the process's life: startup
- * errors that name what is wrong, a graceful shutdown on SIGTERM/SIGINT, and a non-zero exit on
+ * clock with crypto-seeded randomness, the HTTP API — and owns the process's life: the data
+ * dir's cluster id (src/maintenance/cluster-id.ts), startup errors that name what is wrong, a
+ * graceful shutdown on SIGTERM/SIGINT (a leader hands leadership off first), and a non-zero exit on
  * anything fatal (a failed storage write stops the node; a process that cannot persist must not
  * keep answering).
  *
