@@ -143,7 +143,8 @@ export class PoolWorker {
           if (job === null) return;
           const { input } = JSON.parse(job.value) as JobRecord;
           await pause(this.options.workMs, lockSignal);
-          if (lockSignal.aborted) return; // lock lost while working: the next holder redoes it
+          // Lost the lock while working: write nothing, keep the assignment, try again later.
+          if (lockSignal.aborted) throw lockSignal.reason;
           const result: ResultRecord = { worker: this.options.id, token, input, output: computeJob(input) };
           // Fenced (refused once a later token holds the lock) and only if absent: written once.
           await concord.kv.put(keys.result(jobId), JSON.stringify(result), { fence: lock.fence, ifRevision: 0, signal: lockSignal });
