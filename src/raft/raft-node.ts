@@ -388,6 +388,11 @@ export class RaftNode {
     return this.membership;
   }
 
+  /** Whether the configuration in effect is committed (no membership change is in flight). */
+  get membershipCommitted(): boolean {
+    return this.log.latestConfig().index <= this.log.commitIndex;
+  }
+
   /** The configuration in effect: the latest in our log, committed or not. */
   /** @internal */ get membership(): ClusterConfig {
     return this.log.latestConfig().config;

@@ -8,9 +8,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConcordError, ERROR_CODES, type ErrorCode } from '../common/errors.ts';
 
-/** A feature of the contract this node does not serve yet (membership changes). */
-export const NOT_IMPLEMENTED_STATUS = 501;
-
 export interface ErrorBody {
   readonly error: { readonly code: string; readonly message: string; readonly [detail: string]: unknown };
 }
@@ -26,11 +23,6 @@ const RETRYABLE_STATUSES = new Set([429, 503]);
 
 export function contractError(code: ErrorCode, message: string, details: Readonly<Record<string, unknown>> = {}): ConcordError {
   return new ConcordError(code, message, details);
-}
-
-/** What answers a request to a route of the contract that this node does not serve yet. */
-export class NotImplementedError extends Error {
-  override readonly name = 'NotImplementedError';
 }
 
 function answer(status: number, code: string, message: string, details: Readonly<Record<string, unknown>> = {}): ErrorAnswer {
@@ -69,7 +61,6 @@ export function toErrorAnswer(error: unknown): ErrorAnswer {
     if (status >= 500 && status !== 503 && status !== 504) return answer(500, 'internal', 'internal error');
     return answer(status, error.code, error.message, error.details);
   }
-  if (error instanceof NotImplementedError) return answer(NOT_IMPLEMENTED_STATUS, 'not_implemented', error.message);
   if (isFastifyError(error)) {
     const mapped = fromFastifyError(error);
     if (mapped !== null) return mapped;

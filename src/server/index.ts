@@ -16,7 +16,7 @@
  * registry (routes/registry-routes.ts), GET /v1/cluster, transfer-leader, /health, /ready,
  * locks and elections (routes/lock-routes.ts, routes/election-routes.ts; fenced writes),
  * /metrics, /openapi.json, maintenance (routes/maintenance-routes.ts: backup download, watch
- * history compaction). Membership changes answer 501 not_implemented.
+ * history compaction). Membership changes: membership-routes.ts.
  *
  * Layout: context.ts (the deps and shared machinery), limits.ts, http-errors.ts (the contract's
  * error shape for every error), validation.ts (strict bodies, coerced query strings),
@@ -36,6 +36,7 @@ import { registerOpenApi } from './openapi.ts';
 import { LeaderRouter } from './leader-router.ts';
 import { ReplicaService } from './replica-service.ts';
 import { registerClusterRoutes } from './routes/cluster-routes.ts';
+import { registerMembershipRoutes } from './routes/membership-routes.ts';
 import { registerKvRoutes } from './routes/kv-routes.ts';
 import { registerLeaseRoutes } from './routes/lease-routes.ts';
 import { registerTxnRoutes } from './routes/txn-routes.ts';
@@ -106,6 +107,7 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     registerTxnRoutes(routes, context);
     registerLeaseRoutes(routes, context);
     registerClusterRoutes(routes, context);
+    registerMembershipRoutes(routes, context);
     registerWatchRoutes(routes, context);
     registerRegistryRoutes(routes, context);
     registerLockRoutes(routes, context, lockWaiters);

@@ -14,6 +14,7 @@ import { KvNode } from '../../src/node/kv-node.ts';
 import type { Transport } from '../../src/node/transport.ts';
 import { DEFAULT_RAFT_CONFIG } from '../../src/raft/config.ts';
 import type { Message } from '../../src/raft/messages.ts';
+import type { ClusterConfig } from '../../src/raft/types.ts';
 import { createHttpServer, type HttpServer, type MemberInfo, type ServerLimits } from '../../src/server/index.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import type { KvStateMachineOptions } from '../../src/kv/index.ts';
@@ -62,48 +63,80 @@ export class TestCluster {
     return cluster;
   }
 
+  private options: ClusterOptions = {};
+
+  /** The member table a node reports: its own configuration, with the test's addresses. */
+  private memberTable(node: KvNode): MemberInfo[] {
+    const { voters, learners } = node.host.raft.members;
+    const view = (id: string, voter: boolean): MemberInfo => ({
+      id,
+      peerAddress: `mem:${id}`,
+      clientUrl: this.members.find((member) => member.id === id)?.url ?? '',
+      voter,
+    });
+    return [...voters.map((id) => view(id, true)), ...learners.map((id) => view(id, false))];
+  }
+
   private async boot(options: ClusterOptions): Promise<void> {
+    this.options = options;
     const ids = Array.from({ length: options.size ?? 3 }, (_, i) => `n${i + 1}`);
-    const clock = new SystemClock();
-    const logger = pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
-    const memberTable = (): MemberInfo[] =>
-      this.members.map((member) => ({ id: member.id, peerAddress: `mem:${member.id}`, clientUrl: member.url, voter: true }));
-    for (const [index, id] of ids.entries()) {
-      const storage = new MemoryStorage({ dataDir: `memory-${id}` });
-      const node = new KvNode({
-        raftConfig: { ...DEFAULT_RAFT_CONFIG, id },
-        bootstrap: { voters: ids, learners: [] },
-        persisted: storage.loadNow(),
-        random: new SeededRandom(1000 + index),
-        clock,
-        transport: this.network.transportFor(id),
-        storage,
-        tickMs: TICK_MS,
-        snapshotEveryEntries: 10_000,
-        maxPendingProposals: 10_000,
-        maxPendingReads: 10_000,
-        ...(options.kv === undefined ? {} : { kv: options.kv }),
-      });
-      this.network.nodes.set(id, node);
-      const server = createHttpServer({
-        node,
-        clusterId: 'test-cluster',
-        nodeId: id,
-        logger: logger.child({ node: id }),
-        members: memberTable,
-        peerStates: () =>
-          Object.fromEntries(
-            ids.filter((peer) => peer !== id).map((peer) => [peer, this.network.isolated.has(peer) || this.network.isolated.has(id) ? 'disconnected' : 'connected']),
-          ),
-        limits: { watchProgressIntervalMs: 200, leaderPollIntervalMs: 10, shutdownGraceMs: 200, ...options.limits },
-      });
-      this.members.push({ id, node, server, url: '' });
-    }
+    for (const id of ids) this.create(id, { voters: ids, learners: [] });
     for (const member of this.members) {
       const address = await member.server.app.listen({ host: '127.0.0.1', port: 0 });
       member.url = address;
     }
     for (const member of this.members) member.node.start();
+  }
+
+  /**
+   * Starts one more node that belongs to no configuration yet (as `concord serve --join`
+   * would): it idles until a membership change adds it.
+   */
+  async addNode(id: string): Promise<TestMember> {
+    const member = this.create(id, { voters: [], learners: [] });
+    member.url = await member.server.app.listen({ host: '127.0.0.1', port: 0 });
+    member.node.start();
+    return member;
+  }
+
+  private create(id: string, bootstrap: ClusterConfig): TestMember {
+    const options = this.options;
+    const clock = new SystemClock();
+    const logger = pino({ level: process.env.CONCORD_TEST_LOG ?? 'silent' });
+    const index = this.members.length;
+    const storage = new MemoryStorage({ dataDir: `memory-${id}` });
+    const node = new KvNode({
+      raftConfig: { ...DEFAULT_RAFT_CONFIG, id },
+      bootstrap,
+      persisted: storage.loadNow(),
+      random: new SeededRandom(1000 + index),
+      clock,
+      transport: this.network.transportFor(id),
+      storage,
+      tickMs: TICK_MS,
+      snapshotEveryEntries: 10_000,
+      maxPendingProposals: 10_000,
+      maxPendingReads: 10_000,
+      ...(options.kv === undefined ? {} : { kv: options.kv }),
+    });
+    this.network.nodes.set(id, node);
+    const server = createHttpServer({
+      node,
+      clusterId: 'test-cluster',
+      nodeId: id,
+      logger: logger.child({ node: id }),
+      members: () => this.memberTable(node),
+      peerStates: () =>
+        Object.fromEntries(
+          this.memberTable(node)
+            .filter((peer) => peer.id !== id)
+            .map((peer) => [peer.id, this.network.isolated.has(peer.id) || this.network.isolated.has(id) ? 'disconnected' : 'connected']),
+        ),
+      limits: { watchProgressIntervalMs: 200, leaderPollIntervalMs: 10, shutdownGraceMs: 200, ...options.limits },
+    });
+    const member: TestMember = { id, node, server, url: '' };
+    this.members.push(member);
+    return member;
   }
 
   member(id: string): TestMember {
@@ -116,7 +149,12 @@ export class TestCluster {
   async waitForLeader(timeoutMs = 5000): Promise<TestMember> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      const leaders = new Set(this.members.map((member) => member.node.host.raft.leader));
+      // Nodes outside their own configuration (not yet added, or removed) follow nobody.
+      const inCluster = this.members.filter(({ id, node }) => {
+        const { voters, learners } = node.host.raft.members;
+        return voters.includes(id) || learners.includes(id);
+      });
+      const leaders = new Set(inCluster.map((member) => member.node.host.raft.leader));
       const [leader] = [...leaders];
       if (leaders.size === 1 && leader !== undefined && leader !== '') {
         const member = this.member(leader);

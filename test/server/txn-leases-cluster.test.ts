@@ -114,13 +114,4 @@ describe('txn, lease and cluster routes', () => {
     const unknown = await call(other!.url, 'POST', '/v1/cluster/transfer-leader', { json: { to: 'n9' } });
     expect(unknown.status).toBe(404);
   });
-
-  it('membership changes answer 501 not_implemented in the contract shape', async () => {
-    const [follower] = await cluster.followers();
-    const add = await call(follower!.url, 'POST', '/v1/cluster/members', { json: { id: 'n4', peerAddress: 'x:1', clientUrl: '' } });
-    expect(add.status).toBe(501);
-    expect(add.body.error.code).toBe('not_implemented');
-    expect((await call(follower!.url, 'DELETE', '/v1/cluster/members/n3')).status).toBe(501);
-    expect((await call(follower!.url, 'POST', '/v1/cluster/members/n3/promote')).status).toBe(501);
-  });
 });

@@ -1,13 +1,11 @@
 /**
  * Cluster routes: this node's view of the cluster, and leadership transfer. Membership changes
- * (add, promote, remove) are part of the contract but not served yet: they answer
- * 501 not_implemented in the contract's error shape rather than pretend to succeed.
+ * live in membership-routes.ts.
  */
 import { Type } from '@sinclair/typebox';
 import { ConcordError } from '../../common/errors.ts';
 import type { ConcordApp, ServerContext } from '../context.ts';
 import { sleepWithin } from '../deadline.ts';
-import { NOT_IMPLEMENTED_STATUS, NotImplementedError } from '../http-errors.ts';
 import { mostCaughtUpVoter } from '../../node/raft-view.ts';
 import type { LeaderAttempt } from '../replica-service.ts';
 import { RequestScope } from '../request-scope.ts';
@@ -18,19 +16,13 @@ const closed = { additionalProperties: false } as const;
 const timeoutMs = Type.Optional(TimeoutMs);
 const timeoutQuery = TimeoutQuery;
 const NoQuery = Type.Object({}, closed);
-const MemberIdParams = Type.Object({ id: Type.String({ minLength: 1 }) }, closed);
 const TransferBody = Type.Optional(Type.Object({ to: Type.Optional(Type.String({ minLength: 1 })), timeoutMs }, closed));
-const AddMemberBody = Type.Object(
-  { id: Type.String({ minLength: 1 }), peerAddress: Type.String({ minLength: 1 }), clientUrl: Type.String(), learner: Type.Optional(Type.Boolean()), timeoutMs },
-  closed,
-);
 
 const Member = Type.Object({ id: Type.String(), peerAddress: Type.String(), clientUrl: Type.String(), voter: Type.Boolean() });
 
 export function registerClusterRoutes(app: ConcordApp, context: ServerContext): void {
   const { node, nodeId, clusterId } = context.deps;
   const tags = ['cluster'];
-  const notImplemented = { [NOT_IMPLEMENTED_STATUS]: Type.Ref('ConcordError'), ...ERROR_RESPONSES };
 
   app.get(
     '/v1/cluster',
@@ -102,48 +94,5 @@ export function registerClusterRoutes(app: ConcordApp, context: ServerContext): 
       });
       return routed.kind === 'local' ? { leaderId: routed.value, term: node.host.raft.currentTerm } : reply;
     },
-  );
-
-  const membershipLater = (): never => {
-    throw new NotImplementedError('membership changes are not served by this version of Concord yet');
-  };
-  app.post(
-    '/v1/cluster/members',
-    {
-      schema: {
-        tags,
-        summary: 'Add a member (not served yet: 501).',
-        querystring: timeoutQuery,
-        body: AddMemberBody,
-        response: notImplemented,
-      },
-    },
-    async () => membershipLater(),
-  );
-  app.post(
-    '/v1/cluster/members/:id/promote',
-    {
-      schema: {
-        tags,
-        summary: 'Promote a learner to voter (not served yet: 501).',
-        params: MemberIdParams,
-        querystring: timeoutQuery,
-        response: notImplemented,
-      },
-    },
-    async () => membershipLater(),
-  );
-  app.delete(
-    '/v1/cluster/members/:id',
-    {
-      schema: {
-        tags,
-        summary: 'Remove a member (not served yet: 501).',
-        params: MemberIdParams,
-        querystring: timeoutQuery,
-        response: notImplemented,
-      },
-    },
-    async () => membershipLater(),
   );
 }
