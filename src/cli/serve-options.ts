@@ -17,8 +17,15 @@ export interface ServeOptions {
   readonly listenClient: HostPort;
   readonly listenPeer: HostPort;
   readonly advertiseClient: string;
-  /** Member id → peer address, from --initial-cluster (a hint once the data dir exists). */
+  /** Member id → peer address, from --initial-cluster (a hint once the data dir exists; empty with --join). */
   readonly initialCluster: ReadonlyMap<string, HostPort>;
+  /**
+   * --join URL: an existing member's client URL. A node with a new data dir asks that cluster
+   * to add it (as a learner, promoted once caught up) instead of bootstrapping one.
+   */
+  readonly join: string | null;
+  /** host:port other members dial to reach this node (--advertise-peer, default --listen-peer). */
+  readonly advertisePeer: HostPort;
   readonly clusterId: string;
   /** --cluster-id (or CONCORD_CLUSTER_ID) was given, not defaulted: it must match a data dir's stored id. */
   readonly clusterIdExplicit: boolean;
@@ -43,8 +50,12 @@ const FLAGS = {
   'data-dir': { required: true },
   'listen-client': { required: true },
   'listen-peer': { required: true },
-  'initial-cluster': { required: true },
+  // Required unless --join names a cluster to join.
+  'initial-cluster': { required: false },
+  join: { required: false },
   'advertise-client': { required: false },
+  // Beyond the contract: the peer address others dial when --listen-peer is a wildcard (compose).
+  'advertise-peer': { required: false },
   'cluster-id': { required: false, fallback: 'concord' },
   'log-level': { required: false, fallback: 'info' },
   // Tuning beyond the contract's flags; documented in `concord help`.
@@ -124,8 +135,28 @@ export function parseServeOptions(argv: readonly string[], env: Readonly<Record<
   const id = value('id') ?? '';
   if (!NODE_ID.test(id)) throw invalid(`--id must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(id)}`);
   const listenClient = parseHostPort('listen-client', value('listen-client') ?? '');
-  const initialCluster = parseInitialCluster(value('initial-cluster') ?? '');
-  if (!initialCluster.has(id)) throw invalid(`--initial-cluster does not list this node's id ${id}`);
+  const join = value('join') ?? null;
+  if (join !== null) {
+    let url: URL | null = null;
+    try {
+      url = new URL(join);
+    } catch {
+      url = null;
+    }
+    if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw invalid(`--join must be an http(s) URL of an existing member, got ${JSON.stringify(join)}`);
+    }
+  }
+  const initialClusterText = value('initial-cluster');
+  if (initialClusterText === undefined && join === null) {
+    throw invalid(`missing --initial-cluster (or ${environmentName('initial-cluster')}), or --join URL to join an existing cluster`);
+  }
+  const initialCluster = initialClusterText === undefined ? new Map<string, HostPort>() : parseInitialCluster(initialClusterText);
+  if (join === null && !initialCluster.has(id)) throw invalid(`--initial-cluster does not list this node's id ${id}`);
+  const listenPeer = parseHostPort('listen-peer', value('listen-peer') ?? '');
+  const advertisePeerText = value('advertise-peer');
+  const advertisePeer =
+    advertisePeerText !== undefined ? parseHostPort('advertise-peer', advertisePeerText) : (initialCluster.get(id) ?? listenPeer);
   const logLevel = value('log-level') ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw invalid(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
@@ -145,9 +176,11 @@ export function parseServeOptions(argv: readonly string[], env: Readonly<Record<
     id,
     dataDir: value('data-dir') ?? '',
     listenClient,
-    listenPeer: parseHostPort('listen-peer', value('listen-peer') ?? ''),
+    listenPeer,
     advertiseClient,
     initialCluster,
+    join,
+    advertisePeer,
     clusterId: value('cluster-id') ?? 'concord',
     clusterIdExplicit: flags.has('cluster-id') || env[environmentName('cluster-id')] !== undefined,
     logLevel: logLevel as ServeOptions['logLevel'],

@@ -23,11 +23,15 @@ import { readStoredCluster, resolveClusterId, writeStoredCluster } from '../main
 import { DEFAULT_RAFT_CONFIG, validateRaftConfig, type RaftConfig } from '../raft/config.ts';
 import type { ClusterConfig, NodeId, PersistedState } from '../raft/types.ts';
 import { initialClusterConfig } from './initial-cluster.ts';
+import { fetchMemberAddresses, requestMembership } from './join.ts';
+import { formatHostPort, MemberDirectory } from './member-directory.ts';
+import { describeConfig } from '../raft/membership.ts';
+import { nextPeerIds } from '../node/peer-set.ts';
 import { TcpTransport, type PeerAddress } from '../rpc/tcp-transport.ts';
 import { LevelStorage } from '../storage/level-storage.ts';
 import type { ServeOptions } from './serve-options.ts';
 import { TimedStorage } from './timed-storage.ts';
-import type { MemberInfo, ServerDeps } from '../server/index.ts';
+import type { ServerDeps } from '../server/index.ts';
 
 /** 100 ms ticks, elections after 10–20 ticks: etcd's 1 s election timeout, 100 ms heartbeat. */
 export const TICK_MS = 100;
@@ -54,9 +58,6 @@ export interface HttpServerHandle {
 
 export type HttpServerFactory = (deps: ServerDeps) => HttpServerHandle;
 
-function formatAddress(address: PeerAddress): string {
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
 
 function isFresh(persisted: PersistedState): boolean {
   return persisted.snapshot === null && persisted.entries.length === 0 && persisted.hardState.term === 0;
@@ -163,8 +164,30 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
   }
   const storage = new TimedStorage(opened.storage);
   const { persisted } = opened;
-  const bootstrap: ClusterConfig = initialClusterConfig(options.initialCluster);
-  if (isFresh(persisted)) {
+  const fresh = isFresh(persisted);
+  const joining = fresh && options.join !== null;
+  // A joining node starts with no configuration: it never campaigns, and waits to be added.
+  const bootstrap: ClusterConfig = joining ? { voters: [], learners: [] } : initialClusterConfig(options.initialCluster);
+  let stopping = false;
+  const joinOptions = {
+    joinUrl: options.join ?? '',
+    id,
+    peerAddress: formatHostPort(options.advertisePeer),
+    clientUrl: options.advertiseClient,
+    logger,
+    stopped: () => stopping,
+  };
+  const hints = new Map(options.initialCluster);
+  if (joining) {
+    logger.info({ join: options.join }, 'new data dir: joining the cluster at --join');
+    try {
+      for (const [memberId, address] of await fetchMemberAddresses(joinOptions)) hints.set(memberId, address);
+    } catch (error) {
+      logger.fatal({ err: error, join: options.join }, `cannot join: ${errorMessage(error)}`);
+      await opened.storage.close().catch(() => undefined);
+      return 1;
+    }
+  } else if (fresh) {
     logger.info({ members: bootstrap.voters }, 'new data dir: bootstrapping the cluster from --initial-cluster');
   } else {
     logger.info(
@@ -174,7 +197,7 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     );
   }
 
-  const peers = new Map<NodeId, PeerAddress>([...options.initialCluster].filter(([peerId]) => peerId !== id));
+  const peers = new Map<NodeId, PeerAddress>([...hints].filter(([peerId]) => peerId !== id));
   let node: KvNode | null = null;
   const transport = new TcpTransport({
     nodeId: id,
@@ -195,9 +218,27 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
   let http: HttpServerHandle | null = null;
   let nodeStopped = false;
 
+  const directory = new MemberDirectory({
+    selfId: id,
+    selfPeerAddress: formatHostPort(options.advertisePeer),
+    selfClientUrl: options.advertiseClient,
+    hints,
+    handshakeClientUrl: (memberId) => transport.peerClientUrl(memberId),
+  });
+  /** Whom the transport dials (peer-set.ts), at the addresses the directory knows. */
+  const peersFor = (config: ClusterConfig, committed: boolean, leader: NodeId): Map<NodeId, PeerAddress> => {
+    const current = transport.peerAddresses();
+    const ids = nextPeerIds(id, config, committed, new Set(current.keys()), [...peers.keys()], leader);
+    const { addresses, unreachable } = directory.addressesOf(config, ids, current);
+    if (unreachable.length > 0) logger.warn({ members: unreachable }, 'no peer address known for some members');
+    return addresses;
+  };
+  let wasMember = bootstrap.voters.includes(id);
+
   const shutdown = async (code: number, reason: string): Promise<void> => {
     if (shuttingDown) return;
     shuttingDown = true;
+    stopping = true;
     exitCode = code;
     logger.info({ reason }, 'shutting down');
     if (node !== null) await handOffLeadership(node, logger).catch((error: unknown) => logger.warn({ err: error }, 'leadership hand-off failed'));
@@ -270,8 +311,17 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
           nodeStopped = true;
           fatal(error, 'storage write failed, node stopped');
         },
+        membershipChanged: (config, committed, leader) => {
+          transport.setPeers(peersFor(config, committed, leader));
+          logger.info({ voters: config.voters, learners: config.learners, committed }, `membership: ${describeConfig(config)}`);
+          const isMember = config.voters.includes(id) || config.learners.includes(id);
+          if (wasMember && !isMember) logger.warn('this node was removed from the cluster: it serves nothing more and can be stopped');
+          wasMember = isMember;
+        },
       },
     });
+    transport.setPeers(peersFor(node.host.raft.members, node.host.raft.membershipCommitted, node.host.raft.leader));
+    wasMember ||= node.host.raft.members.voters.includes(id) || node.host.raft.members.learners.includes(id);
     await transport.start();
     const runningNode = node;
     runningNode.start();
@@ -280,17 +330,25 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
       clusterId,
       nodeId: id,
       logger,
-      members: () => membersOf(runningNode, options, transport),
+      members: () => directory.membersOf(runningNode.host.raft.members),
       peerStates: () => Object.fromEntries(transport.peerStates()),
     });
     const handle = http;
     storage.onSyncedWrite = (seconds) => handle.metrics.observeFsync(seconds);
     await http.app.listen({ host: options.listenClient.host, port: options.listenClient.port });
     logger.info(
-      { listenClient: formatAddress(options.listenClient), listenPeer: formatAddress(transport.address()),
+      { listenClient: formatHostPort(options.listenClient), listenPeer: formatHostPort(transport.address()),
         advertiseClient: options.advertiseClient, dataDir: options.dataDir, members: bootstrap.voters },
       'concord node started',
     );
+    if (joining) {
+      requestMembership(joinOptions).then(
+        (members) => logger.info({ members: members.map((member) => member.id) }, 'joined the cluster: now a voter'),
+        (error: unknown) => {
+          if (!stopping) fatal(error, 'joining the cluster failed');
+        },
+      );
+    }
   } catch (error) {
     fatal(error, 'startup failed');
   }
@@ -301,18 +359,3 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
   return code;
 }
 
-/** The membership as the HTTP layer reports it: Raft's configuration, addresses from flags and handshakes. */
-function membersOf(node: KvNode, options: ServeOptions, transport: TcpTransport): MemberInfo[] {
-  const { voters, learners } = node.host.raft.members;
-  const view = (memberId: NodeId, voter: boolean): MemberInfo => {
-    const peer = options.initialCluster.get(memberId);
-    return {
-      id: memberId,
-      // The address peers dial (from --initial-cluster), not a wildcard listen address.
-      peerAddress: peer !== undefined ? formatAddress(peer) : memberId === options.id ? formatAddress(options.listenPeer) : '',
-      clientUrl: memberId === options.id ? options.advertiseClient : (transport.peerClientUrl(memberId) ?? ''),
-      voter,
-    };
-  };
-  return [...voters.map((memberId) => view(memberId, true)), ...learners.map((memberId) => view(memberId, false))];
-}

@@ -62,10 +62,11 @@ export interface NodeHostHooks<Result> {
   fatal?(error: Error): void;
   /**
    * The configuration in effect changed (a config entry was appended, rolled back, or arrived
-   * in a snapshot), before any message of the Ready that follows is sent: the place to tell
-   * the transport about members added or removed.
+   * in a snapshot), it became committed, or the leader we follow changed; called before any
+   * message of the Ready that follows is sent: the place to tell the transport whom to dial
+   * (src/node/peer-set.ts).
    */
-  membershipChanged?(config: ClusterConfig): void;
+  membershipChanged?(config: ClusterConfig, committed: boolean, leader: NodeId): void;
 }
 
 export interface NodeHostOptions<Result> {
@@ -112,6 +113,8 @@ export class NodeHost<Result> {
   private readRoundCounter = 0;
   private softState: SoftState;
   private membership: ClusterConfig;
+  private membershipCommitted: boolean;
+  private membershipLeader: NodeId;
 
   constructor(options: NodeHostOptions<Result>) {
     this.options = options;
@@ -121,6 +124,8 @@ export class NodeHost<Result> {
     if (options.persisted.snapshot !== null) options.stateMachine.restore(options.persisted.snapshot.data);
     this.softState = this.raft.softState();
     this.membership = this.raft.members;
+    this.membershipCommitted = this.raft.membershipCommitted;
+    this.membershipLeader = this.raft.leader;
   }
 
   get id(): NodeId {
@@ -340,9 +345,13 @@ export class NodeHost<Result> {
 
   private noteMembership(): void {
     const config = this.raft.members;
-    if (config === this.membership) return;
+    const committed = this.raft.membershipCommitted;
+    const leader = this.raft.leader;
+    if (config === this.membership && committed === this.membershipCommitted && leader === this.membershipLeader) return;
     this.membership = config;
-    this.options.hooks?.membershipChanged?.(config);
+    this.membershipCommitted = committed;
+    this.membershipLeader = leader;
+    this.options.hooks?.membershipChanged?.(config, committed, leader);
   }
 
   private noteSoftState(softState: SoftState): void {

@@ -195,6 +195,11 @@ export class TcpTransport implements Transport {
     }
   }
 
+  /** The peers dialed now and where. */
+  peerAddresses(): Map<NodeId, PeerAddress> {
+    return new Map(this.addresses);
+  }
+
   /** Each peer's outgoing connection state. */
   peerStates(): Map<NodeId, PeerState> {
     return new Map([...this.outbound].map(([peerId, peer]) => [peerId, peer.state]));

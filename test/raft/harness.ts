@@ -282,21 +282,21 @@ export class Network {
     // Messages that leave before the write must hold with only what was durable before it.
     checkPromises(member, ready.messagesBeforePersist);
     this.checkCommitsDurable(member, ready.messagesBeforePersist);
-    for (const message of ready.messagesBeforePersist) {
-      this.sent.push(message);
-      this.queue.push(message);
-    }
+    for (const message of ready.messagesBeforePersist) this.enqueue(message);
     member.disk.write(ready);
     checkPromises(member, ready.messages);
-    for (const message of ready.messages) {
-      this.sent.push(message);
-      this.queue.push(message);
-    }
+    for (const message of ready.messages) this.enqueue(message);
     if (ready.snapshot !== null) member.state = decodeState(ready.snapshot.data);
     for (const entry of ready.committedEntries) this.apply(member, entry);
     for (const read of ready.readStates) member.readStates.push({ ...read, appliedThrough: ready.appliedThrough });
     member.droppedReads.push(...ready.droppedReads);
     member.raft.advance(ready);
+  }
+
+  private enqueue(message: Message): void {
+    if (message.type === 'vote-response' && message.granted) this.checker.onVoteGranted(message.from, message.to, message.term);
+    this.sent.push(message);
+    this.queue.push(message);
   }
 
   /**

@@ -95,6 +95,8 @@ export interface AppContext {
   readonly makeRaft: RaftFactory;
   readonly applied: (entry: Entry, outcome: unknown) => void;
   readonly raftEvent: NodeHostHooks<unknown>['raftEvent'];
+  /** The configuration changed or committed (the transport's peer set follows it). */
+  readonly membershipChanged: NonNullable<NodeHostHooks<unknown>['membershipChanged']>;
   /** KV only: every watch batch the state machine publishes. */
   readonly watchBatch: (batch: WatchBatch) => void;
   /** KV only: the state machine was replaced by a snapshot (its feed jumps forward). */
@@ -164,7 +166,11 @@ export const registerApp: AppFactory = (context) => {
   const host = new NodeHost<RegisterResult>({
     ...hostOptions(context),
     stateMachine: machine,
-    hooks: { applied: context.applied, ...(context.raftEvent ? { raftEvent: context.raftEvent } : {}) },
+    hooks: {
+      applied: context.applied,
+      membershipChanged: context.membershipChanged,
+      ...(context.raftEvent ? { raftEvent: context.raftEvent } : {}),
+    },
   });
   return {
     raft: host.raft,
@@ -215,7 +221,11 @@ export function kvApp(revisionOf: (value: string) => number | undefined, plants:
     const node = new KvNode({
       ...hostOptions(context),
       ...plants,
-      hooks: { applied: context.applied, ...(context.raftEvent ? { raftEvent: context.raftEvent } : {}) },
+      hooks: {
+      applied: context.applied,
+      membershipChanged: context.membershipChanged,
+      ...(context.raftEvent ? { raftEvent: context.raftEvent } : {}),
+    },
     });
     node.kv.onEvents(context.watchBatch);
     node.kv.onRestore(context.watchRestored);

@@ -19,6 +19,7 @@ import type { LockQueries } from '../../src/lock/index.ts';
 import { SimClock } from './sim-clock.ts';
 import { isStorageError } from '../../src/storage/storage-error.ts';
 import { SimDisk, type NodeDisk } from './sim-disk.ts';
+import { nextPeerIds } from '../../src/node/peer-set.ts';
 import type { ConfChange } from '../../src/raft/membership.ts';
 import type { ConfChangeOutcome } from '../../src/node/node-host.ts';
 
@@ -57,6 +58,11 @@ export class SimNode {
    * commit a leader announces, and the checksummed disk can only answer by decoding everything.
    */
   readonly durability = new SimDisk();
+  /**
+   * Whom this process has connections to (src/node/peer-set.ts, as `concord serve` does): it
+   * can send only to them. Receiving is open, as a node accepts any member's connection.
+   */
+  private peers = new Set<NodeId>();
 
   constructor(
     readonly id: NodeId,
@@ -69,6 +75,8 @@ export class SimNode {
     private readonly makeRaft: RaftFactory,
     private readonly makeApp: AppFactory,
     private readonly hooks: SimNodeHooks,
+    /** Every node of the simulation: whom a node outside any configuration dials (as --join's hints). */
+    private readonly knownNodes: readonly NodeId[],
   ) {
     this.clock = new SimClock(queue, options.clockRate);
     this.app = this.boot();
@@ -86,13 +94,21 @@ export class SimNode {
   private boot(): SimApp {
     this.clock = new SimClock(this.queue, this.options.clockRate);
     const incarnation = `${this.id}#${this.epoch}`;
+    this.peers = new Set();
     const app = this.makeApp({
       raftConfig: this.raftConfig,
       bootstrap: this.bootstrap,
       persisted: this.disk.load(),
       random: this.random.fork(),
       clock: this.clock,
-      transport: { send: (messages) => messages.forEach((message) => this.hooks.send(message)) },
+      transport: {
+        send: (messages) => {
+          for (const message of messages) if (this.peers.has(message.to)) this.hooks.send(message);
+        },
+      },
+      membershipChanged: (config, committed, leader) => {
+        this.peers = nextPeerIds(this.id, config, committed, this.peers, this.knownNodes, leader);
+      },
       storage: this.storage(this.clock),
       tickMs: this.options.tickMs,
       snapshotEveryEntries: this.options.snapshotEveryEntries,
@@ -102,6 +118,7 @@ export class SimNode {
       watchBatch: (batch) => this.hooks.watchBatch(this, incarnation, batch),
       watchRestored: () => this.hooks.watchRestored(this, incarnation),
     });
+    this.peers = nextPeerIds(this.id, app.raft.members, app.raft.membershipCommitted, this.peers, this.knownNodes, app.raft.leader);
     app.start();
     return app;
   }

@@ -246,6 +246,7 @@ class Simulation {
         event: (node, event) => this.onRaftEvent(node, event),
         trace: (line) => this.trace(line),
       },
+      this.ids,
     );
   }
 
