@@ -23,6 +23,7 @@ import { readStoredCluster, resolveClusterId, writeStoredCluster } from '../main
 import { DEFAULT_RAFT_CONFIG, validateRaftConfig, type RaftConfig } from '../raft/config.ts';
 import type { ClusterConfig, NodeId, PersistedState } from '../raft/types.ts';
 import { initialClusterConfig } from './initial-cluster.ts';
+import { EndpointPublisher } from './endpoint-publisher.ts';
 import { fetchMemberAddresses, requestMembership } from './join.ts';
 import { formatHostPort, MemberDirectory } from './member-directory.ts';
 import { describeConfig } from '../raft/membership.ts';
@@ -234,11 +235,13 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     return addresses;
   };
   let wasMember = bootstrap.voters.includes(id);
+  let publisher: EndpointPublisher | null = null;
 
   const shutdown = async (code: number, reason: string): Promise<void> => {
     if (shuttingDown) return;
     shuttingDown = true;
     stopping = true;
+    publisher?.stop();
     exitCode = code;
     logger.info({ reason }, 'shutting down');
     if (node !== null) await handOffLeadership(node, logger).catch((error: unknown) => logger.warn({ err: error }, 'leadership hand-off failed'));
@@ -325,6 +328,8 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     await transport.start();
     const runningNode = node;
     runningNode.start();
+    publisher = new EndpointPublisher(runningNode, directory, logger);
+    publisher.start();
     http = createHttpServer({
       node: runningNode,
       clusterId,

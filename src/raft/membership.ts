@@ -24,7 +24,12 @@ export type ConfChange =
   /** A learner becomes a voter. */
   | { readonly type: 'promote'; readonly id: NodeId }
   /** A voter or learner leaves (the leader itself included: it steps down once this commits). */
-  | { readonly type: 'remove'; readonly id: NodeId };
+  | { readonly type: 'remove'; readonly id: NodeId }
+  /**
+   * A member's addresses change (or become known: members started from flags publish their
+   * client URLs this way, as etcd members publish their attributes). No voter changes.
+   */
+  | { readonly type: 'update-endpoints'; readonly id: NodeId; readonly endpoints: MemberEndpoints };
 
 /** Why the core refused a change it was asked to propose. */
 export type ConfChangeRefusal =
@@ -60,6 +65,11 @@ export function applyConfChange(
       if (!isLearner) return { ok: false, reason: 'not_learner' };
       const learners = config.learners.filter((id) => id !== change.id);
       return { ok: true, config: withEndpoints({ voters: [...config.voters, change.id], learners }, config.endpoints) };
+    }
+    case 'update-endpoints': {
+      if (!isVoter && !isLearner) return { ok: false, reason: 'not_member' };
+      const endpoints = { ...config.endpoints, [change.id]: change.endpoints };
+      return { ok: true, config: withEndpoints({ voters: config.voters, learners: config.learners }, endpoints) };
     }
     case 'remove': {
       if (!isVoter && !isLearner) return { ok: false, reason: 'not_member' };

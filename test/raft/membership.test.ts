@@ -136,6 +136,18 @@ describe('membership changes', () => {
     expect(net.node('b').commitIndex).toBeGreaterThanOrEqual(entry);
   });
 
+  it('updates a member\'s endpoints without touching the voters, and refuses it for a non-member', () => {
+    const net = threeNodes();
+    const endpoints = { peerAddress: '10.0.0.2:7101', clientUrl: 'http://10.0.0.2:7001' };
+    net.changeMembership('a', { type: 'update-endpoints', id: 'b', endpoints });
+    net.stabilize();
+    net.tickAll(1);
+    for (const id of ['a', 'b', 'c']) {
+      expect(net.node(id).members).toEqual({ voters: ['a', 'b', 'c'], learners: [], endpoints: { b: endpoints } });
+    }
+    expect(net.node('a').proposeConfChange({ type: 'update-endpoints', id: 'zz', endpoints })).toMatchObject({ ok: false, reason: 'not_member' });
+  });
+
   it('replaces a dead member: add a learner, promote it, remove the dead one', () => {
     const net = threeNodes();
     net.crash('c');
