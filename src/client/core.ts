@@ -40,6 +40,12 @@ export interface CallOptions {
   readonly idempotencyKey?: string | undefined;
   /** `bytes`: the success body is returned as a Uint8Array (see TransportRequest). */
   readonly responseType?: 'parsed' | 'bytes';
+  /**
+   * Retryable server answers that say why nothing was done (a membership change refused as
+   * `unavailable` with a `reason`): when the deadline passes and such an answer was the last
+   * word, it is thrown as it came instead of `timeout`, so its code and details reach the caller.
+   */
+  readonly refusalAtDeadline?: (error: ConcordError) => boolean;
 }
 
 export interface CallResult<T> {
@@ -149,12 +155,13 @@ export class ClientCore {
     const idempotencyKey = options.method === 'GET' ? undefined : (options.idempotencyKey ?? this.newKey());
     let firstSentAt: number | null = null;
     let lastError: ConcordError | null = null;
+    let lastRefusal: ConcordError | null = null;
     let failuresInRound = 0;
     let round = 0;
     for (;;) {
       if (isAborted(signal)) throw abortedError(signal);
       const remaining = deadline - this.clock.now();
-      if (remaining <= 0) throw this.deadlineError(timeoutMs, lastError);
+      if (remaining <= 0) throw lastRefusal ?? this.deadlineError(timeoutMs, lastError);
       const endpoint = this.preferredEndpoint;
       const attemptMs = options.waits === true || this.endpoints.length === 1 ? remaining : Math.min(remaining, Math.max(MIN_ATTEMPT_MS, remaining * ATTEMPT_SHARE));
       const query = { ...options.query, ...serverDeadlineParam(options.serverDeadline, attemptMs) };
@@ -201,6 +208,10 @@ export class ClientCore {
       const error = errorFromAnswer(response.status, response.body, typeof response.body === 'string' ? response.body : '');
       if (!isRetryableAnswer(response.status)) throw error;
       lastError = error;
+      // A later answer of another kind replaces the refusal, unless its attempt had only a last
+      // sliver of the deadline (which says nothing new).
+      if (options.refusalAtDeadline?.(error) === true) lastRefusal = error;
+      else if (attemptMs >= CUT_SHORT_MS) lastRefusal = null;
       if (response.status === 503 || response.status === 504) {
         // This node has no leader, is going away, or hung: the next attempt goes elsewhere (or to
         // the leader it named).

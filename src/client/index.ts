@@ -2,7 +2,17 @@
  * Concord's TypeScript SDK: `import { Concord } from 'concord'`. See docs/sdk.md.
  */
 export { Concord, type ConcordOptions } from './concord.ts';
-export { ClusterClient, type ClusterView, type ClusterMember, type LeaderTransfer } from './cluster.ts';
+export {
+  ClusterClient,
+  membershipRefusal,
+  type ClusterView,
+  type ClusterMember,
+  type LeaderTransfer,
+  type NewMember,
+  type MemberChange,
+  type MemberRemoval,
+  type MembershipRefusal,
+} from './cluster.ts';
 export { ConcordError, type ConcordErrorCode } from './errors.ts';
 export type { KeyValue, Consistency, CallOptions, WriteOptions, Fence, LeaseRef } from './types.ts';
 export { KvClient, type GetOptions, type PutOptions, type PutResult, type DeleteOptions, type DeleteResult, type RangeOptions, type RangeResult } from './kv.ts';

@@ -126,6 +126,21 @@ describe('ClientCore', () => {
     expect(timedOut.code).toBe('timeout');
   });
 
+  it('a refusal the call accepts is thrown as the server sent it at the deadline, unless a later answer said otherwise', async () => {
+    const busy = json(503, { error: { code: 'unavailable', message: 'learner behind', member: 'n4', reason: 'learner_behind' } }, { 'retry-after': '0' });
+    const isBusy = (error: ConcordError): boolean => typeof error.details['reason'] === 'string';
+    const refusing = core(() => busy, [A, B], 100);
+    const refusal = await failure(refusing.core.call({ method: 'POST', path: '/v1/cluster/members/n4/promote', refusalAtDeadline: isBusy }));
+    expect(refusal).toMatchObject({ code: 'unavailable', status: 503, details: { member: 'n4', reason: 'learner_behind' } });
+    expect(refusing.transport.requests.length).toBeGreaterThan(1);
+    // Without the option the same answers end as a plain timeout.
+    const plain = core(() => busy, [A, B], 100);
+    expect((await failure(plain.core.call({ method: 'POST', path: '/v1/cluster/members/n4/promote' }))).code).toBe('timeout');
+    // A refusal followed by an answer that leaves the outcome unknown (504) is a timeout.
+    const unknown = core((_endpoint, _request, index) => (index === 0 ? busy : json(504, { error: { code: 'timeout', message: 'may still apply' } })), [A, B], 1_000);
+    expect((await failure(unknown.core.call({ method: 'POST', path: '/v1/cluster/members/n4/promote', refusalAtDeadline: isBusy }))).code).toBe('timeout');
+  });
+
   it('an unreachable cluster stays unavailable even when the deadline cuts the last attempt short', async () => {
     const { core: client } = core(
       (_endpoint, request) =>
