@@ -1,10 +1,17 @@
 /**
  * `concord serve --join URL`: a node with a new data dir joins an existing cluster instead of
  * bootstrapping one. It learns where the members are (GET /v1/cluster), starts with no
- * configuration of its own (it never campaigns), and asks to be added (POST
- * /v1/cluster/members, which adds it as a learner and promotes it once it has caught up with the
- * log or a snapshot). Both calls are retried until they succeed or the node stops: the cluster
- * may be busy with another change or electing a leader.
+ * configuration of its own (it never campaigns), and asks to be added: as a learner first (POST
+ * /v1/cluster/members with `learner: true`), then promoted (POST .../{id}/promote, which waits
+ * until it has caught up with the log or a snapshot). Every call is retried until it succeeds or
+ * the node stops: the cluster may be busy with another change or electing a leader.
+ *
+ * The promotion is asked for on its own because one refusal is transient for a node that is
+ * joining: `would_lose_quorum` while the leader has not heard from the new learner yet. With a
+ * voter down (replacing a dead member), the new voter set needs the learner's acks to form a
+ * quorum, and the leader does not count a learner it has never heard from; a short log passes the
+ * catch-up check before the first ack arrives, so the refusal can come first. The learner is
+ * running, so it will be heard: ask again.
  */
 import type { Logger } from 'pino';
 import { parseHostPort, type HostPort } from './serve-options.ts';
@@ -35,38 +42,46 @@ export class JoinRefused extends Error {
   override readonly name = 'JoinRefused';
 }
 
-/** The members' peer addresses as the cluster reports them (this node excluded). */
-export async function fetchMemberAddresses(options: JoinOptions): Promise<Map<string, HostPort>> {
+/** The cluster's id and its members' peer addresses as it reports them (this node excluded). */
+export async function fetchClusterInfo(options: JoinOptions): Promise<{ clusterId: string; addresses: Map<string, HostPort> }> {
   const answer = await retrying(options, 'learning the members', async () => {
     const response = await fetch(new URL('/v1/cluster', options.joinUrl), { signal: AbortSignal.timeout(10_000) });
-    const body = (await response.json()) as { members?: MemberAnswer[]; error?: { message?: string } };
-    if (!response.ok) throw new Error(`GET /v1/cluster answered ${response.status}: ${body.error?.message ?? ''}`);
-    return body.members ?? [];
+    const body = (await response.json()) as { clusterId?: string; members?: MemberAnswer[]; error?: { message?: string } };
+    if (!response.ok || typeof body.clusterId !== 'string') {
+      throw new Error(`GET /v1/cluster answered ${response.status}: ${body.error?.message ?? 'no cluster id'}`);
+    }
+    return { clusterId: body.clusterId, members: body.members ?? [] };
   });
   const addresses = new Map<string, HostPort>();
-  for (const member of answer) {
+  for (const member of answer.members) {
     if (member.id === options.id || member.peerAddress === '') continue;
     addresses.set(member.id, parseHostPort('peer-address', member.peerAddress));
   }
-  return addresses;
+  return { clusterId: answer.clusterId, addresses };
 }
 
-/** Asks the cluster to add this node; resolves once it is a voter. */
+/** Asks the cluster to add this node as a learner, then to promote it; resolves once it is a voter. */
 export async function requestMembership(options: JoinOptions): Promise<MemberAnswer[]> {
-  const body = JSON.stringify({ id: options.id, peerAddress: options.peerAddress, clientUrl: options.clientUrl, timeoutMs: ADD_TIMEOUT_MS });
-  return retrying(options, 'asking to be added', async () => {
-    const response = await fetch(new URL('/v1/cluster/members', options.joinUrl), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-      signal: AbortSignal.timeout(ADD_TIMEOUT_MS + 5_000),
-    });
-    const answer = (await response.json()) as { members?: MemberAnswer[]; error?: { code?: string; message?: string } };
-    if (response.ok) return answer.members ?? [];
-    const problem = `POST /v1/cluster/members answered ${response.status} ${answer.error?.code ?? ''}: ${answer.error?.message ?? ''}`;
-    if (response.status === 400 || response.status === 404) throw new JoinRefused(problem);
-    throw new Error(problem);
+  const added = { id: options.id, peerAddress: options.peerAddress, clientUrl: options.clientUrl, learner: true, timeoutMs: ADD_TIMEOUT_MS };
+  await retrying(options, 'asking to be added', () => post(options, '/v1/cluster/members', added, []));
+  return retrying(options, 'asking to be promoted', () =>
+    post(options, `/v1/cluster/members/${encodeURIComponent(options.id)}/promote`, { timeoutMs: ADD_TIMEOUT_MS }, ['would_lose_quorum']),
+  );
+}
+
+/** One POST of a membership change; a 400 or 404 is final unless its reason is in `transient`. */
+async function post(options: JoinOptions, path: string, body: unknown, transient: readonly string[]): Promise<MemberAnswer[]> {
+  const response = await fetch(new URL(path, options.joinUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(ADD_TIMEOUT_MS + 5_000),
   });
+  const answer = (await response.json()) as { members?: MemberAnswer[]; error?: { code?: string; message?: string; reason?: string } };
+  if (response.ok) return answer.members ?? [];
+  const problem = `POST ${path} answered ${response.status} ${answer.error?.code ?? ''}: ${answer.error?.message ?? ''}`;
+  const final = (response.status === 400 || response.status === 404) && !transient.includes(answer.error?.reason ?? '');
+  throw final ? new JoinRefused(problem) : new Error(problem);
 }
 
 async function retrying<T>(options: JoinOptions, what: string, attempt: () => Promise<T>): Promise<T> {

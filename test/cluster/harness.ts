@@ -28,6 +28,8 @@ export interface NodeSpec {
   readonly clusterId: string;
   readonly initialCluster: string;
   readonly extraArgs: readonly string[];
+  /** Start with `--join URL` (a new data dir joins a running cluster) instead of --initial-cluster. */
+  readonly join?: string;
 }
 
 export interface LogLine {
@@ -53,6 +55,11 @@ export interface ClusterOptions {
   readonly firstHostOctet?: number;
   /** Echo node output to this process's stderr (debugging). */
   readonly echo?: boolean;
+  /**
+   * Loopback hosts kept free (ports probed) after the members', for nodes that join later with
+   * startJoining(): 127.0.0.<first+size>, ...
+   */
+  readonly spares?: number;
 }
 
 /** A child process whose output is collected line by line (JSON lines parsed). */
@@ -161,12 +168,17 @@ export class LocalCluster {
   readonly agent = new Agent({ keepAliveTimeout: 10_000, connections: 128, pipelining: 1 });
   private readonly extraProcesses: NodeProcess[] = [];
   private readonly scripts: ScriptProcess[] = [];
+  /** Spare loopback hosts not yet given to a joining node. */
+  private readonly spareHosts: string[];
 
   private constructor(
     readonly root: string,
     nodes: readonly NodeProcess[],
     private readonly echo: boolean,
+    spareHosts: readonly string[] = [],
+    private readonly layout: { readonly clientPort: number; readonly peerPort: number; readonly clusterId: string; readonly extraArgs: readonly string[] } | null = null,
   ) {
+    this.spareHosts = [...spareHosts];
     this.nodes = new Map(nodes.map((node) => [node.spec.id, node]));
   }
 
@@ -174,8 +186,10 @@ export class LocalCluster {
   static async create(options: ClusterOptions = {}): Promise<LocalCluster> {
     const size = options.size ?? 3;
     const firstOctet = options.firstHostOctet ?? 11;
-    const hosts = Array.from({ length: size }, (_, position) => `127.0.0.${firstOctet + position}`);
-    const base = await choosePorts(hosts);
+    const spares = options.spares ?? 0;
+    const allHosts = Array.from({ length: size + spares }, (_, position) => `127.0.0.${firstOctet + position}`);
+    const hosts = allHosts.slice(0, size);
+    const base = await choosePorts(allHosts);
     const root = await mkdtemp(path.join(os.tmpdir(), 'concord-cluster-'));
     const ids = hosts.map((_, position) => `n${position + 1}`);
     const initialCluster = ids.map((id, position) => `${id}=${hosts[position]}:${base + 1}`).join(',');
@@ -189,7 +203,8 @@ export class LocalCluster {
       initialCluster,
       extraArgs: options.extraArgs ?? [],
     }));
-    return new LocalCluster(root, nodes, options.echo ?? false);
+    const layout = { clientPort: base, peerPort: base + 1, clusterId: options.clusterId ?? 'concord-test', extraArgs: options.extraArgs ?? [] };
+    return new LocalCluster(root, nodes, options.echo ?? false, allHosts.slice(size), layout);
   }
 
   get ids(): string[] {
@@ -215,6 +230,37 @@ export class LocalCluster {
     this.launch(this.node(id));
   }
 
+  /** The client URLs the nodes startJoining() starts next will have, in order. */
+  get spareClientUrls(): string[] {
+    return this.layout === null ? [] : this.spareHosts.map((host) => `http://${host}:${this.layout?.clientPort ?? 0}`);
+  }
+
+  /**
+   * Starts a new node `id` on the next spare host (see ClusterOptions.spares) with a new data dir
+   * and `--join joinUrl` instead of --initial-cluster: it learns the members from the cluster and
+   * asks to be added. It becomes one of `nodes` (start, stop, http, findLog work by its id);
+   * restarted with start(id), it runs on its data dir (serve ignores --join then).
+   */
+  startJoining(id: string, joinUrl: string): NodeProcess {
+    if (this.nodes.has(id)) throw new Error(`node ${id} exists already`);
+    const host = this.spareHosts.shift();
+    if (host === undefined || this.layout === null) throw new Error('no spare host left: create the cluster with more spares');
+    const node = new NodeProcess({
+      id,
+      host,
+      clientPort: this.layout.clientPort,
+      peerPort: this.layout.peerPort,
+      dataDir: path.join(this.root, id),
+      clusterId: this.layout.clusterId,
+      initialCluster: '',
+      extraArgs: this.layout.extraArgs,
+      join: joinUrl,
+    });
+    this.nodes.set(id, node);
+    this.launch(node);
+    return node;
+  }
+
   /**
    * Starts a process outside the cluster's node set (e.g. an intruder with another cluster id);
    * it is killed by destroy() like the others.
@@ -234,7 +280,7 @@ export class LocalCluster {
       '--data-dir', spec.dataDir,
       '--listen-client', `${spec.host}:${spec.clientPort}`,
       '--listen-peer', `${spec.host}:${spec.peerPort}`,
-      '--initial-cluster', spec.initialCluster,
+      ...(spec.join === undefined ? ['--initial-cluster', spec.initialCluster] : ['--join', spec.join]),
       '--cluster-id', spec.clusterId,
       '--log-level', 'info',
       ...spec.extraArgs,
