@@ -24,7 +24,7 @@ import { DEFAULT_RAFT_CONFIG, validateRaftConfig, type RaftConfig } from '../raf
 import type { ClusterConfig, NodeId, PersistedState } from '../raft/types.ts';
 import { initialClusterConfig } from './initial-cluster.ts';
 import { EndpointPublisher } from './endpoint-publisher.ts';
-import { fetchMemberAddresses, requestMembership } from './join.ts';
+import { fetchClusterInfo, requestMembership } from './join.ts';
 import { formatHostPort, MemberDirectory } from './member-directory.ts';
 import { describeConfig } from '../raft/membership.ts';
 import { nextPeerIds } from '../node/peer-set.ts';
@@ -100,9 +100,20 @@ export function makeLogger(options: Pick<ServeOptions, 'id' | 'logLevel'>): Logg
  * The cluster id this node runs under: the data dir's stored one (an explicit --cluster-id
  * must agree), else the flag's, which is then stored. Throws a ConcordError naming the conflict.
  */
-async function clusterIdOf(options: ServeOptions): Promise<{ clusterId: string; stored: boolean }> {
+/**
+ * The cluster id this node runs under: the one stored in its data dir; else, for a node joining
+ * a cluster, that cluster's (an explicit --cluster-id must agree); else --cluster-id.
+ */
+async function clusterIdOf(options: ServeOptions, joinedClusterId: string | null): Promise<{ clusterId: string; stored: boolean }> {
   const stored = await readStoredCluster(options.dataDir);
-  const clusterId = resolveClusterId(options.dataDir, { clusterId: options.clusterId, explicit: options.clusterIdExplicit }, stored);
+  if (stored === null && joinedClusterId !== null && options.clusterIdExplicit && options.clusterId !== joinedClusterId) {
+    throw new ConcordError(
+      'invalid_argument',
+      `the cluster at --join has id ${JSON.stringify(joinedClusterId)}, but --cluster-id is ${JSON.stringify(options.clusterId)}`,
+    );
+  }
+  const flag = { clusterId: joinedClusterId ?? options.clusterId, explicit: options.clusterIdExplicit };
+  const clusterId = resolveClusterId(options.dataDir, flag, stored);
   if (stored === null) await writeStoredCluster(options.dataDir, { clusterId });
   return { clusterId, stored: stored !== null };
 }
@@ -152,23 +163,9 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     logger.fatal({ err: error, dataDir: options.dataDir }, `cannot use data dir ${options.dataDir}: ${errorMessage(error)}`);
     return 1;
   }
-  let clusterId: string;
-  try {
-    const resolved = await clusterIdOf(options);
-    clusterId = resolved.clusterId;
-    logger = logger.child({ clusterId });
-    logger.info({ dataDir: options.dataDir }, resolved.stored ? `cluster id ${clusterId} (stored in the data dir)` : `cluster id ${clusterId} (now stored in the data dir)`);
-  } catch (error) {
-    logger.fatal({ err: error, dataDir: options.dataDir }, `cannot start on data dir ${options.dataDir}: ${errorMessage(error)}`);
-    await opened.storage.close().catch(() => undefined);
-    return 1;
-  }
-  const storage = new TimedStorage(opened.storage);
   const { persisted } = opened;
   const fresh = isFresh(persisted);
   const joining = fresh && options.join !== null;
-  // A joining node starts with no configuration: it never campaigns, and waits to be added.
-  const bootstrap: ClusterConfig = joining ? { voters: [], learners: [] } : initialClusterConfig(options.initialCluster);
   let stopping = false;
   const joinOptions = {
     joinUrl: options.join ?? '',
@@ -179,15 +176,35 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     stopped: () => stopping,
   };
   const hints = new Map(options.initialCluster);
+  let joinedClusterId: string | null = null;
   if (joining) {
     logger.info({ join: options.join }, 'new data dir: joining the cluster at --join');
     try {
-      for (const [memberId, address] of await fetchMemberAddresses(joinOptions)) hints.set(memberId, address);
+      const joined = await fetchClusterInfo(joinOptions);
+      joinedClusterId = joined.clusterId;
+      for (const [memberId, address] of joined.addresses) hints.set(memberId, address);
     } catch (error) {
       logger.fatal({ err: error, join: options.join }, `cannot join: ${errorMessage(error)}`);
       await opened.storage.close().catch(() => undefined);
       return 1;
     }
+  }
+  let clusterId: string;
+  try {
+    const resolved = await clusterIdOf(options, joinedClusterId);
+    clusterId = resolved.clusterId;
+    logger = logger.child({ clusterId });
+    logger.info({ dataDir: options.dataDir }, resolved.stored ? `cluster id ${clusterId} (stored in the data dir)` : `cluster id ${clusterId} (now stored in the data dir)`);
+  } catch (error) {
+    logger.fatal({ err: error, dataDir: options.dataDir }, `cannot start on data dir ${options.dataDir}: ${errorMessage(error)}`);
+    await opened.storage.close().catch(() => undefined);
+    return 1;
+  }
+  const storage = new TimedStorage(opened.storage);
+  // A joining node starts with no configuration: it never campaigns, and waits to be added.
+  const bootstrap: ClusterConfig = joining ? { voters: [], learners: [] } : initialClusterConfig(options.initialCluster);
+  if (joining) {
+    logger.info({ members: [...hints.keys()] }, 'starting unconfigured until the cluster adds this node');
   } else if (fresh) {
     logger.info({ members: bootstrap.voters }, 'new data dir: bootstrapping the cluster from --initial-cluster');
   } else {
