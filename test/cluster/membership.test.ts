@@ -318,10 +318,12 @@ describe('membership changes on real processes', () => {
       const before = load.ackedCount();
       expect(await local.stop(id, 'SIGTERM'), local.tail(id)).toBe(0);
       if (wasLeader) expect(local.findLog(id, (line) => typeof line.msg === 'string' && line.msg.startsWith('leadership handed to')), local.tail(id)).toBeDefined();
+      const stoppedMs = performance.now();
       await waitAcked(load, before + 10, `while ${id} is down`);
+      const servedMs = performance.now();
       local.start(id);
       await local.waitReady(id, LEADER_WAIT_MS);
-      restarts.push(wasLeader ? `${id} (leader)` : id);
+      restarts.push(`${id}${wasLeader ? ' (leader)' : ''} [down ${Math.round(servedMs - stoppedMs)} ms until 10 writes, ready ${Math.round(performance.now() - servedMs)} ms]`);
     }
     await local.waitLeader(LEADER_WAIT_MS);
     const afterRestarts = load.ackedCount();
@@ -329,14 +331,14 @@ describe('membership changes on real processes', () => {
     const result = await load.stop();
     console.info(`rolling restart of ${restarts.join(', ')}: ${result.acked.size} writes and ${result.reads} reads in ${result.elapsedMs} ms,`
       + ` ${result.failures.length} failed (${result.failures.slice(0, 3).join('; ')}); test ${Math.round(performance.now() - startedMs)} ms`);
-    expect(restarts.some((entry) => entry.endsWith('(leader)'))).toBe(true);
+    expect(restarts.some((entry) => entry.includes('(leader)'))).toBe(true);
     expect(result.failures).toEqual([]);
     expect(result.staleReads).toEqual([]);
     expect(result.reads).toBe(result.acked.size);
     for (const id of local.ids) expect(await missingOn(local, id, result.acked)).toEqual([]);
   }, 120_000);
 
-  it('refuses to remove a second member while one of three is dead (400 would_lose_quorum), and keeps serving', async () => {
+  it('refuses to remove a second member, or promote a learner never heard from, while one of three is dead (400 would_lose_quorum), and keeps serving', async () => {
     const local = await newCluster();
     const leader = await local.waitLeader();
     const [dead = '', follower = ''] = local.ids.filter((id) => id !== leader);
@@ -355,6 +357,15 @@ describe('membership changes on real processes', () => {
       expect(votersOf(seen)).toEqual(all);
       expect(seen.leaderId).toBe(leader);
     }
+    // A learner nobody has heard from (nothing listens at its address) cannot be promoted either:
+    // three live voters of four would be needed. The log is short, so the catch-up check passes
+    // and this is the refusal a joining node can meet before its first answer (join.ts retries it).
+    const ghost = { id: 'ghost', peerAddress: '127.0.0.1:9', clientUrl: '', learner: true };
+    ok(await local.http(follower, 'POST', `/v1/cluster/members?timeoutMs=${CHANGE_TIMEOUT_MS}`, ghost, {}, CHANGE_TIMEOUT_MS + 5_000), 'add a learner');
+    const promoted = await local.http(follower, 'POST', `/v1/cluster/members/ghost/promote?timeoutMs=${CHANGE_TIMEOUT_MS}`, undefined, {}, CHANGE_TIMEOUT_MS + 5_000);
+    expect(promoted.status, promoted.text).toBe(400);
+    expect(promoted.body).toMatchObject({ error: { reason: 'would_lose_quorum', member: 'ghost' } });
+    ok(await removeMember(local, leader, 'ghost'), 'remove the learner');
     ok(await local.http(follower, 'PUT', '/v1/kv/quorum/after', { value: 'y' }), 'put after the refusals');
     // Removing the dead member itself is safe (two live voters of two) and allowed.
     ok(await removeMember(local, follower, dead), `DELETE ${dead}`);
