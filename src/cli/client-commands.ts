@@ -25,7 +25,7 @@ function group(name: string, summary: string, commands: Readonly<Record<string, 
 
 const COMMANDS: Readonly<Record<string, Entry>> = {
   status: single('status', statusCommand),
-  members: group('members', 'the members, with the leader marked (members [ls])', MEMBERS_COMMANDS, membersListCommand),
+  members: group('members', 'the members, leader marked (members [ls]); add, promote, remove', MEMBERS_COMMANDS, membersListCommand),
   'transfer-leader': single('transfer-leader', transferLeaderCommand),
   put: single('put', putCommand),
   get: single('get', getCommand),

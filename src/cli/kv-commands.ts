@@ -2,7 +2,7 @@
  * `concord put|get|del|ls|watch|txn`: keys and values through the SDK's KvClient.
  */
 import { readFileSync } from 'node:fs';
-import { ConcordError, type Compare, type Fence, type KeyValue, type TxnOp, type WatchEvent } from '../client/index.ts';
+import { ConcordError, type Compare, type CompareOperator, type Fence, type KeyValue, type TxnOp, type WatchEvent } from '../client/index.ts';
 import { EXIT, expectPositionals, interruption, optionalInt, optionalString, out, positiveInt, printable, table, UsageError, type Command, type Parsed } from './common.ts';
 
 function fenceOf(values: Parsed['values']): Fence | undefined {
@@ -167,25 +167,65 @@ reconnects to another node on failure without gaps or duplicates.
 const TARGETS = new Set(['value', 'lease', 'version', 'createRevision', 'modRevision']);
 const OPERATORS = new Set(['==', '!=', '<', '>']);
 
-function parseTxn(text: string): { compare: Compare[]; success: TxnOp[]; failure: TxnOp[] } {
+/** A guard of a txn file: on a key, or on the token holding a lock or leading an election. */
+type Guard = { readonly kind: 'key'; readonly compare: Compare } | { readonly kind: 'lock' | 'election'; readonly name: string; readonly op: CompareOperator; readonly token: number };
+
+interface TxnSpec {
+  readonly compare: Guard[];
+  readonly success: TxnOp[];
+  readonly failure: TxnOp[];
+  readonly fence: Fence | undefined;
+}
+
+const COMPARE_FORMS =
+  'want {key, target: value|lease|version|createRevision|modRevision, op: ==|!=|<|>, value} or {lock|election: NAME, target: "token", op, value: TOKEN}';
+
+function isToken(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function parseGuard(guard: unknown): Guard {
+  const fields = (typeof guard === 'object' && guard !== null ? guard : {}) as Record<string, unknown>;
+  const { target, op, value } = fields;
+  if (typeof op !== 'string' || !OPERATORS.has(op)) throw new UsageError(`bad compare ${JSON.stringify(guard)}: ${COMPARE_FORMS}`);
+  const named = (['lock', 'election'] as const).filter((kind) => fields[kind] !== undefined);
+  if (named.length > 0) {
+    const [kind] = named as ['lock' | 'election'];
+    const name = fields[kind];
+    if (named.length > 1 || fields['key'] !== undefined || typeof name !== 'string' || name === '' || target !== 'token' || !isToken(value)) {
+      throw new UsageError(`bad compare ${JSON.stringify(guard)}: ${COMPARE_FORMS}`);
+    }
+    return { kind, name, op: op as CompareOperator, token: value };
+  }
+  if (typeof fields['key'] !== 'string' || typeof target !== 'string' || !TARGETS.has(target)) {
+    throw new UsageError(`bad compare ${JSON.stringify(guard)}: ${COMPARE_FORMS}`);
+  }
+  return { kind: 'key', compare: guard as Compare };
+}
+
+function parseFence(fence: unknown): Fence | undefined {
+  if (fence === undefined) return undefined;
+  const { lock, election, token, ...extra } = (typeof fence === 'object' && fence !== null ? fence : {}) as Record<string, unknown>;
+  const name = lock ?? election;
+  if (Object.keys(extra).length > 0 || (lock === undefined) === (election === undefined) || typeof name !== 'string' || name === '' || !isToken(token) || token === 0) {
+    throw new UsageError(`bad fence ${JSON.stringify(fence)}: want {lock: NAME, token: N} or {election: NAME, token: N}`);
+  }
+  return lock !== undefined ? { lock: name, token } : { election: name, token };
+}
+
+function parseTxn(text: string): TxnSpec {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (error) {
     throw new UsageError(`the txn file is not JSON: ${(error as Error).message}`);
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new UsageError('the txn file must hold an object {compare, success, failure}');
-  const { compare = [], success = [], failure = [], ...extra } = body as Record<string, unknown>;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new UsageError('the txn file must hold an object {compare, success, failure, fence?}');
+  const { compare = [], success = [], failure = [], fence, ...extra } = body as Record<string, unknown>;
   if (Object.keys(extra).length > 0) throw new UsageError(`unknown field(s) in the txn file: ${Object.keys(extra).join(', ')}`);
   if (!Array.isArray(compare) || !Array.isArray(success) || !Array.isArray(failure)) throw new UsageError('compare, success and failure must be arrays');
-  for (const guard of compare as unknown[]) {
-    const { key, target, op } = (guard ?? {}) as Record<string, unknown>;
-    if (typeof key !== 'string' || typeof target !== 'string' || !TARGETS.has(target) || typeof op !== 'string' || !OPERATORS.has(op)) {
-      throw new UsageError(`bad compare ${JSON.stringify(guard)}: want {key, target: value|lease|version|createRevision|modRevision, op: ==|!=|<|>, value}`);
-    }
-  }
   // The ops' shape is the contract's ({put: {key, value, lease?}}, {get: {key}}, {delete: {key}}, {range: {prefix, limit?}}); the server validates it.
-  return { compare: compare as Compare[], success: success as TxnOp[], failure: failure as TxnOp[] };
+  return { compare: (compare as unknown[]).map(parseGuard), success: success as TxnOp[], failure: failure as TxnOp[], fence: parseFence(fence) };
 }
 
 export const txnCommand: Command = {
@@ -193,10 +233,15 @@ export const txnCommand: Command = {
   help: `usage: concord txn --file F.json     (--file - reads stdin)
 
 Runs the transaction in the file, the HTTP contract's form:
-  {"compare": [{"key": "a", "target": "version", "op": "==", "value": 0}],
+  {"compare": [{"key": "a", "target": "version", "op": "==", "value": 0},
+               {"lock": "db", "target": "token", "op": "==", "value": 42}],
    "success": [{"put": {"key": "a", "value": "1"}}, {"get": {"key": "b"}}],
-   "failure": [{"get": {"key": "a"}}]}
-targets: value, lease, version, createRevision, modRevision; ops: ==, !=, <, >;
+   "failure": [{"get": {"key": "a"}}],
+   "fence": {"lock": "db", "token": 42}}
+key compares: targets value, lease, version, createRevision, modRevision; ops ==, !=, <, >.
+token compares: {"lock": NAME} or {"election": NAME} with target "token" test the token of the
+lock's holder (the election's leader) when the txn applies, 0 when there is none; they pick
+the branch. fence (optional) refuses the whole txn unless the token holds (exit 4, stale_token).
 operations: put {key, value, lease?}, get {key}, delete {key}, range {prefix, limit?}.
 Prints which branch ran and each result; exit 0 if the compares held, 4 if the failure
 branch ran. --json prints {succeeded, revision, results}.`,
@@ -214,9 +259,16 @@ branch ran. --json prints {succeeded, revision, results}.`,
     const spec = parseTxn(text);
     const builder = concord().kv.txn();
     for (const guard of spec.compare) {
-      if (guard.target === 'value' || guard.target === 'lease') builder.compare(guard.key, guard.target, guard.op, guard.value);
-      else builder.compare(guard.key, guard.target, guard.op, guard.value as number);
+      if (guard.kind !== 'key') {
+        if (guard.kind === 'lock') builder.compareLockToken(guard.name, guard.op, guard.token);
+        else builder.compareElectionToken(guard.name, guard.op, guard.token);
+        continue;
+      }
+      const { compare } = guard;
+      if (compare.target === 'value' || compare.target === 'lease') builder.compare(compare.key, compare.target, compare.op, compare.value);
+      else builder.compare(compare.key, compare.target, compare.op, compare.value as number);
     }
+    if (spec.fence !== undefined) builder.fence(spec.fence);
     const result = await builder.success(...spec.success).failure(...spec.failure).commit();
     if (globals.json) out.json(result);
     else {

@@ -21,8 +21,8 @@ client commands (global flags: --endpoints URL,... --json --timeout-ms N --help)
 ${clientCommandsHelp()}
 
 exit codes: 0 ok, 1 other error, 2 usage, 3 not found, 4 conflict (compare failed, stale
-token, locked), 5 unavailable or timeout, 6 lease/lock lost, 7 backup file corrupt or
-truncated, 130 interrupted while waiting.
+token, locked, a membership change the cluster's state refuses), 5 unavailable or timeout,
+6 lease/lock lost, 7 backup file corrupt or truncated, 130 interrupted while waiting.
 
 concord serve flags:
   --id ID                       this node's id (required)
@@ -30,9 +30,14 @@ concord serve flags:
   --listen-client HOST:PORT     the HTTP API (required)
   --listen-peer HOST:PORT       peer traffic; outgoing peer connections bind to HOST (required)
   --initial-cluster ID=HOST:PORT,...
-                                every member's peer address (required; a hint once the data
-                                dir has state)
+                                every member's peer address (required unless --join; a hint
+                                once the data dir has state)
+  --join URL                    an existing member's client URL: a node with a new data dir
+                                learns the members from it and asks to be added (a learner,
+                                promoted once caught up) instead of bootstrapping a cluster
   --advertise-client URL        the URL peers forward to (default http://<listen-client>)
+  --advertise-peer HOST:PORT    the peer address other members dial (default: this node's
+                                --initial-cluster entry, else --listen-peer)
   --cluster-id ID               peers of another cluster id are refused (default concord);
                                 stored in the data dir at first start (or by snapshot
                                 restore), which then runs under the stored id: a different

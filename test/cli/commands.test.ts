@@ -1,8 +1,12 @@
 // The `concord` client commands as users run them: `node bin/concord.js ...` in a child process
 // against an in-process 3-node cluster (one for the whole file), checking output (tables and
 // --json) and exit codes.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Concord } from '../../src/client/index.ts';
 import { TestCluster } from '../server/cluster-harness.ts';
 import { runConcord, type Run, type RunOptions } from './run-concord.ts';
 
@@ -87,6 +91,65 @@ describe('concord client commands', () => {
     const conflict = await concord(['put', 'cas', 'v2', '--if-revision', '0', '--json']);
     expect(conflict.code).toBe(4);
     expect(JSON.parse(conflict.stderr)).toMatchObject({ error: { code: 'compare_failed' } });
+  });
+
+  it('txn --file: key compares, lock and election token compares pick the branch, a stale fence refuses the txn', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'concord-txn-'));
+    const sdk = new Concord({ endpoints });
+    try {
+      const lock = await sdk.lock('txn-db', { ttlMs: 10_000 });
+      const txnFile = (name: string, body: unknown): string => {
+        const path = join(dir, `${name}.json`);
+        writeFileSync(path, JSON.stringify(body));
+        return path;
+      };
+      const holding = txnFile('holding', {
+        compare: [
+          { key: 'txn/a', target: 'version', op: '==', value: 0 },
+          { lock: 'txn-db', target: 'token', op: '==', value: lock.token },
+          { election: 'txn-nobody', target: 'token', op: '==', value: 0 },
+        ],
+        success: [{ put: { key: 'txn/a', value: 'held' } }],
+        failure: [{ get: { key: 'txn/a' } }],
+        fence: { lock: 'txn-db', token: lock.token },
+      });
+      const held = await concord(['txn', '--file', holding, '--json']);
+      expect(held).toMatchObject({ code: 0, stderr: '' });
+      expect(JSON.parse(held.stdout)).toMatchObject({ succeeded: true, results: [{ put: {} }] });
+      expect((await sdk.kv.get('txn/a'))?.value).toBe('held');
+
+      // A token that is not the holder's: the failure branch runs (exit 4), the key stays.
+      const otherToken = txnFile('other', {
+        compare: [{ lock: 'txn-db', target: 'token', op: '==', value: lock.token + 1 }],
+        success: [{ put: { key: 'txn/a', value: 'not mine' } }],
+        failure: [{ get: { key: 'txn/a' } }],
+      });
+      const failed = await concord(['txn', '-f', otherToken]);
+      expect(failed.code).toBe(4);
+      expect(failed.stdout).toMatch(/^FAILED \(failure branch ran\) revision \d+\n\{"get":\{"kv":\{"key":"txn\/a","value":"held"/);
+      expect((await sdk.kv.get('txn/a'))?.value).toBe('held');
+
+      // Once released, the old token fences nothing: the whole txn is refused.
+      await lock.release();
+      const fenced = txnFile('fenced', { success: [{ put: { key: 'txn/a', value: 'late' } }], fence: { lock: 'txn-db', token: lock.token } });
+      const stale = await concord(['txn', '--file', fenced, '--json']);
+      expect(stale.code).toBe(4);
+      expect(JSON.parse(stale.stderr)).toMatchObject({ error: { code: 'stale_token' } });
+      expect((await sdk.kv.get('txn/a'))?.value).toBe('held');
+
+      const malformed = await Promise.all([
+        concord(['txn', '--file', txnFile('no-target', { compare: [{ lock: 'txn-db', op: '==', value: 1 }] })]),
+        concord(['txn', '--file', txnFile('both', { compare: [{ lock: 'a', election: 'b', target: 'token', op: '==', value: 1 }] })]),
+        concord(['txn', '--file', txnFile('bad-fence', { fence: { lock: 'txn-db' } })]),
+      ]);
+      for (const run of malformed) {
+        expect(run.code).toBe(2);
+        expect(run.stderr).toMatch(/bad (compare|fence)/);
+      }
+    } finally {
+      await sdk.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('lock NAME -- CMD runs the command with CONCORD_LOCK_TOKEN while holding the lock, releases it and exits with its code', async () => {
