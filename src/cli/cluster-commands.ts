@@ -86,10 +86,11 @@ function printChange(what: string, answer: MemberChange, json: boolean): void {
   out.line(memberRows(answer.members));
 }
 
-const EXITS_HELP = `exit 0 done (also when the configuration already was as asked); 2 bad arguments; 3 ID is
-not a member; 4 refused by the cluster's state (the reason is printed: would_lose_quorum,
-last_voter, already_member, not_learner); 5 not done within --timeout-ms (reason
-learner_behind, change_pending or transferring: run the same command again to go on).`;
+const EXITS_HELP = `exit 0 done (add and promote: also when it already was so); 2 bad arguments; 3 ID is
+not a member (a remove retried after it took effect too); 4 refused by the cluster's state
+(the reason is printed: would_lose_quorum, last_voter, already_member, not_learner); 5 not
+done within --timeout-ms (reason learner_behind, change_pending or transferring: run the same
+command again to go on).`;
 
 const add: Command = {
   summary: 'add a member: a learner, promoted to voter once caught up (--learner: stays one)',

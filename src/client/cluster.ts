@@ -4,8 +4,8 @@
  * one server at a time (docs/membership.md): `addMember` (a learner, promoted once caught up
  * unless `learner: true`), `promoteMember`, `removeMember` (the leader too).
  *
- * A membership call names the configuration it wants, so retrying one that already took effect
- * succeeds. Refusals are ConcordErrors whose `details.reason` (also `membershipRefusal(error)`)
+ * An add or promote names the configuration it wants, so retrying one that already took effect
+ * succeeds (a retried remove does not: see removeMember). Refusals are ConcordErrors whose `details.reason` (also `membershipRefusal(error)`)
  * says why: `invalid_argument` (already_member, not_learner, would_lose_quorum, last_voter),
  * `not_found` (not_member), or — when the deadline passed while the cluster was busy —
  * `unavailable` (change_pending, learner_behind, transferring).
@@ -146,8 +146,8 @@ export class ClusterClient {
   /**
    * Removes voter or learner `id` — the leader too: it keeps leading until the change commits,
    * then steps down and the others elect a new one. Answers with the members left. Refusals:
-   * `not_found` (`not_member`; a retried call whose first attempt removed it succeeds instead),
-   * `invalid_argument` with `would_lose_quorum` (too few voters left that the leader has heard
+   * `not_found` (`not_member` — also when an earlier attempt of this very call removed it and
+   * its answer was lost: the server does not tell the two apart), `invalid_argument` with `would_lose_quorum` (too few voters left that the leader has heard
    * from recently: remove the dead ones first) or `last_voter`.
    */
   async removeMember(id: string, options: WriteOptions = {}): Promise<MemberRemoval> {
