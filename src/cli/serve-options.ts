@@ -35,6 +35,13 @@ export interface ServeOptions {
    * applied entries. Tests set it low to exercise snapshot catch-up.
    */
   readonly snapshotEvery: number;
+  /**
+   * TEST-ONLY planted bug, hidden (not in the contract, not in `concord help`): above 0, linearizable
+   * key GETs skip ReadIndex and answer from a read cache up to this many ms stale
+   * (src/server/test-plants.ts). The chaos tool's test (test/chaos/) sets it to prove its checker
+   * catches stale reads. 0 (the default) = off.
+   */
+  readonly testStaleReadsMs: number;
 }
 
 /** Applied entries between snapshots: etcd's order of magnitude, a few MiB of log at most. */
@@ -60,6 +67,8 @@ const FLAGS = {
   'log-level': { required: false, fallback: 'info' },
   // Tuning beyond the contract's flags; documented in `concord help`.
   'snapshot-every': { required: false, fallback: String(DEFAULT_SNAPSHOT_EVERY) },
+  // TEST-ONLY planted bug (see ServeOptions.testStaleReadsMs); hidden from help on purpose.
+  'test-stale-reads-ms': { required: false, fallback: '0' },
 } as const satisfies Record<string, FlagSpec>;
 
 type FlagName = keyof typeof FLAGS;
@@ -172,6 +181,11 @@ export function parseServeOptions(argv: readonly string[], env: Readonly<Record<
   if (!/^\d+$/.test(snapshotEveryText) || !Number.isSafeInteger(snapshotEvery) || snapshotEvery < 1) {
     throw invalid(`--snapshot-every must be a positive integer, got ${JSON.stringify(snapshotEveryText)}`);
   }
+  const testStaleReadsText = value('test-stale-reads-ms') ?? '0';
+  const testStaleReadsMs = Number(testStaleReadsText);
+  if (!/^\d+$/.test(testStaleReadsText) || !Number.isSafeInteger(testStaleReadsMs)) {
+    throw invalid(`--test-stale-reads-ms must be a non-negative integer, got ${JSON.stringify(testStaleReadsText)}`);
+  }
   return {
     id,
     dataDir: value('data-dir') ?? '',
@@ -185,5 +199,6 @@ export function parseServeOptions(argv: readonly string[], env: Readonly<Record<
     clusterIdExplicit: flags.has('cluster-id') || env[environmentName('cluster-id')] !== undefined,
     logLevel: logLevel as ServeOptions['logLevel'],
     snapshotEvery,
+    testStaleReadsMs,
   };
 }

@@ -354,6 +354,8 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
       logger,
       members: () => directory.membersOf(runningNode.host.raft.members),
       peerStates: () => Object.fromEntries(transport.peerStates()),
+      // TEST-ONLY planted bug (hidden --test-stale-reads-ms; 0 = off): see src/server/test-plants.ts.
+      ...(options.testStaleReadsMs > 0 ? { testStaleReadsMs: options.testStaleReadsMs } : {}),
     });
     const handle = http;
     storage.onSyncedWrite = (seconds) => handle.metrics.observeFsync(seconds);

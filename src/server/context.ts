@@ -31,6 +31,11 @@ export interface ServerDeps {
   peerStates?(): Readonly<Record<string, PeerConnectionState>>;
   /** Overrides of the server's bounds and timings (see limits.ts). */
   readonly limits?: Partial<ServerLimits>;
+  /**
+   * TEST-ONLY planted bug (hidden flag `serve --test-stale-reads-ms`, see test-plants.ts): when
+   * above 0, linearizable key GETs skip ReadIndex and come from a read cache this many ms stale.
+   */
+  readonly testStaleReadsMs?: number;
 }
 
 /** The fastify instance the routes are written against: TypeBox schemas type the requests. */

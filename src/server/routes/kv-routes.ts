@@ -10,6 +10,7 @@ import { RequestScope } from '../request-scope.ts';
 import { ERROR_RESPONSES, KeyValueRef } from '../schemas/common.ts';
 import { KeyParams, kvSchemas } from '../schemas/kv.ts';
 import { fenceOf } from '../schemas/locks.ts';
+import { StaleReadCache } from '../test-plants.ts';
 import { REVISION_HEADER, proposeOnLeader, readBarrier } from './route-helpers.ts';
 
 function validKey(key: string): string {
@@ -22,6 +23,9 @@ export function registerKvRoutes(app: ConcordApp, context: ServerContext): void 
   const schemas = kvSchemas;
   const { node } = context.deps;
   const tags = ['kv'];
+  // TEST-ONLY planted bug (hidden `serve --test-stale-reads-ms`): null unless that flag is set.
+  const plantedStaleReads =
+    (context.deps.testStaleReadsMs ?? 0) > 0 ? new StaleReadCache(context.deps.testStaleReadsMs ?? 0, (key) => node.kv.get(key)) : null;
 
   app.put(
     '/v1/kv/*',
@@ -66,7 +70,15 @@ export function registerKvRoutes(app: ConcordApp, context: ServerContext): void 
     async (request, reply) => {
       const key = validKey(request.params['*']);
       const scope = new RequestScope(request, context.limits, request.query.timeoutMs);
-      await readBarrier(context, scope, request.query.consistency);
+      const consistency = request.query.consistency ?? 'linearizable';
+      if (plantedStaleReads !== null && consistency === 'linearizable') {
+        // The planted bug: no ReadIndex, a cached local answer (see test-plants.ts).
+        const planted = plantedStaleReads.get(key);
+        reply.header(REVISION_HEADER, String(planted.revision));
+        if (planted.kv === null) throw contractError('not_found', `key ${JSON.stringify(key)} not found`, { key });
+        return planted.kv;
+      }
+      await readBarrier(context, scope, consistency);
       const { revision, kv } = node.kv.get(key);
       reply.header(REVISION_HEADER, String(revision));
       if (kv === null) throw contractError('not_found', `key ${JSON.stringify(key)} not found`, { key });
