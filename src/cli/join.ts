@@ -52,9 +52,17 @@ export async function fetchClusterInfo(options: JoinOptions): Promise<{ clusterI
     }
     return { clusterId: body.clusterId, members: body.members ?? [] };
   });
+  if (answer.members.some((member) => member.id === options.id)) {
+    // Taking a member's place with an empty data dir would forget the votes and entries the
+    // others count on: a committed write could be lost.
+    throw new JoinRefused(
+      `member ${options.id} is already in the cluster's configuration; a node with a new data dir cannot take its place. ` +
+        'Remove the member first (DELETE /v1/cluster/members/ID), or join with a new --id',
+    );
+  }
   const addresses = new Map<string, HostPort>();
   for (const member of answer.members) {
-    if (member.id === options.id || member.peerAddress === '') continue;
+    if (member.peerAddress === '') continue;
     addresses.set(member.id, parseHostPort('peer-address', member.peerAddress));
   }
   return { clusterId: answer.clusterId, addresses };

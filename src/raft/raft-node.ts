@@ -240,8 +240,12 @@ export class RaftNode {
     const next = applyConfChange(this.membership, change);
     if (!next.ok) return refuse(next.reason);
     if (change.type === 'promote') {
-      const match = this.progress.get(change.id)?.match ?? 0;
-      if (match + this.config.maxEntriesPerAppend < this.log.commitIndex) return refuse('learner_behind');
+      // A learner that has not answered lately, or is more than one append behind, is still
+      // catching up (a refusal the caller may wait out), not a threat to the quorum.
+      const progress = this.progress.get(change.id);
+      const match = progress?.match ?? 0;
+      const caughtUp = progress !== undefined && progress.recentlyHeard() && match > 0 && match + this.config.maxEntriesPerAppend >= this.log.commitIndex;
+      if (!caughtUp) return refuse('learner_behind');
     }
     const liveVoters = next.config.voters.filter((id) => id === this.id || this.progress.get(id)?.recentlyHeard() === true);
     if (liveVoters.length < majority(next.config.voters.length)) return refuse('would_lose_quorum');
@@ -443,6 +447,7 @@ export class RaftNode {
     this.observe('commit-advanced');
     this.releaseReadsAwaitingTermCommit();
     this.maybeStepDownRemoved();
+    this.pruneRemovedProgress();
     return true;
   }
 
@@ -463,14 +468,24 @@ export class RaftNode {
   }
 
   /** The leader's bookkeeping after its configuration changed: track new members, drop old ones. */
+  /**
+   * The leader's bookkeeping after its configuration changed: track new members. A removed
+   * member keeps receiving the log until the change commits (pruneRemovedProgress), so that it
+   * normally learns of its removal and stops campaigning instead of pre-voting forever.
+   */
   private onConfigChanged(): void {
     this.observe('config-changed');
-    const others = new Set(this.othersInMembership());
-    for (const id of others) {
+    for (const id of this.othersInMembership()) {
       if (!this.progress.has(id)) this.progress.set(id, new Progress(this.log.lastIndex() + 1, this.config.maxInflightAppends));
     }
-    for (const id of [...this.progress.keys()]) if (!others.has(id)) this.progress.delete(id);
     if (this.leadTransferee !== NO_NODE && !this.isVoter(this.leadTransferee)) this.leadTransferee = NO_NODE;
+  }
+
+  /** Once the configuration is committed, stop replicating to members it removed. */
+  private pruneRemovedProgress(): void {
+    if (this.role !== 'leader' || !this.membershipCommitted || this.progress.size === this.othersInMembership().length) return;
+    const members = new Set(this.othersInMembership());
+    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
   }
 
   // ---- Internals shared with leader.ts ----------------------------------------------------

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { JoinRefused, requestMembership, type JoinOptions } from '../../src/cli/join.ts';
+import { fetchClusterInfo, JoinRefused, requestMembership, type JoinOptions } from '../../src/cli/join.ts';
 
 interface Seen {
   readonly method: string;
@@ -81,5 +81,26 @@ describe('joining a cluster (serve --join)', () => {
     await new Promise<void>((resolve) => server?.close(() => resolve()));
     const quorum = await scripted([refusal('would_lose_quorum')]);
     await expect(requestMembership(options(quorum.url))).rejects.toBeInstanceOf(JoinRefused);
+  }, 20_000);
+
+  it('learns the cluster id and peer addresses, and refuses to take the place of a member with its id', async () => {
+    const cluster = {
+      clusterId: 'c-7',
+      members: [
+        { id: 'n1', peerAddress: '127.0.0.11:7002', voter: true },
+        { id: 'n2', peerAddress: '[::1]:7002', voter: true },
+      ],
+    };
+    const fine = await scripted([{ status: 200, body: cluster }]);
+    const info = await fetchClusterInfo(options(fine.url));
+    expect(info.clusterId).toBe('c-7');
+    expect([...info.addresses]).toEqual([
+      ['n1', { host: '127.0.0.11', port: 7002 }],
+      ['n2', { host: '::1', port: 7002 }],
+    ]);
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+    // n4 is still in the configuration (say it died): a new data dir must not become n4.
+    const taken = await scripted([{ status: 200, body: { ...cluster, members: [...cluster.members, members[0]] } }]);
+    await expect(fetchClusterInfo(options(taken.url))).rejects.toThrow(/already in the cluster's configuration/);
   }, 20_000);
 });

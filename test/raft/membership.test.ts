@@ -98,6 +98,18 @@ describe('membership changes', () => {
     expect(net.node('a').commitIndex).toBeLessThan(next);
   });
 
+  it('a removed follower receives its removal before the leader lets go of it, and stops campaigning', () => {
+    const net = threeNodes();
+    net.changeMembership('a', { type: 'remove', id: 'c' });
+    net.stabilize();
+    net.tickAll(1);
+    expect(net.node('c').members.voters).toEqual(['a', 'b']);
+    const mark = net.sent.length;
+    net.isolate('c');
+    net.tick('c', 5 * E);
+    expect(net.sentSince(mark, (m) => m.from === 'c' && (m.type === 'pre-vote' || m.type === 'vote'))).toEqual([]);
+  });
+
   it('removes the leader itself: it leads until the change commits, then hands over and never campaigns', () => {
     const net = threeNodes();
     const term = net.node('a').currentTerm;
@@ -221,6 +233,20 @@ describe('membership changes', () => {
       expect(net.node('a').proposeConfChange({ type: 'promote', id: 'd' })).toMatchObject({ ok: false, reason: 'learner_behind' });
       net.heal();
       net.tickAll(4);
+      expect(net.node('a').proposeConfChange({ type: 'promote', id: 'd' })).toMatchObject({ ok: true });
+    });
+
+    it('promoting a learner that has not answered yet, however short the log (it is still catching up)', () => {
+      const net = threeNodes();
+      net.crash('c');
+      net.tickAll(2 * E);
+      net.addNode('d');
+      net.isolate('d');
+      net.changeMembership('a', { type: 'add-learner', id: 'd' });
+      net.stabilize();
+      expect(net.node('a').proposeConfChange({ type: 'promote', id: 'd' })).toMatchObject({ ok: false, reason: 'learner_behind' });
+      net.heal();
+      net.tickAll(2);
       expect(net.node('a').proposeConfChange({ type: 'promote', id: 'd' })).toMatchObject({ ok: true });
     });
 

@@ -55,6 +55,13 @@ describe('membership routes', () => {
     // Asking again for the same thing succeeds without a second change.
     const again = await call(follower.url, 'POST', '/v1/cluster/members', { json: addBody(n4) });
     expect(again.status, again.text).toBe(200);
+    // The same id at another address is another node: refused, never adopted as that member.
+    const impostor = await call(follower.url, 'POST', '/v1/cluster/members', { json: addBody(n4, { peerAddress: '127.0.0.1:7998' }) });
+    expect(impostor.status, impostor.text).toBe(400);
+    expect(impostor.body.error).toMatchObject({ code: 'invalid_argument', reason: 'already_member', member: 'n4' });
+    const asLearner = await call(follower.url, 'POST', '/v1/cluster/members', { json: addBody(n4, { learner: true }) });
+    expect(asLearner.status, asLearner.text).toBe(400);
+    expect(asLearner.body.error.reason).toBe('already_member');
   });
 
   it('keeps a learner a learner when asked, and promotes it on request', async () => {

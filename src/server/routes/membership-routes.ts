@@ -57,6 +57,13 @@ const FINAL_REFUSALS: Readonly<Partial<Record<ConfChangeRefusal, { code: 'invali
 /** What a request wants the configuration to look like for `id`. */
 type Wanted = 'member' | 'voter' | 'absent';
 
+/** One change of a request, the configuration it wants, and when the current one contradicts it. */
+interface Step {
+  readonly change: ConfChange;
+  readonly wanted: Wanted;
+  readonly conflict?: (config: ClusterConfig) => string | null;
+}
+
 function holds(config: ClusterConfig, id: NodeId, wanted: Wanted): boolean {
   const isVoter = config.voters.includes(id);
   const isLearner = config.learners.includes(id);
@@ -76,9 +83,14 @@ export function registerMembershipRoutes(app: ConcordApp, context: ServerContext
   const membersView = (): MemberInfo[] => context.deps.members().map(({ id, peerAddress, clientUrl, voter }) => ({ id, peerAddress, clientUrl, voter }));
 
   /** One attempt, on this node, to bring the configuration to `wanted` for `change.id`. */
-  const attempt = async (change: ConfChange, wanted: Wanted, scope: RequestScope): Promise<LeaderAttempt<ClusterConfig>> => {
+  const attempt = async (step: Step, scope: RequestScope): Promise<LeaderAttempt<ClusterConfig>> => {
+    const { change, wanted } = step;
     const raft = node.host.raft;
     if (raft.currentRole !== 'leader') return context.service.leaderAttempt();
+    const conflict = step.conflict?.(raft.members);
+    if (conflict !== undefined && conflict !== null) {
+      throw new ConcordError('invalid_argument', `member ${JSON.stringify(change.id)} ${conflict}`, { member: change.id, reason: 'already_member' });
+    }
     if (holds(raft.members, change.id, wanted) && raft.membershipCommitted) return { kind: 'done', value: raft.members };
     const outcome = await untilDeadline<ConfChangeOutcome>(
       scope.deadline,
@@ -111,10 +123,10 @@ export function registerMembershipRoutes(app: ConcordApp, context: ServerContext
     request: FastifyRequest,
     reply: FastifyReply,
     scope: RequestScope,
-    steps: readonly { readonly change: ConfChange; readonly wanted: Wanted }[],
+    steps: readonly Step[],
   ): Promise<boolean> => {
     for (const step of steps) {
-      const routed = await context.router.run(request, reply, scope, true, () => attempt(step.change, step.wanted, scope));
+      const routed = await context.router.run(request, reply, scope, true, () => attempt(step, scope));
       if (routed.kind === 'relayed') return false;
     }
     return true;
@@ -135,8 +147,20 @@ export function registerMembershipRoutes(app: ConcordApp, context: ServerContext
       const { id, peerAddress, clientUrl, learner } = request.body;
       if (clientUrl !== '') assertUrl(clientUrl);
       const scope = new RequestScope(request, context.limits, request.body.timeoutMs ?? request.query.timeoutMs);
-      const steps: { change: ConfChange; wanted: Wanted }[] = [
-        { change: { type: 'add-learner', id, endpoints: { peerAddress, clientUrl } }, wanted: 'member' },
+      const steps: Step[] = [
+        {
+          change: { type: 'add-learner', id, endpoints: { peerAddress, clientUrl } },
+          wanted: 'member',
+          // Asking again for the same member is answered as done; the same id with other
+          // addresses, or as a learner when it votes, is another node: refuse, never adopt it.
+          conflict: (config) => {
+            if (!holds(config, id, 'member')) return null;
+            const known = config.endpoints?.[id]?.peerAddress;
+            if (known !== undefined && known !== peerAddress) return `is already a member at ${known}, not ${peerAddress}`;
+            if (learner === true && config.voters.includes(id)) return 'is already a voter';
+            return null;
+          },
+        },
       ];
       if (learner !== true) steps.push({ change: { type: 'promote', id }, wanted: 'voter' });
       if (!(await change(request, reply, scope, steps))) return reply;
