@@ -138,6 +138,12 @@ export function registerMembershipRoutes(app: ConcordApp, context: ServerContext
       schema: {
         tags,
         summary: 'Add a member: as a learner, then promoted to voter once caught up (unless `learner: true`).',
+        description:
+          'Runs on the leader (forwarded from any node), one membership change at a time. Asking again for a member ' +
+          'that is already there answers 200 without a change. Refusals carry `reason`: 400 `already_member` (the id ' +
+          'is a member at another address, or a voter asked for as a learner), 400 `would_lose_quorum` (too few voters ' +
+          'of the result have been heard from lately), 503 `learner_behind` / `change_pending` / `transferring` when the ' +
+          'deadline passes while the cluster is busy or the learner still catching up (the learner stays added).',
         querystring: TimeoutQuery,
         body: AddMemberBody,
         response: { 200: MemberAnswer, ...ERROR_RESPONSES },
@@ -174,6 +180,10 @@ export function registerMembershipRoutes(app: ConcordApp, context: ServerContext
       schema: {
         tags,
         summary: 'Promote a learner to voter, once it has caught up with the log.',
+        description:
+          'Waits, until the deadline, for the learner to be heard from and within one append of the commit index ' +
+          '(then 503 `learner_behind`). A voter answers 200 as it is; a non-member 404 `not_member`; 400 ' +
+          '`would_lose_quorum` when the voters of the result heard from lately are no majority.',
         params: MemberIdParams,
         querystring: TimeoutQuery,
         body: TimeoutBody,
@@ -194,6 +204,10 @@ export function registerMembershipRoutes(app: ConcordApp, context: ServerContext
       schema: {
         tags,
         summary: 'Remove a member (the leader too: it steps down once the change commits).',
+        description:
+          'A leader that removes itself leads until the change commits, then hands over to the most caught-up voter. ' +
+          'Refusals: 404 `not_member` (also for a retry whose first attempt already removed it), 400 `last_voter`, ' +
+          '400 `would_lose_quorum` (removing a live voter while another is down).',
         params: MemberIdParams,
         querystring: TimeoutQuery,
         response: { 200: MembersAnswer, ...ERROR_RESPONSES },
