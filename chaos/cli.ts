@@ -8,7 +8,8 @@
  */
 import { parseArgs } from 'node:util';
 import path from 'node:path';
-import { NEMESES, NEMESIS_NAMES, type NemesisName } from './nemesis.ts';
+import { NEMESES, NEMESIS_NAMES, PARTITION_NEMESES, type NemesisName } from './nemesis.ts';
+import { partitionSupport } from './netfilter.ts';
 import { DEFAULT_OPTIONS, runChaos, WORKLOAD_NAMES, type WorkloadName } from './run.ts';
 import type { Netfilter } from './netfilter.ts';
 import type { ChaosCluster } from './cluster.ts';
@@ -106,6 +107,13 @@ async function main(): Promise<void> {
       process.exit(130);
     });
   }
+
+  const partitions = nemeses.filter((name) => PARTITION_NEMESES.includes(name));
+  if (partitions.length > 0) {
+    const support = await partitionSupport();
+    if (!support.ok) process.stderr.write(`chaos: SKIPPING ${partitions.join(', ')}: ${support.reason}\n`);
+  }
+  process.stderr.write(`chaos: seed ${seed}, run folder ${outDir}\n`);
 
   const tty = process.stderr.isTTY;
   let lastPrinted = 0;
