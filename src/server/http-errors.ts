@@ -5,6 +5,7 @@
  * bug (a 500 with no stack trace; the trace goes to the log). The status comes from
  * ERROR_CODES, the one mapping in src/common/errors.ts.
  */
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConcordError, ERROR_CODES, type ErrorCode } from '../common/errors.ts';
 
@@ -88,4 +89,34 @@ export function installErrorHandlers(app: FastifyInstance, retryAfterSeconds: nu
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) =>
     sendErrorAnswer(reply, answer(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`), retryAfterSeconds),
   );
+}
+
+/**
+ * What a connection gets when Node's HTTP parser refuses the request before fastify sees it
+ * (headers beyond Node's 16 KiB, a NUL or space in the request line, a bad method, conflicting
+ * framing headers, a request that did not arrive in time). fastify's default answer there is
+ * `{"error": "Bad Request", "statusCode": 400}` — or 431 / 408, statuses the contract does not
+ * have — so this writes the contract's shape instead, then closes the connection (the parser
+ * cannot resync on a broken stream). Oversized headers are 413 payload_too_large, the rest
+ * 400 invalid_argument.
+ */
+export function contractClientErrorHandler(nodeId: string): (error: Error & { code?: string }, socket: Socket) => void {
+  return (error, socket) => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const errorAnswer =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? answer(413, 'payload_too_large', 'request headers exceed the 16 KiB limit')
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? answer(400, 'invalid_argument', 'the request did not arrive in time')
+          : answer(400, 'invalid_argument', 'malformed HTTP request');
+    const body = JSON.stringify(errorAnswer.body);
+    if (socket.writable) {
+      socket.write(
+        `HTTP/1.1 ${errorAnswer.status} ${errorAnswer.status === 413 ? 'Payload Too Large' : 'Bad Request'}\r\n` +
+          `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+          `x-concord-node: ${nodeId}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
 }

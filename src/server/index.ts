@@ -28,7 +28,7 @@
 import { fastify, type FastifyInstance } from 'fastify';
 import { ConcordError } from '../common/errors.ts';
 import type { ConcordApp, ServerContext, ServerDeps } from './context.ts';
-import { installErrorHandlers } from './http-errors.ts';
+import { contractClientErrorHandler, installErrorHandlers, sendErrorAnswer, toErrorAnswer } from './http-errors.ts';
 import { resolveServerLimits } from './limits.ts';
 import { ConcordMetrics } from './metrics.ts';
 import { LeaderForwarder } from './leader-forwarder.ts';
@@ -62,6 +62,9 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/** The longest path parameter routed (URL-encoded); longer is 400 invalid_argument. */
+const MAX_PATH_PARAM_CHARS = 4096;
+
 export function createHttpServer(deps: ServerDeps): HttpServer {
   const limits = resolveServerLimits(deps.limits, deps.node.kv.config.maxValueBytes);
   let requestCounter = 0;
@@ -73,6 +76,19 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     genReqId: () => `${deps.nodeId}-${(++requestCounter).toString(36)}`,
     // fastify's own 503 body is not the contract's shape; installCommonHeaders answers instead.
     return503OnClosing: false,
+    // Requests Node's parser refuses (oversized headers, NUL in the path) get the contract's shape too.
+    clientErrorHandler: contractClientErrorHandler(deps.nodeId),
+    // Path parameters (lock, election, service names; lease ids) are bounded by their schemas
+    // (names up to 512 bytes, which URL-encoded take up to 1536 characters); find-my-way's default
+    // of 100 characters refused longer valid names with a 414 of its own.
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_CHARS },
+    // A malformed or overlong path parameter is refused before routing: in the contract's shape.
+    frameworkErrors: (error, request, reply) => {
+      request.log.debug({ code: error.code }, error.message);
+      // No route matched, so the onSend hook that sets this header does not run.
+      reply.header('x-concord-node', deps.nodeId);
+      return sendErrorAnswer(reply, toErrorAnswer(error), limits.retryAfterSeconds);
+    },
   }) as unknown as ConcordApp;
   const metrics = new ConcordMetrics({
     node: deps.node,
