@@ -6,9 +6,10 @@
  */
 import net from 'node:net';
 import fc from 'fast-check';
+import { Packr } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../src/raft/messages.ts';
-import { FRAME_VERSION, encodeHandshakeFrame, encodeMessageFrame } from '../../src/rpc/frame-codec.ts';
+import { DEFAULT_MAX_FRAME_BYTES, FRAME_VERSION, encodeHandshakeFrame, encodeMessageFrame } from '../../src/rpc/frame-codec.ts';
 import type { PeerAddress } from '../../src/rpc/tcp-transport.ts';
 import { messageArb } from './message-fixtures.ts';
 import { NodeRegistry, type TestNode, connectAll, heartbeat } from './transport-harness.ts';
@@ -68,6 +69,24 @@ const handshake = (clusterId: string, nodeId: string): Buffer => encodeHandshake
 const fuzzMessages = fc.array(messageArb({ from: 'fuzz', to: 'l' }), { minLength: 1, maxLength: 4 });
 const garbage = fc.uint8Array({ maxLength: 200 });
 
+const packr = new Packr({ useRecords: false });
+
+/** A frame whose length field matches its payload, as a real peer would write it. */
+function wellFramed(kind: number, payload: Uint8Array): Buffer {
+  const header = Buffer.alloc(6);
+  header.writeUInt32BE(payload.length + 2, 0);
+  header.writeUInt8(FRAME_VERSION, 4);
+  header.writeUInt8(kind, 5);
+  return Buffer.concat([header, payload]);
+}
+
+/** Well-formed msgpack that is not a handshake or a message batch: wrong shapes, wrong types. */
+const wrongShapeArb: fc.Arbitrary<unknown> = fc.oneof(
+  fc.jsonValue({ maxDepth: 3 }),
+  fc.array(fc.record({ type: fc.constantFrom('heartbeat', 'append', 'vote', 'nonsense'), from: fc.jsonValue({ maxDepth: 1 }), to: fc.jsonValue({ maxDepth: 1 }), term: fc.oneof(fc.double(), fc.string(), fc.constant(-1)) }), { maxLength: 3 }),
+  fc.record({ clusterId: fc.oneof(fc.integer(), fc.constant('test-cluster')), nodeId: fc.oneof(fc.constant(null), fc.string()) }),
+);
+
 const hostileStreams: fc.Arbitrary<Uint8Array> = fc.oneof(
   fc.uint8Array({ minLength: 1, maxLength: 400 }),
   fc
@@ -93,6 +112,21 @@ const hostileStreams: fc.Arbitrary<Uint8Array> = fc.oneof(
     .map(([[clusterId, nodeId], messages]) =>
       Buffer.concat([handshake(clusterId ?? '', nodeId ?? ''), encodeMessageFrame(messages)])),
   fuzzMessages.map((messages) => encodeMessageFrame(messages)),
+  // After a handshake that passes: a length field beyond the frame limit (or the u32 ceiling)
+  // must be refused on sight, without waiting for (or buffering) the bytes it announces.
+  fc.tuple(fc.constantFrom(DEFAULT_MAX_FRAME_BYTES + 1, 0x7fff_ffff, 0xffff_ffff), fc.constantFrom(1, 2), garbage).map(([length, kind, rest]) => {
+    const header = Buffer.alloc(6);
+    header.writeUInt32BE(length, 0);
+    header.writeUInt8(FRAME_VERSION, 4);
+    header.writeUInt8(kind, 5);
+    return Buffer.concat([handshake('test-cluster', 'fuzz'), header, rest]);
+  }),
+  // Frames correct in every header byte whose payload is random bytes, or msgpack of the wrong shape.
+  fc.tuple(fc.constantFrom(1, 2), fc.uint8Array({ maxLength: 300 })).map(([kind, payload]) =>
+    Buffer.concat([handshake('test-cluster', 'fuzz'), wellFramed(kind, payload)])),
+  fc.tuple(fc.constantFrom(1, 2), wrongShapeArb).map(([kind, value]) =>
+    Buffer.concat([handshake('test-cluster', 'fuzz'), wellFramed(kind, packr.pack(value))])),
+  wrongShapeArb.map((value) => wellFramed(1, packr.pack(value))),
 );
 
 describe('TcpTransport under hostile input', () => {
@@ -114,6 +148,32 @@ describe('TcpTransport under hostile input', () => {
     expect(listener.transport.stats().malformedFrames).toBeGreaterThan(0);
     expect(listener.transport.stats().connectionsRefused).toBeGreaterThan(0);
     expect(validPeer.transport.peerStates().get('l')).toBe('connected');
+  });
+
+  it('closes a connection announcing an oversized frame at once, without waiting for its bytes', async () => {
+    const address = listener.transport.address();
+    const socket = net.connect({ host: address.host, port: address.port });
+    socket.on('error', () => {});
+    socket.resume();
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const header = Buffer.alloc(6);
+    header.writeUInt32BE(0xffff_ffff, 0);
+    header.writeUInt8(FRAME_VERSION, 4);
+    header.writeUInt8(2, 5);
+    // No end(): the socket stays open on our side, so only the listener's refusal can close it.
+    socket.write(Buffer.concat([handshake('test-cluster', 'fuzz'), header]));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([closed, new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error('oversized frame did not close the connection')), FEED_TIMEOUT_MS);
+      })]);
+    } finally {
+      clearTimeout(timer);
+      socket.destroy();
+    }
+    validPeer.transport.send([heartbeat('v', 'l', 'after-oversized')]);
+    await listener.inbox.find((message) => message.type === 'heartbeat' && message.readContext === 'after-oversized', 'a probe after the oversized frame');
   });
 
   it('still accepts a newly started valid peer afterwards', async () => {
