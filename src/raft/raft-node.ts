@@ -467,7 +467,6 @@ export class RaftNode {
     this.becomeFollower(this.term, NO_NODE);
   }
 
-  /** The leader's bookkeeping after its configuration changed: track new members, drop old ones. */
   /**
    * The leader's bookkeeping after its configuration changed: track new members. A removed
    * member keeps receiving the log until the change commits (pruneRemovedProgress), so that it
