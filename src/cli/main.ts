@@ -7,13 +7,16 @@ import { readFileSync } from 'node:fs';
 import { ConcordError } from '../common/errors.ts';
 import { parseServeOptions } from './serve-options.ts';
 import { clientCommandsHelp, isClientCommand, runClientCommand } from './client-commands.ts';
-import { hoistGlobalFlags } from './common.ts';
+import { hoistGlobalFlags, runCommand } from './common.ts';
 
 const USAGE = `usage: concord <command> [flags]     (\`concord <command> --help\` for each)
 
 commands:
   serve          run one node (flags below, each also settable as CONCORD_<FLAG>)
   local-cluster  run three nodes on loopback (what \`npm start\` runs); Ctrl-C stops them
+                 (--tls: with TLS, certificates made in the data dir)
+  certs          write a development CA and node and client certificates
+                 (certs --out DIR --nodes ID,... [--hosts H,...] [--force] [--json])
   version        print the version
   help           print this help
 
@@ -88,6 +91,10 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'local-cluster': {
       const { runLocalCluster } = await import('./local-cluster.ts');
       return runLocalCluster(rest);
+    }
+    case 'certs': {
+      const { certsCommand } = await import('./certs-command.ts');
+      return runCommand('certs', certsCommand, rest);
     }
     case 'version':
     case '--version':

@@ -23,6 +23,11 @@ export interface InboundConnectionOptions {
   readonly maxFrameBytes: number;
   readonly logger: Logger;
   readonly stats: TransportStats;
+  /**
+   * With peer TLS: the member id the peer's verified certificate names (null if none). The id
+   * claimed in the handshake must equal it. Absent on plain TCP.
+   */
+  readonly certificateMemberId?: string | null;
   readonly isKnownPeer: (nodeId: NodeId) => boolean;
   /** Called once the peer's handshake is accepted. */
   readonly onAuthenticated: (connection: InboundConnection) => void;
@@ -130,6 +135,12 @@ export class InboundConnection {
       });
     } else if (nodeId === this.options.localNodeId || !this.options.isKnownPeer(nodeId)) {
       this.refuse('unknown node id', { theirNodeId: nodeId });
+    } else if (this.options.certificateMemberId !== undefined && this.options.certificateMemberId !== nodeId) {
+      // A valid certificate of one member must not let it speak as another.
+      this.refuse('peer certificate names another member than the handshake', {
+        theirNodeId: nodeId,
+        certificateMemberId: this.options.certificateMemberId,
+      });
     } else {
       this.clearHandshakeTimer();
       this.authenticatedPeer = nodeId;

@@ -9,12 +9,14 @@
  * so a peer that refuses us does not swallow messages.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { Message } from '../raft/messages.ts';
 import type { NodeId } from '../raft/types.ts';
 import type { Random } from '../common/random.ts';
 import { FrameDecoder, encodeHandshakeFrame, encodeMessageFrames } from './frame-codec.ts';
 import { SendQueue } from './send-queue.ts';
+import { peerConnectOptions, type PeerTlsOptions } from './peer-tls.ts';
 import type { TransportStats } from './transport-stats.ts';
 
 export type PeerState = 'connected' | 'connecting' | 'disconnected';
@@ -41,6 +43,8 @@ export interface OutboundPeerOptions {
   readonly random: Random;
   readonly logger: Logger;
   readonly stats: TransportStats;
+  /** Mutual TLS (the peer's certificate must name `peerId`); absent = plain TCP. */
+  readonly tls?: PeerTlsOptions;
   readonly onStateChange: (peerId: NodeId, state: PeerState) => void;
   /** The peer's handshake reply carried its advertised client URL. */
   readonly onClientUrl?: (peerId: NodeId, clientUrl: string) => void;
@@ -134,11 +138,11 @@ export class OutboundPeer {
   private connect(): void {
     const { address, localAddress } = this.options;
     this.setState('connecting');
-    const socket = net.connect({
-      host: address.host,
-      port: address.port,
-      ...(localAddress === null ? {} : { localAddress }),
-    });
+    const endpoint = { host: address.host, port: address.port, ...(localAddress === null ? {} : { localAddress }) };
+    const peerTls = this.options.tls;
+    const socket = peerTls === undefined
+      ? net.connect(endpoint)
+      : tls.connect({ ...endpoint, ...peerConnectOptions(peerTls, this.options.peerId) });
     this.socket = socket;
     this.waitingForDrain = false;
     socket.setNoDelay(true);
@@ -149,7 +153,8 @@ export class OutboundPeer {
       socket.destroy();
     }, this.options.handshakeTimeoutMs);
     const decoder = new FrameDecoder(this.options.maxFrameBytes);
-    socket.on('connect', () => {
+    // Over TLS the handshake frame waits for the TLS handshake (and its certificate checks).
+    socket.on(peerTls === undefined ? 'connect' : 'secureConnect', () => {
       const { clusterId, localNodeId, clientUrl } = this.options;
       socket.write(encodeHandshakeFrame({
         clusterId,

@@ -12,8 +12,14 @@
  * within `handshakeTimeoutMs` (default 5 s); at most `maxPendingConnections` (default 64)
  * inbound connections may be awaiting their handshake; one inbound connection per peer (a
  * newer one replaces the older, which a restarted peer leaves half-open).
+ *
+ * With `tls` set (--peer-cert/--peer-key/--peer-ca) every connection is mutual TLS
+ * (peer-tls.ts): a peer without a certificate from the cluster CA fails the TLS handshake, and
+ * one whose certificate names another member than the id it claims is refused and logged.
+ * Without it the transport is plain TCP, as before.
  */
 import net from 'node:net';
+import tls, { type TLSSocket } from 'node:tls';
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Message } from '../raft/messages.ts';
@@ -25,6 +31,7 @@ import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES } from './frame-codec.ts';
 import { InboundConnection } from './inbound-connection.ts';
 import { MAX_CLIENT_URL_LENGTH, parseHandshake } from './message-schema.ts';
 import { OutboundPeer, type PeerAddress, type PeerState } from './outbound-peer.ts';
+import { peerServerOptions, socketMemberId, type PeerTlsOptions } from './peer-tls.ts';
 import { type TransportStats, emptyStats } from './transport-stats.ts';
 
 export type { PeerAddress, PeerState } from './outbound-peer.ts';
@@ -58,6 +65,8 @@ export interface TcpTransportOptions {
    * Defaults to `listenHost`, or to the OS's choice when listening on a wildcard address.
    */
   readonly localAddress?: string;
+  /** Mutual TLS between peers; absent = plain TCP. */
+  readonly tls?: PeerTlsOptions;
   /** Notified on every peer state change (for metrics and logs). */
   readonly onPeerStateChange?: (peerId: NodeId, state: PeerState) => void;
   /** Notified when a peer's advertised client URL is learned or changes. */
@@ -128,7 +137,7 @@ export class TcpTransport implements Transport {
       throw new ConcordError('internal', 'TcpTransport: start() after start() or close()');
     }
     this.started = true;
-    const server = net.createServer((socket) => this.accept(socket));
+    const server = this.createListener();
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -140,6 +149,23 @@ export class TcpTransport implements Transport {
     server.on('error', (error) => this.logger.error({ err: error }, 'listener error'));
     this.logger.info({ address: this.address() }, 'rpc transport listening');
     for (const peer of this.outbound.values()) peer.start();
+  }
+
+  /** A TCP listener, or a TLS one that requires and verifies peer certificates. */
+  private createListener(): net.Server {
+    const peerTls = this.options.tls;
+    if (peerTls === undefined) return net.createServer((socket) => this.accept(socket));
+    const server = tls.createServer(
+      { ...peerServerOptions(peerTls), handshakeTimeout: this.handshakeTimeoutMs },
+      (socket) => this.accept(socket, socketMemberId(socket)),
+    );
+    // A peer without a certificate from the cluster CA (or none at all) ends here.
+    server.on('tlsClientError', (error, socket: TLSSocket) => {
+      this.counters.connectionsRefused += 1;
+      this.logger.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: error.message },
+        'refused inbound connection: TLS handshake failed');
+    });
+    return server;
   }
 
   /** The address actually listened on (the real port when listenPort was 0). */
@@ -261,6 +287,7 @@ export class TcpTransport implements Transport {
       random: this.random,
       logger: this.logger,
       stats: this.counters,
+      ...(this.options.tls === undefined ? {} : { tls: this.options.tls }),
       onStateChange: (id, state) => this.options.onPeerStateChange?.(id, state),
       onClientUrl: (id, url) => this.learnClientUrl(id, url),
     }));
@@ -282,7 +309,8 @@ export class TcpTransport implements Transport {
     if (dropInbound) void this.inbound.get(peerId)?.close();
   }
 
-  private accept(socket: net.Socket): void {
+  /** `certificateMemberId`: with TLS, the member id the peer's verified certificate names. */
+  private accept(socket: net.Socket, certificateMemberId?: string | null): void {
     if (this.closed || this.pending.size >= this.maxPendingConnections) {
       this.counters.connectionsRefused += 1;
       this.logger.warn({ remote: socket.remoteAddress, pending: this.pending.size },
@@ -298,6 +326,7 @@ export class TcpTransport implements Transport {
       maxFrameBytes: this.maxFrameBytes,
       logger: this.logger,
       stats: this.counters,
+      ...(certificateMemberId === undefined ? {} : { certificateMemberId }),
       isKnownPeer: (nodeId) => this.addresses.has(nodeId),
       onAuthenticated: (authenticated) => this.onAuthenticated(authenticated),
       onMessage: (message) => this.options.onMessage(message),
