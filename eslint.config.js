@@ -1,4 +1,4 @@
-// Lint rules that carry the architecture: the core (src/raft, src/kv, src/lock, src/registry) is deterministic,
+// Lint rules that carry the architecture: the core (src/raft, src/kv, src/lock, src/registry, src/auth) is deterministic,
 // so it may not touch clocks, randomness, timers, the process or Node's I/O modules.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -31,7 +31,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'error' },
   },
   {
-    files: ['src/raft/**/*.ts', 'src/kv/**/*.ts', 'src/lock/**/*.ts', 'src/registry/**/*.ts'],
+    files: ['src/raft/**/*.ts', 'src/kv/**/*.ts', 'src/lock/**/*.ts', 'src/registry/**/*.ts', 'src/auth/**/*.ts'],
     rules: {
       'no-restricted-globals': ['error', ...nondeterministicGlobals],
       'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'Use the injected Random.' }],

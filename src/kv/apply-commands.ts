@@ -24,6 +24,7 @@ import { type KvErrorResult, kvError } from './kv-errors.ts';
 import type { KeyValue } from './types.ts';
 import { type ApplyContext, finishWrite } from './apply-context.ts';
 import { applyTxn } from './txn.ts';
+import { applyAuthBody } from '../auth/apply.ts';
 import { afterLeaseKeysDeleted, applyServiceDeregister, applyServiceRegister, applyServiceStatus } from '../registry/apply.ts';
 import {
   applyElectionProclaim,
@@ -68,6 +69,14 @@ export function applyBody(context: ApplyContext, body: KvCommandBody): KvResult 
       return applyElectionProclaim(context, body);
     case 'lockDelayEnd':
       return applyLockDelayEnd(context, body);
+    case 'authRolePut':
+    case 'authRoleDelete':
+    case 'authUserPut':
+    case 'authUserDelete':
+    case 'authTokenCreate':
+    case 'authTokenRevoke':
+    case 'authBootstrap':
+      return applyAuthBody(context, body);
     default:
       return assertNever(body, 'command body');
   }

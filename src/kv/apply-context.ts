@@ -5,6 +5,7 @@
  * the one way a write ends, so a revision never moves without its events reaching the feed.
  */
 import type { LockEvent, LockTable } from '../lock/index.ts';
+import type { AuthTable } from '../auth/auth-table.ts';
 import type { LeaseCountdown, LeaseTable } from './leases.ts';
 import type { MvccStore, MvccWrite } from './mvcc-store.ts';
 import type { WatchBatch, WatchFeed } from './watch-feed.ts';
@@ -23,6 +24,10 @@ export interface ApplyContext {
   readonly locks: LockTable;
   /** What this apply did to locks: grants to wake, lock-delays to count down. */
   readonly lockEvents: LockEvent[];
+  /** Users, roles and tokens (src/auth). */
+  readonly auth: AuthTable;
+  /** The proposer's wall clock, carried in the entry: the only time an apply may read. */
+  readonly proposedAtMs: number;
 }
 
 /**
@@ -30,12 +35,16 @@ export interface ApplyContext {
  * spread (`{ ...parts, batches: [] }`) took V8's slow path on every call and cost more than the
  * rest of a put's apply together (14k puts/s against 75k with plain fields; bench/kv.ts).
  */
-export function newApplyContext(parts: Pick<ApplyContext, 'store' | 'leases' | 'feed' | 'locks'>): ApplyContext {
+export function newApplyContext(
+  parts: Pick<ApplyContext, 'store' | 'leases' | 'feed' | 'locks' | 'auth' | 'proposedAtMs'>,
+): ApplyContext {
   return {
     store: parts.store,
     leases: parts.leases,
     feed: parts.feed,
     locks: parts.locks,
+    auth: parts.auth,
+    proposedAtMs: parts.proposedAtMs,
     batches: [],
     leasesGranted: [],
     leasesRemoved: [],

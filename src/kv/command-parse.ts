@@ -20,6 +20,7 @@ import {
   checkValue,
 } from './limits.ts';
 import { REGISTRY_BODY_FIELDS, parseRegistryBody } from '../registry/command-parse.ts';
+import { AUTH_BODY_FIELDS, parseAuthBody } from '../auth/command-parse.ts';
 import { LOCK_BODY_FIELDS, lockRef, parseFence, parseLockBody } from './lock-command-parse.ts';
 import { type Fields, ParseError, array, check, count, fail, flag, key, leaseId, optional, record, string } from './parse-fields.ts';
 
@@ -129,6 +130,7 @@ const BODY_FIELDS: Readonly<Record<KvCommandBody['type'], readonly string[]>> = 
   compact: ['type', 'revision'],
   ...REGISTRY_BODY_FIELDS,
   ...LOCK_BODY_FIELDS,
+  ...AUTH_BODY_FIELDS,
 };
 
 function isBodyType(type: unknown): type is KvCommandBody['type'] {
@@ -183,6 +185,14 @@ function parseBody(value: unknown, limits: KvLimits): KvCommandBody {
     case 'serviceDeregister':
     case 'serviceStatus':
       return parseRegistryBody(type, fields);
+    case 'authRolePut':
+    case 'authRoleDelete':
+    case 'authUserPut':
+    case 'authUserDelete':
+    case 'authTokenCreate':
+    case 'authTokenRevoke':
+    case 'authBootstrap':
+      return parseAuthBody(type, fields);
   }
 }
 

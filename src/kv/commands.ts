@@ -20,6 +20,7 @@ import type {
   ServiceRegisterResult,
   ServiceStatusResult,
 } from '../registry/types.ts';
+import type { AuthCommandBody, AuthResultByType } from '../auth/types.ts';
 
 export interface KvCommand {
   /** The proposer's wall clock when it proposed; the dedup window is measured on it. */
@@ -39,7 +40,8 @@ export type KvCommandBody =
   | LeaseExpireCommand
   | CompactCommand
   | LockCommandBody
-  | RegistryCommandBody;
+  | RegistryCommandBody
+  | AuthCommandBody;
 
 export type KvCommandType = KvCommandBody['type'];
 
@@ -192,7 +194,7 @@ export interface CompactResult {
 }
 
 /** The success result of each command type. */
-export interface KvResultByType extends LockResultByType {
+export interface KvResultByType extends LockResultByType, AuthResultByType {
   readonly put: PutResult;
   readonly delete: DeleteResult;
   readonly deletePrefix: DeletePrefixResult;

@@ -8,8 +8,9 @@
  * and throws a ConcordError('storage_failure') naming what is wrong, including an unknown
  * format version, rather than load something half-understood.
  *
- * Versions: 2 added the lock table (`locks`). A version 1 snapshot still loads, as a state with
- * no locks (there were none then); a version 1 reader refuses version 2 rather than drop locks.
+ * Versions: 2 added the lock table (`locks`), 3 the auth table (`auth`: users, roles, hashed
+ * tokens). An older snapshot still loads, as a state without what it lacks (there was none
+ * then); an older reader refuses a newer version rather than drop locks or auth.
  */
 import { Packr } from 'msgpackr';
 import { ConcordError } from '../common/errors.ts';
@@ -18,10 +19,12 @@ import type { DedupState } from './dedup.ts';
 import type { LeaseTableState } from './leases.ts';
 import { type LockTableState, lockStateFromWire, lockStateToWire } from '../lock/index.ts';
 import type { KeyValue, WatchEvent } from './types.ts';
+import type { AuthTableState } from '../auth/auth-table.ts';
+import { authStateFromWire, authStateToWire } from '../auth/state-codec.ts';
 
-export const SNAPSHOT_FORMAT_VERSION = 2;
+export const SNAPSHOT_FORMAT_VERSION = 3;
 /** Older versions this build still reads. */
-const READABLE_FORMAT_VERSIONS: readonly number[] = [1, SNAPSHOT_FORMAT_VERSION];
+const READABLE_FORMAT_VERSIONS: readonly number[] = [1, 2, SNAPSHOT_FORMAT_VERSION];
 const MAGIC = [0x43, 0x4b, 0x56, 0x53]; // "CKVS"
 const HEADER_BYTES = MAGIC.length + 1;
 
@@ -44,6 +47,7 @@ export interface KvSnapshotState {
   readonly compactRevision: number;
   readonly history: readonly WatchEvent[];
   readonly dedup: DedupState;
+  readonly auth: AuthTableState;
 }
 
 type KvTuple = [string, string, number, number, number, string | null];
@@ -75,6 +79,7 @@ export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
       maxSeenProposedAtMs: state.dedup.maxSeenProposedAtMs,
       entries: state.dedup.entries.map((entry) => [entry.key, entry.proposedAtMs, entry.result]),
     },
+    auth: authStateToWire(state.auth),
   });
   const data = new Uint8Array(HEADER_BYTES + payload.length);
   data.set(MAGIC, 0);
@@ -198,5 +203,7 @@ export function decodeSnapshot(data: Uint8Array): KvSnapshotState {
     dedup: decodeDedup(root['dedup']),
     // Version 1 has no `locks`: the empty table.
     locks: lockStateFromWire(version === 1 ? undefined : object(root['locks'], 'locks'), corrupt),
+    // Versions 1 and 2 have no `auth`: no users, roles or tokens.
+    auth: authStateFromWire(version < 3 ? undefined : object(root['auth'], 'auth'), corrupt),
   };
 }

@@ -30,6 +30,7 @@ import { type ApplyContext, newApplyContext } from './apply-context.ts';
 import { type LockEvent, type LockQueries, LockTable } from '../lock/index.ts';
 import { isSystemKey, userVisibleRange } from './system-keys.ts';
 import { applyBody } from './apply-commands.ts';
+import { AuthTable, type AuthQueries } from '../auth/auth-table.ts';
 
 export type KvStateMachineOptions = Partial<KvStateMachineConfig>;
 
@@ -88,6 +89,7 @@ export class KvStateMachine {
   private readonly restoreListeners = new Set<() => void>();
   private lockTable = this.newLockTable();
   private readonly lockListeners = new Set<(events: readonly LockEvent[]) => void>();
+  private authTable = new AuthTable();
 
   constructor(options: KvStateMachineOptions = {}) {
     this.settings = resolveConfig(options);
@@ -134,6 +136,8 @@ export class KvStateMachine {
       leases: this.leaseTable,
       feed: this.feed,
       locks: this.lockTable,
+      auth: this.authTable,
+      proposedAtMs: command.proposedAtMs,
     });
     const result = applyBody(context, command.body);
     if (idempotencyKey !== undefined) this.dedup.record(idempotencyKey, command.proposedAtMs, result);
@@ -209,6 +213,11 @@ export class KvStateMachine {
     return this.feed.onEvents(listener);
   }
 
+  /** Users, roles and tokens (hashed): what the server authenticates and authorizes against. */
+  get auth(): AuthQueries {
+    return this.authTable;
+  }
+
   /** Locks and elections: holders, queues, recent holders, lock-delays in force. */
   get locks(): LockQueries {
     return this.lockTable;
@@ -249,6 +258,7 @@ export class KvStateMachine {
       compactRevision: this.feed.compactRevision,
       history: this.feed.retained(),
       dedup: this.dedup.exportState(),
+      auth: this.authTable.exportState(),
     });
   }
 
@@ -256,7 +266,7 @@ export class KvStateMachine {
   restore(data: Uint8Array): void {
     const state = decodeSnapshot(data);
     // Built aside and swapped in, so a snapshot that fails a check leaves this machine as it was.
-    let parts: { leaseTable: LeaseTable; store: MvccStore; dedup: DedupTable; lockTable: LockTable };
+    let parts: { leaseTable: LeaseTable; store: MvccStore; dedup: DedupTable; lockTable: LockTable; authTable: AuthTable };
     try {
       const leaseTable = new LeaseTable();
       leaseTable.load(state.leases);
@@ -266,8 +276,10 @@ export class KvStateMachine {
       dedup.load(state.dedup);
       const lockTable = this.newLockTable();
       lockTable.load(state.locks, (id) => leaseTable.has(id));
+      const authTable = new AuthTable();
+      authTable.load(state.auth);
       this.feed.load(state.config.historyMaxEvents, state.compactRevision, state.history); // checks, then replaces
-      parts = { leaseTable, store, dedup, lockTable };
+      parts = { leaseTable, store, dedup, lockTable, authTable };
     } catch (error) {
       if (!(error instanceof AssertionError)) throw error;
       throw new ConcordError('storage_failure', `KV snapshot: inconsistent: ${error.message}`, {}, { cause: error });
@@ -277,6 +289,7 @@ export class KvStateMachine {
     this.store = parts.store;
     this.dedup = parts.dedup;
     this.lockTable = parts.lockTable;
+    this.authTable = parts.authTable;
     this.applied = state.appliedIndex;
     for (const listener of this.restoreListeners) listener();
   }
