@@ -354,6 +354,7 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
       logger,
       members: () => directory.membersOf(runningNode.host.raft.members),
       peerStates: () => Object.fromEntries(transport.peerStates()),
+      transportStats: () => transport.stats(),
       // TEST-ONLY planted bug (hidden --test-stale-reads-ms; 0 = off): see src/server/test-plants.ts.
       ...(options.testStaleReadsMs > 0 ? { testStaleReadsMs: options.testStaleReadsMs } : {}),
     });

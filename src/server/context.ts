@@ -29,6 +29,8 @@ export interface ServerDeps {
   members(): readonly MemberInfo[];
   /** Peer connection states for the peer gauge of /metrics. */
   peerStates?(): Readonly<Record<string, PeerConnectionState>>;
+  /** The peer transport's counters, for /metrics. */
+  transportStats?(): Readonly<import('../rpc/transport-stats.ts').TransportStats>;
   /** Overrides of the server's bounds and timings (see limits.ts). */
   readonly limits?: Partial<ServerLimits>;
   /**

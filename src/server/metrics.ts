@@ -7,6 +7,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { KvNode } from '../node/kv-node.ts';
+import { messagesDropped, type TransportStats } from '../rpc/transport-stats.ts';
 
 export type PeerConnectionState = 'connected' | 'connecting' | 'disconnected';
 
@@ -15,6 +16,8 @@ const PEER_STATES: readonly PeerConnectionState[] = ['connected', 'connecting', 
 export interface MetricsSources {
   readonly node: KvNode;
   readonly peerStates?: () => Readonly<Record<string, PeerConnectionState>>;
+  /** The peer transport's counters (absent in tests that run nodes without one). */
+  readonly transportStats?: () => Readonly<TransportStats>;
   readonly sampleIntervalMs: number;
 }
 
@@ -81,6 +84,19 @@ export class ConcordMetrics {
         }
       },
     });
+    // Messages per frame and frames per proposal show how well sends coalesce (each frame is
+    // one socket write, the dearest part of replication on a busy node).
+    const transportCounter = (name: string, help: string, read: (stats: Readonly<TransportStats>) => number): void => {
+      const stats = sources.transportStats;
+      if (stats === undefined) return;
+      new Counter({ name, help, registers, collect() { this.reset(); this.inc(read(stats())); } });
+    };
+    transportCounter('concord_peer_frames_sent_total', 'Frames (socket writes) sent to peers.', (s) => s.framesSent);
+    transportCounter('concord_peer_messages_sent_total', 'Raft messages sent to peers.', (s) => s.messagesSent);
+    transportCounter('concord_peer_bytes_sent_total', 'Bytes sent to peers.', (s) => s.bytesSent);
+    transportCounter('concord_peer_frames_received_total', 'Frames received from peers.', (s) => s.framesReceived);
+    transportCounter('concord_peer_messages_received_total', 'Raft messages received from peers.', (s) => s.messagesReceived);
+    transportCounter('concord_peer_messages_dropped_total', 'Messages the transport dropped (full queue, oversized, unknown peer, closing, misaddressed).', messagesDropped);
     this.httpRequests = new Counter({
       name: 'concord_http_requests_total',
       help: 'HTTP requests answered, by method, route pattern and status.',

@@ -4,6 +4,7 @@
  * createHttpServer listening on 127.0.0.1:0, with members() returning the real URLs. Tests talk
  * HTTP to it with undici.
  */
+import { emptyStats, type TransportStats } from '../../src/rpc/transport-stats.ts';
 import pino from 'pino';
 import { afterEach, beforeEach } from 'vitest';
 import { request } from 'undici';
@@ -38,10 +39,16 @@ const TICK_MS = 10;
 class InProcessNetwork {
   readonly nodes = new Map<string, KvNode>();
   readonly isolated = new Set<string>();
+  /** Per sender, counted as the TCP transport counts them (one send call = one frame). */
+  readonly stats = new Map<string, TransportStats>();
 
   transportFor(from: string): Transport {
+    const stats = emptyStats();
+    this.stats.set(from, stats);
     return {
       send: (messages: readonly Message[]) => {
+        stats.framesSent += 1;
+        stats.messagesSent += messages.length;
         for (const message of messages) {
           setImmediate(() => {
             if (this.isolated.has(from) || this.isolated.has(message.to)) return;
@@ -132,6 +139,7 @@ export class TestCluster {
             .filter((peer) => peer.id !== id)
             .map((peer) => [peer.id, this.network.isolated.has(peer.id) || this.network.isolated.has(id) ? 'disconnected' : 'connected']),
         ),
+      transportStats: () => this.network.stats.get(id) ?? emptyStats(),
       limits: { watchProgressIntervalMs: 200, leaderPollIntervalMs: 10, shutdownGraceMs: 200, ...options.limits },
     });
     const member: TestMember = { id, node, server, url: '' };

@@ -71,6 +71,13 @@ describe('metrics, OpenAPI and protocol details', () => {
     expect(text).toMatch(/^concord_proposal_duration_seconds_count 3$/m);
     expect(text).toMatch(/^concord_storage_fsync_duration_seconds_count 1$/m);
     expect(text).toContain(`concord_peer_connection_state{peer="${follower!.id}",state="disconnected"} 1`);
+    // The leader replicated three puts (and heartbeats): its transport counters say so.
+    const sent = Number(/^concord_peer_messages_sent_total (\d+)$/m.exec(text)?.[1]);
+    const frames = Number(/^concord_peer_frames_sent_total (\d+)$/m.exec(text)?.[1]);
+    expect(sent).toBeGreaterThanOrEqual(6);
+    expect(frames).toBeGreaterThan(0);
+    expect(frames).toBeLessThanOrEqual(sent);
+    expect(text).toMatch(/^concord_peer_messages_dropped_total 0$/m);
     // The follower's three PUTs were forwarded: the leader answered them under the route pattern.
     expect(text).toMatch(/^concord_http_requests_total\{method="PUT",route="\/v1\/kv\/\*",status="200"\} 3$/m);
   });
