@@ -7,6 +7,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Concord, ConcordError } from '../client/index.ts';
 import { BackupFormatError } from '../maintenance/backup-format.ts';
+import { readCertificateFile, readKeyFile } from '../tls/tls-files.ts';
 
 /** Exit codes by error class (docs/cli.md). */
 export const EXIT = {
@@ -66,6 +67,9 @@ const GLOBAL_OPTIONS = {
   endpoints: { type: 'string' },
   json: { type: 'boolean' },
   'timeout-ms': { type: 'string' },
+  cacert: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies NonNullable<ParseArgsConfig['options']>;
 
@@ -75,7 +79,13 @@ export const GLOBAL_FLAGS_HELP = `global flags:
   --json                machine output: JSON on stdout (one object per line for streams),
                         errors as {"error":{code,message,...}} on stderr
   --timeout-ms N        deadline of each call, retries included (default 5000)
+  --cacert FILE         CA bundle to trust for https:// endpoints (default $CONCORD_CACERT)
+  --cert FILE, --key FILE
+                        client certificate and key, for a cluster that requires them
+                        (--client-ca); default $CONCORD_CERT, $CONCORD_KEY
   -h, --help            help for the command`;
+
+const TLS_FLAGS: ReadonlySet<string> = new Set(['--cacert', '--cert', '--key']);
 
 /** Splits `concord [global flags] command ...` so the command sees its global flags too. */
 export function hoistGlobalFlags(argv: readonly string[]): string[] {
@@ -86,10 +96,10 @@ export function hoistGlobalFlags(argv: readonly string[]): string[] {
     if (arg === '--json') {
       leading.push(arg);
       index += 1;
-    } else if (arg === '--endpoints' || arg === '--timeout-ms') {
+    } else if (arg === '--endpoints' || arg === '--timeout-ms' || TLS_FLAGS.has(arg)) {
       leading.push(arg, argv[index + 1] ?? '');
       index += 2;
-    } else if (arg.startsWith('--endpoints=') || arg.startsWith('--timeout-ms=')) {
+    } else if (arg.startsWith('--endpoints=') || arg.startsWith('--timeout-ms=') || TLS_FLAGS.has(arg.split('=')[0] ?? '')) {
       leading.push(arg);
       index += 1;
     } else {
@@ -117,6 +127,8 @@ export interface Globals {
   readonly json: boolean;
   readonly timeoutMs: number | undefined;
   readonly help: boolean;
+  /** PEM text read from --cacert/--cert/--key (or CONCORD_CACERT/_CERT/_KEY); absent = defaults. */
+  readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
 }
 
 /** parseArgs with the global flags added; unknown flags and bad values are UsageErrors. */
@@ -137,8 +149,32 @@ export function parse(argv: readonly string[], options: OptionsConfig = {}, pass
     json: values['json'] === true,
     timeoutMs: typeof timeout === 'string' ? positiveInt(timeout, '--timeout-ms') : undefined,
     help: values['help'] === true,
+    ...clientTlsOf(values),
   };
   return { positionals: result.positionals, values, globals, rest };
+}
+
+/** The TLS files of the flags or their CONCORD_* twins, read now so a bad path is a usage error. */
+function clientTlsOf(values: Parsed['values']): Pick<Globals, 'tls'> {
+  const pathOf = (flag: string): string | undefined => {
+    const value = values[flag];
+    const fromEnv = process.env[`CONCORD_${flag.toUpperCase()}`];
+    return typeof value === 'string' ? value : fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+  };
+  const [caPath, certPath, keyPath] = [pathOf('cacert'), pathOf('cert'), pathOf('key')];
+  if ((certPath === undefined) !== (keyPath === undefined)) throw new UsageError('--cert and --key must be given together');
+  if (caPath === undefined && certPath === undefined) return {};
+  try {
+    return {
+      tls: {
+        ...(caPath === undefined ? {} : { ca: readCertificateFile(caPath, 'cacert') }),
+        ...(certPath === undefined ? {} : { cert: readCertificateFile(certPath, 'cert') }),
+        ...(keyPath === undefined ? {} : { key: readKeyFile(keyPath, 'key') }),
+      },
+    };
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
 }
 
 export function positiveInt(text: string, what: string, { allowZero = false } = {}): number {
@@ -171,7 +207,11 @@ export function expectPositionals(positionals: readonly string[], names: readonl
 export function connect(globals: Globals): Concord {
   const endpoints = globals.endpoints.split(',').map((endpoint) => endpoint.trim()).filter((endpoint) => endpoint !== '');
   if (endpoints.length === 0) throw new UsageError('--endpoints is empty');
-  return new Concord({ endpoints, ...(globals.timeoutMs === undefined ? {} : { timeoutMs: globals.timeoutMs }) });
+  return new Concord({
+    endpoints,
+    ...(globals.timeoutMs === undefined ? {} : { timeoutMs: globals.timeoutMs }),
+    ...(globals.tls === undefined ? {} : { tls: globals.tls }),
+  });
 }
 
 /** Colours, only when stdout (or stderr) is a TTY and NO_COLOR is unset. */

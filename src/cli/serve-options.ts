@@ -5,6 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { ConcordError } from '../common/errors.ts';
+import type { PeerTlsOptions } from '../rpc/peer-tls.ts';
+import { loadTlsMaterial, type TlsMaterial } from '../tls/tls-files.ts';
 
 export interface HostPort {
   readonly host: string;
@@ -42,6 +44,13 @@ export interface ServeOptions {
    * catches stale reads. 0 (the default) = off.
    */
   readonly testStaleReadsMs: number;
+  /**
+   * --client-cert/--client-key (and --client-ca): the client API serves HTTPS; with the CA,
+   * clients must present a certificate it signed. null = plain HTTP. The files are read here.
+   */
+  readonly clientTls: TlsMaterial | null;
+  /** --peer-cert/--peer-key/--peer-ca, all three: mutual TLS between peers. null = plain TCP. */
+  readonly peerTls: PeerTlsOptions | null;
 }
 
 /** Applied entries between snapshots: etcd's order of magnitude, a few MiB of log at most. */
@@ -69,6 +78,13 @@ const FLAGS = {
   'snapshot-every': { required: false, fallback: String(DEFAULT_SNAPSHOT_EVERY) },
   // TEST-ONLY planted bug (see ServeOptions.testStaleReadsMs); hidden from help on purpose.
   'test-stale-reads-ms': { required: false, fallback: '0' },
+  // TLS (docs/security.md): PEM file paths.
+  'client-cert': { required: false },
+  'client-key': { required: false },
+  'client-ca': { required: false },
+  'peer-cert': { required: false },
+  'peer-key': { required: false },
+  'peer-ca': { required: false },
 } as const satisfies Record<string, FlagSpec>;
 
 type FlagName = keyof typeof FLAGS;
@@ -78,6 +94,21 @@ export const SERVE_FLAGS: readonly string[] = Object.keys(FLAGS);
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** An IPv6 literal goes in brackets in a URL. */
+function formatUrlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Peer TLS is mutual: a certificate, its key and the cluster CA, all three or none. */
+function parsePeerTls(cert: string | null, key: string | null, ca: string | null): PeerTlsOptions | null {
+  const given = [cert, key, ca].filter((path) => path !== null).length;
+  if (given === 0) return null;
+  if (given < 3) throw invalid('--peer-cert, --peer-key and --peer-ca must be given together (peer TLS is mutual)');
+  const material = loadTlsMaterial('peer', { cert, key, ca });
+  if (material?.ca === undefined) throw invalid('--peer-ca is required for peer TLS');
+  return { cert: material.cert, key: material.key, ca: material.ca };
+}
 
 function invalid(message: string): ConcordError {
   return new ConcordError('invalid_argument', message);
@@ -170,7 +201,9 @@ export function parseServeOptions(argv: readonly string[], env: Readonly<Record<
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw invalid(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   }
-  const advertiseClient = value('advertise-client') ?? `http://${listenClient.host}:${listenClient.port}`;
+  const clientTls = loadTlsMaterial('client', { cert: value('client-cert') ?? null, key: value('client-key') ?? null, ca: value('client-ca') ?? null });
+  const peerTls = parsePeerTls(value('peer-cert') ?? null, value('peer-key') ?? null, value('peer-ca') ?? null);
+  const advertiseClient = value('advertise-client') ?? `${clientTls === null ? 'http' : 'https'}://${formatUrlHost(listenClient.host)}:${listenClient.port}`;
   try {
     new URL(advertiseClient);
   } catch {
@@ -200,5 +233,7 @@ export function parseServeOptions(argv: readonly string[], env: Readonly<Record<
     logLevel: logLevel as ServeOptions['logLevel'],
     snapshotEvery,
     testStaleReadsMs,
+    clientTls,
+    peerTls,
   };
 }

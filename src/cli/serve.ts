@@ -32,6 +32,7 @@ import { TcpTransport, type PeerAddress } from '../rpc/tcp-transport.ts';
 import { LevelStorage } from '../storage/level-storage.ts';
 import type { ServeOptions } from './serve-options.ts';
 import { TimedStorage } from './timed-storage.ts';
+import { authEnabledIn, warnAboutExposure } from './exposure-warning.ts';
 import type { ServerDeps } from '../server/index.ts';
 
 /** 100 ms ticks, elections after 10–20 ticks: etcd's 1 s election timeout, 100 ms heartbeat. */
@@ -230,6 +231,8 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     maxQueuedMessagesPerPeer: 10_000,
     reconnectBaseMs: 50,
     reconnectMaxMs: 2_000,
+    // Mutual TLS between peers (--peer-cert/--peer-key/--peer-ca); plain TCP without.
+    ...(options.peerTls === null ? {} : { tls: options.peerTls }),
   });
 
   let shuttingDown = false;
@@ -354,6 +357,8 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
       logger,
       members: () => directory.membersOf(runningNode.host.raft.members),
       peerStates: () => Object.fromEntries(transport.peerStates()),
+      // HTTPS (--client-cert/--client-key; client certificates required with --client-ca).
+      ...(options.clientTls === null ? {} : { tls: options.clientTls }),
       transportStats: () => transport.stats(),
       // TEST-ONLY planted bug (hidden --test-stale-reads-ms; 0 = off): see src/server/test-plants.ts.
       ...(options.testStaleReadsMs > 0 ? { testStaleReadsMs: options.testStaleReadsMs } : {}),
@@ -366,6 +371,7 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
         advertiseClient: options.advertiseClient, dataDir: options.dataDir, members: bootstrap.voters },
       'concord node started',
     );
+    warnAboutExposure({ ...options, authEnabled: authEnabledIn(options) }, logger);
     if (joining) {
       requestMembership(joinOptions).then(
         (members) => logger.info({ members: members.map((member) => member.id) }, 'joined the cluster: now a voter'),

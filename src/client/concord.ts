@@ -13,7 +13,7 @@ import { MaintenanceClient } from './maintenance.ts';
 import { LeaseClient } from './leases.ts';
 import { acquireLock, describeLock, withLock, type LockHandle, type LockOptions, type LockView } from './locks.ts';
 import { RegistryClient } from './registry.ts';
-import { UndiciTransport, type Transport } from './transport.ts';
+import { UndiciTransport, type ClientTlsOptions, type Transport } from './transport.ts';
 import { defined, type CallOptions } from './types.ts';
 
 export interface ConcordOptions {
@@ -25,6 +25,11 @@ export interface ConcordOptions {
   readonly token?: string;
   /** An undici dispatcher of your own (proxy, TLS, interceptors). */
   readonly dispatcher?: Dispatcher;
+  /**
+   * For https:// endpoints: `ca` to trust (a cluster with its own CA), and `cert`/`key` when the
+   * cluster asks for client certificates (--client-ca). PEM text. Ignored with `dispatcher`.
+   */
+  readonly tls?: ClientTlsOptions;
   /** Replaces HTTP entirely (tests). */
   readonly transport?: Transport;
   /** The monotonic clock and timers lock/lease safety runs on (tests). */
@@ -48,7 +53,7 @@ export class Concord {
     this.core = new ClientCore({
       endpoints,
       timeoutMs: options.timeoutMs ?? 5_000,
-      transport: options.transport ?? new UndiciTransport(defined({ dispatcher: options.dispatcher })),
+      transport: options.transport ?? new UndiciTransport(defined({ dispatcher: options.dispatcher, tls: options.tls })),
       ...defined({ token: options.token, clock: options.clock, retry: options.retry }),
     });
     this.kv = new KvClient(this.core);

@@ -39,5 +39,5 @@ export {
 } from './registry.ts';
 export { TokenFence, fencePlugin, type FencePluginOptions, type FencedRequest } from './fence.ts';
 export { type ClientClock, systemClock } from './clock.ts';
-export { type Transport, type TransportRequest, type TransportResponse, type TransportStream, UndiciTransport, type UndiciTransportOptions } from './transport.ts';
+export { type ClientTlsOptions, type Transport, type TransportRequest, type TransportResponse, type TransportStream, UndiciTransport, type UndiciTransportOptions } from './transport.ts';
 export type { RetryOptions } from './core.ts';

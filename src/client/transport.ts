@@ -68,6 +68,16 @@ function parseBody(text: string, contentType: string | undefined): unknown {
   return text;
 }
 
+/**
+ * TLS for https:// endpoints: the CA bundle to trust (instead of Node's default roots) and a
+ * client certificate with its key, for a cluster started with --client-ca. PEM text.
+ */
+export interface ClientTlsOptions {
+  readonly ca?: string | Buffer;
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+}
+
 export interface UndiciTransportOptions {
   /** A dispatcher of your own (proxy, TLS settings, interceptors); closed by you, not by the SDK. */
   readonly dispatcher?: Dispatcher;
@@ -75,6 +85,8 @@ export interface UndiciTransportOptions {
   readonly keepAliveTimeoutMs?: number;
   /** Connect timeout per attempt (default 3 s). */
   readonly connectTimeoutMs?: number;
+  /** CA and client certificate for https:// endpoints (ignored with `dispatcher`). */
+  readonly tls?: ClientTlsOptions;
 }
 
 export class UndiciTransport implements Transport {
@@ -89,7 +101,7 @@ export class UndiciTransport implements Transport {
       this.owned = new Agent({
         keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
         connections: 64,
-        connect: { timeout: options.connectTimeoutMs ?? 3_000 },
+        connect: { timeout: options.connectTimeoutMs ?? 3_000, ...options.tls },
       });
       this.dispatcher = this.owned;
     }

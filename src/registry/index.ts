@@ -10,3 +10,4 @@ export { REGISTRY_BODY_FIELDS, parseRegistryBody } from './command-parse.ts';
 export { afterLeaseKeysDeleted, applyServiceDeregister, applyServiceRegister, applyServiceStatus } from './apply.ts';
 export { serviceMarkerKey, serviceInstancesPrefix } from './keys.ts';
 export * from './queries.ts';
+export { changedSince, watchUpdate } from './blocking.ts';

@@ -10,6 +10,8 @@ import type { ServerLimits } from './limits.ts';
 import type { LeaderRouter } from './leader-router.ts';
 import type { ConcordMetrics, PeerConnectionState } from './metrics.ts';
 import type { ReplicaService } from './replica-service.ts';
+import type { ClientStreamQuota } from './client-streams.ts';
+import type { TlsMaterial } from '../tls/tls-files.ts';
 
 export interface MemberInfo {
   readonly id: string;
@@ -31,6 +33,11 @@ export interface ServerDeps {
   peerStates?(): Readonly<Record<string, PeerConnectionState>>;
   /** The peer transport's counters, for /metrics. */
   transportStats?(): Readonly<import('../rpc/transport-stats.ts').TransportStats>;
+  /**
+   * Serve HTTPS with this certificate and key; with `ca`, clients must present a certificate
+   * it signed (client-tls.ts). Forwarding to an https:// leader uses them too. Absent = HTTP.
+   */
+  readonly tls?: TlsMaterial;
   /** Overrides of the server's bounds and timings (see limits.ts). */
   readonly limits?: Partial<ServerLimits>;
   /**
@@ -55,4 +62,6 @@ export interface ServerContext {
   readonly metrics: ConcordMetrics;
   readonly service: ReplicaService;
   readonly router: LeaderRouter;
+  /** Streams open per client address (limits.maxWatchersPerClient). */
+  readonly clientStreams: ClientStreamQuota;
 }

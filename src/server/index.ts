@@ -30,6 +30,8 @@ import { ConcordError } from '../common/errors.ts';
 import type { ConcordApp, ServerContext, ServerDeps } from './context.ts';
 import { contractClientErrorHandler, installErrorHandlers, sendErrorAnswer, toErrorAnswer } from './http-errors.ts';
 import { resolveServerLimits } from './limits.ts';
+import { ClientStreamQuota } from './client-streams.ts';
+import { forwardingTls, httpsServerOptions } from './client-tls.ts';
 import { ConcordMetrics } from './metrics.ts';
 import { LeaderForwarder } from './leader-forwarder.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -70,6 +72,8 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
   let requestCounter = 0;
   const app = fastify({
     loggerInstance: deps.logger,
+    // HTTPS when the node has a certificate (--client-cert); client certificates with --client-ca.
+    ...(deps.tls === undefined ? {} : { https: httpsServerOptions(deps.tls) }),
     // fastify's two info lines per request (incoming, completed) cost two synchronous writes to
     // stdout per request, ~8 % of a leader's CPU under load; installCommonHeaders logs one line
     // per request at debug instead, and every 5xx answer at warn.
@@ -100,18 +104,20 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     ...(deps.transportStats === undefined ? {} : { transportStats: deps.transportStats }),
     sampleIntervalMs: limits.metricsSampleIntervalMs,
   });
-  const forwarder = new LeaderForwarder(deps.nodeId, limits.maxForwardedInFlight);
+  const forwarder = new LeaderForwarder(deps.nodeId, limits.maxForwardedInFlight, forwardingTls(deps.tls));
   const router = new LeaderRouter({
     forwarder,
     members: () => deps.members(),
     pollIntervalMs: limits.leaderPollIntervalMs,
   });
   const service = new ReplicaService(deps.node, metrics, limits.leaderPollIntervalMs);
-  const context: ServerContext = { deps, limits, metrics, service, router };
+  const clientStreams = new ClientStreamQuota(limits.maxWatchersPerClient);
+  const context: ServerContext = { deps, limits, metrics, service, router, clientStreams };
   // Requests waiting for a lock or an election, and election observers, follow this replica's log.
   const lockWaiters = new LockWaiters(deps.node.kv);
   const electionObservers = new ElectionObservers(deps.node.kv, limits.watchProgressIntervalMs);
 
+  capClientConnections(app, limits.maxClientConnections);
   installValidation(app as unknown as FastifyInstance);
   installErrorHandlers(app as unknown as FastifyInstance, limits.retryAfterSeconds);
   const lifecycle = { closing: false };
@@ -153,6 +159,24 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
       }
     },
   };
+}
+
+/**
+ * Node's own cap on open client connections: beyond it the listener closes new ones at once
+ * (its 'drop' event), which is cheaper than any answer; logged at most once a second.
+ */
+function capClientConnections(app: ConcordApp, maxConnections: number): void {
+  app.server.maxConnections = maxConnections;
+  let lastLoggedMs = 0;
+  let droppedSinceLog = 0;
+  app.server.on('drop', (dropped?: { remoteAddress?: string }) => {
+    droppedSinceLog += 1;
+    const nowMs = Date.now();
+    if (nowMs - lastLoggedMs < 1000) return;
+    app.log.warn({ maxConnections, dropped: droppedSinceLog, remote: dropped?.remoteAddress }, 'client connection limit reached: closing new connections');
+    lastLoggedMs = nowMs;
+    droppedSinceLog = 0;
+  });
 }
 
 /**

@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 import type { FastifyRequest } from 'fastify';
 import { ConcordError } from '../common/errors.ts';
+import type { ForwardingTls } from './client-tls.ts';
 import { FORWARDED_BY_HEADER, IDEMPOTENCY_KEY_HEADER, REMAINING_TIMEOUT_HEADER, type RequestScope } from './request-scope.ts';
 
 /** The leader's answer, to relay as is. */
@@ -36,6 +37,8 @@ export class LeaderForwarder {
   constructor(
     private readonly nodeId: string,
     private readonly maxInFlight: number,
+    /** Trust and client certificate for https:// leaders (client-tls.ts); undefined = defaults. */
+    private readonly tls?: ForwardingTls,
   ) {}
 
   /**
@@ -115,7 +118,9 @@ export class LeaderForwarder {
     const origin = new URL(url).origin;
     let pool = this.pools.get(origin);
     if (pool === undefined) {
-      pool = new Pool(origin, { connections: null, keepAliveTimeout: 30_000 });
+      const tls = this.tls;
+      const connect = tls !== undefined && origin.startsWith('https:') ? { connect: { ...tls } } : {};
+      pool = new Pool(origin, { connections: null, keepAliveTimeout: 30_000, ...connect });
       this.pools.set(origin, pool);
     }
     return pool;

@@ -15,6 +15,17 @@ export interface ServerLimits {
   readonly maxTimeoutMs: number;
   /** Concurrent watch streams on this node (429 overloaded beyond). */
   readonly maxWatchers: number;
+  /**
+   * Streams (watch, service watch, election observe) one client — one remote address — may hold
+   * open on this node at once (429 overloaded beyond); see client-streams.ts.
+   */
+  readonly maxWatchersPerClient: number;
+  /**
+   * Client TCP connections this node's HTTP listener keeps at once (Node's
+   * `server.maxConnections`): beyond it, a new connection is closed as soon as it is accepted,
+   * before any request is read, and the drop is logged. Keep-alive connections count while open.
+   */
+  readonly maxClientConnections: number;
   /** Blocking service queries (`GET /v1/services/{service}?index=`) waiting on this node (429 overloaded beyond). */
   readonly maxBlockingQueries: number;
   /** A watch stream idle this long gets an `event: progress` (the contract asks for ≤ 10 s). */
@@ -48,6 +59,8 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   defaultTimeoutMs: 5000,
   maxTimeoutMs: 120_000,
   maxWatchers: 10_000,
+  maxWatchersPerClient: 256,
+  maxClientConnections: 20_000,
   maxBlockingQueries: 10_000,
   watchProgressIntervalMs: 10_000,
   watchMaxBufferedBytes: 8 * 1024 * 1024,

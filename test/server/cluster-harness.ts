@@ -19,6 +19,7 @@ import type { ClusterConfig } from '../../src/raft/types.ts';
 import { createHttpServer, type HttpServer, type MemberInfo, type ServerLimits } from '../../src/server/index.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import type { KvStateMachineOptions } from '../../src/kv/index.ts';
+import type { TlsMaterial } from '../../src/tls/tls-files.ts';
 
 export interface TestMember {
   readonly id: string;
@@ -31,6 +32,8 @@ export interface ClusterOptions {
   readonly size?: number;
   readonly limits?: Partial<ServerLimits>;
   readonly kv?: KvStateMachineOptions;
+  /** Serve HTTPS (and require client certificates when it has a CA). */
+  readonly tls?: TlsMaterial;
 }
 
 const TICK_MS = 10;
@@ -140,6 +143,7 @@ export class TestCluster {
             .map((peer) => [peer.id, this.network.isolated.has(peer.id) || this.network.isolated.has(id) ? 'disconnected' : 'connected']),
         ),
       transportStats: () => this.network.stats.get(id) ?? emptyStats(),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
       limits: { watchProgressIntervalMs: 200, leaderPollIntervalMs: 10, shutdownGraceMs: 200, ...options.limits },
     });
     const member: TestMember = { id, node, server, url: '' };

@@ -9,7 +9,7 @@
  * each subscriber compares the service revision with the one it knows.
  */
 import type { KvStateMachine, WatchBatch } from '../../kv/index.ts';
-import { serviceMarkerKey, serviceRevision } from '../../registry/index.ts';
+import { changedSince, serviceMarkerKey } from '../../registry/index.ts';
 
 export type ServiceChangeSubscriber = () => void;
 
@@ -37,12 +37,13 @@ export class ServiceChangeHub {
   }
 
   /**
-   * Resolves once the service's revision exceeds `index`, after `waitMs`, or when `signal`
-   * aborts (client gone, server closing), whichever comes first. The check and the subscription
-   * happen in one synchronous step, so no change can slip between them.
+   * Resolves once the service's revision exceeds `index` (changedSince, the rule the simulator
+   * checks too), after `waitMs`, or when `signal` aborts (client gone, server closing),
+   * whichever comes first. The check and the subscription happen in one synchronous step, so
+   * no change can slip between them.
    */
   waitForChange(service: string, index: number, waitMs: number, signal: AbortSignal): Promise<void> {
-    if (serviceRevision(this.kv, service) > index || signal.aborted) return Promise.resolve();
+    if (changedSince(this.kv, service, index) || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const finish = (): void => {
         clearTimeout(timer);
@@ -51,7 +52,7 @@ export class ServiceChangeHub {
         resolve();
       };
       const unsubscribe = this.subscribe(service, () => {
-        if (serviceRevision(this.kv, service) > index) finish();
+        if (changedSince(this.kv, service, index)) finish();
       });
       const timer = setTimeout(finish, waitMs);
       signal.addEventListener('abort', finish, { once: true });

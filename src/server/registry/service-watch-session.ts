@@ -8,7 +8,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { KvStateMachine } from '../../kv/index.ts';
-import { type DiscoverFilter, discover } from '../../registry/index.ts';
+import { type DiscoverFilter, watchUpdate } from '../../registry/index.ts';
 import { SseSession } from '../watch/sse-session.ts';
 import { sseFrame } from '../watch/sse.ts';
 import type { ServiceChangeHub } from './service-changes.ts';
@@ -49,8 +49,8 @@ export class ServiceWatchSession extends SseSession {
 
   private sendIfChanged(): void {
     if (this.closed) return;
-    const view = discover(this.kv, this.options.service, this.options.filter);
-    if (view.revision === this.lastSentRevision) return;
+    const view = watchUpdate(this.kv, this.options.service, this.options.filter, this.lastSentRevision);
+    if (view === null) return;
     this.lastSentRevision = view.revision;
     this.write(sseFrame('instances', { revision: view.revision, instances: view.instances }, view.revision));
   }

@@ -102,6 +102,7 @@ export function registerElectionRoutes(app: ConcordApp, context: ServerContext, 
       if (observers.size >= context.limits.maxWatchers) {
         throw new ConcordError('overloaded', `this node serves at most ${context.limits.maxWatchers} streams`);
       }
+      context.clientStreams.admit(request, reply);
       observers.open(request.params.name, openEventStream(context, request, reply));
       return reply;
     },

@@ -227,6 +227,7 @@ export function registerRegistryRoutes(app: ConcordApp, context: ServerContext):
       if (sessions.size >= context.limits.maxWatchers) {
         throw new ConcordError('overloaded', `this node serves at most ${context.limits.maxWatchers} service watch streams`);
       }
+      context.clientStreams.admit(request, reply);
       // The first list reflects every write acknowledged before the request.
       await readBarrier(context, new RequestScope(request, context.limits, undefined), 'linearizable');
       const response = openEventStream(context, request, reply);

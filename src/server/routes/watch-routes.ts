@@ -76,6 +76,7 @@ export function registerWatchRoutes(app: ConcordApp, context: ServerContext): vo
       if (sessions.size >= context.limits.maxWatchers) {
         throw new ConcordError('overloaded', `this node serves at most ${context.limits.maxWatchers} watch streams`);
       }
+      context.clientStreams.admit(request, reply);
       // From here to the session's subscription nothing awaits: no change can fall in between.
       const start = startWatch(node.kv, request.query.fromRevision ?? resumeRevision(request), options);
       if ('compactRevision' in start) {
