@@ -179,6 +179,24 @@ describe('checkLinearizable: failed and unknown outcomes', () => {
     expect(history.get('x', 'a', [440, 450]).check({ maxStatesPerKey: 10_000 }).ok).toBe(false);
   });
 
+  it('stays cheap with many distinct timed-out writes that reads observed (seed 8014010)', () => {
+    // A partition leaves 24 concurrent puts of distinct values unknown; after the heal each is
+    // read in turn. A write whose value (written by it alone) was read took effect before that
+    // read completed, so it returns there, not at +infinity; left at +infinity, every one stays a
+    // candidate in every later configuration and the search needs about 2^24 of them.
+    const build = (): History => {
+      const history = h();
+      for (let i = 0; i < 24; i++) history.put('x', `v${i}`, [i, null], i);
+      for (let i = 0; i < 24; i++) history.get('x', `v${i}`, [100 + i * 10, 105 + i * 10], 30);
+      return history;
+    };
+    expect(build().check({ maxStatesPerKey: 5_000 }).ok).toBe(true);
+    // Still exact: a value cannot come back once a later-observed write replaced it...
+    expect(build().get('x', 'v3', [400, 410], 30).check({ maxStatesPerKey: 5_000 }).ok).toBe(false);
+    // ...and a write cannot be observed before it was invoked.
+    expect(h().get('x', 'w', [0, 5]).put('x', 'w', [10, null]).check().ok).toBe(false);
+  });
+
   it('treats unobserved values as one value without losing what they explain', () => {
     // "b" is never read, yet it is why the cas expecting "a" failed.
     const casAfterOverwrite = (): History => h().put('x', 'a', [0, 10]).put('x', 'b', [20, 30]).cas('x', 'a', 'c', false, [40, 50]);
@@ -279,7 +297,9 @@ describe('checkLinearizable: keys, budget, input checks, report', () => {
     expect(ids.length).toBeLessThan(history.records.length);
     expect(ids).toContain(201); // The stale read itself.
     expect(ids).toContain(199); // The last write it should have seen.
-    expect(result.reason).toContain('200 of 201');
+    // The search stops where "v50" is replaced while the stale read of it is still unplaced.
+    expect(result.reason).toContain('102 of 201');
+    expect(result.reason).toContain('get "x" → "v50"');
   });
 
   it('formats records one per line in invocation order', () => {

@@ -165,8 +165,15 @@ interface PreparedOp {
   readonly effect: string;
   /** Applies the operation and checks its observed result against the state. */
   readonly step: Step;
-  /** Outcome unknown: returns at +infinity and need not be linearized at all. */
+  /** Outcome unknown and never observed: returns at +infinity and need not be linearized at all. */
   readonly pendingForever: boolean;
+  /** When the search must have linearized it: the record's completion, or a patched one (returnBound). */
+  readonly returnsAtMs: number;
+  /**
+   * The value this op saw (an ok read's result, an ok swapping cas's expectation) when exactly
+   * one write in the history writes it; else null. See searchKey's pendingObservers.
+   */
+  readonly observes: Value;
   /** An earlier unknown op with the same effect that must be linearized first (see linkTwins). */
   twinBefore: PreparedOp | null;
 }
@@ -175,12 +182,18 @@ interface PreparedOp {
 function prepareOps(records: readonly HistoryRecord[]): PreparedOp[] {
   const ops: PreparedOp[] = [];
   const unobserved = unobservedWrites(records);
+  const { observedAt, soleWriterValues } = firstObservations(records);
   for (const original of records) {
     const record = withUnobservedValue(original, unobserved);
     const step = stepFor(record);
     if (step === null) continue;
-    const pendingForever = record.outcome.status === 'unknown';
-    ops.push({ index: ops.length, record: original, effect: effectOf(record.op), step, pendingForever, twinBefore: null });
+    const returnsAtMs = returnBound(record, observedAt);
+    const pendingForever = returnsAtMs === Number.POSITIVE_INFINITY;
+    const seen = observedValue(record);
+    const observes = seen !== null && soleWriterValues.has(seen) ? seen : null;
+    ops.push({
+      index: ops.length, record: original, effect: effectOf(record.op), step, pendingForever, returnsAtMs, observes, twinBefore: null,
+    });
   }
   linkTwins(ops);
   return ops;
@@ -217,6 +230,54 @@ function withUnobservedValue(record: HistoryRecord, unobserved: UnobservedWrites
   const { op } = record;
   if (op.kind === 'get' || !unobserved.isUnobserved(op.value)) return record;
   return { ...record, op: { ...op, value: unobserved.symbol } };
+}
+
+/**
+ * Patching observed unknown writes (as etcd's robustness tests do). When exactly one write in a
+ * key's history writes a value v (not absent), and an ok read returned v or an ok cas found v and
+ * swapped, then that write took effect, before the observer's linearization point and so no later
+ * than the observer's completion. Returning it there instead of at +infinity is exact, not a
+ * guess: it only drops linearizations in which the observer saw v before anyone wrote it. It
+ * matters when a partition leaves many writes and deletes of one key unknown: every one left at
+ * +infinity stays a candidate in every later configuration (seed 8014010: 62 unknown writes on
+ * one key exhausted a 2M-configuration budget).
+ */
+function firstObservations(records: readonly HistoryRecord[]): {
+  observedAt: Map<string, number>;
+  soleWriterValues: Set<string>;
+} {
+  const writers = new Map<string, number>();
+  const observedAt = new Map<string, number>();
+  for (const record of records) {
+    const { op, outcome, completeMs } = record;
+    if (op.kind !== 'get' && outcome.status !== 'fail' && op.value !== null) {
+      writers.set(op.value, (writers.get(op.value) ?? 0) + 1);
+    }
+    const seen = observedValue(record);
+    if (seen === null || completeMs === null) continue;
+    observedAt.set(seen, Math.min(observedAt.get(seen) ?? Number.POSITIVE_INFINITY, completeMs));
+  }
+  const soleWriterValues = new Set([...writers].filter(([, count]) => count === 1).map(([value]) => value));
+  for (const value of [...observedAt.keys()]) if (!soleWriterValues.has(value)) observedAt.delete(value);
+  return { observedAt, soleWriterValues };
+}
+
+/** The value an ok read returned or an ok swapping cas expected (absent counts as none). */
+function observedValue({ op, outcome }: HistoryRecord): Value {
+  if (outcome.status !== 'ok') return null;
+  if (op.kind === 'get') return outcome.value ?? null;
+  return op.kind === 'cas' && outcome.casSucceeded === true ? op.expected : null;
+}
+
+/** When `record` must be linearized by: its completion, a patched one, or +infinity. */
+function returnBound(record: HistoryRecord, observedAt: ReadonlyMap<string, number>): number {
+  if (record.outcome.status !== 'unknown') return record.completeMs ?? Number.POSITIVE_INFINITY;
+  const { op } = record;
+  if (op.kind === 'get' || op.value === null) return Number.POSITIVE_INFINITY;
+  const seenAt = observedAt.get(op.value);
+  // Seen before it was invoked: leave it at +infinity and let the search report the violation.
+  if (seenAt === undefined || seenAt < record.invokeMs) return Number.POSITIVE_INFINITY;
+  return seenAt;
 }
 
 /**
@@ -292,8 +353,7 @@ function buildEventList(ops: readonly PreparedOp[]): ListNode {
   const raw: RawEvent[] = [];
   for (const op of ops) {
     raw.push({ time: op.record.invokeMs, kind: 'call', op });
-    const completes = op.pendingForever ? null : op.record.completeMs;
-    raw.push({ time: completes ?? Number.POSITIVE_INFINITY, kind: 'return', op });
+    raw.push({ time: op.returnsAtMs, kind: 'return', op });
   }
   raw.sort(
     (a, b) =>
@@ -518,6 +578,18 @@ function searchKey(ops: readonly PreparedOp[], maxStates: number): KeyOutcome {
   let value: Value = null;
   // Unknown operations never have to be placed, so we are done once all others are.
   let unplaced = ops.filter((op) => !op.pendingForever).length;
+  // Observers of a value that one write alone writes, not yet placed. While the register holds
+  // such a value and some of its observers are unplaced, no op may change the register: the value
+  // could never come back for them. Exact, and it cuts the search from every subset of concurrent
+  // timed-out writes to their orders that respect the reads (seed 8014010).
+  const pendingObservers = new Map<Value, number>();
+  for (const op of ops) if (op.observes !== null) pendingObservers.set(op.observes, (pendingObservers.get(op.observes) ?? 0) + 1);
+  // A swapping cas observes the value it replaces: its own observation happens as it applies.
+  const leavesObservedValue = (op: PreparedOp, next: Value): boolean =>
+    next !== value && (pendingObservers.get(value) ?? 0) - (op.observes === value ? 1 : 0) > 0;
+  const noteObserver = (op: PreparedOp, delta: number): void => {
+    if (op.observes !== null) pendingObservers.set(op.observes, (pendingObservers.get(op.observes) ?? 0) + delta);
+  };
   let deepest: DeepestFailure | null = null;
   let entry = head.next;
 
@@ -528,11 +600,12 @@ function searchKey(ops: readonly PreparedOp[], maxStates: number): KeyOutcome {
     if (entry.kind === 'call') {
       const twin = entry.op.twinBefore;
       const next: Value | typeof ILLEGAL = twin && !linearized.has(twin.index) ? ILLEGAL : entry.op.step(value);
-      if (next !== ILLEGAL && tryLinearize(entry, next)) {
+      if (next !== ILLEGAL && !leavesObservedValue(entry.op, next) && tryLinearize(entry, next)) {
         if (cache.size > maxStates) return { kind: 'inconclusive', statesExplored: cache.size };
         stack.push({ call: entry, valueBefore: value });
         value = next;
         lift(entry);
+        noteObserver(entry.op, -1);
         if (!entry.op.pendingForever) unplaced--;
         entry = head.next; // The first return may have moved: rescan from the start.
       } else {
@@ -544,19 +617,34 @@ function searchKey(ops: readonly PreparedOp[], maxStates: number): KeyOutcome {
     // A return: this operation must come before everything after it, and none of the calls
     // we could still place here led anywhere. Undo the last choice and try the next call.
     if (deepest === null || stack.length > deepest.depth) {
-      deepest = { depth: stack.length, blocked: entry.op, value, lastLinearized: stack.at(-1)?.call.op ?? null };
+      // When the register holds a value some unplaced op must still observe, that op is what
+      // stops the search (a stale read, typically), not the write that could not replace it.
+      const blocked = unplacedObserverOf(value) ?? entry.op;
+      deepest = { depth: stack.length, blocked, value, lastLinearized: stack.at(-1)?.call.op ?? null };
     }
     const frame = stack.pop();
     if (frame === undefined) {
       return { kind: 'violation', statesExplored: cache.size, opCount: ops.length, ...deepest };
     }
     unlift(frame.call);
+    noteObserver(frame.call.op, +1);
     linearized.remove(frame.call.op.index);
     if (!frame.call.op.pendingForever) unplaced++;
     value = frame.valueBefore;
     entry = frame.call.next;
   }
   return { kind: 'linearizable', statesExplored: cache.size };
+
+  /** The earliest-invoked unplaced op that must still observe `held`, if any. */
+  function unplacedObserverOf(held: Value): PreparedOp | null {
+    if ((pendingObservers.get(held) ?? 0) === 0) return null;
+    let first: PreparedOp | null = null;
+    for (const op of ops) {
+      if (op.observes !== held || linearized.has(op.index)) continue;
+      if (first === null || op.record.invokeMs < first.record.invokeMs) first = op;
+    }
+    return first;
+  }
 
   /** Marks `call` linearized if (ops, value) is a new configuration; else leaves all as was. */
   function tryLinearize(call: EventEntry, valueAfter: Value): boolean {
