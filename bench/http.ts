@@ -1,155 +1,107 @@
 /**
- * The HTTP benchmark (`npm run bench -- http`): a real three-node cluster of `concord serve`
- * processes on loopback (127.0.0.11-13, temp data dirs, the production fsync path), driven
- * over keep-alive connections with undici, as a client would drive it:
+ * The key-value workloads over HTTP (`npm run bench -- http`), on the suite's load generator:
  *
- *   - sequential puts from one client to the leader: ops/s, p50/p99 latency;
- *   - puts with 64 requests in flight spread over the three nodes (followers forward);
- *   - linearizable gets with 64 in flight spread over the three nodes;
- *   - failover: kill -9 of the leader to the first acknowledged write through a survivor.
+ *   - sequential puts: 1 in flight, to the leader (latency of one replicated, fsync'd write);
+ *   - puts at 16, 64 and 256 in flight, round-robin over every node (followers forward); at 64
+ *     in flight the server CPU per put is read too: the CPU time the nodes used over the phase
+ *     (utime + stime from /proc, all of them) divided by the puts acknowledged — local cluster only;
+ *   - linearizable gets and serializable gets (`?consistency=serializable`, served from the
+ *     node's own state) at 64 in flight, round-robin over every node.
  *
- * Every phase is bounded by a count and a time budget; the cluster is always torn down.
+ * Keys are `bench/kv/NNNNNN` over a fixed key space, values 64 bytes; a warm-up writes every key
+ * first (not counted), so gets always find their key.
  */
-import { performance } from 'node:perf_hooks';
-import { request } from 'undici';
-import { LocalCluster, sleep } from '../test/cluster/harness.ts';
+import { expectStatus, runLoad, type LoadResult, type Operation } from './load/generator.ts';
+import { CpuMeter } from './load/proc-cpu.ts';
+import { keyOf, optionsFor, type SuiteContext } from './load/suite.ts';
+import { findLeader } from './load/target.ts';
 
 export interface HttpBenchOptions {
   readonly sequentialPuts: number;
-  readonly concurrentPuts: number;
-  readonly concurrentGets: number;
-  readonly inFlight: number;
+  readonly concurrentOps: number;
+  readonly putInFlight: readonly number[];
+  readonly getInFlight: number;
+  /** The in-flight level whose phase also measures server CPU per put. */
+  readonly cpuInFlight: number;
   /** Each phase stops at this budget even when its count is not reached. */
   readonly phaseBudgetMs: number;
   readonly valueBytes: number;
   readonly keySpace: number;
-  readonly failoverBudgetMs: number;
 }
 
 export const DEFAULT_HTTP_BENCH_OPTIONS: HttpBenchOptions = {
-  sequentialPuts: 3_000,
-  concurrentPuts: 40_000,
-  concurrentGets: 40_000,
-  inFlight: 64,
+  sequentialPuts: 50_000,
+  concurrentOps: 500_000,
+  putInFlight: [16, 64, 256],
+  getInFlight: 64,
+  cpuInFlight: 64,
   phaseBudgetMs: 10_000,
   valueBytes: 64,
   keySpace: 1_000,
-  failoverBudgetMs: 15_000,
 };
 
-export interface PhaseResult {
-  readonly operations: number;
-  readonly errors: number;
-  readonly seconds: number;
-  readonly opsPerSecond: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
+export const QUICK_HTTP_BENCH_OPTIONS: HttpBenchOptions = { ...DEFAULT_HTTP_BENCH_OPTIONS, sequentialPuts: 5_000, concurrentOps: 50_000, phaseBudgetMs: 1_000 };
+
+export interface ServerCpu {
+  /** CPU seconds of every node over the phase, summed, per acknowledged put, in µs. */
+  readonly perPutUs: number;
+  /** Each node's share of one core over the phase, in percent, by endpoint. */
+  readonly percentByEndpoint: Readonly<Record<string, number>>;
 }
 
 export interface HttpBenchResult {
+  readonly options: HttpBenchOptions;
   readonly leader: string;
-  readonly sequentialPut: PhaseResult;
-  readonly concurrentPut: PhaseResult;
-  readonly concurrentGet: PhaseResult;
-  /** Null when no write was acknowledged within the failover budget. */
-  readonly failoverMs: number | null;
-  readonly newLeader: string | null;
+  readonly nodes: number;
+  readonly sequentialPut: LoadResult;
+  readonly puts: readonly { readonly inFlight: number; readonly result: LoadResult }[];
+  /** Null when the cluster is not local (no pids to read). */
+  readonly serverCpu: ServerCpu | null;
+  readonly linearizableGet: LoadResult;
+  readonly serializableGet: LoadResult;
 }
 
-export function percentile(sorted: readonly number[], fraction: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? Number.NaN;
-}
+const KEY_PREFIX = 'bench/kv';
 
-/** Runs `total` operations with `inFlight` workers, until done or the budget runs out. */
-export async function runPhase(
-  total: number,
-  inFlight: number,
-  budgetMs: number,
-  operation: (sequence: number, worker: number) => Promise<boolean>,
-): Promise<PhaseResult> {
-  const latencies: number[] = [];
-  let next = 0;
-  let errors = 0;
-  const startedMs = performance.now();
-  const deadlineMs = startedMs + budgetMs;
-  const worker = async (workerIndex: number): Promise<void> => {
-    while (next < total && performance.now() < deadlineMs) {
-      const sequence = next++;
-      const before = performance.now();
-      const ok = await operation(sequence, workerIndex).catch(() => false);
-      if (ok) latencies.push(performance.now() - before);
-      else errors++;
+export async function runHttpBench(context: SuiteContext): Promise<HttpBenchResult> {
+  const options = optionsFor(context, DEFAULT_HTTP_BENCH_OPTIONS, QUICK_HTTP_BENCH_OPTIONS);
+  const { target, pools, progress } = context;
+  const endpoints = target.endpoints;
+  const body = JSON.stringify({ value: 'x'.repeat(options.valueBytes) });
+  const put: Operation = async (operation) =>
+    expectStatus(await operation.send({ method: 'PUT', path: `/v1/kv/${keyOf(KEY_PREFIX, operation.sequence, options.keySpace)}?timeoutMs=5000`, body }));
+  const get = (consistency: 'linearizable' | 'serializable'): Operation => async (operation) =>
+    expectStatus(await operation.send({ method: 'GET', path: `/v1/kv/${keyOf(KEY_PREFIX, operation.sequence, options.keySpace)}?consistency=${consistency}` }));
+  const budget = { budgetMs: options.phaseBudgetMs };
+
+  progress(`http: warm-up, writing ${options.keySpace} keys over ${endpoints.length} nodes (not counted)`);
+  await runLoad(pools, { endpoints, inFlight: 16, maxOps: options.keySpace, budgetMs: 60_000, operation: put });
+
+  const leader = await findLeader(pools, endpoints);
+  progress(`http: sequential puts to the leader ${leader} (${options.sequentialPuts} or ${options.phaseBudgetMs / 1000} s)`);
+  const sequentialPut = await runLoad(pools, { endpoints: [leader], inFlight: 1, maxOps: options.sequentialPuts, ...budget, operation: put });
+
+  const puts: { inFlight: number; result: LoadResult }[] = [];
+  let serverCpu: ServerCpu | null = null;
+  for (const inFlight of options.putInFlight) {
+    progress(`http: puts, ${inFlight} in flight over ${endpoints.length} nodes (${options.concurrentOps} or ${options.phaseBudgetMs / 1000} s)`);
+    const pids = endpoints.map((endpoint) => target.pidOf(endpoint));
+    const meter = inFlight === options.cpuInFlight && pids.every((pid) => pid !== null) ? new CpuMeter(pids as number[]) : null;
+    const result = await runLoad(pools, { endpoints, inFlight, maxOps: options.concurrentOps, ...budget, operation: put });
+    if (meter !== null) {
+      const { cpuSeconds, wallSeconds } = meter.delta();
+      const total = cpuSeconds.reduce((sum, seconds) => sum + seconds, 0);
+      serverCpu = {
+        perPutUs: result.succeeded > 0 ? (total * 1e6) / result.succeeded : Number.NaN,
+        percentByEndpoint: Object.fromEntries(endpoints.map((endpoint, position) => [endpoint, (100 * (cpuSeconds[position] ?? 0)) / wallSeconds])),
+      };
     }
-  };
-  await Promise.all(Array.from({ length: inFlight }, (_, index) => worker(index)));
-  const seconds = (performance.now() - startedMs) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    operations: latencies.length,
-    errors,
-    seconds,
-    opsPerSecond: latencies.length / seconds,
-    p50Ms: percentile(latencies, 0.5),
-    p99Ms: percentile(latencies, 0.99),
-  };
-}
-
-export async function runHttpBench(options: HttpBenchOptions, progress: (line: string) => void): Promise<HttpBenchResult> {
-  const cluster = await LocalCluster.create({ extraArgs: ['--log-level', 'warn'] });
-  try {
-    progress(`http: starting three concord serve processes in ${cluster.root}`);
-    cluster.startAll();
-    const leader = await cluster.waitLeader(60_000);
-    const ids = cluster.ids;
-    const value = JSON.stringify({ value: 'x'.repeat(options.valueBytes) });
-    const put = async (id: string, key: string, timeoutMs = 5_000): Promise<boolean> => {
-      const response = await request(`${cluster.url(id)}/v1/kv/${key}?timeoutMs=${timeoutMs}`, {
-        method: 'PUT',
-        dispatcher: cluster.agent,
-        headers: { 'content-type': 'application/json' },
-        body: value,
-      });
-      await response.body.dump();
-      return response.statusCode === 200;
-    };
-    const get = async (id: string, key: string): Promise<boolean> => {
-      const response = await request(`${cluster.url(id)}/v1/kv/${key}`, { method: 'GET', dispatcher: cluster.agent });
-      await response.body.dump();
-      return response.statusCode === 200;
-    };
-    const key = (sequence: number): string => `bench/${sequence % options.keySpace}`;
-
-    progress(`http: leader ${leader}; warm-up and ${options.keySpace} keys`);
-    await runPhase(options.keySpace, 16, 30_000, (sequence) => put(ids[sequence % ids.length] ?? leader, key(sequence)));
-
-    progress(`http: sequential puts to the leader (${options.sequentialPuts} or ${options.phaseBudgetMs / 1000} s)`);
-    const sequentialPut = await runPhase(options.sequentialPuts, 1, options.phaseBudgetMs, (sequence) => put(leader, key(sequence)));
-
-    progress(`http: puts, ${options.inFlight} in flight over three nodes (${options.concurrentPuts} or ${options.phaseBudgetMs / 1000} s)`);
-    const concurrentPut = await runPhase(options.concurrentPuts, options.inFlight, options.phaseBudgetMs,
-      (sequence, worker) => put(ids[worker % ids.length] ?? leader, key(sequence)));
-
-    progress(`http: linearizable gets, ${options.inFlight} in flight over three nodes (${options.concurrentGets} or ${options.phaseBudgetMs / 1000} s)`);
-    const concurrentGet = await runPhase(options.concurrentGets, options.inFlight, options.phaseBudgetMs,
-      (sequence, worker) => get(ids[worker % ids.length] ?? leader, key(sequence)));
-
-    progress(`http: failover — kill -9 of the leader ${leader}, then writes through a survivor until one is acknowledged`);
-    const survivor = ids.find((id) => id !== leader) ?? leader;
-    const killedAtMs = performance.now();
-    await cluster.stop(leader, 'SIGKILL');
-    let failoverMs: number | null = null;
-    for (let attempt = 0; performance.now() - killedAtMs < options.failoverBudgetMs; attempt++) {
-      const ok = await put(survivor, `failover/${attempt}`, 1_000).catch(() => false);
-      if (ok) {
-        failoverMs = performance.now() - killedAtMs;
-        break;
-      }
-      await sleep(10);
-    }
-    const newLeader = failoverMs === null ? null : await cluster.waitLeader(5_000, ids.filter((id) => id !== leader)).catch(() => null);
-    return { leader, sequentialPut, concurrentPut, concurrentGet, failoverMs, newLeader };
-  } finally {
-    await cluster.destroy();
+    puts.push({ inFlight, result });
   }
+
+  progress(`http: linearizable gets, ${options.getInFlight} in flight over ${endpoints.length} nodes`);
+  const linearizableGet = await runLoad(pools, { endpoints, inFlight: options.getInFlight, maxOps: options.concurrentOps, ...budget, operation: get('linearizable') });
+  progress(`http: serializable gets, ${options.getInFlight} in flight over ${endpoints.length} nodes`);
+  const serializableGet = await runLoad(pools, { endpoints, inFlight: options.getInFlight, maxOps: options.concurrentOps, ...budget, operation: get('serializable') });
+  return { options, leader, nodes: endpoints.length, sequentialPut, puts, serverCpu, linearizableGet, serializableGet };
 }

@@ -1,318 +1,180 @@
 /**
- * The benchmark suite (`npm run bench`). Prints a table of figures for people, or JSON with
- * `--json`; `--only NAME` runs one benchmark. Progress goes to stderr so that stdout stays
- * clean. Benchmarks report figures against stated targets and never assert timings: a slow
- * machine should produce a slow number, not a failed build.
+ * The benchmark suite (`npm run bench`): Concord end to end over HTTP, each figure beside the
+ * floor measured on this machine, etcd 3.4's figure and the target (issue 8). A table for people
+ * on stdout, or JSON with `--json`; progress lines on stderr. Benchmarks never assert timings: a
+ * slow machine produces a slow number, not a failed build.
  *
- *   npx tsx bench/run.ts [--json] [--only NAME | NAME...]
- *   NAME: raft-core-throughput | simulator-speed | storage-group-commit | kv | restart | http | locks
+ *   npm run bench [-- [--json] [--quick] [--endpoints URL,URL,URL] [NAME...]]
+ *
+ * With no NAME, the cluster suite runs: floor, http, txn, locks, registry, watch, failover (about
+ * four minutes; `--quick` is a tenth of each budget, a smoke test). The floors are measured
+ * first whenever a cluster workload runs. Without `--endpoints` the suite starts the local
+ * three-node cluster (test/cluster/harness.ts) and tears it down at the end; with it, it drives
+ * that running cluster and skips failover (which kills a node). The component benchmarks
+ * (raft-core-throughput, simulator-speed, storage-group-commit, kv, restart) run by name, or with
+ * everything else under `all`.
  */
-import { DEFAULT_CORE_OPTIONS, runRaftCore, type CoreRunResult } from './raft-core.ts';
-import {
-  DEFAULT_SIMULATOR_OPTIONS,
-  SWEEP_SEEDS,
-  SWEEP_WORKERS,
-  projectedSweepMinutes,
-  runSimulatorBench,
-} from './simulator.ts';
-import { DEFAULT_STORAGE_BENCH_OPTIONS, runStorageBench } from './storage.ts';
-import { DEFAULT_KV_BENCH_OPTIONS, runKvBench, type Spread } from './kv.ts';
-import { DEFAULT_RESTART_BENCH_OPTIONS, runRestartBench } from './restart.ts';
-import { DEFAULT_HTTP_BENCH_OPTIONS, runHttpBench, type PhaseResult } from './http.ts';
-import { DEFAULT_LOCKS_BENCH_OPTIONS, runLocksBench } from './locks.ts';
+import os from 'node:os';
+import { COMPONENT_BENCHMARKS, type BenchOutcome } from './components.ts';
+import { runFailoverBench } from './failover.ts';
+import { DEFAULT_FLOOR_OPTIONS, measureFloors, type FloorOptions, type Floors } from './floor.ts';
+import { runHttpBench } from './http.ts';
+import { EndpointPools } from './load/pools.ts';
+import type { SuiteContext } from './load/suite.ts';
+import { remoteTarget, startLocalTarget, type ClusterTarget } from './load/target.ts';
+import { runLocksBench } from './locks.ts';
+import { runRegistryBench } from './registry.ts';
+import { formatTable, type Row } from './report.ts';
+import { FloorCells, failoverRows, floorRows, httpRows, locksRows, registryRows, txnRows, watchRows } from './suite-rows.ts';
+import { runTxnBench } from './txn.ts';
+import { runWatchBench } from './watch.ts';
 
-/** One line of the table: a figure, its unit and the target it is read against. */
-interface Row {
-  readonly benchmark: string;
-  readonly figure: number | string;
-  /** Decimals shown in the table (JSON keeps the full number). */
-  readonly decimals?: number;
-  readonly unit: string;
-  readonly target: string;
+/** A cluster workload: runs against the suite's cluster, reads its rows against the floors. */
+interface ClusterWorkload {
+  readonly name: string;
+  /** Kills nodes: only on the cluster the suite started, and last. */
+  readonly needsLocalCluster?: boolean;
+  run(context: SuiteContext, floors: FloorCells): Promise<BenchOutcome>;
 }
 
-interface BenchOutcome {
+const outcome = <T>(raw: T, rows: (raw: T) => Row[]): BenchOutcome => ({ rows: rows(raw), raw });
+
+/** In the order they run: failover last, since it kills the leader. */
+const CLUSTER_WORKLOADS: readonly ClusterWorkload[] = [
+  { name: 'http', run: async (context, floors) => outcome(await runHttpBench(context), (raw) => httpRows(raw, floors)) },
+  { name: 'txn', run: async (context, floors) => outcome(await runTxnBench(context), (raw) => txnRows(raw, floors)) },
+  { name: 'locks', run: async (context, floors) => outcome(await runLocksBench(context), (raw) => locksRows(raw, floors)) },
+  { name: 'registry', run: async (context, floors) => outcome(await runRegistryBench(context), (raw) => registryRows(raw, floors)) },
+  { name: 'watch', run: async (context) => outcome(await runWatchBench(context), watchRows) },
+  { name: 'failover', needsLocalCluster: true, run: async (context) => outcome(await runFailoverBench(context), failoverRows) },
+];
+
+const FLOOR = 'floor';
+const ALL = 'all';
+const DEFAULT_SELECTION = [FLOOR, ...CLUSTER_WORKLOADS.map((workload) => workload.name)];
+const KNOWN = [...DEFAULT_SELECTION, ...COMPONENT_BENCHMARKS.map((bench) => bench.name), ALL];
+const USAGE = `usage: npm run bench -- [--json] [--quick] [--endpoints URL,URL,...] [NAME...]; NAME: ${KNOWN.join(' | ')}`;
+
+interface Arguments {
+  readonly json: boolean;
+  readonly quick: boolean;
+  readonly endpoints: readonly string[] | null;
+  readonly names: readonly string[];
+}
+
+function parseArgs(argv: readonly string[]): Arguments {
+  let json = false;
+  let quick = false;
+  let endpoints: string[] | null = null;
+  const names: string[] = [];
+  const endpointList = (value: string | undefined): string[] => {
+    const list = (value ?? '').split(',').map((endpoint) => endpoint.trim()).filter((endpoint) => endpoint !== '');
+    if (list.length === 0) throw new Error(`--endpoints needs a comma-separated list of URLs; ${USAGE}`);
+    return list;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--json') json = true;
+    else if (arg === '--quick') quick = true;
+    else if (arg === '--endpoints') endpoints = endpointList(argv[++i]);
+    else if (arg.startsWith('--endpoints=')) endpoints = endpointList(arg.slice('--endpoints='.length));
+    else if (arg === '--only') names.push(argv[++i] ?? '');
+    else if (arg.startsWith('--only=')) names.push(arg.slice('--only='.length));
+    else if (!arg.startsWith('-')) names.push(arg);
+    else throw new Error(`unknown argument ${arg}; ${USAGE}`);
+  }
+  const unknown = names.filter((name) => !KNOWN.includes(name));
+  if (unknown.length > 0) throw new Error(`no benchmark named ${unknown.join(', ')}; ${USAGE}`);
+  return { json, quick, endpoints, names };
+}
+
+function floorOptions(quick: boolean): FloorOptions {
+  const options = DEFAULT_FLOOR_OPTIONS;
+  return quick ? { ...options, fsyncSamples: options.fsyncSamples / 10, fsyncBudgetMs: options.fsyncBudgetMs / 10, httpBudgetMs: options.httpBudgetMs / 10 } : options;
+}
+
+interface Report {
+  readonly name: string;
   readonly rows: readonly Row[];
-  /** Everything measured, for --json. */
   readonly raw: unknown;
 }
 
-interface Benchmark {
-  readonly name: string;
-  run(progress: (line: string) => void): BenchOutcome | Promise<BenchOutcome>;
-}
-
-const CORE_RUNS = 3;
-const CORE_TARGET_PER_SECOND = 200_000;
-const SWEEP_TARGET_MINUTES = 5;
-
-const raftCoreThroughput: Benchmark = {
-  name: 'raft-core-throughput',
-  run(progress) {
-    const options = DEFAULT_CORE_OPTIONS;
-    progress(`raft-core-throughput: warm-up (100,000 entries, not counted)`);
-    const warmUp = runRaftCore({ ...options, targetEntries: 100_000 });
-    const runs: CoreRunResult[] = [];
-    for (let i = 0; i < CORE_RUNS; i++) {
-      progress(`raft-core-throughput: run ${i + 1}/${CORE_RUNS} (${options.targetEntries.toLocaleString('en')} entries or ${options.timeBudgetMs / 1000} s)`);
-      runs.push(runRaftCore(options));
+async function runSuite(args: Arguments, selected: ReadonlySet<string>, progress: (line: string) => void): Promise<{ reports: Report[]; floors: Floors | null }> {
+  const reports: Report[] = [];
+  const workloads = CLUSTER_WORKLOADS.filter((workload) => selected.has(workload.name));
+  const runnable = workloads.filter((workload) => {
+    if (workload.needsLocalCluster === true && args.endpoints !== null) {
+      progress(`${workload.name}: skipped — it kills a node, so it runs only on the cluster the suite starts itself (no --endpoints)`);
+      return false;
     }
-    const rates = runs.map((run) => run.entriesPerSecond).sort((a, b) => a - b);
-    const target = `≥ ${CORE_TARGET_PER_SECOND.toLocaleString('en')}`;
-    const name = 'raft-core-throughput';
-    const heapMb = process.memoryUsage().heapUsed / 2 ** 20;
-    return {
-      rows: [
-        { benchmark: `${name} median`, figure: rates[1] ?? 0, decimals: 0, unit: 'entries/s', target },
-        { benchmark: `${name} min`, figure: rates[0] ?? 0, decimals: 0, unit: 'entries/s', target: '' },
-        { benchmark: `${name} max`, figure: rates[rates.length - 1] ?? 0, decimals: 0, unit: 'entries/s', target: '' },
-        {
-          benchmark: `${name} entries per run`,
-          figure: runs.map((run) => run.entries + (run.timedOut ? ' (time budget hit)' : '')).join(' / '),
-          unit: 'entries',
-          target: `${options.targetEntries.toLocaleString('en')} in ≤ ${options.timeBudgetMs / 1000} s`,
-        },
-        { benchmark: `${name} log retained`, figure: Math.max(...runs.map((run) => run.retainedLogEntries)), unit: 'entries', target: `flat (compact every ${options.compactEvery.toLocaleString('en')})` },
-        { benchmark: `${name} heap after runs`, figure: heapMb, decimals: 1, unit: 'MiB', target: '' },
-      ],
-      raw: { options, warmUp, runs, heapUsedMb: heapMb },
-    };
-  },
-};
-
-const simulatorSpeed: Benchmark = {
-  name: 'simulator-speed',
-  run(progress) {
-    const options = DEFAULT_SIMULATOR_OPTIONS;
-    progress(`simulator-speed: ${options.seeds} seeds of ${options.nodeCount}-node clusters, sequentially on one core`);
-    const result = runSimulatorBench(options, progress);
-    const name = 'simulator-speed';
-    const projected = projectedSweepMinutes(result);
-    for (const failure of result.failures) {
-      progress(`simulator-speed: seed ${failure.seed} VIOLATIONS:\n  ${failure.violations.join('\n  ')}`);
+    return true;
+  });
+  if (!selected.has(FLOOR) && runnable.length === 0) return { reports, floors: null };
+  const pools = new EndpointPools();
+  let target: ClusterTarget | null = null;
+  const stopOnSignal = (signal: NodeJS.Signals): void => {
+    progress(`bench: ${signal}, tearing the cluster down`);
+    void Promise.resolve(target?.close()).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  try {
+    // Before the cluster starts, so its idle nodes do not share the cores with the floor; in
+    // os.tmpdir(), where the local cluster's data dirs go (the same filesystem).
+    const floors = await measureFloors(pools, os.tmpdir(), floorOptions(args.quick), progress);
+    reports.push({ name: FLOOR, rows: floorRows(floors), raw: floors });
+    if (runnable.length === 0) return { reports, floors };
+    target = args.endpoints === null ? await startLocalTarget(progress) : remoteTarget(args.endpoints);
+    const context: SuiteContext = { target, pools, quick: args.quick, progress };
+    const cells = new FloorCells(floors);
+    for (const workload of runnable) {
+      const started = performance.now();
+      const result = await workload.run(context, cells);
+      progress(`${workload.name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      reports.push({ name: workload.name, ...result });
     }
-    return {
-      rows: [
-        { benchmark: `${name} virtual/wall`, figure: result.virtualPerWall, decimals: 1, unit: 'virtual s per wall s', target: '' },
-        { benchmark: `${name} seeds/min (1 core)`, figure: result.seedsPerMinute, decimals: 1, unit: 'seeds/min', target: `≥ ${(SWEEP_SEEDS / SWEEP_TARGET_MINUTES / SWEEP_WORKERS).toFixed(0)}` },
-        {
-          benchmark: `${name} ${SWEEP_SEEDS} seeds on ${SWEEP_WORKERS} workers`,
-          figure: projected, decimals: 2,
-          unit: 'minutes (projected)',
-          target: `< ${SWEEP_TARGET_MINUTES}`,
-        },
-        { benchmark: `${name} wall time`, figure: result.wallSeconds, decimals: 1, unit: `s for ${result.seeds} seeds`, target: '' },
-        { benchmark: `${name} shortest seed`, figure: result.minVirtualSecondsPerSeed, decimals: 1, unit: 'virtual s', target: '≥ 30' },
-        { benchmark: `${name} slowest seed`, figure: result.slowestSeedSeconds, decimals: 2, unit: 'wall s', target: '' },
-        { benchmark: `${name} violations`, figure: result.failures.length, unit: 'seeds with violations', target: '0' },
-      ],
-      raw: { options, ...result, projectedSweepMinutes: projected, sweepSeeds: SWEEP_SEEDS, sweepWorkers: SWEEP_WORKERS },
-    };
-  },
-};
-
-const storageGroupCommit: Benchmark = {
-  name: 'storage-group-commit',
-  async run(progress) {
-    const results = await runStorageBench(DEFAULT_STORAGE_BENCH_OPTIONS, progress);
-    const name = 'storage-group-commit';
-    return {
-      rows: results.flatMap((result) => [
-        { benchmark: `${name} batch ${result.batchSize}`, figure: result.entriesPerSecond, decimals: 0, unit: 'entries/s (fsync)', target: '' },
-        { benchmark: `${name} batch ${result.batchSize} write p50`, figure: result.writeLatencyP50Ms, decimals: 2, unit: 'ms', target: '' },
-        { benchmark: `${name} batch ${result.batchSize} write p99`, figure: result.writeLatencyP99Ms, decimals: 2, unit: 'ms', target: '' },
-      ]),
-      raw: { options: DEFAULT_STORAGE_BENCH_OPTIONS, results },
-    };
-  },
-};
-
-/** A median row and a row with the spread (min–max over the runs). */
-function spreadRows(benchmark: string, figures: Spread, decimals: number, unit: string, target: string): Row[] {
-  const range = `${figures.min.toFixed(decimals)}–${figures.max.toFixed(decimals)}`;
-  return [{ benchmark: `${benchmark} median`, figure: figures.median, decimals, unit, target }, { benchmark: `${benchmark} min–max`, figure: range, unit, target: '' }];
-}
-
-const kv: Benchmark = {
-  name: 'kv',
-  run(progress) {
-    const options = DEFAULT_KV_BENCH_OPTIONS;
-    const result = runKvBench(options, progress);
-    const keys = options.keys.toLocaleString('en');
-    const rows: Row[] = [
-      ...spreadRows(`kv apply put (create ${keys} keys)`, result.insertPutsPerSecond, 0, 'puts/s', ''),
-      ...spreadRows(`kv apply put (overwrite, ${keys} keys)`, result.updatePutsPerSecond, 0, 'puts/s', ''),
-    ];
-    if (result.idempotentPutsPerSecond !== null) {
-      rows.push(...spreadRows('kv apply put with idempotency key', result.idempotentPutsPerSecond, 0, 'puts/s', ''));
-    }
-    rows.push({ benchmark: `kv snapshot size (${keys} keys)`, figure: result.snapshotBytes, unit: 'bytes', target: '' });
-    if (result.idempotentSnapshotBytes !== null) {
-      rows.push({ benchmark: 'kv snapshot size (+ full dedup table)', figure: result.idempotentSnapshotBytes, unit: 'bytes', target: '' });
-    }
-    rows.push(...spreadRows('kv snapshot()', result.snapshotMs, 1, 'ms', ''), ...spreadRows('kv restore()', result.restoreMs, 1, 'ms', ''));
-    return { rows, raw: { options, ...result } };
-  },
-};
-
-const RESTART_TARGET_MS = 3_000;
-
-const restart: Benchmark = {
-  name: 'restart',
-  async run(progress) {
-    const options = DEFAULT_RESTART_BENCH_OPTIONS;
-    const results = await runRestartBench(options, progress);
-    return {
-      rows: results.flatMap((result) => {
-        const name = `restart ${result.scenario} (snapshot + ${result.logEntries.toLocaleString('en')} entries)`;
-        const phases = (['openMs', 'loadMs', 'restoreMs', 'replayMs'] as const).map(
-          (phase): Row => ({ benchmark: `${name} ${phase.slice(0, -2)} median`, figure: result[phase].median, decimals: 0, unit: 'ms', target: '' }),
-        );
-        const target = `≤ ${RESTART_TARGET_MS.toLocaleString('en')}`;
-        return [...spreadRows(name, result.totalMs, 0, `ms (${result.runs.length} runs)`, target), ...phases];
-      }),
-      raw: { options, results },
-    };
-  },
-};
-
-/** etcd 3.4 on this machine under the same load (issue 4): the figures to quote ours next to. */
-const ETCD_REFERENCE = { sequentialPutP50Ms: 0.43, concurrentPutsPerSecond: 8_700, concurrentGetsPerSecond: 8_900, failoverMs: 1_200 };
-
-const http: Benchmark = {
-  name: 'http',
-  async run(progress) {
-    const options = DEFAULT_HTTP_BENCH_OPTIONS;
-    const result = await runHttpBench(options, progress);
-    const phaseRows = (name: string, phase: PhaseResult, opsTarget: string, p50Target: string): Row[] => [
-      { benchmark: `${name} ops/s`, figure: phase.opsPerSecond, decimals: 0, unit: 'ops/s', target: opsTarget },
-      { benchmark: `${name} p50`, figure: phase.p50Ms, decimals: 2, unit: 'ms', target: p50Target },
-      { benchmark: `${name} p99`, figure: phase.p99Ms, decimals: 2, unit: 'ms', target: '' },
-      { benchmark: `${name} done / errors`, figure: `${phase.operations} / ${phase.errors}`, unit: `in ${phase.seconds.toFixed(1)} s`, target: '' },
-    ];
-    const inFlight = options.inFlight;
-    return {
-      rows: [
-        ...phaseRows('http sequential put (1 client, leader)', result.sequentialPut, '', `etcd 3.4: ${ETCD_REFERENCE.sequentialPutP50Ms}`),
-        ...phaseRows(`http put, ${inFlight} in flight, 3 nodes`, result.concurrentPut, `etcd 3.4: ${ETCD_REFERENCE.concurrentPutsPerSecond.toLocaleString('en')}`, ''),
-        ...phaseRows(`http linearizable get, ${inFlight} in flight, 3 nodes`, result.concurrentGet, `etcd 3.4: ${ETCD_REFERENCE.concurrentGetsPerSecond.toLocaleString('en')}`, ''),
-        {
-          benchmark: `http failover (kill -9 of ${result.leader} to first acknowledged write)`,
-          figure: result.failoverMs ?? 'none in budget',
-          decimals: 0,
-          unit: 'ms',
-          target: `etcd 3.4: ${ETCD_REFERENCE.failoverMs.toLocaleString('en')} (1 s election timeout)`,
-        },
-      ],
-      raw: { options, ...result, etcdReference: ETCD_REFERENCE },
-    };
-  },
-};
-
-/**
- * etcd 3.4 on this machine (issue 5): lease grant + lock + unlock (three calls) by one client,
- * and eight clients on one lock. Issue 5's targets for Concord: ≥ 1,000 cycles/s, ≥ 800 handoffs/s.
- */
-const ETCD_LOCK_REFERENCE = { cyclesPerSecond: '380–500', cycleP50Ms: '1.7–2.1', handoffsPerSecond: 79, waitP50Ms: 99 };
-
-const locks: Benchmark = {
-  name: 'locks',
-  async run(progress) {
-    const options = DEFAULT_LOCKS_BENCH_OPTIONS;
-    const result = await runLocksBench(options, progress);
-    const { uncontended, contended, registry } = result;
-    const load = (averages: readonly number[]): string => averages.map((value) => value.toFixed(2)).join(' / ');
-    const contenders = options.contenders;
-    const statuses = (counts: Readonly<Record<string, number>>): string => {
-      const parts = Object.entries(counts).map(([status, count]) => `${count}× ${status}`);
-      return parts.length === 0 ? '' : `; failed: ${parts.join(', ')}`;
-    };
-    return {
-      rows: [
-        { benchmark: 'locks machine load average (1/5/15 min) at start', figure: load(result.loadAverageAtStart), unit: `on ${result.cores} cores`, target: '' },
-        { benchmark: 'locks uncontended acquire+release (1 client, leader)', figure: uncontended.opsPerSecond, decimals: 0, unit: 'cycles/s', target: `≥ 1,000; etcd 3.4: ${ETCD_LOCK_REFERENCE.cyclesPerSecond}` },
-        { benchmark: 'locks uncontended cycle p50', figure: uncontended.p50Ms, decimals: 2, unit: 'ms', target: `etcd 3.4: ${ETCD_LOCK_REFERENCE.cycleP50Ms}` },
-        { benchmark: 'locks uncontended cycle p99', figure: uncontended.p99Ms, decimals: 2, unit: 'ms', target: '' },
-        { benchmark: 'locks uncontended done / errors', figure: `${uncontended.operations} / ${uncontended.errors}`, unit: `in ${uncontended.seconds.toFixed(1)} s`, target: '' },
-        { benchmark: `locks ${contenders} clients on one lock (3 nodes) handoffs`, figure: contended.handoffsPerSecond, decimals: 0, unit: 'handoffs/s', target: `≥ 800; etcd 3.4: ${ETCD_LOCK_REFERENCE.handoffsPerSecond}` },
-        { benchmark: `locks ${contenders} clients wait after a release p50`, figure: contended.afterRelease.p50Ms, decimals: 2, unit: 'ms (release sent → next grant)', target: '' },
-        { benchmark: `locks ${contenders} clients wait after a release p99`, figure: contended.afterRelease.p99Ms, decimals: 2, unit: 'ms (release sent → next grant)', target: '' },
-        { benchmark: `locks ${contenders} clients acquire wait in line p50`, figure: contended.acquireWait.p50Ms, decimals: 1, unit: 'ms (acquire sent → grant)', target: `etcd 3.4: ${ETCD_LOCK_REFERENCE.waitP50Ms}` },
-        { benchmark: `locks ${contenders} clients acquire wait in line p99`, figure: contended.acquireWait.p99Ms, decimals: 1, unit: 'ms (acquire sent → grant)', target: '' },
-        { benchmark: `locks ${contenders} clients grants / errors`, figure: `${contended.grants} / ${contended.errors}`, unit: `in ${contended.seconds.toFixed(1)} s${statuses(contended.errorStatuses)}`, target: '' },
-        ...registry.flatMap((phase): Row[] => {
-          const name = `registry ${phase.instances.toLocaleString('en')} instances, heartbeats ${phase.via === 'leader' ? 'to the leader' : 'over 3 nodes'}`;
-          const leaderCpu = phase.cpu.find((node) => node.leader)?.percent ?? Number.NaN;
-          const followerCpu = phase.cpu.filter((node) => !node.leader).map((node) => `${node.id} ${node.percent.toFixed(1)}`).join(', ');
-          const moved = phase.leaderAfter === result.leader ? '' : ` (leader moved to ${phase.leaderAfter})`;
-          return [
-            { benchmark: `${name}: heartbeat p50`, figure: phase.heartbeats.p50Ms, decimals: 2, unit: 'ms', target: '' },
-            { benchmark: `${name}: heartbeat p99`, figure: phase.heartbeats.p99Ms, decimals: 2, unit: 'ms', target: '' },
-            { benchmark: `${name}: leader ${result.leader} CPU`, figure: leaderCpu, decimals: 1, unit: `% of a core (idle: ${result.leaderIdleCpuPercent.toFixed(1)} %)${moved}`, target: '' },
-            { benchmark: `${name}: follower CPU`, figure: followerCpu, unit: '% of a core', target: '' },
-            { benchmark: `${name}: load generator CPU`, figure: phase.clientCpuPercent, decimals: 1, unit: '% of a core (this process)', target: '' },
-            {
-              benchmark: `${name}: done / errors / late`,
-              figure: `${phase.heartbeats.count} / ${phase.errors} / ${phase.late}`,
-              unit: `in ${phase.seconds.toFixed(1)} s (${phase.heartbeatsPerSecond.toFixed(0)}/s)${statuses(phase.errorStatuses)}`,
-              target: '',
-            },
-            { benchmark: `${name}: still listed after`, figure: phase.listedAfter, unit: `of ${phase.registered} registered`, target: phase.instances.toLocaleString('en') },
-          ];
-        }),
-        { benchmark: 'locks machine load average (1/5/15 min) at end', figure: load(result.loadAverageAtEnd), unit: `on ${result.cores} cores`, target: '' },
-      ],
-      raw: { options, ...result, etcdReference: ETCD_LOCK_REFERENCE },
-    };
-  },
-};
-
-const BENCHMARKS: readonly Benchmark[] = [raftCoreThroughput, simulatorSpeed, storageGroupCommit, kv, restart, http, locks];
-
-function parseArgs(argv: readonly string[]): { json: boolean; only: string[] } {
-  let json = false;
-  const only: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--json') json = true;
-    else if (arg === '--only') only.push(argv[++i] ?? '');
-    else if (arg?.startsWith('--only=') === true) only.push(arg.slice('--only='.length));
-    else if (arg !== undefined && !arg.startsWith('-')) only.push(arg); // `npm run bench -- kv restart`
-    else throw new Error(`unknown argument ${arg}; usage: bench/run.ts [--json] [--only NAME | NAME...]`);
+    return { reports, floors };
+  } finally {
+    process.removeListener('SIGINT', stopOnSignal);
+    process.removeListener('SIGTERM', stopOnSignal);
+    await pools.close();
+    await target?.close();
   }
-  return { json, only };
-}
-
-function formatTable(rows: readonly Row[]): string {
-  const header: Row = { benchmark: 'benchmark', figure: 'figure', unit: 'unit', target: 'target' };
-  const show = (row: Row): string =>
-    typeof row.figure === 'number' && row.decimals !== undefined ? row.figure.toFixed(row.decimals) : String(row.figure);
-  const cells = [header, ...rows].map((row) => [row.benchmark, show(row), row.unit, row.target]);
-  const widths = [0, 1, 2, 3].map((col) => Math.max(...cells.map((line) => (line[col] ?? '').length)));
-  const render = (line: readonly string[]): string =>
-    line
-      .map((cell, col) => (col === 1 ? cell.padStart(widths[col] ?? 0) : cell.padEnd(widths[col] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  const rule = widths.map((width) => '-'.repeat(width)).join('  ');
-  return [render(cells[0] ?? []), rule, ...cells.slice(1).map(render)].join('\n');
 }
 
 async function main(): Promise<void> {
-  const { json, only } = parseArgs(process.argv.slice(2));
-  const unknown = only.filter((name) => !BENCHMARKS.some((bench) => bench.name === name));
-  if (unknown.length > 0) {
-    throw new Error(`no benchmark named ${unknown.join(', ')}; known: ${BENCHMARKS.map((bench) => bench.name).join(', ')}`);
-  }
-  const selected = only.length === 0 ? BENCHMARKS : BENCHMARKS.filter((bench) => only.includes(bench.name));
+  const args = parseArgs(process.argv.slice(2));
+  const names = args.names.length === 0 ? DEFAULT_SELECTION : args.names.includes(ALL) ? KNOWN : args.names;
+  const selected = new Set(names);
   const progress = (line: string): void => void process.stderr.write(`${line}\n`);
-  const results: ({ name: string } & BenchOutcome)[] = [];
-  for (const bench of selected) results.push({ name: bench.name, ...(await bench.run(progress)) });
-  if (json) {
-    const environment = { node: process.version, platform: process.platform, arch: process.arch };
-    process.stdout.write(`${JSON.stringify({ environment, benchmarks: results }, null, 2)}\n`);
+  const loadAtStart = os.loadavg();
+  const startedAt = performance.now();
+  progress(`bench: ${[...selected].filter((name) => name !== ALL).join(', ')}${args.quick ? ' (--quick: a smoke test, not figures)' : ''}; load average ${loadAtStart.map((load) => load.toFixed(2)).join(' ')} on ${os.cpus().length} cores`);
+  const { reports } = await runSuite(args, selected, progress);
+  for (const bench of COMPONENT_BENCHMARKS.filter((component) => selected.has(component.name))) {
+    reports.push({ name: bench.name, ...(await bench.run(progress)) });
+  }
+  const loadAtEnd = os.loadavg();
+  const load = (averages: readonly number[]): string => averages.map((value) => value.toFixed(2)).join(' / ');
+  const machineRows: Row[] = [
+    { benchmark: 'machine load average (1/5/15 min) at start', figure: load(loadAtStart), unit: `on ${os.cpus().length} cores`, target: '' },
+    { benchmark: 'machine load average (1/5/15 min) at end', figure: load(loadAtEnd), unit: `after ${((performance.now() - startedAt) / 1000).toFixed(0)} s`, target: '' },
+  ];
+  if (args.json) {
+    const environment = {
+      node: process.version,
+      platform: process.platform,
+      arch: process.arch,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? '',
+      loadAverageAtStart: loadAtStart,
+      loadAverageAtEnd: loadAtEnd,
+      quick: args.quick,
+      endpoints: args.endpoints ?? 'local three-node cluster started by the suite',
+    };
+    process.stdout.write(`${JSON.stringify({ environment, benchmarks: reports }, null, 2)}\n`);
   } else {
-    process.stdout.write(`${formatTable(results.flatMap((result) => result.rows))}\n`);
+    process.stdout.write(`${formatTable([...machineRows, ...reports.flatMap((report) => report.rows)])}\n`);
   }
 }
 

@@ -84,6 +84,8 @@ export interface LoadResult {
   readonly late: number;
   /** Milliseconds from the start to the first success, null if none. */
   readonly firstSuccessMs: number | null;
+  /** performance.now() when the phase started (to relate it to events outside it). */
+  readonly startedAtMs: number;
 }
 
 const DEFAULT_DRAIN_MS = 10_000;
@@ -197,5 +199,6 @@ export async function runLoad(pools: EndpointPools, options: LoadOptions): Promi
     stoppedBy,
     late,
     firstSuccessMs,
+    startedAtMs: startedAt,
   };
 }

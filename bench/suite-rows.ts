@@ -1,0 +1,225 @@
+/**
+ * The rows of the suite's cluster workloads, each beside its floor (measured by bench/floor.ts
+ * on this machine) and etcd 3.4's figure and Concord's target (bench/reference.ts). The floors
+ * a workload is read against:
+ *
+ *   - a durable write (put, txn, lock step): one HTTP round trip plus one fdatasync (p50 with
+ *     p50, p99 with p99); its rate at 1 in flight is the inverse;
+ *   - N in flight: the bare server's rate at 64 in flight caps every rate, and by Little's law
+ *     no p50 can be below N ÷ that rate (nor below one write);
+ *   - a read or a heartbeat (not logged): one HTTP round trip;
+ *   - server CPU per put: the bare server's CPU per empty request (one process, not three).
+ */
+import type { Floors } from './floor.ts';
+import type { FailoverBenchResult } from './failover.ts';
+import type { HttpBenchResult } from './http.ts';
+import type { LocksBenchResult } from './locks.ts';
+import type { RegistryBenchResult } from './registry.ts';
+import type { TxnBenchResult } from './txn.ts';
+import type { WatchBenchResult } from './watch.ts';
+import { formatErrors, formatMs, formatNumber, latencyRows, loadRows, type LoadFloors, type Row } from './report.ts';
+import { REFERENCE } from './reference.ts';
+
+/** An endpoint's host, to name a node in a row (the local nodes share a port). */
+function hostOf(endpoint: string): string {
+  const url = new URL(endpoint);
+  return url.port === '' ? url.hostname : url.host;
+}
+
+function shareList(percentByEndpoint: Readonly<Record<string, number>>): string {
+  const hosts = Object.keys(percentByEndpoint).map((endpoint) => new URL(endpoint));
+  const samePort = new Set(hosts.map((url) => url.port)).size === 1;
+  return Object.entries(percentByEndpoint).map(([endpoint, percent]) => `${samePort ? new URL(endpoint).hostname : hostOf(endpoint)} ${percent.toFixed(1)}`).join(', ');
+}
+
+/** The floor cells derived from the measured floors. */
+export class FloorCells {
+  private readonly writeP50: number;
+  private readonly writeP99: number;
+  private readonly rate: number;
+
+  constructor(private readonly floors: Floors) {
+    this.writeP50 = floors.httpOne.latency.p50Ms + floors.fsyncPreallocated.p50Ms;
+    this.writeP99 = floors.httpOne.latency.p99Ms + floors.fsyncPreallocated.p99Ms;
+    this.rate = floors.httpMany.opsPerSecond;
+  }
+
+  /** `writes` durable writes one after another (a lock cycle is two). */
+  sequentialWrites(writes = 1): LoadFloors {
+    return {
+      opsPerSecond: `${formatNumber(1000 / (writes * this.writeP50), 0)} (1/(${writes > 1 ? `${writes}×` : ''}rtt+fsync))`,
+      p50Ms: `${formatMs(writes * this.writeP50)} (${writes > 1 ? `${writes}×` : ''}rtt+fsync)`,
+      p99Ms: `${formatMs(writes * this.writeP99)} (${writes > 1 ? `${writes}×` : ''}rtt+fsync)`,
+    };
+  }
+
+  /** Requests at `inFlight`, durable writes when `durable`. */
+  concurrent(inFlight: number, durable: boolean): LoadFloors {
+    const little = (inFlight / this.rate) * 1000;
+    const one = durable ? this.writeP50 : this.floors.httpOne.latency.p50Ms;
+    return {
+      opsPerSecond: `${formatNumber(this.rate, 0)} (bare HTTP)`,
+      p50Ms: little > one ? `${formatMs(little)} (${inFlight}/bare rate)` : `${formatMs(one)} (${durable ? 'rtt+fsync' : 'rtt'})`,
+    };
+  }
+
+  get roundTrip(): LoadFloors {
+    return {
+      opsPerSecond: `${formatNumber(1000 / this.floors.httpOne.latency.p50Ms, 0)} (1/rtt)`,
+      p50Ms: `${formatMs(this.floors.httpOne.latency.p50Ms)} (rtt)`,
+      p99Ms: `${formatMs(this.floors.httpOne.latency.p99Ms)} (rtt)`,
+    };
+  }
+
+  get cpuPerRequestUs(): string {
+    return `${formatNumber(this.floors.serverCpuPerRequestUs, 1)} (bare HTTP, 1 process)`;
+  }
+}
+
+export function floorRows(floors: Floors): Row[] {
+  const fsync = (name: string, latency: Floors['fsyncAppend'], issue: string): Row[] => [
+    { benchmark: `floor fdatasync 4 KiB, ${name} p50`, figure: latency.p50Ms, decimals: 3, unit: 'ms', target: issue },
+    { benchmark: `floor fdatasync 4 KiB, ${name} p99`, figure: latency.p99Ms, decimals: 3, unit: 'ms', target: '' },
+    { benchmark: `floor fdatasync 4 KiB, ${name} samples`, figure: latency.count, unit: 'writes', target: '' },
+  ];
+  const issueNote = { etcd: '', target: '' };
+  return [
+    ...fsync('preallocated file', floors.fsyncPreallocated, 'issue 8 here: ≈ 0.045'),
+    ...fsync('appending', floors.fsyncAppend, ''),
+    ...loadRows('floor empty HTTP, bare node:http, 1 in flight', floors.httpOne, 'req/s', {}, { p50Ms: { ...issueNote, target: 'issue 8 here: ≈ 0.03' } }),
+    ...loadRows(`floor empty HTTP, bare node:http, ${floors.httpManyInFlight} in flight`, floors.httpMany, 'req/s', {}, { opsPerSecond: { ...issueNote, target: 'issue 8 here: ≈ 70,000' } }),
+    { benchmark: `floor bare node:http server CPU per request, ${floors.httpManyInFlight} in flight`, figure: floors.serverCpuPerRequestUs, decimals: 1, unit: 'µs', target: '' },
+  ];
+}
+
+export function httpRows(result: HttpBenchResult, floors: FloorCells): Row[] {
+  const nodes = `${result.nodes} nodes`;
+  const rows: Row[] = [...loadRows('http sequential put (1 client, leader)', result.sequentialPut, 'puts/s', floors.sequentialWrites(), REFERENCE.sequentialPut)];
+  for (const { inFlight, result: phase } of result.puts) {
+    rows.push(...loadRows(`http put, ${inFlight} in flight, ${nodes}`, phase, 'puts/s', floors.concurrent(inFlight, true), REFERENCE.puts[inFlight] ?? {}));
+  }
+  const cpu = result.serverCpu;
+  rows.push({
+    benchmark: `http server CPU per put, ${result.options.cpuInFlight} in flight (all nodes)`,
+    figure: cpu === null ? 'n/a (--endpoints: no pids)' : cpu.perPutUs,
+    decimals: 1,
+    unit: 'µs',
+    floor: floors.cpuPerRequestUs,
+    etcd: REFERENCE.cpuPerPutUs.etcd,
+    target: REFERENCE.cpuPerPutUs.target,
+  });
+  if (cpu !== null) {
+    const shares = Object.values(cpu.percentByEndpoint);
+    rows.push({
+      benchmark: `http nodes' CPU, put ${result.options.cpuInFlight} in flight`,
+      figure: shares.reduce((sum, percent) => sum + percent, 0),
+      decimals: 0,
+      unit: `% of a core, summed (${shareList(cpu.percentByEndpoint)}; leader ${hostOf(result.leader)})`,
+      target: '',
+    });
+  }
+  const get = result.options.getInFlight;
+  rows.push(
+    ...loadRows(`http linearizable get, ${get} in flight, ${nodes}`, result.linearizableGet, 'gets/s', floors.concurrent(get, false), REFERENCE.linearizableGet),
+    ...loadRows(`http serializable get, ${get} in flight, ${nodes}`, result.serializableGet, 'gets/s', floors.concurrent(get, false), REFERENCE.serializableGet),
+  );
+  return rows;
+}
+
+export function txnRows(result: TxnBenchResult, floors: FloorCells): Row[] {
+  const { options } = result;
+  const name = `txn CAS on ${options.hotKeys} hot keys, ${options.inFlight} in flight, ${result.nodes} nodes`;
+  const answered = result.succeeded + result.compareFailed;
+  return [
+    ...loadRows(name, result.result, 'txns/s', floors.concurrent(options.inFlight, true)),
+    { benchmark: `${name} succeeded`, figure: result.succeeded / result.result.seconds, decimals: 0, unit: 'swaps/s', target: '' },
+    {
+      benchmark: `${name} compare failures`,
+      figure: answered === 0 ? Number.NaN : (100 * result.compareFailed) / answered,
+      decimals: 1,
+      unit: `% of answered txns (${result.compareFailed} of ${answered})`,
+      target: '',
+    },
+  ];
+}
+
+export function locksRows(result: LocksBenchResult, floors: FloorCells): Row[] {
+  const { contended, options } = result;
+  const contenders = options.contenders;
+  const cycle = floors.sequentialWrites(2);
+  const handoffFloor = floors.sequentialWrites(1);
+  return [
+    { benchmark: 'locks uncontended acquire+release (1 client, leader)', figure: result.uncontended.opsPerSecond, decimals: 0, unit: 'cycles/s', floor: cycle.opsPerSecond ?? '', etcd: REFERENCE.lockCycle.opsPerSecond.etcd, target: REFERENCE.lockCycle.opsPerSecond.target },
+    ...loadRows('locks uncontended cycle', result.uncontended, 'cycles/s', cycle, REFERENCE.lockCycle).slice(1),
+    { benchmark: `locks ${contenders} clients on one lock (${result.nodes} nodes) handoffs`, figure: contended.handoffsPerSecond, decimals: 0, unit: 'handoffs/s', floor: handoffFloor.opsPerSecond ?? '', etcd: REFERENCE.handoffsPerSecond.etcd, target: REFERENCE.handoffsPerSecond.target },
+    ...latencyRows(`locks ${contenders} clients wait after a release`, contended.afterRelease, 'ms (release sent → next grant)', { floor: handoffFloor.p50Ms ?? '' }),
+    ...latencyRows(`locks ${contenders} clients acquire wait in line`, contended.acquireWait, 'ms (acquire sent → grant)', { reference: REFERENCE.acquireWaitP50Ms }).slice(0, 2),
+    {
+      benchmark: `locks ${contenders} clients grants / errors`,
+      figure: `${contended.grantsPerClient.reduce((sum, grants) => sum + grants, 0)} / ${contended.cycles.failed}`,
+      unit: `in ${contended.cycles.seconds.toFixed(1)} s; per client ${contended.grantsPerClient.join(' ')}${contended.cycles.failed > 0 ? `; failed: ${formatErrors(contended.cycles.errors)}` : ''}`,
+      target: '',
+    },
+  ];
+}
+
+export function registryRows(result: RegistryBenchResult, floors: FloorCells): Row[] {
+  return result.phases.flatMap((phase): Row[] => {
+    const name = `registry ${result.options.instances.toLocaleString('en')} instances, heartbeats ${phase.via === 'leader' ? 'to the leader' : `over ${result.nodes} nodes`}`;
+    const beats = phase.heartbeats;
+    const leaderCpu = phase.cpuPercent?.[result.leader];
+    const followers = phase.cpuPercent === null ? null : Object.entries(phase.cpuPercent).filter(([endpoint]) => endpoint !== result.leader);
+    const idle = result.leaderIdleCpuPercent === null ? '' : ` (idle before: ${result.leaderIdleCpuPercent.toFixed(1)} %)`;
+    const moved = phase.leaderAfter === result.leader ? '' : ` (leader moved to ${phase.leaderAfter})`;
+    return [
+      { benchmark: `${name}: heartbeat p50`, figure: beats.latency.p50Ms, decimals: 3, unit: 'ms', floor: floors.roundTrip.p50Ms ?? '', target: '' },
+      { benchmark: `${name}: heartbeat p99`, figure: beats.latency.p99Ms, decimals: 3, unit: 'ms', floor: floors.roundTrip.p99Ms ?? '', target: '' },
+      { benchmark: `${name}: leader CPU`, figure: leaderCpu ?? 'n/a (--endpoints: no pids)', decimals: 1, unit: `% of a core${idle}${moved}`, target: '' },
+      {
+        benchmark: `${name}: follower CPU`,
+        figure: followers === null ? 'n/a (--endpoints: no pids)' : followers.reduce((sum, [, percent]) => sum + percent, 0),
+        decimals: 1,
+        unit: followers === null ? '' : `% of a core, summed (${shareList(Object.fromEntries(followers))})`,
+        target: '',
+      },
+      { benchmark: `${name}: load generator CPU`, figure: phase.clientCpuPercent, decimals: 1, unit: '% of a core (this process)', target: '' },
+      {
+        benchmark: `${name}: done / errors / late`,
+        figure: `${beats.succeeded} / ${beats.failed} / ${beats.late}`,
+        unit: `in ${beats.seconds.toFixed(1)} s (${beats.opsPerSecond.toFixed(0)}/s)${beats.failed > 0 ? `; failed: ${formatErrors(beats.errors)}` : ''}`,
+        target: '',
+      },
+      { benchmark: `${name}: still listed after`, figure: phase.listedAfter, unit: `of ${phase.registered} registered`, target: result.options.instances.toLocaleString('en') },
+    ];
+  });
+}
+
+export function watchRows(result: WatchBenchResult): Row[] {
+  const { options } = result;
+  const name = `watch fan-out, 1 writer, ${result.watchersOpen} watchers on one prefix, ${result.nodes} nodes`;
+  const expected = result.writes.succeeded * result.watchersOpen;
+  return [
+    ...latencyRows(`${name}: delivery`, result.delivery, 'ms (put acknowledged → event received)'),
+    {
+      benchmark: `${name}: deliveries / missing / duplicates`,
+      figure: `${result.delivered} / ${result.missing} / ${result.duplicates}`,
+      unit: `of ${expected} (${result.writes.succeeded} puts at 1 per ${options.writeEveryMs} ms; ${result.beforeAck} before the ack)${result.writes.failed > 0 ? `; put errors: ${formatErrors(result.writes.errors)}` : ''}`,
+      target: '0 missing, 0 duplicates',
+    },
+  ];
+}
+
+export function failoverRows(result: FailoverBenchResult): Row[] {
+  const runs = result.runs.map((run) => (run.failoverMs === null ? 'none' : run.failoverMs.toFixed(0))).join(' / ');
+  return [
+    {
+      benchmark: 'failover (kill -9 of the leader to first acknowledged write) median',
+      figure: result.medianMs ?? 'none in budget',
+      decimals: 0,
+      unit: 'ms',
+      etcd: REFERENCE.failoverMedianMs.etcd,
+      target: REFERENCE.failoverMedianMs.target,
+    },
+    { benchmark: 'failover runs', figure: runs, unit: `ms (killed: ${result.runs.map((run) => hostOf(run.killed)).join(', ')})`, target: '' },
+  ];
+}
