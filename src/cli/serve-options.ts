@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { ConcordError } from '../common/errors.ts';
 import type { PeerTlsOptions } from '../rpc/peer-tls.ts';
 import { loadTlsMaterial, type TlsMaterial } from '../tls/tls-files.ts';
+import { AUTH_FLAGS, SWITCH_FLAGS, parseAuthOptions, type AuthServeOptions } from './serve-auth-options.ts';
 
 export interface HostPort {
   readonly host: string;
@@ -51,6 +52,8 @@ export interface ServeOptions {
   readonly clientTls: TlsMaterial | null;
   /** --peer-cert/--peer-key/--peer-ca, all three: mutual TLS between peers. null = plain TCP. */
   readonly peerTls: PeerTlsOptions | null;
+  /** --auth, --auth-bootstrap-token-file, --token-rate-limit (serve-auth-options.ts). */
+  readonly auth: AuthServeOptions;
 }
 
 /** Applied entries between snapshots: etcd's order of magnitude, a few MiB of log at most. */
@@ -85,6 +88,8 @@ const FLAGS = {
   'peer-cert': { required: false },
   'peer-key': { required: false },
   'peer-ca': { required: false },
+  // Authentication (docs/security.md): --auth is a switch.
+  ...AUTH_FLAGS,
 } as const satisfies Record<string, FlagSpec>;
 
 type FlagName = keyof typeof FLAGS;
@@ -125,7 +130,7 @@ function parseFlags(argv: readonly string[]): Map<FlagName, string> {
   try {
     parsed = parseArgs({
       args: [...argv],
-      options: Object.fromEntries(names.map((name) => [name, { type: 'string' as const }])),
+      options: Object.fromEntries(names.map((name) => [name, { type: SWITCH_FLAGS.has(name) ? ('boolean' as const) : ('string' as const) }])),
       strict: true,
       allowPositionals: false,
     }).values;
@@ -136,6 +141,7 @@ function parseFlags(argv: readonly string[]): Map<FlagName, string> {
   for (const name of names) {
     const value = parsed[name];
     if (typeof value === 'string') values.set(name, value);
+    else if (value === true) values.set(name, 'true');
   }
   return values;
 }
@@ -235,5 +241,6 @@ export function parseServeOptions(argv: readonly string[], env: Readonly<Record<
     testStaleReadsMs,
     clientTls,
     peerTls,
+    auth: parseAuthOptions(value),
   };
 }

@@ -360,6 +360,9 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
       // HTTPS (--client-cert/--client-key; client certificates required with --client-ca).
       ...(options.clientTls === null ? {} : { tls: options.clientTls }),
       transportStats: () => transport.stats(),
+      // --auth / --auth-bootstrap-token-file / --token-rate-limit (docs/security.md).
+      auth: { enabled: options.auth.enabled, ...(options.auth.bootstrapTokenHash === null ? {} : { bootstrapTokenHash: options.auth.bootstrapTokenHash }) },
+      limits: { tokenRequestsPerSecond: options.auth.tokenRequestsPerSecond, tokenBurst: Math.max(1, options.auth.tokenRequestsPerSecond) },
       // TEST-ONLY planted bug (hidden --test-stale-reads-ms; 0 = off): see src/server/test-plants.ts.
       ...(options.testStaleReadsMs > 0 ? { testStaleReadsMs: options.testStaleReadsMs } : {}),
     });

@@ -12,6 +12,7 @@ import type { ConcordMetrics, PeerConnectionState } from './metrics.ts';
 import type { ReplicaService } from './replica-service.ts';
 import type { ClientStreamQuota } from './client-streams.ts';
 import type { TlsMaterial } from '../tls/tls-files.ts';
+import type { AuthGate } from './auth/auth-gate.ts';
 
 export interface MemberInfo {
   readonly id: string;
@@ -41,6 +42,11 @@ export interface ServerDeps {
   /** Overrides of the server's bounds and timings (see limits.ts). */
   readonly limits?: Partial<ServerLimits>;
   /**
+   * `--auth`: every /v1 route needs a bearer token (server/auth/auth-gate.ts). With a bootstrap
+   * token's hash, the leader creates the first admin from it while none exists.
+   */
+  readonly auth?: { readonly enabled: boolean; readonly bootstrapTokenHash?: string };
+  /**
    * TEST-ONLY planted bug (hidden flag `serve --test-stale-reads-ms`, see test-plants.ts): when
    * above 0, linearizable key GETs skip ReadIndex and come from a read cache this many ms stale.
    */
@@ -64,4 +70,6 @@ export interface ServerContext {
   readonly router: LeaderRouter;
   /** Streams open per client address (limits.maxWatchersPerClient). */
   readonly clientStreams: ClientStreamQuota;
+  /** Authentication and authorization (open when auth is off). */
+  readonly auth: AuthGate;
 }

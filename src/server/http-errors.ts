@@ -71,7 +71,10 @@ export function toErrorAnswer(error: unknown): ErrorAnswer {
 
 /** Sends `answer`, with `retry-after` where the contract asks for it. */
 export function sendErrorAnswer(reply: FastifyReply, errorAnswer: ErrorAnswer, retryAfterSeconds: number): FastifyReply {
-  if (RETRYABLE_STATUSES.has(errorAnswer.status)) reply.header('retry-after', String(retryAfterSeconds));
+  // An error may know better how long to wait (a token's rate bucket: until it refills).
+  const ownRetryAfter = errorAnswer.body.error['retryAfterSeconds'];
+  const seconds = typeof ownRetryAfter === 'number' ? ownRetryAfter : retryAfterSeconds;
+  if (RETRYABLE_STATUSES.has(errorAnswer.status)) reply.header('retry-after', String(seconds));
   return reply.code(errorAnswer.status).type('application/json; charset=utf-8').send(errorAnswer.body);
 }
 

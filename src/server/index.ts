@@ -48,6 +48,9 @@ import { registerRegistryRoutes } from './routes/registry-routes.ts';
 import { registerLockRoutes } from './routes/lock-routes.ts';
 import { registerElectionRoutes } from './routes/election-routes.ts';
 import { registerMaintenanceRoutes } from './routes/maintenance-routes.ts';
+import { registerAuthRoutes } from './routes/auth-routes.ts';
+import { AuthGate } from './auth/auth-gate.ts';
+import { AuthBootstrapper } from './auth/bootstrap.ts';
 import { LockWaiters } from './locks/lock-waiters.ts';
 import { ElectionObservers } from './locks/election-observers.ts';
 import { ErrorBodySchema, KeyValueSchema } from './schemas/common.ts';
@@ -112,7 +115,18 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
   });
   const service = new ReplicaService(deps.node, metrics, limits.leaderPollIntervalMs);
   const clientStreams = new ClientStreamQuota(limits.maxWatchersPerClient);
-  const context: ServerContext = { deps, limits, metrics, service, router, clientStreams };
+  // --auth (server/auth/): bearer tokens checked against the replicated auth table.
+  const auth = new AuthGate(deps.auth?.enabled === true, () => deps.node.kv.auth, {
+    ratePerSecond: limits.tokenRequestsPerSecond,
+    burst: limits.tokenBurst,
+    maxBuckets: limits.maxTokenBuckets,
+  });
+  const bootstrapHash = deps.auth?.bootstrapTokenHash;
+  const bootstrapper =
+    bootstrapHash === undefined
+      ? null
+      : new AuthBootstrapper({ node: deps.node, tokenHash: bootstrapHash, logger: deps.logger, intervalMs: limits.leaderPollIntervalMs * 4 });
+  const context: ServerContext = { deps, limits, metrics, service, router, clientStreams, auth };
   // Requests waiting for a lock or an election, and election observers, follow this replica's log.
   const lockWaiters = new LockWaiters(deps.node.kv);
   const electionObservers = new ElectionObservers(deps.node.kv, limits.watchProgressIntervalMs);
@@ -122,6 +136,7 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
   installErrorHandlers(app as unknown as FastifyInstance, limits.retryAfterSeconds);
   const lifecycle = { closing: false };
   installCommonHeaders(app, context, lifecycle);
+  auth.install(app as unknown as FastifyInstance, context);
   app.addSchema(ErrorBodySchema);
   app.addSchema(KeyValueSchema);
 
@@ -140,6 +155,7 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     registerLockRoutes(routes, context, lockWaiters);
     registerElectionRoutes(routes, context, lockWaiters, electionObservers);
     registerMaintenanceRoutes(routes, context);
+    registerAuthRoutes(routes, context);
   });
 
   return {
@@ -148,6 +164,7 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     async close() {
       lifecycle.closing = true;
       metrics.stop();
+      bootstrapper?.stop();
       const cutOff = setTimeout(() => app.server.closeAllConnections(), limits.shutdownGraceMs);
       try {
         await app.close();

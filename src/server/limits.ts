@@ -52,6 +52,15 @@ export interface ServerLimits {
   readonly shutdownGraceMs: number;
   /** `GET /v1/kv` without `limit` returns at most this many items (`more` says if there are others). */
   readonly maxRangeItems: number;
+  /**
+   * With --auth: requests per second one token may make on this node (a token bucket refilling
+   * at this rate); beyond it, 429 overloaded with retry-after. 0 = unlimited. `--token-rate-limit`.
+   */
+  readonly tokenRequestsPerSecond: number;
+  /** The bucket's size: how many requests a token may make at once after being idle. */
+  readonly tokenBurst: number;
+  /** Token buckets kept at most (idle, refilled ones are dropped first): bounds memory. */
+  readonly maxTokenBuckets: number;
 }
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
@@ -69,6 +78,9 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxForwardedInFlight: 4096,
   metricsSampleIntervalMs: 100,
   maxRangeItems: 10_000,
+  tokenRequestsPerSecond: 1000,
+  tokenBurst: 1000,
+  maxTokenBuckets: 100_000,
   shutdownGraceMs: 2000,
 };
 

@@ -53,7 +53,11 @@ export function registerOpenApi(app: FastifyInstance): void {
         { name: 'cluster', description: 'Members and leadership' },
         { name: 'maintenance', description: 'Backup (a consistent snapshot to restore a new cluster from) and watch history compaction' },
         { name: 'operations', description: 'Health, readiness, metrics, this document' },
+        { name: 'auth', description: 'Users, roles, tokens (admin) and whoami; with --auth every /v1 route needs a bearer token' },
       ],
+      // With --auth, every /v1 route: 401 unauthenticated without a valid token, 403 permission_denied without the permission.
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A Concord token (concord auth token create).' } } },
+      security: [{ bearer: [] }],
     },
     transform: ({ schema, url }) => documentWildcardAsKey(schema, url),
     refResolver: {

@@ -34,6 +34,8 @@ export interface ClusterOptions {
   readonly kv?: KvStateMachineOptions;
   /** Serve HTTPS (and require client certificates when it has a CA). */
   readonly tls?: TlsMaterial;
+  /** --auth (and the bootstrap token's hash) on every node. */
+  readonly auth?: { readonly enabled: boolean; readonly bootstrapTokenHash?: string };
 }
 
 const TICK_MS = 10;
@@ -144,6 +146,7 @@ export class TestCluster {
         ),
       transportStats: () => this.network.stats.get(id) ?? emptyStats(),
       ...(options.tls === undefined ? {} : { tls: options.tls }),
+      ...(options.auth === undefined ? {} : { auth: options.auth }),
       limits: { watchProgressIntervalMs: 200, leaderPollIntervalMs: 10, shutdownGraceMs: 200, ...options.limits },
     });
     const member: TestMember = { id, node, server, url: '' };

@@ -10,7 +10,7 @@ import { ConcordError } from '../../common/errors.ts';
 import { checkKey, checkPrefix, toConcordError, type KeyFilter } from '../../kv/index.ts';
 import type { ConcordApp, ServerContext } from '../context.ts';
 import { ERROR_RESPONSES } from '../schemas/common.ts';
-import { startWatch, WatchSession, type WatchOptions } from '../watch/watch-session.ts';
+import { startWatch, WatchSession, type WatchAccess, type WatchOptions } from '../watch/watch-session.ts';
 import { openEventStream } from './route-helpers.ts';
 
 const WatchQuery = Type.Object(
@@ -38,6 +38,13 @@ function resumeRevision(request: FastifyRequest): number | null {
   const lastEventId = request.headers['last-event-id'];
   if (typeof lastEventId !== 'string' || !/^\d{1,15}$/.test(lastEventId)) return null;
   return Number(lastEventId) + 1;
+}
+
+/** With auth on: the token's live read access to keys (the gate already checked it may read some). */
+function watchAccess(context: ServerContext, request: FastifyRequest): { access?: WatchAccess } {
+  if (!context.auth.enabled) return {};
+  const live = context.auth.liveAccess(request);
+  return { access: { valid: () => live.valid(), mayReadKey: (key) => live.mayRead('key', key) } };
 }
 
 export function registerWatchRoutes(app: ConcordApp, context: ServerContext): void {
@@ -72,6 +79,7 @@ export function registerWatchRoutes(app: ConcordApp, context: ServerContext): vo
         resync,
         progressIntervalMs: context.limits.watchProgressIntervalMs,
         maxBufferedBytes: context.limits.watchMaxBufferedBytes,
+        ...watchAccess(context, request),
       };
       if (sessions.size >= context.limits.maxWatchers) {
         throw new ConcordError('overloaded', `this node serves at most ${context.limits.maxWatchers} watch streams`);

@@ -10,6 +10,11 @@
  *
  * Bounded: a watcher that does not read (its unsent output passes a limit) is cut off; it can
  * resume by revision, on any node. Progress while idle and the bound are SseSession's.
+ *
+ * With auth on, `access` filters every key the stream would send (history, resync snapshot and
+ * live events) by what the token may read at that moment, and the stream ends once the token
+ * stops authenticating (revoked, expired, user deleted): a change of roles or a revocation
+ * shows on the next event this node applies.
  */
 import type { ServerResponse } from 'node:http';
 import { matchesFilter, type KeyFilter, type KvStateMachine, type WatchBatch, type WatchEvent } from '../../kv/index.ts';
@@ -22,6 +27,17 @@ export interface WatchOptions {
   readonly resync: boolean;
   readonly progressIntervalMs: number;
   readonly maxBufferedBytes: number;
+  /** Which keys the watcher may see, and whether it may go on at all (auth); absent: all keys. */
+  readonly access?: WatchAccess;
+}
+
+export interface WatchAccess {
+  valid(): boolean;
+  mayReadKey(key: string): boolean;
+}
+
+function visible(options: WatchOptions, key: string): boolean {
+  return options.access === undefined || options.access.mayReadKey(key);
 }
 
 /** Where a stream starts: frames for what is already known, and the first revision still to come. */
@@ -43,12 +59,13 @@ function catchUp(kv: KvStateMachine, fromRevision: number, options: WatchOptions
   const history = kv.eventsSince(fromRevision, options.filter, { prevValue: options.prevValue });
   if (!history.compacted) {
     return {
-      frames: history.events.map((event) => changeFrame(event, options.prevValue)),
+      frames: history.events.filter((event) => visible(options, event.key)).map((event) => changeFrame(event, options.prevValue)),
       nextRevision: Math.max(fromRevision, history.revision + 1),
     };
   }
   if (!options.resync) return { compactRevision: history.compactRevision };
-  const state = kv.rangeState(options.filter);
+  const whole = kv.rangeState(options.filter);
+  const state = { ...whole, items: whole.items.filter((kv) => visible(options, kv.key)) };
   return { frames: [sseFrame('snapshot', state, state.revision)], nextRevision: state.revision + 1 };
 }
 
@@ -85,13 +102,17 @@ export class WatchSession extends SseSession {
 
   private deliver(batch: WatchBatch): void {
     if (this.closed || batch.revision < this.nextRevision) return;
+    if (this.options.access !== undefined && !this.options.access.valid()) {
+      this.close(); // the token no longer authenticates: nothing more for it
+      return;
+    }
     this.sendChanges(batch.events);
     this.nextRevision = batch.revision + 1;
   }
 
   private sendChanges(events: readonly WatchEvent[]): void {
     for (const event of events) {
-      if (event.modRevision >= this.nextRevision && matchesFilter(event.key, this.options.filter)) {
+      if (event.modRevision >= this.nextRevision && matchesFilter(event.key, this.options.filter) && visible(this.options, event.key)) {
         this.write(changeFrame(event, this.options.prevValue));
       }
     }
