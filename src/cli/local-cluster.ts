@@ -8,17 +8,24 @@
  * which then stops each node once with SIGTERM (a graceful shutdown) and waits for all three.
  * A second Ctrl-C a moment later kills them outright; if the launcher itself is killed, the nodes
  * notice their IPC channel close and stop. Data stays in the data dir across runs.
+ *
+ * `--tls` turns on HTTPS (client certificates required) and mutual TLS between the nodes, with
+ * development certificates kept in <data dir>/certs (local-cluster-tls.ts). `--base-port N`
+ * moves the ports (clients N+1..N+3, peers N+101..N+103; default 7000).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Agent, request, type Dispatcher } from 'undici';
+import { prepareLocalClusterTls, type LocalClusterTls } from './local-cluster-tls.ts';
 
 const NODE_COUNT = 3;
 const HOST = '127.0.0.1';
-const CLIENT_BASE_PORT = 7000;
-const PEER_BASE_PORT = 7100;
+const DEFAULT_BASE_PORT = 7000;
+/** Peer ports sit this far above the client ports. */
+const PEER_PORT_OFFSET = 100;
 const LEADER_WAIT_MS = 30_000;
 /** A second signal this long after the first forces the nodes down. */
 const FORCE_AFTER_MS = 1_000;
@@ -64,13 +71,13 @@ function displayPath(dir: string): string {
   return path.isAbsolute(dir) || dir.startsWith('.') ? dir : `.${path.sep}${dir}`;
 }
 
-function nodesUnder(dataRoot: string): LocalNode[] {
+function nodesUnder(dataRoot: string, basePort: number, scheme: 'http' | 'https'): LocalNode[] {
   return Array.from({ length: NODE_COUNT }, (_, position) => {
     const number = position + 1;
     return {
       name: `node${number}`,
-      clientUrl: `http://${HOST}:${CLIENT_BASE_PORT + number}`,
-      peerAddress: `${HOST}:${PEER_BASE_PORT + number}`,
+      clientUrl: `${scheme}://${HOST}:${basePort + number}`,
+      peerAddress: `${HOST}:${basePort + PEER_PORT_OFFSET + number}`,
       dataDir: displayPath(path.join(dataRoot, `node${number}`)),
       colour: COLOURS[position] ?? '',
       child: null,
@@ -85,29 +92,29 @@ function relay(node: LocalNode, stream: NodeJS.ReadableStream | null, colour: bo
   createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix}${formatLogLine(line)}\n`));
 }
 
-async function fetchJson(url: string): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
-  const text = await response.text();
+async function fetchJson(url: string, dispatcher: Dispatcher): Promise<{ status: number; body: unknown }> {
+  const response = await request(url, { dispatcher, headersTimeout: 1_000, bodyTimeout: 1_000, signal: AbortSignal.timeout(1_000) });
+  const text = await response.body.text();
   let body: unknown = null;
   try {
     body = JSON.parse(text);
   } catch {
     body = text;
   }
-  return { status: response.status, body };
+  return { status: response.statusCode, body };
 }
 
 /**
  * Resolves once every node answers /ready with 200, with the leader's id as /v1/cluster names
  * it ('' when that route does not say); null if the cluster is not ready in time.
  */
-async function waitForLeader(nodes: readonly LocalNode[], stopped: () => boolean): Promise<string | null> {
+async function waitForLeader(nodes: readonly LocalNode[], stopped: () => boolean, dispatcher: Dispatcher): Promise<string | null> {
   const deadline = Date.now() + LEADER_WAIT_MS;
   while (Date.now() < deadline && !stopped()) {
     try {
-      const ready = await Promise.all(nodes.map((node) => fetchJson(`${node.clientUrl}/ready`)));
+      const ready = await Promise.all(nodes.map((node) => fetchJson(`${node.clientUrl}/ready`, dispatcher)));
       if (ready.every((answer) => answer.status === 200)) {
-        const cluster = await fetchJson(`${nodes[0]?.clientUrl ?? ''}/v1/cluster`).catch(() => null);
+        const cluster = await fetchJson(`${nodes[0]?.clientUrl ?? ''}/v1/cluster`, dispatcher).catch(() => null);
         const leaderId = (cluster?.body as { leaderId?: unknown } | null)?.leaderId;
         return typeof leaderId === 'string' ? leaderId : '';
       }
@@ -119,21 +126,31 @@ async function waitForLeader(nodes: readonly LocalNode[], stopped: () => boolean
   return null;
 }
 
-function banner(nodes: readonly LocalNode[], leaderId: string): string {
+function banner(nodes: readonly LocalNode[], leaderId: string, tls: LocalClusterTls | null): string {
   const [first, second, third] = nodes.map((node) => node.clientUrl);
+  // With TLS, curl needs the CA and the client certificate (the nodes require one).
+  const curl = tls === null ? 'curl' : `curl --cacert ${tls.caFile} --cert ${tls.clientCertFile} --key ${tls.clientKeyFile}`;
+  const tlsLines = tls === null ? [] : [
+    `TLS is on: HTTPS with client certificates, mutual TLS between the nodes; certificates in ${tls.dir}${tls.created ? ' (made now)' : ''}.`,
+    'The CLI and SDK need them too:',
+    `  export CONCORD_ENDPOINTS=${nodes.map((node) => node.clientUrl).join(',')}`,
+    `  export CONCORD_CACERT=${tls.caFile} CONCORD_CERT=${tls.clientCertFile} CONCORD_KEY=${tls.clientKeyFile}`,
+    '',
+  ];
   const rows = nodes.map((node) => `  ${node.name}  ${node.clientUrl}  peer ${node.peerAddress}  data ${node.dataDir}${node.name === leaderId ? '  (leader)' : ''}`);
   return [
     '',
     `Concord local cluster is up: ${nodes.length} nodes${leaderId === '' ? '' : `, leader ${leaderId}`}.`,
     ...rows,
     '',
+    ...tlsLines,
     'Try (any node accepts any request):',
-    `  curl -s -X PUT ${first}/v1/kv/greeting -H 'content-type: application/json' -d '{"value":"hello"}'`,
-    `  curl -s ${second}/v1/kv/greeting`,
-    `  curl -s '${third}/v1/kv?prefix='`,
-    `  curl -sN '${second}/v1/watch?prefix=&fromRevision=1'`,
-    `  curl -s -X POST ${first}/v1/leases -H 'content-type: application/json' -d '{"ttlMs":10000}'`,
-    `  curl -s ${first}/v1/cluster`,
+    `  ${curl} -s -X PUT ${first}/v1/kv/greeting -H 'content-type: application/json' -d '{"value":"hello"}'`,
+    `  ${curl} -s ${second}/v1/kv/greeting`,
+    `  ${curl} -s '${third}/v1/kv?prefix='`,
+    `  ${curl} -sN '${second}/v1/watch?prefix=&fromRevision=1'`,
+    `  ${curl} -s -X POST ${first}/v1/leases -H 'content-type: application/json' -d '{"ttlMs":10000}'`,
+    `  ${curl} -s ${first}/v1/cluster`,
     '',
     'Ctrl-C stops all three nodes. Data stays under the data dir (delete it to start afresh).',
     '',
@@ -143,12 +160,32 @@ function banner(nodes: readonly LocalNode[], leaderId: string): string {
 export async function runLocalCluster(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { 'data-dir': { type: 'string', default: 'data' }, 'log-level': { type: 'string', default: 'info' } },
+    options: {
+      'data-dir': { type: 'string', default: 'data' },
+      'log-level': { type: 'string', default: 'info' },
+      tls: { type: 'boolean', default: false },
+      'base-port': { type: 'string', default: String(DEFAULT_BASE_PORT) },
+    },
     strict: true,
   });
   const dataRoot = values['data-dir'];
   const logLevel = values['log-level'];
-  const nodes = nodesUnder(dataRoot);
+  const basePort = Number(values['base-port']);
+  if (!/^\d+$/.test(values['base-port']) || basePort < 1 || basePort + PEER_PORT_OFFSET + NODE_COUNT > 65535) {
+    process.stderr.write(`concord local-cluster: --base-port must leave room for ports up to N+${PEER_PORT_OFFSET + NODE_COUNT} (at most 65535), got ${JSON.stringify(values['base-port'])}\n`);
+    return 2;
+  }
+  const nodes = nodesUnder(dataRoot, basePort, values.tls ? 'https' : 'http');
+  let tls: LocalClusterTls | null = null;
+  if (values.tls) {
+    try {
+      tls = await prepareLocalClusterTls(dataRoot, nodes.map((node) => node.name));
+    } catch (error) {
+      process.stderr.write(`concord local-cluster: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 1;
+    }
+  }
+  const dispatcher = new Agent({ connect: tls === null ? {} : tls.clientPem() });
   const initialCluster = nodes.map((node) => `${node.name}=${node.peerAddress}`).join(',');
   const colour = process.stdout.isTTY === true && process.env['NO_COLOR'] === undefined;
   let stopping = false;
@@ -159,10 +196,11 @@ export async function runLocalCluster(argv: readonly string[]): Promise<number> 
       binPath, 'serve',
       '--id', node.name,
       '--data-dir', node.dataDir,
-      '--listen-client', node.clientUrl.slice('http://'.length),
+      '--listen-client', new URL(node.clientUrl).host,
       '--listen-peer', node.peerAddress,
       '--initial-cluster', initialCluster,
       '--log-level', logLevel,
+      ...(tls === null ? [] : tls.serveArgs(node.name)),
     // detached: Ctrl-C reaches only this launcher, which stops each node once. The IPC channel
     // carries nothing; it closes if the launcher dies, and then the nodes stop too.
     ], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
@@ -203,16 +241,17 @@ export async function runLocalCluster(argv: readonly string[]): Promise<number> 
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  void waitForLeader(nodes, () => stopping || nodes.some((node) => node.exitCode !== null)).then((leaderId) => {
+  void waitForLeader(nodes, () => stopping || nodes.some((node) => node.exitCode !== null), dispatcher).then((leaderId) => {
     if (stopping) return;
     if (leaderId === null) {
       process.stdout.write(`\nNo leader after ${LEADER_WAIT_MS / 1000} s; see the node logs above.\n`);
     } else {
-      process.stdout.write(banner(nodes, leaderId));
+      process.stdout.write(banner(nodes, leaderId, tls));
     }
   });
 
   await Promise.all(exited);
+  await dispatcher.close().catch(() => undefined);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   return Math.max(0, ...nodes.map((node) => node.exitCode ?? 1));
