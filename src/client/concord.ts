@@ -1,10 +1,11 @@
 /**
- * The client: `new Concord({ endpoints })`, with `kv`, `leases`, `registry`, `cluster`, `maintenance`, `lock()`,
+ * The client: `new Concord({ endpoints, token? })`, with `kv`, `leases`, `registry`, `cluster`, `maintenance`, `auth`, `lock()`,
  * `withLock()` and `election()`. One instance holds one keep-alive connection pool;
  * share it across your process and `close()` it at the end.
  */
 import type { Dispatcher } from 'undici';
 import type { ClientClock } from './clock.ts';
+import { AuthClient } from './auth.ts';
 import { ClusterClient } from './cluster.ts';
 import { ClientCore, type RetryOptions } from './core.ts';
 import { Election } from './elections.ts';
@@ -45,6 +46,8 @@ export class Concord {
   readonly cluster: ClusterClient;
   /** Backups and watch history compaction. */
   readonly maintenance: MaintenanceClient;
+  /** Users, roles and tokens (admin), and whoami. */
+  readonly auth: AuthClient;
   /** The engine (endpoint choice, retries); exposed for diagnostics. */
   readonly core: ClientCore;
 
@@ -61,6 +64,7 @@ export class Concord {
     this.registry = new RegistryClient(this.core);
     this.cluster = new ClusterClient(this.core);
     this.maintenance = new MaintenanceClient(this.core);
+    this.auth = new AuthClient(this.core);
   }
 
   /** Acquires a lock: try once (default) or wait in line up to `waitMs`. */

@@ -19,6 +19,7 @@ export { KvClient, type GetOptions, type PutOptions, type PutResult, type Delete
 export { TxnBuilder, Op, type Compare, type LockCompare, type CompareOperator, type CompareTarget, type TxnOp, type TxnOpResult, type TxnResult } from './txn.ts';
 export { KvWatch, type WatchOptions, type WatchEvent, type WatchChange } from './watch.ts';
 export { MaintenanceClient, type Backup, type CompactResult } from './maintenance.ts';
+export { AuthClient, type AuthChange, type CreatedToken, type CreateTokenOptions, type Permission, type Role, type TokenInfo, type User, type UserDetail, type Whoami } from './auth.ts';
 export { LeaseClient, type LeaseGrant, type LeaseStatus, type LeaseInfo } from './leases.ts';
 export { LeaseKeepAlive, type KeepAliveOptions, type KeepAliveEvents, type SafetyStatus } from './keepalive.ts';
 export { SafetyWindow, type SafetyPhase, type LossReason } from './lease-safety.ts';
