@@ -47,14 +47,3 @@ export function warnAboutExposure(settings: ExposureSettings, logger: Logger): v
     logger.warn({ exposure: true, see: 'docs/security.md' }, `SECURITY WARNING: ${exposure}`);
   }
 }
-
-/**
- * Whether `--auth` is on, read from options that may or may not carry it: authentication is
- * added to the serve options separately, as a boolean or an object with `enabled`.
- */
-export function authEnabledIn(options: object): boolean {
-  const auth: unknown = (options as { auth?: unknown }).auth;
-  if (typeof auth === 'boolean') return auth;
-  if (typeof auth === 'object' && auth !== null) return (auth as { enabled?: unknown }).enabled === true;
-  return false;
-}

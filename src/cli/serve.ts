@@ -32,7 +32,7 @@ import { TcpTransport, type PeerAddress } from '../rpc/tcp-transport.ts';
 import { LevelStorage } from '../storage/level-storage.ts';
 import type { ServeOptions } from './serve-options.ts';
 import { TimedStorage } from './timed-storage.ts';
-import { authEnabledIn, warnAboutExposure } from './exposure-warning.ts';
+import { warnAboutExposure } from './exposure-warning.ts';
 import type { ServerDeps } from '../server/index.ts';
 
 /** 100 ms ticks, elections after 10–20 ticks: etcd's 1 s election timeout, 100 ms heartbeat. */
@@ -374,7 +374,7 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
         advertiseClient: options.advertiseClient, dataDir: options.dataDir, members: bootstrap.voters },
       'concord node started',
     );
-    warnAboutExposure({ ...options, authEnabled: authEnabledIn(options) }, logger);
+    warnAboutExposure({ ...options, authEnabled: options.auth.enabled }, logger);
     if (joining) {
       requestMembership(joinOptions).then(
         (members) => logger.info({ members: members.map((member) => member.id) }, 'joined the cluster: now a voter'),
