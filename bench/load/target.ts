@@ -44,7 +44,10 @@ export async function findLeader(pools: EndpointPools, endpoints: readonly strin
     if (leaders.size !== 1) return undefined;
     const [leaderId] = [...leaders];
     if (typeof leaderId !== 'string' || leaderId === '') return undefined;
-    return answered.find((entry) => entry.view.nodeId === leaderId)?.endpoint;
+    const leader = answered.find((entry) => entry.view.nodeId === leaderId)?.endpoint;
+    // Leader-only workloads need the leader's own endpoint; a follower would forward and add a hop.
+    if (leader === undefined && answered.length === endpoints.length) throw new Error(`the leader ${leaderId} is not among the endpoints ${endpoints.join(',')}`);
+    return leader;
   }, 100);
 }
 
