@@ -48,10 +48,21 @@ concord serve flags:
   --log-level LEVEL             fatal, error, warn, info, debug or trace (default info)
   --snapshot-every N            tuning, not part of the contract: snapshot every N applied
                                 entries (default 10000)
+  --client-cert FILE, --client-key FILE
+                                serve the client API over HTTPS (PEM; docs/security.md);
+                                --advertise-client then defaults to https://<listen-client>
+  --client-ca FILE              require client certificates signed by this CA (bundle);
+                                forwarding to the leader trusts it
+  --peer-cert FILE, --peer-key FILE, --peer-ca FILE
+                                mutual TLS between peers (all three); a peer certificate's CN
+                                must be the member id the peer claims
 
 concord local-cluster flags:
   --data-dir DIR                parent of node1..node3 (default ./data)
   --log-level LEVEL             passed to every node (default info)
+  --tls                         HTTPS with client certificates and peer mutual TLS; makes
+                                development certificates in <data-dir>/certs if absent
+  --base-port N                 clients on N+1..N+3, peers on N+101..N+103 (default 7000)
 `;
 
 function version(): string {
