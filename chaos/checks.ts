@@ -41,23 +41,28 @@ function tokenOf(value: string): number {
  * earlier one: from the acknowledged writes, and from the resource key's whole write history
  * (which includes writes whose answer was lost) when the watch history still holds it.
  */
-export function checkFencedTokens(acked: readonly FencedWrite[], applied: readonly FencedWrite[] | string, grants: number): CheckResult {
+export function checkFencedTokens(acked: readonly FencedWrite[], applied: readonly FencedWrite[] | string, grants: number, replayNote = ''): CheckResult {
   const name = 'fenced tokens monotonic';
   if (grants === 0 && acked.length === 0) return { name, verdict: 'skipped', detail: 'no lock operations' };
   const problems: string[] = [];
   const scan = (writes: readonly FencedWrite[], what: string): void => {
-    const ordered = [...writes].sort((a, b) => a.revision - b.revision);
-    for (let i = 1; i < ordered.length; i++) {
-      const before = ordered[i - 1];
-      const after = ordered[i];
-      if (before !== undefined && after !== undefined && after.token < before.token) {
-        problems.push(`${what}: token ${after.token} (${after.value}, revision ${after.revision}) applied after token ${before.token} (${before.value}, revision ${before.revision})`);
+    // Each resource key on its own (one per lock window): tokens of different locks do not compare.
+    const byKey = new Map<string, FencedWrite[]>();
+    for (const write of writes) byKey.set(write.key ?? '', [...(byKey.get(write.key ?? '') ?? []), write]);
+    for (const [key, list] of byKey) {
+      const ordered = [...list].sort((a, b) => a.revision - b.revision);
+      for (let i = 1; i < ordered.length; i++) {
+        const before = ordered[i - 1];
+        const after = ordered[i];
+        if (before !== undefined && after !== undefined && after.token < before.token) {
+          problems.push(`${what}${key === '' ? '' : ` to ${key}`}: token ${after.token} (${after.value}, revision ${after.revision}) applied after token ${before.token} (${before.value}, revision ${before.revision})`);
+        }
       }
     }
   };
   scan(acked, 'acknowledged writes');
   if (typeof applied !== 'string') scan(applied, 'applied writes');
-  const appliedNote = typeof applied === 'string' ? `; full write history not checked: ${applied}` : `, ${applied.length} applied`;
+  const appliedNote = typeof applied === 'string' ? `; full write history not checked: ${applied}` : `, ${applied.length} applied${replayNote}`;
   if (problems.length > 0) return { name, verdict: 'violated', detail: problems[0] ?? '', report: problems.join('\n') };
   return { name, verdict: 'ok', detail: `${acked.length} acknowledged fenced writes${appliedNote}` };
 }
@@ -84,6 +89,26 @@ export function checkGrantOrder(grants: readonly Grant[]): CheckResult {
 }
 
 /** Every acknowledged insert-only write reads back with its value (linearizable reads). */
+/**
+ * The write histories of every resource key (one per lock window); keys whose history the watch
+ * no longer holds (the last 10,000 events are kept) are counted in the note, not checked.
+ */
+export async function replayAllFencedWrites(url: string, http: ChaosHttp, keys: Iterable<string>): Promise<{ readonly writes: FencedWrite[]; readonly note: string }> {
+  const writes: FencedWrite[] = [];
+  const missed: string[] = [];
+  let replayed = 0;
+  for (const key of keys) {
+    const replay = await replayFencedWrites(url, http, key);
+    if (typeof replay === 'string') missed.push(`${key}: ${replay}`);
+    else {
+      replayed++;
+      writes.push(...replay);
+    }
+  }
+  const note = ` (write history of ${replayed} resource keys${missed.length === 0 ? '' : `; ${missed.length} not replayed, e.g. ${missed[0] ?? ''}`})`;
+  return { writes, note };
+}
+
 export async function checkAckedWritesPresent(acked: readonly AckedWrite[], urls: readonly string[], http: ChaosHttp, when: string): Promise<CheckResult> {
   const name = `acknowledged writes present (${when})`;
   if (acked.length === 0) return { name, verdict: 'skipped', detail: 'no acknowledged inserts' };
@@ -113,8 +138,8 @@ export async function checkAckedWritesPresent(acked: readonly AckedWrite[], urls
 }
 
 /**
- * The resource key's whole write history, replayed from a watch at revision 1 up to the key's
- * current modRevision; a string says why it could not be had (e.g. history compacted).
+ * The resource key's whole write history, replayed from a watch at its createRevision up to
+ * its current modRevision; a string says why it could not be had (e.g. history compacted).
  */
 export async function replayFencedWrites(url: string, http: ChaosHttp, key: string, timeoutMs = 10_000): Promise<FencedWrite[] | string> {
   const current = await http.call(url, 'GET', `/v1/kv/${key}`, undefined, 3_000);
@@ -122,18 +147,19 @@ export async function replayFencedWrites(url: string, http: ChaosHttp, key: stri
   if (current.status === 404) return [];
   if (current.status !== 200) return `reading ${key} answered ${current.status}`;
   const lastRevision = Number((current.body as { modRevision?: unknown }).modRevision);
+  const firstRevision = Number((current.body as { createRevision?: unknown }).createRevision) || 1;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   const writes: FencedWrite[] = [];
   try {
-    const response = await request(`${url}/v1/watch?key=${encodeURIComponent(key)}&fromRevision=1`, {
+    const response = await request(`${url}/v1/watch?key=${encodeURIComponent(key)}&fromRevision=${firstRevision}`, {
       method: 'GET',
       signal: controller.signal,
       headers: { accept: 'text/event-stream' },
     });
     if (response.statusCode !== 200) {
       const text = await response.body.text();
-      return `watch from revision 1 answered ${response.statusCode}: ${text.slice(0, 120)}`;
+      return `watch from revision ${firstRevision} answered ${response.statusCode}: ${text.slice(0, 120)}`;
     }
     let buffer = '';
     for await (const chunk of response.body) {
@@ -148,7 +174,7 @@ export async function replayFencedWrites(url: string, http: ChaosHttp, key: stri
         const kv = JSON.parse(data) as { value?: unknown; modRevision?: unknown };
         const value = String(kv.value);
         const revision = Number(kv.modRevision);
-        writes.push({ token: tokenOf(value), value, revision });
+        writes.push({ key, token: tokenOf(value), value, revision });
         if (revision >= lastRevision) return writes;
       }
     }

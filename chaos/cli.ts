@@ -3,8 +3,10 @@
  * [--seed N] [--out DIR] [--recovery-bound 20s] [--plant-stale-reads MS] [--echo]`
  *
  * Attacks a live three-node cluster (see docs/chaos.md) and exits 0 only if every check held,
- * 1 on a violation, 2 on bad flags. Ctrl-C ends the workload phase early and still checks and
- * cleans up; a second Ctrl-C kills the nodes and removes the iptables chain at once.
+ * 1 on a violation, 2 on bad flags, 3 when the run was interrupted (a signal, an internal
+ * error). Ctrl-C ends the workload phase early and still heals, checks and cleans up (the
+ * summary says INTERRUPTED); a second Ctrl-C saves the partial history and timeline, kills the
+ * nodes and removes the iptables chain at once.
  */
 import { parseArgs } from 'node:util';
 import path from 'node:path';
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
   const abort = new AbortController();
   let netfilter: Netfilter | undefined;
   let cluster: ChaosCluster | undefined;
+  let savePartial: ((why: string) => void) | undefined;
   const teardownNow = (): void => {
     netfilter?.removeSync();
     cluster?.killAllSync();
@@ -100,11 +103,13 @@ async function main(): Promise<void> {
     process.on(signal, () => {
       if (!abort.signal.aborted) {
         process.stderr.write(`\nchaos: ${signal}: stopping the faults, checking and cleaning up (again to quit at once)\n`);
-        abort.abort();
+        abort.abort(signal);
         return;
       }
+      savePartial?.(`second ${signal}`);
       teardownNow();
-      process.exit(130);
+      process.stderr.write(`chaos: INTERRUPTED by a second ${signal}: nodes killed, firewall chain removed; partial history and timeline in ${outDir}\n`);
+      process.exit(3);
     });
   }
 
@@ -131,6 +136,7 @@ async function main(): Promise<void> {
     onResources: (resources) => {
       netfilter = resources.netfilter ?? netfilter;
       cluster = resources.cluster ?? cluster;
+      savePartial = resources.savePartial ?? savePartial;
     },
     progress: (line, final) => {
       if (tty) process.stderr.write(`\r\u001b[2K${line}${final ? '\n' : ''}`);
@@ -141,7 +147,10 @@ async function main(): Promise<void> {
     },
   });
   process.stdout.write(`\n${result.summary}`);
-  process.exitCode = result.ok ? 0 : 1;
+  process.exitCode = result.ok ? 0 : result.interrupted !== null ? 3 : 1;
 }
 
-await main();
+await main().catch((error: unknown) => {
+  process.stderr.write(`chaos: INTERRUPTED by an internal error: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exitCode = 3;
+});

@@ -24,8 +24,13 @@ export function formatSummary(
   checks: readonly CheckResult[],
   skippedNemeses: readonly string[],
   ok: boolean,
+  interrupted: string | null = null,
 ): string {
   const lines: string[] = [];
+  if (interrupted !== null) {
+    lines.push(`INTERRUPTED: ${interrupted}. The run did not run its course: NOT A PASS, whatever the checks below say.`);
+    lines.push('');
+  }
   const plant = options.plantStaleReadsMs > 0 ? `, PLANTED BUG: stale reads ${options.plantStaleReadsMs} ms` : '';
   lines.push(`chaos run: seed ${options.seed}, ${options.durationMs / 1000}s, workloads ${options.workloads.join(',')}, nemeses ${options.nemeses.join(',') || 'none'}${plant}`);
   lines.push('');
@@ -40,13 +45,34 @@ export function formatSummary(
   lines.push(table(opRows));
   lines.push('');
   const faults = new Map<string, number>();
-  for (const event of timeline) if (event.phase === 'start' && event.nemesis !== 'full-restart') faults.set(event.nemesis, (faults.get(event.nemesis) ?? 0) + 1);
-  const faultRows = [['nemesis', 'injected'], ...[...faults].sort().map(([name, count]) => [name, String(count)])];
+  const overlaps = countOverlaps(timeline);
+  for (const event of timeline) {
+    if (event.phase === 'start' && event.nemesis !== 'full-restart' && event.nemesis !== 'interrupted') faults.set(event.nemesis, (faults.get(event.nemesis) ?? 0) + 1);
+  }
+  if (overlaps > 0) faults.set('(two faults at once)', overlaps);
+  const skips = new Map<string, number>();
+  for (const event of timeline) if (event.phase === 'skip') skips.set(event.nemesis, (skips.get(event.nemesis) ?? 0) + 1);
+  const faultRows = [['nemesis', 'injected', 'not possible then'], ...[...faults].sort().map(([name, count]) => [name, String(count), String(skips.get(name) ?? 0)])];
   for (const skipped of skippedNemeses) faultRows.push([skipped.split(':')[0] ?? skipped, `SKIPPED (${skipped.slice(skipped.indexOf(':') + 2)})`]);
   lines.push(table(faultRows));
   lines.push('');
   lines.push(table([['check', 'verdict', 'detail'], ...checks.map((check) => [check.name, check.verdict.toUpperCase(), check.detail])]));
   lines.push('');
-  lines.push(`${ok ? 'PASS' : 'FAIL'}: ${checks.filter((check) => check.verdict === 'violated').length} of ${checks.length} checks violated; run folder ${options.outDir}`);
+  const verdict = ok ? 'PASS' : interrupted !== null ? 'INTERRUPTED' : 'FAIL';
+  lines.push(`${verdict}: ${checks.filter((check) => check.verdict === 'violated').length} of ${checks.length} checks violated; run folder ${options.outDir}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** How many faults started while another was in force. */
+function countOverlaps(timeline: readonly TimelineEvent[]): number {
+  let active = 0;
+  let overlaps = 0;
+  for (const event of timeline) {
+    if (event.nemesis === 'final-heal' || event.nemesis === 'full-restart' || event.nemesis === 'interrupted') continue;
+    if (event.phase === 'start') {
+      if (active > 0) overlaps++;
+      active++;
+    } else if (event.phase === 'heal') active = Math.max(0, active - 1);
+  }
+  return overlaps;
 }

@@ -5,22 +5,34 @@
  * restart, recovery time). Everything the run saw goes to its run folder. Cleanup (processes,
  * temp dirs, the iptables chain) happens whatever goes wrong.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SeededRandom, type Random } from '../src/common/random.ts';
-import { checkAckedWritesPresent, checkFencedTokens, checkGrantOrder, checkRegisterLinearizable, replayFencedWrites, type CheckResult } from './checks.ts';
+import { checkAckedWritesPresent, checkFencedTokens, checkGrantOrder, checkRegisterLinearizable, replayAllFencedWrites, type CheckResult } from './checks.ts';
 import { ChaosHttp } from './client.ts';
 import { ChaosCluster } from './cluster.ts';
 import { History } from './history.ts';
-import { DEFAULT_TIMING, NemesisRunner, PARTITION_NEMESES, type NemesisName, type NemesisTiming } from './nemesis.ts';
+import { checkLockLinearizable } from './lock-check.ts';
+import { DEFAULT_TIMING, faultSpans, NemesisRunner, PARTITION_NEMESES, type NemesisName, type NemesisTiming } from './nemesis.ts';
 import { Netfilter, partitionSupport } from './netfilter.ts';
+import { checkRegistryAgreement, checkRegistryKept, checkRegistryRemoved, mustExpire, removalBound } from './registry-check.ts';
 import { formatSummary, progressLine } from './report.ts';
-import { DEFAULT_LOCK, LockWorkload, RESOURCE_KEY, type LockOptions } from './workloads/lock.ts';
+import { readSse } from './sse.ts';
+import { checkWatchFinalState, checkWatchMatchesWrites, checkWatchStreams } from './watch-check.ts';
+import { DEFAULT_LOCK, LockWorkload, type LockOptions } from './workloads/lock.ts';
 import { DEFAULT_REGISTER, RegisterWorkload, type RegisterOptions } from './workloads/register.ts';
+import { DEFAULT_REGISTRY, RegistryWorkload, type RegistryOptions } from './workloads/registry.ts';
+import { changeOf, DEFAULT_WATCH, WATCH_PREFIX, WatchWorkload, type SeenEvent, type WatchOptions } from './workloads/watch.ts';
 import type { Workload, WorkloadContext } from './workloads/workload.ts';
 
-export type WorkloadName = 'register' | 'lock';
-export const WORKLOAD_NAMES: readonly WorkloadName[] = ['register', 'lock'];
+export type WorkloadName = 'register' | 'lock' | 'watch' | 'registry';
+export const WORKLOAD_NAMES: readonly WorkloadName[] = ['register', 'lock', 'watch', 'registry'];
+
+/** After the final heal: every node a voter again within this (a membership fault may have left one joining). */
+const VOTERS_BOUND_MS = 45_000;
+/** After the faults stop, how long the watchers get to reach the end marker. */
+const WATCH_DRAIN_MS = 30_000;
 
 export interface ChaosOptions {
   readonly durationMs: number;
@@ -34,6 +46,8 @@ export interface ChaosOptions {
   readonly timing: NemesisTiming;
   readonly register: RegisterOptions;
   readonly lock: LockOptions;
+  readonly watch: WatchOptions;
+  readonly registry: RegistryOptions;
   /** > 0: start the nodes with the hidden test-only `--test-stale-reads-ms` planted bug. */
   readonly plantStaleReadsMs: number;
   /** Linearizability search budget per key. */
@@ -44,8 +58,12 @@ export interface ChaosOptions {
   readonly progress: ((line: string, final: boolean) => void) | null;
   /** Aborting ends the workload phase early (Ctrl-C); the checks still run. */
   readonly signal?: AbortSignal;
-  /** Called once the iptables chain exists and once the cluster is up, so a signal handler can clean up synchronously. */
-  readonly onResources?: (resources: { readonly netfilter?: Netfilter; readonly cluster?: ChaosCluster }) => void;
+  /**
+   * Called once the iptables chain exists and once the cluster is up, so a signal handler can
+   * clean up synchronously; `savePartial` writes the history and timeline so far to the run
+   * folder at once (for a second Ctrl-C, which does not wait for the run to finish).
+   */
+  readonly onResources?: (resources: { readonly netfilter?: Netfilter; readonly cluster?: ChaosCluster; readonly savePartial?: (why: string) => void }) => void;
 }
 
 export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'outDir' | 'progress'> = {
@@ -57,6 +75,8 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'outDir' | 'progress'> = {
   timing: DEFAULT_TIMING,
   register: DEFAULT_REGISTER,
   lock: DEFAULT_LOCK,
+  watch: DEFAULT_WATCH,
+  registry: DEFAULT_REGISTRY,
   plantStaleReadsMs: 0,
   maxStatesPerKey: 1_000_000,
   echo: false,
@@ -64,6 +84,8 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'outDir' | 'progress'> = {
 
 export interface ChaosResult {
   readonly ok: boolean;
+  /** Why the run did not run its course (a signal, an internal error), or null. */
+  readonly interrupted: string | null;
   readonly checks: readonly CheckResult[];
   readonly skippedNemeses: readonly string[];
   readonly summary: string;
@@ -125,28 +147,38 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const checks: CheckResult[] = [];
   let runner: NemesisRunner | null = null;
   let progressTimer: NodeJS.Timeout | null = null;
-  options.onResources?.({ cluster });
+  let internalError: string | null = null;
+  const savePartial = (why: string): void => writePartialSync(options, history, runner, why);
+  options.onResources?.({ cluster, savePartial });
+  const register = options.workloads.includes('register') ? new RegisterWorkload(options.register) : null;
+  const lock = options.workloads.includes('lock') ? new LockWorkload(options.lock) : null;
+  const watch = options.workloads.includes('watch') ? new WatchWorkload(options.watch) : null;
+  const registry = options.workloads.includes('registry') ? new RegistryWorkload(options.registry) : null;
   try {
     if (support.ok && wantsPartitions) {
       netfilter = new Netfilter(cluster.peerPort);
-      options.onResources?.({ netfilter, cluster });
+      options.onResources?.({ netfilter, cluster, savePartial });
       await netfilter.install();
     }
     cluster.startAll();
-    await cluster.local.waitLeader(60_000);
+    const firstLeader = await cluster.local.waitLeader(60_000);
+    const urls = cluster.ids.map((id) => cluster.url(id));
 
-    const workloads: Workload[] = [];
-    const register = options.workloads.includes('register') ? new RegisterWorkload(options.register) : null;
-    const lock = options.workloads.includes('lock') ? new LockWorkload(options.lock) : null;
-    if (register !== null) workloads.push(register);
-    if (lock !== null) workloads.push(lock);
+    const workloads: { readonly workload: Workload; readonly clients: number }[] = [];
+    if (register !== null) workloads.push({ workload: register, clients: options.register.clients });
+    if (lock !== null) workloads.push({ workload: lock, clients: options.lock.clients });
+    if (watch !== null) {
+      await watch.prepare(cluster.url(firstLeader), http);
+      watch.startWatchers(urls);
+      workloads.push({ workload: watch, clients: options.watch.writers });
+    }
+    if (registry !== null) workloads.push({ workload: registry, clients: options.registry.instances + 1 });
 
     let stopped = false;
     const clientRuns: Promise<void>[] = [];
     let clientNumber = 0;
-    for (const workload of workloads) {
-      const count = workload === register ? options.register.clients : options.lock.clients;
-      for (let i = 0; i < count; i++) {
+    for (const { workload, clients } of workloads) {
+      for (let i = 0; i < clients; i++) {
         const clientRandom: Random = random.fork();
         const context: WorkloadContext = {
           random: clientRandom,
@@ -168,6 +200,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       options.progress?.(progressLine(history.now() - startedMs, options.durationMs, history.totals, activeRunner), final);
     progressTimer = setInterval(() => report(false), 1_000);
     await sleep(options.durationMs, options.signal);
+    if (options.signal?.aborted === true) runner.record('interrupted', 'start', `${String(options.signal.reason ?? 'aborted')}: the faults stop early`);
 
     // Faults stop and everything heals; the clients finish what they have in flight.
     await runner.stop();
@@ -180,16 +213,24 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     progressTimer = null;
     report(true);
 
+    const voters = await cluster.ensureVoters(VOTERS_BOUND_MS);
+    checks.push(voters === null
+      ? { name: 'three voters (after the final heal)', verdict: 'ok', detail: `${cluster.ids.join(', ')} are voters` }
+      : { name: 'three voters (after the final heal)', verdict: 'violated', detail: `not within ${VOTERS_BOUND_MS} ms: ${voters}` });
     const recovery = await measureRecovery(cluster, http, options.recoveryBoundMs, 'after-heal');
     checks.push(recoveryCheck('after the final heal', recovery, options.recoveryBoundMs));
     if (register !== null) checks.push(checkRegisterLinearizable(history.registerRecords, options.maxStatesPerKey));
     if (lock !== null) {
       const leader = await cluster.findLeader();
-      const replay = leader === null ? 'no leader to replay from' : await replayFencedWrites(cluster.url(leader.leaderId), http, RESOURCE_KEY);
-      checks.push(checkFencedTokens(lock.fencedWrites, replay, lock.grants.length));
+      const replay = leader === null ? 'no leader to replay from' : await replayAllFencedWrites(cluster.url(leader.leaderId), http, lock.resources);
+      checks.push(typeof replay === 'string'
+        ? checkFencedTokens(lock.fencedWrites, replay, lock.grants.length)
+        : checkFencedTokens(lock.fencedWrites, replay.writes, lock.grants.length, replay.note));
       checks.push(checkGrantOrder(lock.grants));
+      checks.push(checkLockLinearizable(history.operations, options.maxStatesPerKey));
     }
-    const urls = cluster.ids.map((id) => cluster.url(id));
+    if (watch !== null) checks.push(...(await watchChecks(watch, cluster, http, history)));
+    if (registry !== null) checks.push(...(await registryChecks(registry, cluster, http, history, runner)));
     if (register !== null) checks.push(await checkAckedWritesPresent(register.acked, urls, http, 'after the final heal'));
 
     // Every node killed at once, then all restarted: what was acknowledged must survive.
@@ -201,10 +242,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     checks.push(recoveryCheck('after the full restart', restartRecovery, options.recoveryBoundMs + 20_000));
     if (register !== null) checks.push(await checkAckedWritesPresent(register.acked, urls, http, 'after the full restart'));
   } catch (error) {
-    checks.push({ name: 'run completed', verdict: 'violated', detail: `the run itself failed: ${error instanceof Error ? error.message : String(error)}` });
+    internalError = error instanceof Error ? error.message : String(error);
+    checks.push({ name: 'run completed', verdict: 'violated', detail: `the run itself failed: ${internalError}` });
+    runner?.record('interrupted', 'start', `internal error: ${internalError}`);
   } finally {
     if (progressTimer !== null) clearInterval(progressTimer);
+    watch?.stopWatchers();
     await runner?.stop().catch(() => undefined);
+    await registry?.stopKeepers().catch(() => undefined);
     await netfilter?.remove().catch(() => undefined);
     await writeRunFolder(options, history, runner, checks, skippedNemeses, cluster).catch((error: unknown) => {
       checks.push({ name: 'run folder written', verdict: 'violated', detail: error instanceof Error ? error.message : String(error) });
@@ -212,10 +257,112 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     await cluster.destroy().catch(() => undefined);
     await http.close();
   }
-  const ok = checks.length > 0 && checks.every((check) => check.verdict !== 'violated');
-  const summary = formatSummary(options, history, runner?.timeline ?? [], checks, skippedNemeses, ok);
+  const interrupted = options.signal?.aborted === true
+    ? `interrupted by ${String(options.signal.reason ?? 'a signal')}`
+    : internalError !== null
+      ? `internal error: ${internalError}`
+      : null;
+  const ok = interrupted === null && checks.length > 0 && checks.every((check) => check.verdict !== 'violated');
+  const summary = formatSummary(options, history, runner?.timeline ?? [], checks, skippedNemeses, ok, interrupted);
   await writeFile(path.join(options.outDir, 'summary.txt'), summary).catch(() => undefined);
-  return { ok, checks, skippedNemeses, summary, outDir: options.outDir };
+  return { ok, interrupted, checks, skippedNemeses, summary, outDir: options.outDir };
+}
+
+/** The watch checks: the watchers drain to the end marker, a replay and the final state are read. */
+async function watchChecks(watch: WatchWorkload, cluster: ChaosCluster, http: ChaosHttp, history: History): Promise<CheckResult[]> {
+  const urls = cluster.ids.map((id) => cluster.url(id));
+  await watch.finish(urls, http, history, WATCH_DRAIN_MS);
+  const leader = await cluster.findLeader();
+  const leaderUrl = leader === null ? (urls[0] ?? '') : cluster.url(leader.leaderId);
+  const replay = watch.endRevision === null ? 'no end marker' : await replayWatch(leaderUrl, watch.startRevision, watch.endRevision);
+  const finalState = await readPrefix(leaderUrl, http);
+  const reference = typeof replay === 'string' ? (watch.watchers[0]?.events ?? []) : replay;
+  return [
+    checkWatchStreams({ watchers: watch.watchers, replay, writes: watch.writes, endRevision: watch.endRevision }),
+    checkWatchMatchesWrites(reference, watch.writes, watch.startRevision),
+    checkWatchFinalState(reference, finalState),
+  ];
+}
+
+/** A fresh watch of the prefix from just after `startRevision` up to `endRevision` (or why not). */
+async function replayWatch(url: string, startRevision: number, endRevision: number): Promise<SeenEvent[] | string> {
+  const events: SeenEvent[] = [];
+  let compacted: string | null = null;
+  const end = await readSse(`${url}/v1/watch?prefix=${encodeURIComponent(WATCH_PREFIX)}&fromRevision=${startRevision + 1}`, { idleMs: 10_000 }, (frame) => {
+    if (frame.event === 'compacted') {
+      compacted = frame.data;
+      return false;
+    }
+    const change = changeOf(frame.event, frame.data);
+    if (change !== null) events.push(change);
+    return change === null || change.revision < endRevision;
+  });
+  if (compacted !== null) return `the history no longer holds revision ${startRevision + 1} (${String(compacted)})`;
+  if (end.kind === 'status') return `replay answered ${end.status}${end.status === 410 ? ' (compacted: the watch history keeps the last 10,000 events)' : ''}`;
+  if ((events.at(-1)?.revision ?? 0) < endRevision) return `replay ended early (${end.kind}) at revision ${events.at(-1)?.revision ?? startRevision}`;
+  return events;
+}
+
+async function readPrefix(url: string, http: ChaosHttp): Promise<Map<string, string> | string> {
+  const items = new Map<string, string>();
+  const reply = await http.call(url, 'GET', `/v1/kv?prefix=${encodeURIComponent(WATCH_PREFIX)}&limit=10000`, undefined, 5_000);
+  if (reply.kind !== 'answer' || reply.status !== 200) return reply.kind === 'answer' ? `status ${reply.status}` : reply.error;
+  for (const item of (reply.body as { items?: { key?: unknown; value?: unknown }[] }).items ?? []) items.set(String(item.key), String(item.value));
+  return items;
+}
+
+/**
+ * The registry checks: discovery is polled until every stopped instance is past its removal
+ * bound, then read through every node; the live instances keep heartbeating meanwhile.
+ */
+async function registryChecks(registry: RegistryWorkload, cluster: ChaosCluster, http: ChaosHttp, history: History, runner: NemesisRunner): Promise<CheckResult[]> {
+  const urls = cluster.ids.map((id) => cluster.url(id));
+  const deadlineMs = registry.options.deadlineMs;
+  const spans = faultSpans(runner.timeline, history.now());
+  const dues = registry.instances.filter(mustExpire).map((instance) => removalBound(instance, spans, deadlineMs) ?? 0);
+  const settleUntil = Math.min(Math.max(history.now(), ...dues) + 1_000, history.now() + 120_000);
+  for (let poll = 0; history.now() < settleUntil; poll++) {
+    await registry.discover(-1, urls[poll % urls.length] ?? '', history, http);
+    await sleep(400);
+  }
+  // One read through each node, all at about the same time: the same live instances everywhere.
+  let perNode = new Map<string, readonly string[] | string>();
+  for (let attempt = 0; attempt < 5; attempt++) {
+    perNode = new Map();
+    for (const id of cluster.ids) {
+      const read = await registry.discover(-1, cluster.url(id), history, http);
+      perNode.set(id, read === null ? 'no answer' : read.ids);
+    }
+    const alive = registry.alive.map((instance) => instance.id).sort().join(',');
+    if ([...perNode.values()].every((ids) => typeof ids !== 'string' && [...ids].sort().join(',') === alive)) break;
+    await sleep(1_000);
+  }
+  const agreement = checkRegistryAgreement(perNode, registry.alive.map((instance) => instance.id));
+  await registry.stopKeepers();
+  const finalSpans = faultSpans(runner.timeline, history.now());
+  return [
+    checkRegistryKept(registry.instances, registry.reads),
+    checkRegistryRemoved(registry.instances, registry.reads, finalSpans, deadlineMs),
+    agreement,
+  ];
+}
+
+/** What a second Ctrl-C leaves: the history and the timeline so far, written at once. */
+function writePartialSync(options: ChaosOptions, history: History, runner: NemesisRunner | null, why: string): void {
+  try {
+    mkdirSync(options.outDir, { recursive: true });
+    writeFileSync(path.join(options.outDir, 'history.jsonl'), history.operations.map((op) => JSON.stringify(op)).join('\n') + '\n');
+    const timeline = runner?.timeline ?? [];
+    writeFileSync(path.join(options.outDir, 'timeline.json'), `${JSON.stringify(timeline, null, 2)}\n`);
+    writeFileSync(path.join(options.outDir, 'timeline.txt'), formatTimeline(timeline));
+    writeFileSync(path.join(options.outDir, 'summary.txt'), `chaos run: seed ${options.seed}: INTERRUPTED (${why}) before the checks ran; partial history (${history.operations.length} operations) and timeline saved. NOT A PASS.\n`);
+  } catch {
+    // Best effort: the process is about to exit.
+  }
+}
+
+function formatTimeline(timeline: NemesisRunner['timeline']): string {
+  return timeline.map((event) => `${(event.atMs / 1000).toFixed(3).padStart(9)}s  ${event.phase.padEnd(5)} ${event.nemesis.padEnd(17)} ${event.detail}`).join('\n') + '\n';
 }
 
 async function writeRunFolder(
@@ -231,7 +378,7 @@ async function writeRunFolder(
   await writeFile(path.join(dir, 'options.json'), `${JSON.stringify({ ...settings, skippedNemeses }, null, 2)}\n`);
   await writeFile(path.join(dir, 'history.jsonl'), history.operations.map((op) => JSON.stringify(op)).join('\n') + '\n');
   const timeline = runner?.timeline ?? [];
-  await writeFile(path.join(dir, 'timeline.txt'), timeline.map((event) => `${(event.atMs / 1000).toFixed(3).padStart(9)}s  ${event.phase.padEnd(5)} ${event.nemesis.padEnd(17)} ${event.detail}`).join('\n') + '\n');
+  await writeFile(path.join(dir, 'timeline.txt'), formatTimeline(timeline));
   await writeFile(path.join(dir, 'timeline.json'), `${JSON.stringify(timeline, null, 2)}\n`);
   await writeFile(path.join(dir, 'checks.json'), `${JSON.stringify(checks, null, 2)}\n`);
   for (const check of checks) {

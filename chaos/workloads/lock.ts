@@ -4,7 +4,9 @@
  * token is not the holder's), and release it. Some clients stall past their TTL while they
  * think they still hold the lock — the case fencing exists for: their late writes must be
  * refused, so the tokens of the writes that land never go backwards. Each written value starts
- * with its token, so the resource key's full write history can be checked too.
+ * with its token, so the resource key's full write history can be checked too. The lock and
+ * its resource rotate every window (chaos-lock-<generation>, chaos/resource/<generation>), and
+ * half of the acquires are try-locks (waitMs 0), whose 423 says the lock was held.
  */
 import type { Random } from '../../src/common/random.ts';
 import { definitelyNotApplied, type ChaosHttp, type Reply } from '../client.ts';
@@ -12,8 +14,9 @@ import type { History, Operation } from '../history.ts';
 import { describe } from './register.ts';
 import type { Workload, WorkloadContext } from './workload.ts';
 
-export const LOCK_NAME = 'chaos-lock';
-export const RESOURCE_KEY = 'chaos/resource';
+/** Lock names and resource keys rotate every `windowMs`: chaos-lock-<generation>, chaos/resource/<generation>. */
+export const LOCK_PREFIX = 'chaos-lock-';
+export const RESOURCE_PREFIX = 'chaos/resource/';
 
 export interface LockOptions {
   readonly clients: number;
@@ -21,12 +24,21 @@ export interface LockOptions {
   readonly deadlineMs: number;
   /** Chance that a holder stalls past its TTL before its next fenced write. */
   readonly stallChance: number;
+  /** Chance that an acquire is a try-lock (waitMs 0); the others wait up to the deadline. */
+  readonly tryChance: number;
+  /**
+   * Each window uses a lock and resource of its own (as the register rotates keys), so one
+   * lock's history stays small enough for the linearizability search.
+   */
+  readonly windowMs: number;
 }
 
-export const DEFAULT_LOCK: LockOptions = { clients: 4, ttlMs: 1_500, deadlineMs: 3_000, stallChance: 0.25 };
+export const DEFAULT_LOCK: LockOptions = { clients: 4, ttlMs: 1_500, deadlineMs: 3_000, stallChance: 0.25, tryChance: 0.5, windowMs: 10_000 };
 
 /** An acknowledged fenced write. */
 export interface FencedWrite {
+  /** The resource key (absent: the one key a replay was asked for). */
+  readonly key?: string;
   readonly token: number;
   readonly revision: number;
   readonly value: string;
@@ -44,31 +56,37 @@ export class LockWorkload implements Workload {
   readonly name = 'lock';
   readonly fencedWrites: FencedWrite[] = [];
   readonly grants: Grant[] = [];
+  /** Every resource key written to (one per window). */
+  readonly resources = new Set<string>();
 
   constructor(private readonly options: LockOptions) {}
 
   async runClient(client: number, context: WorkloadContext): Promise<void> {
     const { random, history, http } = context;
     for (let seq = 0; !context.stopped(); seq++) {
-      const token = await this.acquire(client, `c${client}-${seq}`, context.pickNode(), history, http, random);
+      const generation = Math.floor(history.now() / this.options.windowMs);
+      const lock = `${LOCK_PREFIX}${generation}`;
+      const resource = `${RESOURCE_PREFIX}${generation}`;
+      this.resources.add(resource);
+      const token = await this.acquire(client, lock, `c${client}-${seq}`, context.pickNode(), history, http, random);
       if (token !== null) {
         const writes = 1 + random.int(3);
         for (let write = 0; write < writes && !context.stopped(); write++) {
           if (random.float() < this.options.stallChance) await sleep(this.options.ttlMs + 300 + random.int(1_200));
           else await context.think(random);
-          await this.fencedWrite(client, token, `${token}:c${client}-${seq}-${write}`, context.pickNode(), history, http);
+          await this.fencedWrite(client, lock, resource, token, `${token}:c${client}-${seq}-${write}`, context.pickNode(), history, http);
         }
-        await this.release(client, token, context.pickNode(), history, http);
+        await this.release(client, lock, token, context.pickNode(), history, http);
       }
       await context.think(random);
     }
   }
 
-  private async acquire(client: number, owner: string, url: string, history: History, http: ChaosHttp, random: Random): Promise<number | null> {
-    const waitMs = random.int(this.options.deadlineMs - 500);
-    const started = history.invoke(this.name, client, url, { f: 'acquire', lock: LOCK_NAME, owner, ttlMs: this.options.ttlMs, waitMs });
+  private async acquire(client: number, lock: string, owner: string, url: string, history: History, http: ChaosHttp, random: Random): Promise<number | null> {
+    const waitMs = random.float() < this.options.tryChance ? 0 : 1 + random.int(this.options.deadlineMs - 500);
+    const started = history.invoke(this.name, client, url, { f: 'acquire', lock, owner, ttlMs: this.options.ttlMs, waitMs });
     const body = { ttlMs: this.options.ttlMs, waitMs, owner };
-    const reply = await http.call(url, 'POST', `/v1/locks/${LOCK_NAME}/acquire`, body, this.options.deadlineMs);
+    const reply = await http.call(url, 'POST', `/v1/locks/${lock}/acquire`, body, this.options.deadlineMs);
     if (reply.kind === 'answer' && reply.status === 200) {
       const token = Number((reply.body as { token?: unknown }).token);
       history.complete(started, 'ok', describe(reply));
@@ -79,21 +97,21 @@ export class LockWorkload implements Workload {
     return null;
   }
 
-  private async fencedWrite(client: number, token: number, value: string, url: string, history: History, http: ChaosHttp): Promise<void> {
-    const started = history.invoke(this.name, client, url, { f: 'fenced-write', key: RESOURCE_KEY, value, token });
-    const body = { value, fence: { lock: LOCK_NAME, token } };
-    const reply = await http.call(url, 'PUT', `/v1/kv/${RESOURCE_KEY}`, body, this.options.deadlineMs);
+  private async fencedWrite(client: number, lock: string, key: string, token: number, value: string, url: string, history: History, http: ChaosHttp): Promise<void> {
+    const started = history.invoke(this.name, client, url, { f: 'fenced-write', lock, key, value, token });
+    const body = { value, fence: { lock, token } };
+    const reply = await http.call(url, 'PUT', `/v1/kv/${key}`, body, this.options.deadlineMs);
     if (reply.kind === 'answer' && reply.status === 200) {
       history.complete(started, 'ok', describe(reply));
-      this.fencedWrites.push({ token, value, revision: Number((reply.body as { revision?: unknown }).revision) });
+      this.fencedWrites.push({ key, token, value, revision: Number((reply.body as { revision?: unknown }).revision) });
       return;
     }
     this.finish(history, started, reply);
   }
 
-  private async release(client: number, token: number, url: string, history: History, http: ChaosHttp): Promise<void> {
-    const started = history.invoke(this.name, client, url, { f: 'release', lock: LOCK_NAME, token });
-    const reply = await http.call(url, 'POST', `/v1/locks/${LOCK_NAME}/release`, { token }, this.options.deadlineMs);
+  private async release(client: number, lock: string, token: number, url: string, history: History, http: ChaosHttp): Promise<void> {
+    const started = history.invoke(this.name, client, url, { f: 'release', lock, token });
+    const reply = await http.call(url, 'POST', `/v1/locks/${lock}/release`, { token }, this.options.deadlineMs);
     if (reply.kind === 'answer' && reply.status === 200) history.complete(started, 'ok', describe(reply));
     else this.finish(history, started, reply);
   }

@@ -52,7 +52,7 @@ describe('npm run chaos', () => {
       workloads: ['register', 'lock'],
       nemeses: ['kill-leader', 'pause', 'partition-leader'],
       seed: 5,
-      timing: { gapMs: [1_000, 2_000], holdMs: [1_500, 3_000] },
+      timing: { gapMs: [1_000, 2_000], holdMs: [1_500, 3_000], overlapChance: 0 },
     }));
     if (!result.ok) console.error(result.summary);
     expect(result.ok).toBe(true);
