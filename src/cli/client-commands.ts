@@ -1,6 +1,7 @@
 /**
  * The client commands of `concord`, by name, each built on the SDK (src/client).
  */
+import { AUTH_SUMMARY, runAuthCommand } from './auth-commands.ts';
 import { MEMBERS_COMMANDS, membersListCommand, transferLeaderCommand } from './cluster-commands.ts';
 import { runCommand, runGroup, type Command } from './common.ts';
 import { delCommand, getCommand, lsCommand, putCommand, txnCommand, watchCommand } from './kv-commands.ts';
@@ -37,6 +38,7 @@ const COMMANDS: Readonly<Record<string, Entry>> = {
   lock: group('lock', 'run a command holding a lock (lock NAME -- CMD); acquire, release, show', LOCK_COMMANDS, lockRunCommand),
   elect: single('elect', electCommand),
   services: group('services', 'the service registry: register, deregister, ls, get, watch', SERVICES_COMMANDS),
+  auth: { summary: AUTH_SUMMARY, run: runAuthCommand },
   snapshot: group('snapshot', 'backups: save (download), status (verify a file), restore (seed a new data dir)', SNAPSHOT_COMMANDS),
 };
 

@@ -26,6 +26,8 @@ export const EXIT = {
   lost: 6,
   /** A backup file is corrupt, truncated, not a backup, or of a newer format (snapshot commands). */
   badBackup: 7,
+  /** The cluster refused who we are: no or a bad token (unauthenticated), or too few permissions. */
+  denied: 8,
   /** Ctrl-C while waiting (a lock, a campaign). */
   interrupted: 130,
 } as const;
@@ -56,6 +58,9 @@ export function exitCodeFor(error: unknown): number {
     case 'lock_lost':
     case 'lease_lost':
       return EXIT.lost;
+    case 'unauthenticated':
+    case 'permission_denied':
+      return EXIT.denied;
     case 'aborted':
       return EXIT.interrupted;
     default:
@@ -67,6 +72,11 @@ const GLOBAL_OPTIONS = {
   endpoints: { type: 'string' },
   json: { type: 'boolean' },
   'timeout-ms': { type: 'string' },
+  // The bearer token (--auth clusters). `--token` is its name everywhere but in the commands that
+  // have a `--token` of their own (the fencing token of `put`, `lock release`): there, give it
+  // before the command (`concord --token T put ...`, hoisted as --auth-token) or as --auth-token.
+  token: { type: 'string' },
+  'auth-token': { type: 'string' },
   cacert: { type: 'string' },
   cert: { type: 'string' },
   key: { type: 'string' },
@@ -79,13 +89,17 @@ export const GLOBAL_FLAGS_HELP = `global flags:
   --json                machine output: JSON on stdout (one object per line for streams),
                         errors as {"error":{code,message,...}} on stderr
   --timeout-ms N        deadline of each call, retries included (default 5000)
+  --token TOKEN         bearer token for a cluster running --auth (default $CONCORD_TOKEN;
+                        prefer the variable: a flag shows in the process list). put and
+                        lock release have a --token of their own (the fencing token): give
+                        the bearer token before the command there, or as --auth-token
   --cacert FILE         CA bundle to trust for https:// endpoints (default $CONCORD_CACERT)
   --cert FILE, --key FILE
                         client certificate and key, for a cluster that requires them
                         (--client-ca); default $CONCORD_CERT, $CONCORD_KEY
   -h, --help            help for the command`;
 
-const TLS_FLAGS: ReadonlySet<string> = new Set(['--cacert', '--cert', '--key']);
+const TLS_FLAGS: ReadonlySet<string> = new Set(['--cacert', '--cert', '--key', '--auth-token']);
 
 /** Splits `concord [global flags] command ...` so the command sees its global flags too. */
 export function hoistGlobalFlags(argv: readonly string[]): string[] {
@@ -95,6 +109,13 @@ export function hoistGlobalFlags(argv: readonly string[]): string[] {
     const arg = argv[index] ?? '';
     if (arg === '--json') {
       leading.push(arg);
+      index += 1;
+    } else if (arg === '--token') {
+      // Before the command, --token is always the bearer token (a command's own --token is not).
+      leading.push('--auth-token', argv[index + 1] ?? '');
+      index += 2;
+    } else if (arg.startsWith('--token=')) {
+      leading.push(`--auth-token=${arg.slice('--token='.length)}`);
       index += 1;
     } else if (arg === '--endpoints' || arg === '--timeout-ms' || TLS_FLAGS.has(arg)) {
       leading.push(arg, argv[index + 1] ?? '');
@@ -127,6 +148,8 @@ export interface Globals {
   readonly json: boolean;
   readonly timeoutMs: number | undefined;
   readonly help: boolean;
+  /** --token or CONCORD_TOKEN: sent as `authorization: Bearer`; absent = none. */
+  readonly token?: string;
   /** PEM text read from --cacert/--cert/--key (or CONCORD_CACERT/_CERT/_KEY); absent = defaults. */
   readonly tls?: { readonly ca?: string; readonly cert?: string; readonly key?: string };
 }
@@ -149,9 +172,23 @@ export function parse(argv: readonly string[], options: OptionsConfig = {}, pass
     json: values['json'] === true,
     timeoutMs: typeof timeout === 'string' ? positiveInt(timeout, '--timeout-ms') : undefined,
     help: values['help'] === true,
+    ...tokenOf(values, options),
     ...clientTlsOf(values),
   };
   return { positionals: result.positionals, values, globals, rest };
+}
+
+/**
+ * The bearer token: --auth-token, else --token (unless the command has a --token of its own),
+ * else CONCORD_TOKEN (an empty variable is none).
+ */
+function tokenOf(values: Parsed['values'], commandOptions: OptionsConfig): Pick<Globals, 'token'> {
+  const explicit = values['auth-token'];
+  const plain = Object.hasOwn(commandOptions, 'token') ? undefined : values['token'];
+  const token = typeof explicit === 'string' ? explicit : typeof plain === 'string' ? plain : process.env['CONCORD_TOKEN'];
+  if (token === undefined || token === '') return {};
+  if (/\s/.test(token)) throw new UsageError('--token must not contain whitespace');
+  return { token };
 }
 
 /** The TLS files of the flags or their CONCORD_* twins, read now so a bad path is a usage error. */
@@ -210,6 +247,7 @@ export function connect(globals: Globals): Concord {
   return new Concord({
     endpoints,
     ...(globals.timeoutMs === undefined ? {} : { timeoutMs: globals.timeoutMs }),
+    ...(globals.token === undefined ? {} : { token: globals.token }),
     ...(globals.tls === undefined ? {} : { tls: globals.tls }),
   });
 }

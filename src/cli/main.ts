@@ -20,12 +20,13 @@ commands:
   version        print the version
   help           print this help
 
-client commands (global flags: --endpoints URL,... --json --timeout-ms N --help):
+client commands (global flags: --endpoints URL,... --token TOKEN --json --timeout-ms N --help):
 ${clientCommandsHelp()}
 
 exit codes: 0 ok, 1 other error, 2 usage, 3 not found, 4 conflict (compare failed, stale
 token, locked, a membership change the cluster's state refuses), 5 unavailable or timeout,
-6 lease/lock lost, 7 backup file corrupt or truncated, 130 interrupted while waiting.
+6 lease/lock lost, 7 backup file corrupt or truncated, 8 unauthenticated or permission
+denied, 130 interrupted while waiting.
 
 concord serve flags:
   --id ID                       this node's id (required)
@@ -56,6 +57,11 @@ concord serve flags:
   --peer-cert FILE, --peer-key FILE, --peer-ca FILE
                                 mutual TLS between peers (all three); a peer certificate's CN
                                 must be the member id the peer claims
+  --auth                        require a bearer token on every /v1 route (docs/security.md)
+  --auth-bootstrap-token-file FILE
+                                the first admin's token (user root), used while no admin exists
+  --token-rate-limit N          requests per second per token on this node (default 1000;
+                                0 = unlimited); beyond it 429 overloaded
 
 concord local-cluster flags:
   --data-dir DIR                parent of node1..node3 (default ./data)

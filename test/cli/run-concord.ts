@@ -2,7 +2,7 @@
  * Runs the real `concord` command (`node bin/concord.js --endpoints E ...args`) in a child
  * process, as a user would, to completion within a bound; for the CLI tests against an
  * in-process cluster. The global flag goes first, as `lock NAME -- CMD` passes what follows
- * `--` on. Colour is off and CONCORD_ENDPOINTS / CONCORD_LOCK_TOKEN are emptied, so only the
+ * `--` on. Colour is off and CONCORD_ENDPOINTS / CONCORD_LOCK_TOKEN / CONCORD_TOKEN are emptied, so only the
  * flags given reach the command.
  */
 import { spawn } from 'node:child_process';
@@ -28,7 +28,7 @@ export function runConcord(endpoints: string, args: readonly string[], options: 
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, '--endpoints', endpoints, ...args], {
       cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1', CONCORD_LOCK_TOKEN: '', CONCORD_ENDPOINTS: '' },
+      env: { ...process.env, NO_COLOR: '1', CONCORD_LOCK_TOKEN: '', CONCORD_ENDPOINTS: '', CONCORD_TOKEN: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
