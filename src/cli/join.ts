@@ -14,6 +14,7 @@
  * running, so it will be heard: ask again.
  */
 import type { Logger } from 'pino';
+import { Agent, fetch, type RequestInit, type Response } from 'undici';
 import { parseHostPort, type HostPort } from './serve-options.ts';
 
 const RETRY_MIN_MS = 250;
@@ -35,6 +36,23 @@ export interface JoinOptions {
   readonly logger: Logger;
   /** True once the node is shutting down: stop retrying. */
   readonly stopped: () => boolean;
+  /**
+   * For an https:// --join URL: the CA to trust (the node's --client-ca) and the certificate to
+   * present (its --client-cert), as when it forwards to a leader. Absent: Node's defaults.
+   */
+  readonly tls?: { readonly ca?: string; readonly cert: string; readonly key: string };
+}
+
+/** One request to the cluster, with the node's TLS settings when it has some. */
+async function request(options: JoinOptions, url: URL, init: RequestInit): Promise<{ response: Response; close(): Promise<void> }> {
+  if (options.tls === undefined || url.protocol !== 'https:') return { response: await fetch(url, init), close: async () => undefined };
+  const dispatcher = new Agent({ connect: { ...options.tls } });
+  try {
+    return { response: await fetch(url, { ...init, dispatcher }), close: () => dispatcher.close() };
+  } catch (error) {
+    await dispatcher.close();
+    throw error;
+  }
 }
 
 /** A request that failed for good (bad arguments): retrying cannot help. */
@@ -45,8 +63,8 @@ export class JoinRefused extends Error {
 /** The cluster's id and its members' peer addresses as it reports them (this node excluded). */
 export async function fetchClusterInfo(options: JoinOptions): Promise<{ clusterId: string; addresses: Map<string, HostPort> }> {
   const answer = await retrying(options, 'learning the members', async () => {
-    const response = await fetch(new URL('/v1/cluster', options.joinUrl), { signal: AbortSignal.timeout(10_000) });
-    const body = (await response.json()) as { clusterId?: string; members?: MemberAnswer[]; error?: { message?: string } };
+    const { response, close } = await request(options, new URL('/v1/cluster', options.joinUrl), { signal: AbortSignal.timeout(10_000) });
+    const body = (await response.json().finally(close)) as { clusterId?: string; members?: MemberAnswer[]; error?: { message?: string } };
     if (!response.ok || typeof body.clusterId !== 'string') {
       throw new Error(`GET /v1/cluster answered ${response.status}: ${body.error?.message ?? 'no cluster id'}`);
     }
@@ -79,13 +97,13 @@ export async function requestMembership(options: JoinOptions): Promise<MemberAns
 
 /** One POST of a membership change; a 400 or 404 is final unless its reason is in `transient`. */
 async function post(options: JoinOptions, path: string, body: unknown, transient: readonly string[]): Promise<MemberAnswer[]> {
-  const response = await fetch(new URL(path, options.joinUrl), {
+  const { response, close } = await request(options, new URL(path, options.joinUrl), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(ADD_TIMEOUT_MS + 5_000),
   });
-  const answer = (await response.json()) as { members?: MemberAnswer[]; error?: { code?: string; message?: string; reason?: string } };
+  const answer = (await response.json().finally(close)) as { members?: MemberAnswer[]; error?: { code?: string; message?: string; reason?: string } };
   if (response.ok) return answer.members ?? [];
   const problem = `POST ${path} answered ${response.status} ${answer.error?.code ?? ''}: ${answer.error?.message ?? ''}`;
   const final = (response.status === 400 || response.status === 404) && !transient.includes(answer.error?.reason ?? '');

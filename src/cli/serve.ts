@@ -175,6 +175,8 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     clientUrl: options.advertiseClient,
     logger,
     stopped: () => stopping,
+    // An https:// cluster is reached as forwarding reaches the leader (server/client-tls.ts).
+    ...(options.clientTls === null ? {} : { tls: options.clientTls }),
   };
   const hints = new Map(options.initialCluster);
   let joinedClusterId: string | null = null;
