@@ -19,7 +19,7 @@ import { COMPONENT_BENCHMARKS, type BenchOutcome } from './components.ts';
 import { runFailoverBench } from './failover.ts';
 import { DEFAULT_FLOOR_OPTIONS, measureFloors, type FloorOptions, type Floors } from './floor.ts';
 import { runHttpBench } from './http.ts';
-import { EndpointPools } from './load/pools.ts';
+import { EndpointPools, originOf } from './load/pools.ts';
 import type { SuiteContext } from './load/suite.ts';
 import { remoteTarget, startLocalTarget, type ClusterTarget } from './load/target.ts';
 import { runLocksBench } from './locks.ts';
@@ -55,6 +55,9 @@ const DEFAULT_SELECTION = [FLOOR, ...CLUSTER_WORKLOADS.map((workload) => workloa
 const KNOWN = [...DEFAULT_SELECTION, ...COMPONENT_BENCHMARKS.map((bench) => bench.name), ALL];
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--endpoints URL,URL,...] [NAME...]; NAME: ${KNOWN.join(' | ')}`;
 
+/** A command line the suite cannot run: exit code 2, as the concord CLI does for bad arguments. */
+class UsageError extends Error {}
+
 interface Arguments {
   readonly json: boolean;
   readonly quick: boolean;
@@ -69,8 +72,15 @@ function parseArgs(argv: readonly string[]): Arguments {
   const names: string[] = [];
   const endpointList = (value: string | undefined): string[] => {
     const list = (value ?? '').split(',').map((endpoint) => endpoint.trim()).filter((endpoint) => endpoint !== '');
-    if (list.length === 0) throw new Error(`--endpoints needs a comma-separated list of URLs; ${USAGE}`);
-    return list;
+    if (list.length === 0) throw new UsageError(`--endpoints needs a comma-separated list of URLs; ${USAGE}`);
+    let origins: string[];
+    try {
+      origins = list.map(originOf);
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+    if (new Set(origins).size !== origins.length) throw new UsageError(`--endpoints lists an endpoint twice: ${list.join(',')}`);
+    return origins;
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
@@ -81,10 +91,10 @@ function parseArgs(argv: readonly string[]): Arguments {
     else if (arg === '--only') names.push(argv[++i] ?? '');
     else if (arg.startsWith('--only=')) names.push(arg.slice('--only='.length));
     else if (!arg.startsWith('-')) names.push(arg);
-    else throw new Error(`unknown argument ${arg}; ${USAGE}`);
+    else throw new UsageError(`unknown argument ${arg}; ${USAGE}`);
   }
   const unknown = names.filter((name) => !KNOWN.includes(name));
-  if (unknown.length > 0) throw new Error(`no benchmark named ${unknown.join(', ')}; ${USAGE}`);
+  if (unknown.length > 0) throw new UsageError(`no benchmark named ${unknown.join(', ')}; ${USAGE}`);
   return { json, quick, endpoints, names };
 }
 
@@ -178,4 +188,10 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  // A bad argument or a cluster that would not start: one line, not a stack trace.
+  process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = error instanceof UsageError ? 2 : 1;
+}
