@@ -233,14 +233,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     if (registry !== null) checks.push(...(await registryChecks(registry, cluster, http, history, runner)));
     if (register !== null) checks.push(await checkAckedWritesPresent(register.acked, urls, http, 'after the final heal'));
 
-    // Every node killed at once, then all restarted: what was acknowledged must survive.
-    runner.record('full-restart', 'start', 'kill -9 every node');
-    await Promise.all(cluster.ids.map((id) => cluster.kill(id)));
-    cluster.startAll();
-    runner.record('full-restart', 'heal', 'every node restarted');
-    const restartRecovery = await measureRecovery(cluster, http, options.recoveryBoundMs + 20_000, 'after-restart');
-    checks.push(recoveryCheck('after the full restart', restartRecovery, options.recoveryBoundMs + 20_000));
-    if (register !== null) checks.push(await checkAckedWritesPresent(register.acked, urls, http, 'after the full restart'));
+    // Every node killed at once, then all restarted: what was acknowledged must survive. An
+    // interrupted run skips this (whoever pressed Ctrl-C wants it over soon).
+    if (options.signal?.aborted !== true) {
+      runner.record('full-restart', 'start', 'kill -9 every node');
+      await Promise.all(cluster.ids.map((id) => cluster.kill(id)));
+      cluster.startAll();
+      runner.record('full-restart', 'heal', 'every node restarted');
+      const restartRecovery = await measureRecovery(cluster, http, options.recoveryBoundMs + 20_000, 'after-restart');
+      checks.push(recoveryCheck('after the full restart', restartRecovery, options.recoveryBoundMs + 20_000));
+      if (register !== null) checks.push(await checkAckedWritesPresent(register.acked, urls, http, 'after the full restart'));
+    }
   } catch (error) {
     internalError = error instanceof Error ? error.message : String(error);
     checks.push({ name: 'run completed', verdict: 'violated', detail: `the run itself failed: ${internalError}` });
