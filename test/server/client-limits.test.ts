@@ -62,11 +62,14 @@ describe('streams per client', () => {
   });
 
   it('does not count streams refused for another reason against the client', async () => {
-    cluster = await TestCluster.start({ limits: { maxWatchersPerClient: 1 } });
+    cluster = await TestCluster.start({ limits: { maxWatchersPerClient: 1 }, kv: { historyMaxEvents: 2 } });
     const leader = await cluster.waitForLeader();
-    // A bad revision is a 400 before any stream opens; it must not use up the client's place.
+    for (let i = 1; i <= 5; i++) await call(leader.url, 'PUT', `/v1/kv/c/${i}`, { json: { value: `v${i}` } });
+    // A bad revision is refused by validation; a compacted one after the stream was admitted:
+    // neither may keep the client's only place.
     for (let attempt = 0; attempt < 3; attempt++) {
       expect((await call(leader.url, 'GET', '/v1/watch?prefix=a/&fromRevision=-1')).status).toBe(400);
+      expect((await call(leader.url, 'GET', '/v1/watch?prefix=c/&fromRevision=1')).status).toBe(410);
     }
     await eventually(async () => (await open(leader.url, '/v1/watch?prefix=a/')).status === 200, 'the one stream');
   });
