@@ -164,6 +164,28 @@ describe('auth over HTTP', () => {
     expect(stream.changes().map((event) => event.data.key)).not.toContain('pub/5');
   });
 
+  it('ends every kind of stream of a revoked token, idle ones within a progress interval', async () => {
+    const leader = await start();
+    const permissions = [
+      { resource: 'key', access: 'read', prefix: '' },
+      { resource: 'election', access: 'read', prefix: '' },
+      { resource: 'service', access: 'read', prefix: '' },
+    ];
+    await call(leader.url, 'POST', '/v1/auth/roles', { json: { name: 'observer', permissions }, headers: asRoot });
+    await call(leader.url, 'POST', '/v1/auth/users', { json: { name: 'olga', roles: ['observer'] }, headers: asRoot });
+    const token = await call(leader.url, 'POST', '/v1/auth/tokens', { json: { user: 'olga' }, headers: asRoot });
+    const asOlga = bearer(token.body.token);
+    const opened = await Promise.all(
+      ['/v1/watch?prefix=idle/', '/v1/elections/e1/observe', '/v1/services/web/watch'].map((path) => SseStream.open(leader.url, path, asOlga)),
+    );
+    streams.push(...opened);
+    expect(opened.map((stream) => stream.status)).toEqual([200, 200, 200]);
+    await call(leader.url, 'DELETE', `/v1/auth/tokens/${token.body.info.id}`, { headers: asRoot });
+    const deadline = Date.now() + 5000;
+    while (opened.some((stream) => !stream.ended) && Date.now() < deadline) await sleep(20);
+    expect(opened.map((stream) => stream.ended)).toEqual([true, true, true]);
+  });
+
   it('makes a revoked token, a deleted user and a changed role take effect on every node', async () => {
     const leader = await start();
     const token = await alice(leader.url);

@@ -127,6 +127,13 @@ export class AuthGate {
     };
   }
 
+  /** For an event stream's options: `authorized` while its token authenticates (nothing with auth off). */
+  streamGuard(request: FastifyRequest): { authorized?: () => boolean } {
+    if (!this.enabled || this.identities.get(request) === undefined) return {};
+    const live = this.liveAccess(request);
+    return { authorized: () => live.valid() };
+  }
+
   /** Installs the hooks on `app` (nothing with auth off). */
   install(app: FastifyInstance, context: ServerContext): void {
     if (!this.enabled) return;

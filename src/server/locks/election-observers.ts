@@ -35,9 +35,12 @@ export class ElectionObservers {
     return this.sessions.size;
   }
 
-  /** Starts streaming `name` on `response` (headers already written); ends with the connection. */
-  open(name: string, response: ServerResponse): void {
-    const session = new ObserveSession(name, response, this.kv, this.keepaliveMs, () => this.sessions.delete(session));
+  /**
+   * Starts streaming `name` on `response` (headers already written); ends with the connection,
+   * or once `authorized` (auth on: the stream's token still authenticates) says no.
+   */
+  open(name: string, response: ServerResponse, authorized?: () => boolean): void {
+    const session = new ObserveSession(name, response, this.kv, this.keepaliveMs, () => this.sessions.delete(session), authorized);
     this.sessions.add(session);
     session.send();
   }
@@ -59,6 +62,7 @@ class ObserveSession {
     private readonly kv: KvStateMachine,
     keepaliveMs: number,
     private readonly onEnd: () => void,
+    private readonly authorized: (() => boolean) | undefined,
   ) {
     this.keepalive = setInterval(() => this.write(': keepalive\n\n'), keepaliveMs);
     response.once('close', () => this.end());
@@ -83,6 +87,10 @@ class ObserveSession {
 
   private write(text: string): void {
     if (this.ended || this.response.destroyed) return;
+    if (this.authorized?.() === false) {
+      this.end(); // the token was revoked or expired: nothing more for it
+      return;
+    }
     this.response.write(text);
   }
 }

@@ -9,15 +9,13 @@
 import type { ServerResponse } from 'node:http';
 import type { KvStateMachine } from '../../kv/index.ts';
 import { type DiscoverFilter, watchUpdate } from '../../registry/index.ts';
-import { SseSession } from '../watch/sse-session.ts';
+import { SseSession, type SseSessionLimits } from '../watch/sse-session.ts';
 import { sseFrame } from '../watch/sse.ts';
 import type { ServiceChangeHub } from './service-changes.ts';
 
-export interface ServiceWatchOptions {
+export interface ServiceWatchOptions extends SseSessionLimits {
   readonly service: string;
   readonly filter: DiscoverFilter;
-  readonly progressIntervalMs: number;
-  readonly maxBufferedBytes: number;
 }
 
 export class ServiceWatchSession extends SseSession {

@@ -103,7 +103,7 @@ export function registerElectionRoutes(app: ConcordApp, context: ServerContext, 
         throw new ConcordError('overloaded', `this node serves at most ${context.limits.maxWatchers} streams`);
       }
       context.clientStreams.admit(request, reply);
-      observers.open(request.params.name, openEventStream(context, request, reply));
+      observers.open(request.params.name, openEventStream(context, request, reply), context.auth.streamGuard(request).authorized);
       return reply;
     },
   );

@@ -237,6 +237,7 @@ export function registerRegistryRoutes(app: ConcordApp, context: ServerContext):
         filter: filterOf(request.query),
         progressIntervalMs: context.limits.watchProgressIntervalMs,
         maxBufferedBytes: context.limits.watchMaxBufferedBytes,
+        ...context.auth.streamGuard(request),
       };
       const session = new ServiceWatchSession(node.kv, hub, response, options, (closed) => {
         sessions.delete(closed);

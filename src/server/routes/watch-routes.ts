@@ -80,6 +80,7 @@ export function registerWatchRoutes(app: ConcordApp, context: ServerContext): vo
         progressIntervalMs: context.limits.watchProgressIntervalMs,
         maxBufferedBytes: context.limits.watchMaxBufferedBytes,
         ...watchAccess(context, request),
+        ...context.auth.streamGuard(request),
       };
       if (sessions.size >= context.limits.maxWatchers) {
         throw new ConcordError('overloaded', `this node serves at most ${context.limits.maxWatchers} watch streams`);

@@ -9,6 +9,11 @@ import type { ServerResponse } from 'node:http';
 export interface SseSessionLimits {
   readonly progressIntervalMs: number;
   readonly maxBufferedBytes: number;
+  /**
+   * With auth on: whether the stream's token still authenticates, asked before every frame
+   * (events and progress alike), so a revoked token's stream ends within one progress interval.
+   */
+  readonly authorized?: () => boolean;
 }
 
 export abstract class SseSession {
@@ -52,6 +57,10 @@ export abstract class SseSession {
 
   protected write(frame: string): void {
     if (this.ended) return;
+    if (this.limits.authorized?.() === false) {
+      this.close(); // revoked, expired or its user deleted: nothing more for this token
+      return;
+    }
     this.response.write(frame);
     this.sentSinceProgress = true;
     if (this.response.writableLength > this.limits.maxBufferedBytes) {

@@ -18,15 +18,13 @@
  */
 import type { ServerResponse } from 'node:http';
 import { matchesFilter, type KeyFilter, type KvStateMachine, type WatchBatch, type WatchEvent } from '../../kv/index.ts';
-import { SseSession } from './sse-session.ts';
+import { SseSession, type SseSessionLimits } from './sse-session.ts';
 import { changeFrame, sseFrame } from './sse.ts';
 
-export interface WatchOptions {
+export interface WatchOptions extends SseSessionLimits {
   readonly filter: KeyFilter;
   readonly prevValue: boolean;
   readonly resync: boolean;
-  readonly progressIntervalMs: number;
-  readonly maxBufferedBytes: number;
   /** Which keys the watcher may see, and whether it may go on at all (auth); absent: all keys. */
   readonly access?: WatchAccess;
 }
