@@ -373,7 +373,9 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     await http.app.listen({ host: options.listenClient.host, port: options.listenClient.port });
     logger.info(
       { listenClient: formatHostPort(options.listenClient), listenPeer: formatHostPort(transport.address()),
-        advertiseClient: options.advertiseClient, dataDir: options.dataDir, members: bootstrap.voters },
+        advertiseClient: options.advertiseClient, dataDir: options.dataDir, members: bootstrap.voters,
+        clientTls: options.clientTls === null ? 'off' : options.clientTls.ca === undefined ? 'https' : 'https, client certificates required',
+        peerTls: options.peerTls === null ? 'off' : 'mutual TLS' },
       'concord node started',
     );
     warnAboutExposure({ ...options, authEnabled: options.auth.enabled }, logger);

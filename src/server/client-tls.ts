@@ -45,3 +45,26 @@ export function forwardingTls(material: TlsMaterial | undefined): ForwardingTls 
   if (material === undefined) return undefined;
   return { cert: material.cert, key: material.key, ...(material.ca === undefined ? {} : { ca: material.ca }) };
 }
+
+/** The part of an HTTPS server this needs: its TLS handshake failures. */
+interface TlsErrorSource {
+  on(event: 'tlsClientError', listener: (error: Error, socket: { remoteAddress?: string | undefined }) => void): unknown;
+}
+
+/**
+ * Logs clients refused at the TLS handshake (no certificate, one from another CA, a client that
+ * does not trust ours), at most once a second with a count, so a misconfigured client is visible
+ * to the operator without a flood from a scanner.
+ */
+export function logTlsHandshakeFailures(server: TlsErrorSource, logger: { warn(fields: object, message: string): void }, nowMs: () => number = Date.now): void {
+  let lastLoggedMs = -Infinity;
+  let failuresSinceLog = 0;
+  server.on('tlsClientError', (error, socket) => {
+    failuresSinceLog += 1;
+    const now = nowMs();
+    if (now - lastLoggedMs < 1000) return;
+    logger.warn({ remote: socket.remoteAddress, reason: error.message, failures: failuresSinceLog }, 'client refused at the TLS handshake');
+    lastLoggedMs = now;
+    failuresSinceLog = 0;
+  });
+}

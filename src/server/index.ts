@@ -31,7 +31,7 @@ import type { ConcordApp, ServerContext, ServerDeps } from './context.ts';
 import { contractClientErrorHandler, installErrorHandlers, sendErrorAnswer, toErrorAnswer } from './http-errors.ts';
 import { resolveServerLimits } from './limits.ts';
 import { ClientStreamQuota } from './client-streams.ts';
-import { forwardingTls, httpsServerOptions } from './client-tls.ts';
+import { forwardingTls, httpsServerOptions, logTlsHandshakeFailures } from './client-tls.ts';
 import { ConcordMetrics } from './metrics.ts';
 import { LeaderForwarder } from './leader-forwarder.ts';
 import { registerOpenApi } from './openapi.ts';
@@ -132,6 +132,7 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
   const electionObservers = new ElectionObservers(deps.node.kv, limits.watchProgressIntervalMs);
 
   capClientConnections(app, limits.maxClientConnections);
+  if (deps.tls !== undefined) logTlsHandshakeFailures(app.server, app.log);
   installValidation(app as unknown as FastifyInstance);
   installErrorHandlers(app as unknown as FastifyInstance, limits.retryAfterSeconds);
   const lifecycle = { closing: false };

@@ -3,9 +3,11 @@
  * (--client-ca), on an in-process three-node cluster: SDK round trips, refusals at the TLS
  * handshake, and a follower forwarding a write to the leader over HTTPS with its own certificate.
  */
+import { EventEmitter } from 'node:events';
 import { Agent, request } from 'undici';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Concord } from '../../src/client/index.ts';
+import { logTlsHandshakeFailures } from '../../src/server/client-tls.ts';
 import { createDevCertificates, type DevCertificates } from '../../src/tls/dev-certs.ts';
 import { TestCluster } from './cluster-harness.ts';
 
@@ -80,5 +82,24 @@ describe('HTTPS client API', () => {
     const onLeader = sdk(leader.url, { ca, cert: certificates.client.cert, key: certificates.client.key });
     expect((await onLeader.kv.get('tls/forwarded'))?.value).toBe('through a follower');
     expect(put.revision).toBeGreaterThan(0);
+  });
+});
+
+describe('TLS handshake failures', () => {
+  it('are logged at most once a second, with how many there were', () => {
+    const server = new EventEmitter();
+    const lines: { fields: Record<string, unknown>; message: string }[] = [];
+    let nowMs = 10_000;
+    logTlsHandshakeFailures(server as never, { warn: (fields, message) => lines.push({ fields: fields as Record<string, unknown>, message }) }, () => nowMs);
+    const fail = (): boolean => server.emit('tlsClientError', new Error('peer did not return a certificate'), { remoteAddress: '127.0.0.1' });
+    fail();
+    nowMs += 100;
+    fail();
+    fail();
+    nowMs += 1000;
+    fail();
+    expect(lines.map((line) => line.message)).toEqual(['client refused at the TLS handshake', 'client refused at the TLS handshake']);
+    expect(lines[0]?.fields).toMatchObject({ remote: '127.0.0.1', reason: 'peer did not return a certificate', failures: 1 });
+    expect(lines[1]?.fields).toMatchObject({ failures: 3 });
   });
 });
