@@ -63,6 +63,13 @@ describe('auth over HTTP', () => {
     for (const path of ['/health', '/ready', '/metrics', '/openapi.json']) {
       expect((await call(leader.url, 'GET', path)).status, path).toBe(200);
     }
+    expect((await call(leader.url, 'GET', '/docs/')).status).toBe(200);
+    // Open by the matched route, not the spelling of the URL: anything else needs a token.
+    for (const path of ['/%76%31/kv/a', '/v1//kv/a', '/V1/kv/a', '/nope', '/health/../v1/kv/a']) {
+      const answer = await call(leader.url, 'GET', path);
+      expect(answer.status, path).toBe(401);
+    }
+    expect((await call(leader.url, 'GET', '/nope', { headers: asRoot })).status).toBe(404);
     const whoami = await call(leader.url, 'GET', '/v1/auth/whoami', { headers: asRoot });
     expect(whoami.body).toMatchObject({ authEnabled: true, user: 'root', tokenId: 'bootstrap', roles: ['root'], permissions: [{ resource: 'admin' }] });
   });

@@ -9,7 +9,8 @@
  * - preHandler, after validation (the parsed path, query and body name what is touched): the
  *   route's requirements (route-permissions.ts) against the user's permissions: 403
  *   permission_denied when one fails.
- * /health, /ready, /metrics, /openapi.json and /docs stay open. Nothing is cached: each request
+ * /health, /ready, /metrics, /openapi.json and /docs stay open (by matched route; an unknown
+ * path is 401 without a token, like any other). Nothing is cached: each request
  * reads the table as this node has applied it, so a revoked token or a changed role takes effect
  * on a node the moment that node applies the change. A follower checks, then forwards the
  * authorization header to the leader, which checks again against its own table.
@@ -19,6 +20,7 @@ import type { AuthQueries, Permission, Resource } from '../../auth/index.ts';
 import { allows, coversPrefix, describePermission, isAdmin, touchesPrefix } from '../../auth/index.ts';
 import { ConcordError } from '../../common/errors.ts';
 import type { ServerContext } from '../context.ts';
+import { API_REFERENCE_PREFIX } from '../openapi.ts';
 import { TokenRateLimiter, type TokenRateLimits } from './rate-limiter.ts';
 import { requirementsOf, type Requirement } from './route-permissions.ts';
 import { MAX_PRESENTED_TOKEN_CHARS, bearerToken, hashToken } from './token-secrets.ts';
@@ -38,8 +40,17 @@ export interface LiveAccess {
   mayRead(resource: Resource, name: string): boolean;
 }
 
-/** Every /v1 route; /health, /ready, /metrics, /openapi.json and /docs are not under it. */
-const PROTECTED_PATH = /^\/v1(?:[/?]|$)/;
+/**
+ * The routes open without a token, by the route fastify matched (not by the raw URL, which an
+ * encoded or oddly spelled path could make look like something else): probes, the metrics
+ * scrape and the API reference. Everything else, an unmatched path included, needs a token.
+ */
+const OPEN_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics', '/openapi.json']);
+
+function isOpenRoute(route: string | undefined): boolean {
+  if (route === undefined) return false;
+  return OPEN_ROUTES.has(route) || route === API_REFERENCE_PREFIX || route.startsWith(`${API_REFERENCE_PREFIX}/`);
+}
 
 const OPEN_ACCESS: LiveAccess = { valid: () => true, mayRead: () => true };
 
@@ -138,7 +149,7 @@ export class AuthGate {
   install(app: FastifyInstance, context: ServerContext): void {
     if (!this.enabled) return;
     app.addHook('onRequest', async (request) => {
-      if (!PROTECTED_PATH.test(request.url)) return;
+      if (isOpenRoute(request.routeOptions.url)) return;
       const identity = this.authenticate(bearerToken(request.headers.authorization));
       this.identities.set(request, identity);
       const waitSeconds = this.limiter.take(identity.tokenId);
