@@ -20,7 +20,8 @@ commands:
   version        print the version
   help           print this help
 
-client commands (global flags: --endpoints URL,... --token TOKEN --json --timeout-ms N --help):
+client commands (global flags: --endpoints URL,... --token TOKEN --json --timeout-ms N --help;
+  for https:// endpoints --cacert FILE, and --cert FILE --key FILE for client certificates):
 ${clientCommandsHelp()}
 
 exit codes: 0 ok, 1 other error, 2 usage, 3 not found, 4 conflict (compare failed, stale
