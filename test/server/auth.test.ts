@@ -117,6 +117,31 @@ describe('auth over HTTP', () => {
     expect((await call(leader.url, 'GET', '/v1/kv/app/3', { headers: asAlice })).status).toBe(404); // nothing applied
   });
 
+  it("never shows a write-only token a value: no prev, no current, no lease's keys", async () => {
+    const leader = await start();
+    await call(leader.url, 'POST', '/v1/auth/roles', { json: { name: 'writer', permissions: [{ resource: 'key', access: 'write', prefix: 'wo/' }] }, headers: asRoot });
+    await call(leader.url, 'POST', '/v1/auth/users', { json: { name: 'walt', roles: ['writer'] }, headers: asRoot });
+    const asWalt = bearer((await call(leader.url, 'POST', '/v1/auth/tokens', { json: { user: 'walt' }, headers: asRoot })).body.token);
+    await call(leader.url, 'PUT', '/v1/kv/wo/k', { json: { value: 'secret' }, headers: asRoot });
+    const [follower] = await cluster.followers();
+    const put = await call(follower!.url, 'PUT', '/v1/kv/wo/k', { json: { value: 'new' }, headers: asWalt });
+    expect(put.status).toBe(200);
+    expect(put.body.prev).toBeUndefined();
+    expect((await call(leader.url, 'PUT', '/v1/kv/wo/k', { json: { value: 'x' }, headers: asRoot })).body.prev.value).toBe('new');
+    for (const [method, path, json] of [['PUT', '/v1/kv/wo/k', { value: 'y', ifRevision: 1 }], ['DELETE', '/v1/kv/wo/k?ifRevision=1', undefined]] as const) {
+      const refused = await call(follower!.url, method, path, { headers: asWalt, ...(json === undefined ? {} : { json }) });
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.code).toBe('compare_failed');
+      expect(refused.body.error.current).toBeUndefined();
+      expect(refused.text).not.toContain('"x"');
+    }
+    const lease = await call(leader.url, 'POST', '/v1/leases', { json: { ttlMs: 60_000 }, headers: asWalt });
+    expect((await call(leader.url, 'GET', `/v1/leases/${lease.body.id}`, { headers: asWalt })).status).toBe(200);
+    await call(leader.url, 'PUT', '/v1/kv/wo/leased', { json: { value: 'v', lease: lease.body.id }, headers: asWalt });
+    expect((await call(leader.url, 'GET', `/v1/leases/${lease.body.id}`, { headers: asWalt })).status).toBe(403);
+    expect((await call(leader.url, 'GET', `/v1/leases/${lease.body.id}`, { headers: asRoot })).body.keys).toEqual(['wo/leased']);
+  });
+
   it('keeps admin routes to admins', async () => {
     const leader = await start();
     const asAlice = bearer(await alice(leader.url));

@@ -138,6 +138,29 @@ export class AuthGate {
     };
   }
 
+  /** Whether the request's token may read `name` now (always with auth off). */
+  mayRead(request: FastifyRequest, resource: Resource, name: string): boolean {
+    if (!this.enabled) return true;
+    const identity = this.identities.get(request);
+    return identity !== undefined && allows(identity.permissions, resource, 'read', name);
+  }
+
+  /**
+   * Runs a write for a token that may not read what it writes: a `compare_failed` it earns loses
+   * its `current` (the key's value), which the token may not see. As etcd, whose put returns
+   * the previous value only to those who may read it.
+   */
+  async withoutUnreadableCurrent<T>(mayRead: boolean, write: () => Promise<T>): Promise<T> {
+    if (mayRead) return write();
+    try {
+      return await write();
+    } catch (error) {
+      if (!(error instanceof ConcordError) || !('current' in error.details)) throw error;
+      const { current: _hidden, ...details } = error.details;
+      throw new ConcordError(error.code, `${error.message} (current value withheld: no read permission)`, details);
+    }
+  }
+
   /** For an event stream's options: `authorized` while its token authenticates (nothing with auth off). */
   streamGuard(request: FastifyRequest): { authorized?: () => boolean } {
     if (!this.enabled || this.identities.get(request) === undefined) return {};

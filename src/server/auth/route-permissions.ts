@@ -11,8 +11,11 @@
  *   filtered key by key (watch-routes.ts);
  * - a txn needs read on every key it compares or gets, write on every key it puts or deletes, and
  *   read on the lock or election of a lock compare or fence; a fence on a plain write likewise;
- * - leases carry no name: any valid token may grant, renew and read them; revoking one needs
- *   write on every key attached to it (checked against this node's state, as etcd does);
+ * - leases carry no name: any valid token may grant, renew and list them; reading one (its
+ *   answer lists its keys) needs read, and revoking one write, on every key attached to it
+ *   (checked against this node's state, as etcd does);
+ * - a put or a conditional delete by a token that may not read the key gets no `prev` and no
+ *   `current` (kv-routes.ts, AuthGate.withoutUnreadableCurrent);
  * - GET /v1/services lists every service: it needs read on all service names.
  */
 import type { FastifyRequest } from 'fastify';
@@ -104,7 +107,9 @@ const RULES: Readonly<Record<string, Rule>> = {
 
   'POST /v1/leases': () => AUTHENTICATED,
   'GET /v1/leases': () => AUTHENTICATED,
-  'GET /v1/leases/:id': () => AUTHENTICATED,
+  // A lease's answer lists its keys: reading it needs read on each of them.
+  'GET /v1/leases/:id': ({ params }, context) =>
+    (context.deps.node.kv.lease(params['id'] ?? '')?.keys ?? []).map((key) => name('key', 'read', key)).concat(AUTHENTICATED),
   'POST /v1/leases/:id/keepalive': () => AUTHENTICATED,
   'DELETE /v1/leases/:id': leaseRevokeRequirements,
 

@@ -42,16 +42,18 @@ export function registerKvRoutes(app: ConcordApp, context: ServerContext): void 
     async (request, reply) => {
       const { value, lease, ifRevision, fence, timeoutMs } = request.body;
       const scope = new RequestScope(request, context.limits, timeoutMs ?? request.query.timeoutMs);
+      // With auth on, `prev` (and a failed ifRevision's `current`) only for a token that may read the key.
+      const mayRead = context.auth.mayRead(request, 'key', request.params['*']);
       const command: PutCommand = {
         type: 'put',
         key: request.params['*'],
         value,
-        prevKv: true,
+        prevKv: mayRead,
         ...(lease === undefined ? {} : { lease }),
         ...(ifRevision === undefined ? {} : { ifRevision }),
         ...(fence === undefined ? {} : { fence: fenceOf(fence) }),
       };
-      const result = await proposeOnLeader(context, request, reply, scope, command);
+      const result = await context.auth.withoutUnreadableCurrent(mayRead, () => proposeOnLeader(context, request, reply, scope, command));
       return result ?? reply;
     },
   );
@@ -125,7 +127,8 @@ export function registerKvRoutes(app: ConcordApp, context: ServerContext): void 
       const { ifRevision, timeoutMs } = request.query;
       const scope = new RequestScope(request, context.limits, timeoutMs);
       const command = { type: 'delete' as const, key: request.params['*'], ...(ifRevision === undefined ? {} : { ifRevision }) };
-      const result = await proposeOnLeader(context, request, reply, scope, command);
+      const mayRead = context.auth.mayRead(request, 'key', request.params['*']);
+      const result = await context.auth.withoutUnreadableCurrent(mayRead, () => proposeOnLeader(context, request, reply, scope, command));
       return result ?? reply;
     },
   );
