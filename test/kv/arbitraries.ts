@@ -82,7 +82,33 @@ export const keyBodyArb: fc.Arbitrary<KvCommandBody> = fc.oneof(
   { weight: 2, arbitrary: txnArb(false) },
 );
 
-/** Every command type, leases and compaction included. */
+const authNameArb = fc.constantFrom('root', 'alice', 'bob', 'ops');
+const roleNameArb = fc.constantFrom('root', 'reader', 'writer');
+const hashArb = fc.constantFrom('a', 'b', 'c', 'd').map((digit) => digit.repeat(64));
+const permissionArb = fc.oneof(
+  fc.constant({ resource: 'admin' as const }),
+  fc.record({
+    resource: fc.constantFrom('key' as const, 'lock' as const, 'election' as const, 'service' as const),
+    access: fc.constantFrom('read' as const, 'write' as const, 'readwrite' as const),
+    prefix: prefixArb,
+  }),
+);
+
+/** Auth commands over a few names, so creations, conflicts, refusals and bootstraps all happen. */
+export const authBodyArb: fc.Arbitrary<KvCommandBody> = fc.oneof(
+  hashArb.map((hash) => ({ type: 'authBootstrap' as const, hash })),
+  fc.record({ type: fc.constant('authRolePut' as const), name: roleNameArb, permissions: fc.array(permissionArb, { maxLength: 3 }) }),
+  roleNameArb.map((name) => ({ type: 'authRoleDelete' as const, name })),
+  fc.record({ type: fc.constant('authUserPut' as const), name: authNameArb, roles: fc.uniqueArray(roleNameArb, { maxLength: 2 }).map((roles) => roles.sort()) }),
+  authNameArb.map((name) => ({ type: 'authUserDelete' as const, name })),
+  fc.record(
+    { type: fc.constant('authTokenCreate' as const), id: fc.constantFrom('t1', 't2', 't3'), user: authNameArb, hash: hashArb, ttlMs: fc.integer({ min: 1000, max: 60_000 }) },
+    { requiredKeys: ['type', 'id', 'user', 'hash'] },
+  ),
+  fc.constantFrom('t1', 't2', 't3', 'bootstrap').map((id) => ({ type: 'authTokenRevoke' as const, id })),
+);
+
+/** Every command type, leases, compaction and auth included. */
 export const anyBodyArb: fc.Arbitrary<KvCommandBody> = fc.oneof(
   { weight: 6, arbitrary: keyBodyArb },
   { weight: 2, arbitrary: leasedPutArb },
@@ -91,6 +117,7 @@ export const anyBodyArb: fc.Arbitrary<KvCommandBody> = fc.oneof(
   { weight: 1, arbitrary: leaseIdArb.map((id) => ({ type: 'leaseRevoke' as const, id })) },
   { weight: 1, arbitrary: leaseIdArb.map((id) => ({ type: 'leaseExpire' as const, id })) },
   { weight: 1, arbitrary: fc.nat({ max: 10 }).map((revision) => ({ type: 'compact' as const, revision })) },
+  { weight: 2, arbitrary: authBodyArb },
 );
 
 /** Envelopes: clocks that mostly advance (sometimes lag), and occasional retried keys. */
