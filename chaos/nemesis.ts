@@ -165,7 +165,8 @@ export class NemesisRunner {
       if (!(await this.begin(name))) continue;
       const hold = this.between(this.timing.holdMs);
       const candidates = overlapCandidates(name, this.names);
-      // Drawn every time, so the schedule does not shift with which kinds are enabled.
+      // Rolled for every fault, whether or not a second one can start, so that a run's schedule
+      // does not depend on which faults happened to be possible.
       const overlapRoll = this.random.float();
       const second = this.pick(candidates);
       if (second !== undefined && overlapRoll < this.timing.overlapChance) {

@@ -50,6 +50,11 @@ export interface ChaosOptions {
   readonly registry: RegistryOptions;
   /** > 0: start the nodes with the hidden test-only `--test-stale-reads-ms` planted bug. */
   readonly plantStaleReadsMs: number;
+  /**
+   * Kill every node at once after the checks, restart them and check again (the default).
+   * Tests that cover something else turn it off to stay short.
+   */
+  readonly fullRestart: boolean;
   /** Linearizability search budget per key. */
   readonly maxStatesPerKey: number;
   /** Echo the nodes' logs to stderr. */
@@ -79,6 +84,7 @@ export const DEFAULT_OPTIONS: Omit<ChaosOptions, 'outDir' | 'progress'> = {
   registry: DEFAULT_REGISTRY,
   plantStaleReadsMs: 0,
   maxStatesPerKey: 1_000_000,
+  fullRestart: true,
   echo: false,
 };
 
@@ -235,7 +241,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
 
     // Every node killed at once, then all restarted: what was acknowledged must survive. An
     // interrupted run skips this (whoever pressed Ctrl-C wants it over soon).
-    if (options.signal?.aborted !== true) {
+    if (options.fullRestart && options.signal?.aborted !== true) {
       runner.record('full-restart', 'start', 'kill -9 every node');
       await Promise.all(cluster.ids.map((id) => cluster.kill(id)));
       cluster.startAll();

@@ -61,6 +61,7 @@ describe('npm run chaos', () => {
       'register linearizable': 'ok',
       'fenced tokens monotonic': 'ok',
       'lock tokens grow in real time': 'ok',
+      'lock history linearizable': 'ok',
       'acknowledged writes present (after the final heal)': 'ok',
       'acknowledged writes present (after the full restart)': 'ok',
       'recovery (after the final heal)': 'ok',
