@@ -3,8 +3,8 @@
  * index, revision, health), each asked on its own through a one-endpoint SDK client, and the
  * member list.
  */
-import { Concord, ConcordError, type ClusterView } from '../client/index.ts';
-import { colours, EXIT, expectPositionals, out, table, UsageError, type Command } from './common.ts';
+import { ConcordError, type ClusterView } from '../client/index.ts';
+import { colours, connect, EXIT, expectPositionals, out, table, UsageError, type Command, type Globals } from './common.ts';
 
 interface EndpointStatus {
   readonly endpoint: string;
@@ -15,8 +15,9 @@ interface EndpointStatus {
   readonly error?: { code: string; message: string };
 }
 
-async function statusOf(endpoint: string, timeoutMs: number): Promise<EndpointStatus> {
-  const client = new Concord({ endpoints: [endpoint], timeoutMs });
+async function statusOf(endpoint: string, globals: Globals): Promise<EndpointStatus> {
+  // A one-endpoint client with the command's other settings (token, TLS files).
+  const client = connect({ ...globals, endpoints: endpoint, timeoutMs: globals.timeoutMs ?? 2_000 });
   try {
     const view = await client.cluster.status();
     const health = view.leaderId === '' ? 'no leader' : view.appliedIndex < view.commitIndex ? 'applying' : 'ok';
@@ -42,7 +43,7 @@ Each endpoint gets --timeout-ms (default here 2000).
     expectPositionals(positionals, []);
     const endpoints = globals.endpoints.split(',').map((endpoint) => endpoint.trim()).filter((endpoint) => endpoint !== '');
     if (endpoints.length === 0) throw new UsageError('--endpoints is empty');
-    const statuses = await Promise.all(endpoints.map((endpoint) => statusOf(endpoint, globals.timeoutMs ?? 2_000)));
+    const statuses = await Promise.all(endpoints.map((endpoint) => statusOf(endpoint, globals)));
     const reference = statuses.find((status) => status.view?.leaderId !== '' && status.view !== undefined) ?? statuses.find((status) => status.view !== undefined);
     const members = reference?.view?.members ?? [];
     const leaderId = reference?.view?.leaderId ?? '';
