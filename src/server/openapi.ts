@@ -15,6 +15,12 @@ import type { FastifyInstance, FastifySchema } from 'fastify';
 
 const WILDCARD = '*';
 
+/**
+ * Routes that need no token even with --auth (server/auth/auth-gate.ts; /docs too): probes, the
+ * metrics scrape and this document. They have no security requirement in the document.
+ */
+export const OPEN_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics', '/openapi.json']);
+
 interface ObjectSchema {
   readonly properties?: Record<string, unknown>;
   readonly required?: readonly string[];
@@ -55,11 +61,12 @@ export function registerOpenApi(app: FastifyInstance): void {
         { name: 'operations', description: 'Health, readiness, metrics, this document' },
         { name: 'auth', description: 'Users, roles, tokens (admin) and whoami; with --auth every /v1 route needs a bearer token' },
       ],
-      // With --auth, every /v1 route: 401 unauthenticated without a valid token, 403 permission_denied without the permission.
+      // With --auth, every route but the open ones: 401 unauthenticated without a valid token,
+      // 403 permission_denied without the permission. Without --auth no route asks for one.
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A Concord token (concord auth token create).' } } },
       security: [{ bearer: [] }],
     },
-    transform: ({ schema, url }) => documentWildcardAsKey(schema, url),
+    transform: ({ schema, url }) => documentWildcardAsKey(OPEN_ROUTES.has(url) ? { ...schema, security: [] } : schema, url),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `schema${index}`),
     },

@@ -70,6 +70,13 @@ describe('auth over HTTP', () => {
       expect(answer.status, path).toBe(401);
     }
     expect((await call(leader.url, 'GET', '/nope', { headers: asRoot })).status).toBe(404);
+    // The document says so: a bearer scheme, the auth routes, and no token for the open routes.
+    const document = (await call(leader.url, 'GET', '/openapi.json')).body;
+    expect(document.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(document.security).toEqual([{ bearer: [] }]);
+    expect(document.paths['/health'].get.security).toEqual([]);
+    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/v1/auth/users', '/v1/auth/roles/{name}', '/v1/auth/tokens/{id}', '/v1/auth/whoami']));
+    expect(document.paths['/v1/auth/tokens'].post.requestBody.content['application/json'].schema.required).toEqual(['user']);
     const whoami = await call(leader.url, 'GET', '/v1/auth/whoami', { headers: asRoot });
     expect(whoami.body).toMatchObject({ authEnabled: true, user: 'root', tokenId: 'bootstrap', roles: ['root'], permissions: [{ resource: 'admin' }] });
   });

@@ -20,7 +20,7 @@ import type { AuthQueries, Permission, Resource } from '../../auth/index.ts';
 import { allows, coversPrefix, describePermission, isAdmin, touchesPrefix } from '../../auth/index.ts';
 import { ConcordError } from '../../common/errors.ts';
 import type { ServerContext } from '../context.ts';
-import { API_REFERENCE_PREFIX } from '../openapi.ts';
+import { API_REFERENCE_PREFIX, OPEN_ROUTES } from '../openapi.ts';
 import { TokenRateLimiter, type TokenRateLimits } from './rate-limiter.ts';
 import { requirementsOf, type Requirement } from './route-permissions.ts';
 import { MAX_PRESENTED_TOKEN_CHARS, bearerToken, hashToken } from './token-secrets.ts';
@@ -45,8 +45,6 @@ export interface LiveAccess {
  * encoded or oddly spelled path could make look like something else): probes, the metrics
  * scrape and the API reference. Everything else, an unmatched path included, needs a token.
  */
-const OPEN_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready', '/metrics', '/openapi.json']);
-
 function isOpenRoute(route: string | undefined): boolean {
   if (route === undefined) return false;
   return OPEN_ROUTES.has(route) || route === API_REFERENCE_PREFIX || route.startsWith(`${API_REFERENCE_PREFIX}/`);
