@@ -2,7 +2,8 @@
  * `concord local-cluster --tls` (what `npm start -- --tls` runs) on real processes: it makes
  * development certificates in the data dir, the three nodes elect a leader over mutual TLS
  * between peers, a write through the SDK (CA + client certificate) over HTTPS is replicated to
- * every node, and a cleartext connection to a peer port is refused at the TLS handshake.
+ * every node, the CLI with --cacert/--cert/--key reads it and reports every endpoint healthy,
+ * and a cleartext connection to a peer port is refused at the TLS handshake.
  * (Reusing the certificates on a second start: test/cli/local-cluster-tls.test.ts.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Concord } from '../../src/client/index.ts';
+import { runConcord } from '../cli/run-concord.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/concord.js', import.meta.url));
 const UP_TIMEOUT_MS = 60_000;
@@ -97,6 +99,7 @@ describe('npm start -- --tls', () => {
 
     const endpoints = [1, 2, 3].map((number) => `https://127.0.0.1:${basePort + number}`);
     const client = new Concord({ endpoints: [endpoints[0] ?? ''], tls, timeoutMs: 10_000 });
+    let putRevision = 0;
     try {
       const put = await client.kv.put('tls/cluster', 'replicated over mutual TLS');
       const cluster = await client.cluster.status();
@@ -117,9 +120,18 @@ describe('npm start -- --tls', () => {
         }
       }
       expect(put.revision).toBeGreaterThan(0);
+      putRevision = put.revision;
     } finally {
       await client.close();
     }
+
+    // The CLI with its TLS flags: every endpoint answers, each at the write's revision or later.
+    const files = ['--cacert', path.join(certs, 'ca.crt'), '--cert', path.join(certs, 'client.crt'), '--key', path.join(certs, 'client.key')];
+    const status = await runConcord(endpoints.join(','), [...files, 'status', '--json'], { timeoutMs: 30_000 });
+    expect(status.code, status.stderr).toBe(0);
+    const report = JSON.parse(status.stdout) as { endpoints: { healthy: boolean; view?: { revision: number } }[] };
+    expect(report.endpoints.map((endpoint) => endpoint.healthy)).toEqual([true, true, true]);
+    for (const endpoint of report.endpoints) expect(endpoint.view?.revision).toBeGreaterThanOrEqual(putRevision);
 
     // A cleartext connection to a peer port fails the TLS handshake and is logged.
     const socket = net.connect({ host: '127.0.0.1', port: basePort + 101 });
