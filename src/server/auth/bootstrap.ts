@@ -45,11 +45,17 @@ export class AuthBootstrapper {
       return;
     }
     this.inFlight = true;
-    node.submit({ type: 'authBootstrap', hash: tokenHash }, {}, (outcome) => {
+    try {
+      node.submit({ type: 'authBootstrap', hash: tokenHash }, {}, (outcome) => {
+        this.inFlight = false;
+        if (!outcome.ok) return; // leadership moved: the next leader (maybe this node again) tries
+        const result = outcome.result.result;
+        if ('bootstrapped' in result && result.bootstrapped) logger.info('auth bootstrapped: user root holds admin with the bootstrap token');
+      });
+    } catch (error) {
+      // Refused before the log (a node stopping): look again at the next interval.
       this.inFlight = false;
-      if (!outcome.ok) return; // leadership moved: the next leader (maybe this node again) tries
-      const result = outcome.result.result;
-      if ('bootstrapped' in result && result.bootstrapped) logger.info('auth bootstrapped: user root holds admin with the bootstrap token');
-    });
+      logger.warn({ err: error }, 'proposing the bootstrap token failed');
+    }
   }
 }
