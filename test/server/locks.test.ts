@@ -65,6 +65,22 @@ describe('locks over HTTP', () => {
     expect((await call(one, 'GET', '/v1/locks/job')).body.waiters).toBe(0);
   });
 
+  it('a wait that runs out while no quorum can commit its withdrawal is 504 timeout (outcome unknown), not 423', async () => {
+    const held = await call(one, 'POST', '/v1/locks/quorumless/acquire', { json: { ttlMs: 10_000, owner: 'holder' } });
+    expect(held.status).toBe(200);
+    const waiting = call(two, 'POST', '/v1/locks/quorumless/acquire', { json: { ttlMs: 10_000, waitMs: 600, timeoutMs: 5000 } });
+    await eventually(() => call(two, 'GET', '/v1/locks/quorumless'), (answer) => answer.body.waiters === 1);
+    // Two of three nodes cut off: nothing commits anywhere, so the waiter cannot leave the queue.
+    const leader = await cluster.leader();
+    cluster.network.isolated.add(leader.id);
+    const [otherFollower] = (await cluster.followers()).filter((member) => member.url !== two);
+    cluster.network.isolated.add(otherFollower!.id);
+    const answer = await waiting;
+    expect(answer.status).toBe(504);
+    expect(answer.body.error).toMatchObject({ code: 'timeout' });
+    cluster.network.isolated.clear();
+  });
+
   it('a waiter whose client disconnects leaves the queue', async () => {
     await call(one, 'POST', '/v1/locks/gone/acquire', { json: { ttlMs: 5000 } });
     const controller = new AbortController();

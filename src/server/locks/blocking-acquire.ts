@@ -4,7 +4,8 @@
  * this request's waiter id. The wait ends cleanly in every case:
  * - granted: answer with the holding;
  * - `waitMs` ran out, or the request's deadline is near: withdraw from the queue, then 423
- *   locked naming the holder (or, if the grant won the race, answer with it);
+ *   locked naming the holder (or, if the grant won the race, answer with it); if the withdrawal
+ *   cannot commit (no quorum), 504 timeout: the request is still in line, so its outcome is unknown;
  * - the client went away: withdraw, releasing a holding granted meanwhile (nobody would use it);
  * - the waiter's lease ended while it waited: 404 for that lease.
  *
@@ -143,7 +144,16 @@ async function waitInLine(
     throw new ConcordError('not_found', `lease ${JSON.stringify(end.lease)} ended while waiting for ${kind} ${JSON.stringify(name)}`, { lease: end.lease });
   }
   const withdrawn = await withdrawWaiter(context, { type: 'lockWithdraw', kind, name, waiterId, releaseIfHolding: end === 'client_gone' });
-  if (withdrawn?.status === 'holding') {
+  if (withdrawn === null) {
+    // Still in line as far as anyone knows: a 423 would claim "not acquired" when a grant may
+    // yet come (a ttlMs waiter's lease then expires unrenewed). Unknown outcome: 504, as for a write.
+    throw new ConcordError(
+      'timeout',
+      `${kind} ${JSON.stringify(name)} was not granted within waitMs, and leaving its queue could not be committed (no leader?): ` +
+        'this request may still be granted it later; a retry with the same idempotency-key waits for the same place',
+    );
+  }
+  if (withdrawn.status === 'holding') {
     const { status: _status, revision: _revision, ...grant } = withdrawn;
     return grant;
   }
