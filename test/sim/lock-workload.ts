@@ -1,5 +1,5 @@
 /**
- * Lock clients for KV seeds. Each client, one round at a time: acquires a lock (try once, or
+ * Lock and election clients for KV seeds. Each lock client, one round at a time: acquires a lock (try once, or
  * waiting in line for up to waitMs; with a ttlMs lease owned by the holding, or with a lease of
  * its own granted first and kept alive while it waits), keeps the lease alive while it holds,
  * writes the lock's resource key inside the critical section (a put fenced with its token, or —
@@ -8,25 +8,41 @@
  * while holding (its lease expires: a handoff on expiry), disconnects while waiting (the server
  * withdraws it, or — when the server is gone too — nobody does), or walks away.
  *
+ * Election clients (the same rounds, with `kind: 'election'`) campaign with a value (try once or
+ * wait in line), proclaim new values while they lead — values that name the token they were sent
+ * with — and resign; a client paused past its TTL proclaims anyway, and some proclaim once more
+ * after resigning, so stale proclaims happen and must be refused. Between rounds they sometimes
+ * read the current leader (GET /v1/elections/{name}, after a ReadIndex barrier).
+ *
  * Every request and answer goes to the LockInvariantChecker, which judges them against the
  * applied log; every acknowledged renewal of a holding's lease goes to it too (the window in
  * which the client may believe it holds the lock) and to the lease checker (never early).
  * Registry clients register instances with a TTL, heartbeat them, and deregister or stop.
  */
 import type { SeededRandom } from '../../src/common/random.ts';
+import type { LockKind } from '../../src/lock/index.ts';
 import type { NodeId } from '../../src/raft/types.ts';
 import type { LeaseInvariantChecker } from './checkers/lease-invariants.ts';
 import type { LockInvariantChecker, LockRequestRecord } from './checkers/lock-invariants.ts';
+import { lockKey } from './checkers/lock-model.ts';
 import type { EventQueue } from './event-queue.ts';
 import type { LeaseOutcome, LockOp, LockOutcome, RegistryOp, RegistryOutcome } from './sim-apps.ts';
 import type { SimNode } from './sim-node.ts';
 
 export interface LockWorkloadOptions {
+  /** Locks (acquire, fenced writes, release) or elections (campaign, proclaim, resign). */
+  readonly kind: LockKind;
   /** Share of KV seeds that run the lock workload at all (it costs a KV seed about half again). */
   readonly seedShare: number;
   readonly clients: number;
   /** Locks in play (lk0, lk1, ...); each guards the resource key res/<lock>. */
   readonly locks: number;
+  /** Elections in play (kind election); one shares a lock's name, as a user's may. */
+  readonly elections: readonly string[];
+  /** Elections: share of rounds that proclaim once more with their token after resigning. */
+  readonly staleProclaimChance: number;
+  /** Elections: share of rounds that first read the current leader. */
+  readonly leaderReadChance: number;
   readonly minTtlMs: number;
   readonly maxTtlMs: number;
   readonly opTimeoutMs: number;
@@ -52,9 +68,13 @@ export interface LockWorkloadOptions {
 }
 
 export const DEFAULT_LOCK_WORKLOAD: LockWorkloadOptions = {
+  kind: 'lock',
   seedShare: 0.3,
   clients: 2,
   locks: 2,
+  elections: [],
+  staleProclaimChance: 0,
+  leaderReadChance: 0,
   minTtlMs: 500,
   maxTtlMs: 1_500,
   opTimeoutMs: 1_500,
@@ -75,12 +95,31 @@ export const DEFAULT_LOCK_WORKLOAD: LockWorkloadOptions = {
   registryClients: 1,
 };
 
+/**
+ * Election clients run on the seeds that run the lock workload, on a random stream of their own.
+ * They name "lk0" (also a lock of the lock clients) and "el1": the two must not collide.
+ */
+export const DEFAULT_ELECTION_WORKLOAD: LockWorkloadOptions = {
+  ...DEFAULT_LOCK_WORKLOAD,
+  kind: 'election',
+  clients: 2,
+  elections: ['lk0', 'el1'],
+  staleProclaimChance: 0.3,
+  leaderReadChance: 0.3,
+  // Fewer and sparser rounds than the lock clients': about a fifth more work on a lock seed.
+  maxWrites: 2,
+  thinkMaxMs: 1_500,
+  registryClients: 0,
+};
+
 type Fate = 'normal' | 'pause' | 'crash' | 'disconnect' | 'walk';
 
 interface Session {
   readonly client: number;
   readonly round: number;
   readonly name: string;
+  /** The client's name in checker reports and in owners, lease ids and waiter ids. */
+  readonly label: string;
   readonly ttlMs: number;
   readonly fate: Fate;
   /** The lease the round holds or waits with, once known. */
@@ -128,7 +167,32 @@ export class LockWorkload {
     this.queue.schedule(this.random.float() * this.options.thinkMaxMs, then);
   }
 
+  private get election(): boolean {
+    return this.options.kind === 'election';
+  }
+
+  /** Ids this workload's clients use: c1, LK1-4 and w1-4 for locks; e1, LE1-4 and ew1-4 for elections. */
+  private label(client: number): string {
+    return `${this.election ? 'e' : 'c'}${client}`;
+  }
+
+  private ownLease(session: { client: number; round: number }): string {
+    return `${this.election ? 'LE' : 'LK'}${session.client}-${session.round}`;
+  }
+
   private newRound(client: number): void {
+    if (this.stopped) return;
+    const o = this.options;
+    if (this.election && this.random.chance(o.leaderReadChance)) {
+      // GET /v1/elections/{name} first; the round starts when it is answered (or not).
+      const name = this.random.pick(o.elections);
+      this.send({ kind: 'lock', op: { kind: 'leader', name } }, o.opTimeoutMs, () => this.startRound(client));
+      return;
+    }
+    this.startRound(client);
+  }
+
+  private startRound(client: number): void {
     if (this.stopped) return;
     const o = this.options;
     const round = this.rounds[client]!++;
@@ -146,7 +210,8 @@ export class LockWorkload {
     const session: Session = {
       client,
       round,
-      name: `lk${this.random.int(o.locks)}`,
+      name: this.election ? this.random.pick(o.elections) : `lk${this.random.int(o.locks)}`,
+      label: this.label(client),
       ttlMs: o.minTtlMs + this.random.int(o.maxTtlMs - o.minTtlMs),
       fate,
       lease: null,
@@ -160,7 +225,7 @@ export class LockWorkload {
       this.acquire(session, waitMs, lockDelayMs, null);
       return;
     }
-    const lease = `LK${client}-${round}`;
+    const lease = this.ownLease({ client, round });
     this.send({ kind: 'lease', op: { kind: 'grant', id: lease, ttlMs: session.ttlMs } }, o.opTimeoutMs, (outcome, sentAtMs) => {
       if (outcome?.status !== 'ok') return this.think(() => this.newRound(client));
       session.lease = lease;
@@ -172,15 +237,17 @@ export class LockWorkload {
 
   /** `leaseSentAtMs`: when the round's own lease was granted (null: the holding gets a ttlMs lease). */
   private acquire(session: Session, waitMs: number, lockDelayMs: number, leaseSentAtMs: number | null): void {
-    const waiterId = waitMs > 0 ? `w${session.client}-${session.round}` : undefined;
-    const op: LockOp = {
-      kind: 'acquire',
+    const waiterId = waitMs > 0 ? `${this.election ? 'ew' : 'w'}${session.client}-${session.round}` : undefined;
+    const common = {
       name: session.name,
-      owner: `c${session.client}`,
+      owner: session.label,
       lockDelayMs,
       ...(session.lease === null ? { ttlMs: session.ttlMs } : { lease: session.lease }),
       ...(waiterId === undefined ? {} : { waiterId }),
     };
+    // A campaign's value names no token (none is known yet); proclaims' values name theirs.
+    const op: LockOp = this.election ? { kind: 'campaign', ...common, value: `${session.label}-r${session.round}-campaign` } : { kind: 'acquire', ...common };
+    const lockKind = this.options.kind;
     if (session.fate === 'disconnect' && waiterId !== undefined) {
       // The client goes away mid-wait. A server that notices withdraws it (releasing a holding
       // granted meanwhile); one that crashed with the connection does not.
@@ -188,7 +255,7 @@ export class LockWorkload {
         if (!session.alive || session.holding !== null) return;
         session.alive = false;
         this.think(() => this.newRound(session.client)); // a new connection, a new round
-        if (this.random.chance(0.7)) this.send({ kind: 'lock', op: { kind: 'withdraw', name: session.name, waiterId, releaseIfHolding: true } }, this.options.opTimeoutMs, () => undefined);
+        if (this.random.chance(0.7)) this.send({ kind: 'lock', op: { kind: 'withdraw', name: session.name, waiterId, releaseIfHolding: true, lockKind } }, this.options.opTimeoutMs, () => undefined);
       });
     }
     this.send({ kind: 'lock', op }, waitMs > 0 ? waitMs : this.options.opTimeoutMs, (outcome, sentAtMs) => {
@@ -197,7 +264,7 @@ export class LockWorkload {
       if (outcome?.status === 'held') return this.hold(session, outcome.token, outcome.lease, renewedFromMs);
       if (outcome === undefined && waiterId !== undefined) {
         // The wait ran out: leave the line; the grant may have won the race.
-        this.send({ kind: 'lock', op: { kind: 'withdraw', name: session.name, waiterId, releaseIfHolding: false } }, this.options.opTimeoutMs, (withdrawn) => {
+        this.send({ kind: 'lock', op: { kind: 'withdraw', name: session.name, waiterId, releaseIfHolding: false, lockKind } }, this.options.opTimeoutMs, (withdrawn) => {
           if (withdrawn?.status === 'held' && session.alive) this.hold(session, withdrawn.token, withdrawn.lease, renewedFromMs);
           else this.endRound(session);
         });
@@ -209,10 +276,10 @@ export class LockWorkload {
 
   private hold(session: Session, token: number, lease: string, renewedFromMs: number): void {
     session.lease = lease;
-    session.holding = this.checker.holdingStarted(session.client, session.name, token, session.ttlMs, this.queue.now, renewedFromMs);
+    session.holding = this.checker.holdingStarted(session.label, lockKey(this.options.kind, session.name), token, session.ttlMs, this.queue.now, renewedFromMs);
     this.leaseChecker.acknowledged(lease, session.ttlMs, renewedFromMs);
     // A lease of the round's own is kept alive already; a ttlMs holding's starts now.
-    if (lease !== `LK${session.client}-${session.round}`) this.keepAlive(session);
+    if (lease !== this.ownLease(session)) this.keepAlive(session);
     const writes = 1 + this.random.int(this.options.maxWrites);
     const troubleAt = this.random.int(writes);
     let pausedAlready = false;
@@ -233,11 +300,16 @@ export class LockWorkload {
         });
         return;
       }
+      const next = (): void => this.queue.schedule(this.random.float() * 50, () => write(i + 1));
+      if (this.election) {
+        // A proclaim: its value names the token it is sent with, so an observer can tell.
+        const value = `t${token}-${session.label}-r${session.round}-p${i}`;
+        this.send({ kind: 'lock', op: { kind: 'proclaim', name: session.name, token, value } }, this.options.opTimeoutMs, next);
+        return;
+      }
       const value = `t${token}-c${session.client}-r${session.round}-w${i}`;
       const fence = this.options.fenced ? { fence: { name: session.name, token } } : {};
-      this.send({ kind: 'lock', op: { kind: 'write', key: `res/${session.name}`, value, ...fence } }, this.options.opTimeoutMs, () =>
-        this.queue.schedule(this.random.float() * 50, () => write(i + 1)),
-      );
+      this.send({ kind: 'lock', op: { kind: 'write', key: `res/${session.name}`, value, ...fence } }, this.options.opTimeoutMs, next);
     };
     write(0);
   }
@@ -249,12 +321,18 @@ export class LockWorkload {
       return;
     }
     if (session.holding !== null) this.checker.holdingReleased(session.holding, this.queue.now);
-    this.send({ kind: 'lock', op: { kind: 'release', name: session.name, token } }, this.options.opTimeoutMs, () => this.endRound(session));
+    const lockKind = this.options.kind;
+    this.send({ kind: 'lock', op: { kind: 'release', name: session.name, token, lockKind } }, this.options.opTimeoutMs, () => {
+      if (!this.election || !this.random.chance(this.options.staleProclaimChance)) return this.endRound(session);
+      // Once more after resigning, as a client that missed its own resignation would: refused.
+      const value = `t${token}-${session.label}-r${session.round}-after-resign`;
+      this.send({ kind: 'lock', op: { kind: 'proclaim', name: session.name, token, value } }, this.options.opTimeoutMs, () => this.endRound(session));
+    });
   }
 
   /** The round is over: stop its keepalives; a lease of its own is revoked or left to expire. */
   private endRound(session: Session): void {
-    const ownLease = `LK${session.client}-${session.round}`;
+    const ownLease = this.ownLease(session);
     const wasAlive = session.alive;
     session.alive = false;
     if (wasAlive && session.lease === ownLease && this.random.chance(0.5)) {
@@ -289,7 +367,7 @@ export class LockWorkload {
   private send(request: AnyOp, timeoutMs: number, then: (outcome: AnyOutcome | undefined, sentAtMs: number) => void): void {
     const sentAtMs = this.queue.now;
     const deadlineMs = sentAtMs + timeoutMs;
-    const idempotencyKey = `lockwl-${this.nextRequest++}`;
+    const idempotencyKey = `${this.options.kind}wl-${this.nextRequest++}`;
     const record: LockRequestRecord | null =
       request.kind === 'lock' ? this.checker.requestSent(request.op, idempotencyKey, sentAtMs) : null;
     let finished = false;

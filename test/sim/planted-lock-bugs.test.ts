@@ -5,25 +5,14 @@
 // Jepsen's etcd analysis: critical sections that write without a fence lose updates when their
 // client pauses past its TTL, and the fenced ones never do.
 import { describe, expect, it } from 'vitest';
-import { KvStateMachine, type KvStateMachineOptions } from '../../src/kv/index.ts';
 import { LockTable, type LeaseEndReason, type LockEnv, type LockKind, type LockTableState } from '../../src/lock/index.ts';
 import { firstFailingSeed, yieldToEventLoop } from './seed-batch.ts';
 import { runSimulation, type SimulationOptions } from './simulation.ts';
-import type { KvPlants } from './sim-apps.ts';
+import { withLockTable } from './plants.ts';
 import type { SwarmOptions } from './swarm.ts';
 
 /** Every seed runs the KV stack (and so the lock workload). */
 const kv = (options: SwarmOptions): SwarmOptions => ({ ...options, application: 'kv' });
-
-/** A KV state machine whose lock table is `make()`'s. */
-function withLockTable(make: () => LockTable): KvPlants {
-  class Planted extends KvStateMachine {
-    protected override newLockTable(): LockTable {
-      return make();
-    }
-  }
-  return { makeStateMachine: (options: KvStateMachineOptions | undefined) => new Planted(options) };
-}
 
 /** An env that answers yes for every lease: nothing checks a waiter's lease is alive. */
 function trusting(env: LockEnv): LockEnv {

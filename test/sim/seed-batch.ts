@@ -3,7 +3,9 @@
  * The suite's seed count comes from SIM_SEEDS (default 300, split across the seed files).
  */
 import { describe, expect, it } from 'vitest';
+import type { KvPlants } from './sim-apps.ts';
 import { COVERAGE_KEYS, runSimulation, type CoverageKey, type SimulationOptions } from './simulation.ts';
+import type { SwarmOptions } from './swarm.ts';
 
 export const SUITE_SEEDS = Number(process.env['SIM_SEEDS'] ?? 300);
 /**
@@ -37,6 +39,39 @@ export async function firstFailingSeed(
   }
   return null;
 }
+
+/**
+ * For planted-bug tests on seeds with the lock workload (and its election and registry clients):
+ * finds the first seed (of 1..maxSeeds) whose run with `plants` reports a violation, then shows
+ * seeds 1..that one pass without them. Returns that seed and all its violations.
+ */
+export async function caughtOnLockSeeds(
+  options: Omit<SimulationOptions, 'seed' | 'kvPlants' | 'tweak'>,
+  plants: KvPlants,
+  maxSeeds: number,
+): Promise<{ seed: number; violations: readonly string[] }> {
+  const base = {
+    faultPhaseMs: PLANTED_FAULT_PHASE_MS,
+    ...options,
+    tweak: (swarm: SwarmOptions): SwarmOptions => ({ ...swarm, application: 'kv' }),
+    lockWorkload: { seedShare: 1, ...options.lockWorkload },
+  };
+  let found: { seed: number; violations: readonly string[] } | null = null;
+  for (let seed = 1; seed <= maxSeeds && found === null; seed++) {
+    const violations = runSimulation({ ...base, kvPlants: plants, seed }).violations;
+    if (violations.length > 0) found = { seed, violations };
+    await yieldToEventLoop();
+  }
+  expect(found, 'no seed caught the planted bug').not.toBeNull();
+  for (let seed = 1; seed <= (found?.seed ?? 0); seed++) {
+    expect(runSimulation({ ...base, seed }).violations, `seed ${seed} without the plant`).toEqual([]);
+    await yieldToEventLoop();
+  }
+  return found ?? { seed: 0, violations: [] };
+}
+
+/** A shorter fault phase than the suite's: the lock seeds' plants show within seconds of virtual time. */
+const PLANTED_FAULT_PHASE_MS = 12_000;
 
 export async function runSeedBatch(start: number, count: number): Promise<BatchReport> {
   const failures: string[] = [];

@@ -10,10 +10,21 @@ import type { Clock } from '../../src/common/clock.ts';
 import type { Random } from '../../src/common/random.ts';
 import { isKvError, type KvApplyOutcome, type KvCommandBody, type WatchBatch } from '../../src/kv/index.ts';
 import { KvNode, type KeepAliveOutcome, type KvNodeOptions } from '../../src/node/kv-node.ts';
-import type { LockEvent, LockHolder, LockQueries } from '../../src/lock/index.ts';
+import type { ElectionLeader, LockEvent, LockHolder, LockKind, LockQueries } from '../../src/lock/index.ts';
+import { changedSince, serviceRevision, watchUpdate, type ServiceView } from '../../src/registry/index.ts';
+
+/**
+ * When a blocking query answers and when a watch sends: production's rules (src/registry/
+ * blocking.ts, which the server's ServiceChangeHub and ServiceWatchSession call), or a planted
+ * substitute.
+ */
+export interface RegistryWaitRules {
+  readonly changedSince: typeof changedSince;
+  readonly watchUpdate: typeof watchUpdate;
+}
 
 /** Test-only substitutes for the KV node's parts, each with one planted bug. */
-export type KvPlants = Pick<KvNodeOptions, 'makeStateMachine' | 'makeLeaseKeeper'>;
+export type KvPlants = Pick<KvNodeOptions, 'makeStateMachine' | 'makeLeaseKeeper'> & { readonly registryRules?: RegistryWaitRules };
 import { NodeHost, type ConfChangeOutcome, type NodeHostHooks, type ProposalOutcome } from '../../src/node/node-host.ts';
 import type { ConfChange } from '../../src/raft/membership.ts';
 import type { Transport } from '../../src/node/transport.ts';
@@ -24,6 +35,9 @@ import type { ClusterConfig, Entry, NodeId, PersistedState } from '../../src/raf
 import type { Storage } from '../../src/storage/storage.ts';
 import type { RegisterOp } from './checkers/linearizability.ts';
 import { encodeCommand, RegisterMachine, type RegisterResult } from './register-machine.ts';
+import { ElectionObserversSim, ServiceWaitersSim } from './sim-observers.ts';
+
+const PRODUCTION_REGISTRY_RULES: RegistryWaitRules = { changedSince, watchUpdate };
 
 export type AppOutcome =
   | { readonly status: 'ok'; readonly value?: string | null; readonly casSucceeded?: boolean }
@@ -41,7 +55,10 @@ export type LeaseOutcome =
   | { readonly status: 'not_found' }
   | { readonly status: 'rejected'; readonly leaderHint: NodeId };
 
-/** What the lock workload asks of a KV node (the server's lock routes, as plain requests). */
+/**
+ * What the lock and election workloads ask of a KV node (the server's lock and election routes,
+ * as plain requests). `lockKind` absent means a lock.
+ */
 export type LockOp =
   /** `waiterId` present: wait in line (the answer comes at the grant); absent: try once. */
   | {
@@ -53,8 +70,24 @@ export type LockOp =
       readonly lockDelayMs: number;
       readonly waiterId?: string;
     }
-  | { readonly kind: 'release'; readonly name: string; readonly token: number }
-  | { readonly kind: 'withdraw'; readonly name: string; readonly waiterId: string; readonly releaseIfHolding: boolean }
+  /** POST /v1/elections/{name}/campaign: an acquire of the election, with the value to proclaim. */
+  | {
+      readonly kind: 'campaign';
+      readonly name: string;
+      readonly owner: string;
+      readonly ttlMs?: number;
+      readonly lease?: string;
+      readonly lockDelayMs: number;
+      readonly waiterId?: string;
+      readonly value: string;
+    }
+  /** POST /v1/elections/{name}/proclaim. */
+  | { readonly kind: 'proclaim'; readonly name: string; readonly token: number; readonly value: string }
+  /** Release a lock, or (lockKind election) resign from an election. */
+  | { readonly kind: 'release'; readonly name: string; readonly token: number; readonly lockKind?: LockKind }
+  | { readonly kind: 'withdraw'; readonly name: string; readonly waiterId: string; readonly releaseIfHolding: boolean; readonly lockKind?: LockKind }
+  /** GET /v1/elections/{name}: the current leader, after a ReadIndex barrier. */
+  | { readonly kind: 'leader'; readonly name: string }
   /** A write of the resource a lock guards; with `fence`, only while that token holds. */
   | { readonly kind: 'write'; readonly key: string; readonly value: string; readonly fence?: { readonly name: string; readonly token: number } };
 
@@ -67,6 +100,8 @@ export type LockOutcome =
   | { readonly status: 'stale' }
   /** The lease is gone (before the acquire, or it ended while waiting), or the waiter vanished in a restore. */
   | { readonly status: 'not_found' }
+  /** A leader read: the election's leader as this replica applied it (null: none). */
+  | { readonly status: 'leader'; readonly leader: ElectionLeader | null }
   | { readonly status: 'error'; readonly code: string }
   | { readonly status: 'rejected'; readonly leaderHint: NodeId };
 
@@ -80,6 +115,32 @@ export type RegistryOutcome =
   | { readonly status: 'ok'; readonly lease?: string }
   | { readonly status: 'not_found' }
   | { readonly status: 'rejected'; readonly leaderHint: NodeId };
+
+/**
+ * GET /v1/services/{service}?index=&waitMs=: after a ReadIndex barrier, answers at once if the
+ * service changed after `index`, else waits (on this process's clock) for the first change, or
+ * answers as it is when waitMs runs out. `waiting` is told when the barrier passed (and what the
+ * service's marker revision was then); `done` gets the answer, unless the process dies first.
+ */
+export interface BlockingQuery {
+  readonly service: string;
+  readonly index: number;
+  readonly waitMs: number;
+  waiting(markerRevision: number): void;
+  done(answer: ServiceView): void;
+  /** The barrier failed (no leader): the client asks again elsewhere. */
+  rejected(leaderHint: NodeId): void;
+}
+
+/**
+ * GET /v1/services/{service}/watch: after a ReadIndex barrier, the instance list now and after
+ * every change, until close() (the client's disconnect) or the process's death.
+ */
+export interface ServiceWatch {
+  readonly service: string;
+  frame(view: ServiceView): void;
+  rejected(leaderHint: NodeId): void;
+}
 
 /** Everything a process needs to build its app; the SimNode supplies it at each boot. */
 export interface AppContext {
@@ -101,6 +162,12 @@ export interface AppContext {
   readonly watchBatch: (batch: WatchBatch) => void;
   /** KV only: the state machine was replaced by a snapshot (its feed jumps forward). */
   readonly watchRestored: () => void;
+  /**
+   * KV only: an observer of each of these elections (GET /v1/elections/{name}/observe) runs on
+   * the process from boot, and `electionObserved` gets every leader it would stream.
+   */
+  readonly observedElections: readonly string[];
+  readonly electionObserved: (name: string, leader: ElectionLeader | null) => void;
 }
 
 export interface SimApp {
@@ -126,6 +193,12 @@ export interface SimApp {
   executeLock?(op: LockOp, idempotencyKey: string, done: (outcome: LockOutcome) => void): void;
   /** KV only: registry requests; calls `done` unless the outcome is unknown. */
   executeRegistry?(op: RegistryOp, idempotencyKey: string, done: (outcome: RegistryOutcome) => void): void;
+  /** KV only: a blocking query of the registry (see BlockingQuery). */
+  blockingQuery?(query: BlockingQuery): void;
+  /** KV only: opens a service watch; returns its close. */
+  watchService?(watch: ServiceWatch): () => void;
+  /** KV only: the service's revision (its marker's modRevision) as this replica has it now. */
+  serviceRevision?(service: string): number;
   /** KV only: this replica's lock table and lease table, for the final audit. */
   locks?(): LockQueries;
   leaseExists?(id: string): boolean;
@@ -216,11 +289,12 @@ function casSwapped(outcome: KvApplyOutcome): boolean {
  * so a revision names one write): CAS with ifRevision compares exactly that.
  */
 export function kvApp(revisionOf: (value: string) => number | undefined, plants: KvPlants = {}): AppFactory {
+  const { registryRules = PRODUCTION_REGISTRY_RULES, ...nodePlants } = plants;
   return (context) => {
     let casCount = 0;
     const node = new KvNode({
       ...hostOptions(context),
-      ...plants,
+      ...nodePlants,
       hooks: {
       applied: context.applied,
       membershipChanged: context.membershipChanged,
@@ -230,6 +304,8 @@ export function kvApp(revisionOf: (value: string) => number | undefined, plants:
     node.kv.onEvents(context.watchBatch);
     node.kv.onRestore(context.watchRestored);
     const waiters = new LockWaitersSim(node);
+    const serviceWaiters = new ServiceWaitersSim(node, context.clock, registryRules);
+    new ElectionObserversSim(node, context.observedElections, context.electionObserved);
     const propose = (body: KvCommandBody, key: string, done: (outcome: AppOutcome) => void, onOk: (result: KvApplyOutcome) => AppOutcome): void =>
       node.submit(body, { idempotencyKey: key }, (outcome) => answerProposal(outcome, done, onOk));
     return {
@@ -244,6 +320,9 @@ export function kvApp(revisionOf: (value: string) => number | undefined, plants:
       leaseExists: (id) => node.kv.lease(id) !== null,
       executeLock: (op, idempotencyKey, done) => executeLock(node, waiters, op, idempotencyKey, done),
       executeRegistry: (op, idempotencyKey, done) => executeRegistry(node, op, idempotencyKey, done),
+      blockingQuery: (query) => serviceWaiters.blockingQuery(query),
+      watchService: (watch) => serviceWaiters.watch(watch),
+      serviceRevision: (service) => serviceRevision(node.kv, service),
       keysWithLease: (id) => node.kv.range('', 0).items.filter((kv) => kv.lease === id).map((kv) => kv.key),
       executeLease(op, idempotencyKey, done) {
         if (op.kind === 'keepalive') {
@@ -305,7 +384,7 @@ export function kvApp(revisionOf: (value: string) => number | undefined, plants:
  * its lease ended; after a restore every waiter is checked against the new state.
  */
 class LockWaitersSim {
-  private readonly waiting = new Map<string, { name: string; answer: (outcome: LockOutcome | 'gone') => void }>();
+  private readonly waiting = new Map<string, { kind: LockKind; name: string; answer: (outcome: LockOutcome | 'gone') => void }>();
 
   constructor(private readonly node: KvNode) {
     node.kv.onLockEvents((events) => this.onEvents(events));
@@ -313,8 +392,8 @@ class LockWaitersSim {
   }
 
   /** `answer` gets the grant, or 'gone' when a restored snapshot has it neither waiting nor holding. */
-  register(name: string, waiterId: string, answer: (outcome: LockOutcome | 'gone') => void): void {
-    this.waiting.set(waiterId, { name, answer });
+  register(kind: LockKind, name: string, waiterId: string, answer: (outcome: LockOutcome | 'gone') => void): void {
+    this.waiting.set(waiterId, { kind, name, answer });
   }
 
   cancel(waiterId: string): void {
@@ -342,9 +421,9 @@ class LockWaitersSim {
 
   private onRestore(): void {
     for (const [waiterId, waiter] of [...this.waiting]) {
-      const holder = this.node.kv.locks.holder('lock', waiter.name);
+      const holder = this.node.kv.locks.holder(waiter.kind, waiter.name);
       if (holder?.waiterId === waiterId) this.finish(waiterId, heldOf(holder));
-      else if (!this.node.kv.locks.isWaiting('lock', waiter.name, waiterId)) this.finish(waiterId, 'gone');
+      else if (!this.node.kv.locks.isWaiting(waiter.kind, waiter.name, waiterId)) this.finish(waiterId, 'gone');
     }
   }
 }
@@ -362,60 +441,89 @@ function lockErrorOutcome(result: object): LockOutcome | null {
   return { status: 'error', code };
 }
 
+/** The lock or election an op names (a write names none). */
+function targetOf(op: LockOp): { kind: LockKind; name: string } | null {
+  switch (op.kind) {
+    case 'acquire':
+      return { kind: 'lock', name: op.name };
+    case 'campaign':
+    case 'proclaim':
+    case 'leader':
+      return { kind: 'election', name: op.name };
+    case 'release':
+    case 'withdraw':
+      return { kind: op.lockKind ?? 'lock', name: op.name };
+    case 'write':
+      return null;
+  }
+}
+
+/** The command a lock or election request proposes, as the server's routes build it. */
+function commandOf(op: Exclude<LockOp, { kind: 'leader' }>): KvCommandBody {
+  switch (op.kind) {
+    case 'acquire':
+    case 'campaign':
+      return {
+        type: 'lockAcquire',
+        kind: op.kind === 'acquire' ? 'lock' : 'election',
+        name: op.name,
+        owner: op.owner,
+        lockDelayMs: op.lockDelayMs,
+        ...(op.kind === 'campaign' ? { value: op.value } : {}),
+        ...(op.ttlMs === undefined ? {} : { ttlMs: op.ttlMs }),
+        ...(op.lease === undefined ? {} : { lease: op.lease }),
+        ...(op.waiterId === undefined ? {} : { waiterId: op.waiterId }),
+      };
+    case 'proclaim':
+      return { type: 'electionProclaim', name: op.name, token: op.token, value: op.value };
+    case 'release':
+      return { type: 'lockRelease', kind: op.lockKind ?? 'lock', name: op.name, token: op.token };
+    case 'withdraw':
+      return { type: 'lockWithdraw', kind: op.lockKind ?? 'lock', name: op.name, waiterId: op.waiterId, releaseIfHolding: op.releaseIfHolding };
+    case 'write':
+      return {
+        type: 'put',
+        key: op.key,
+        value: op.value,
+        ...(op.fence === undefined ? {} : { fence: { kind: 'lock' as const, name: op.fence.name, token: op.fence.token } }),
+      };
+  }
+}
+
 function executeLock(node: KvNode, waiters: LockWaitersSim, op: LockOp, idempotencyKey: string, done: (outcome: LockOutcome) => void): void {
+  if (op.kind === 'leader') {
+    // GET /v1/elections/{name}: the lock table after a ReadIndex barrier.
+    node.read((barrier) =>
+      done(barrier.ok ? { status: 'leader', leader: node.kv.locks.electionLeader(op.name) } : { status: 'rejected', leaderHint: barrier.leaderHint }),
+    );
+    return;
+  }
+  const target = targetOf(op);
+  const waiterId = op.kind === 'acquire' || op.kind === 'campaign' ? op.waiterId : undefined;
   let answered = false;
   // As the server does when a restore loses a waiter: once the acquire has been answered
   // 'queued', leave the line (the grant may have won) and answer with what the withdrawal says.
   let queued = false;
   let gone = false;
-  const withdraw = (waiterId: string): void =>
-    node.submit({ type: 'lockWithdraw', kind: 'lock', name: op.kind === 'write' ? '' : op.name, waiterId, releaseIfHolding: false }, { idempotencyKey: `withdraw-${waiterId}` }, (outcome) => {
+  const withdraw = (id: string): void =>
+    node.submit({ type: 'lockWithdraw', kind: target?.kind ?? 'lock', name: target?.name ?? '', waiterId: id, releaseIfHolding: false }, { idempotencyKey: `withdraw-${id}` }, (outcome) => {
       if (!outcome.ok) return answer({ status: 'error', code: outcome.code });
       const result = outcome.result.result as { status: string; token?: number; lease?: string };
       answer(result.status === 'holding' ? { status: 'held', token: result.token ?? 0, lease: result.lease ?? '' } : { status: 'locked' });
     });
   const onGone = (): void => {
     gone = true;
-    if (queued && op.kind === 'acquire' && op.waiterId !== undefined) withdraw(op.waiterId);
+    if (queued && waiterId !== undefined) withdraw(waiterId);
   };
   const answer = (outcome: LockOutcome): void => {
     if (answered) return;
     answered = true;
-    if (op.kind === 'acquire' && op.waiterId !== undefined) waiters.cancel(op.waiterId);
+    if (waiterId !== undefined) waiters.cancel(waiterId);
     done(outcome);
   };
-  let body: KvCommandBody;
-  switch (op.kind) {
-    case 'acquire':
-      body = {
-        type: 'lockAcquire',
-        kind: 'lock',
-        name: op.name,
-        owner: op.owner,
-        lockDelayMs: op.lockDelayMs,
-        ...(op.ttlMs === undefined ? {} : { ttlMs: op.ttlMs }),
-        ...(op.lease === undefined ? {} : { lease: op.lease }),
-        ...(op.waiterId === undefined ? {} : { waiterId: op.waiterId }),
-      };
-      // Registered before proposing: the grant may apply before the proposal's answer arrives.
-      if (op.waiterId !== undefined) waiters.register(op.name, op.waiterId, (end) => (end === 'gone' ? onGone() : answer(end)));
-      break;
-    case 'release':
-      body = { type: 'lockRelease', kind: 'lock', name: op.name, token: op.token };
-      break;
-    case 'withdraw':
-      body = { type: 'lockWithdraw', kind: 'lock', name: op.name, waiterId: op.waiterId, releaseIfHolding: op.releaseIfHolding };
-      break;
-    case 'write':
-      body = {
-        type: 'put',
-        key: op.key,
-        value: op.value,
-        ...(op.fence === undefined ? {} : { fence: { kind: 'lock' as const, name: op.fence.name, token: op.fence.token } }),
-      };
-      break;
-  }
-  node.submit(body, { idempotencyKey }, (outcome) => {
+  // Registered before proposing: the grant may apply before the proposal's answer arrives.
+  if (waiterId !== undefined && target !== null) waiters.register(target.kind, target.name, waiterId, (end) => (end === 'gone' ? onGone() : answer(end)));
+  node.submit(commandOf(op), { idempotencyKey }, (outcome) => {
     if (!outcome.ok) {
       if (!outcome.mayHaveApplied) answer({ status: 'rejected', leaderHint: outcome.leaderHint });
       // Else unknown: a waiting acquire stays registered (its grant may still come).
@@ -424,15 +532,15 @@ function executeLock(node: KvNode, waiters: LockWaitersSim, op: LockOp, idempote
     const result = outcome.result.result;
     const error = lockErrorOutcome(result);
     if (error !== null) return answer(error);
-    if (op.kind === 'acquire') {
+    if (op.kind === 'acquire' || op.kind === 'campaign') {
       const acquired = result as { status: 'held' | 'queued'; token?: number; lease?: string };
       if (acquired.status === 'held') return answer({ status: 'held', token: acquired.token ?? 0, lease: acquired.lease ?? '' });
       // Queued: wait for the grant that names this waiter — unless it already applied (a retry
       // whose first attempt was granted meanwhile answers 'queued' from the dedup table).
-      const holder = node.kv.locks.holder('lock', op.name);
+      const holder = target === null ? null : node.kv.locks.holder(target.kind, target.name);
       queued = true;
-      if (op.waiterId !== undefined && holder?.waiterId === op.waiterId) answer(heldOf(holder));
-      else if (op.waiterId !== undefined && gone) withdraw(op.waiterId);
+      if (waiterId !== undefined && holder?.waiterId === waiterId) answer(heldOf(holder));
+      else if (waiterId !== undefined && gone) withdraw(waiterId);
       return;
     }
     if (op.kind === 'withdraw') {

@@ -14,8 +14,20 @@ import type { Storage } from '../../src/storage/storage.ts';
 import type { WatchBatch } from '../../src/kv/index.ts';
 import type { RegisterOp } from './checkers/linearizability.ts';
 import type { EventQueue } from './event-queue.ts';
-import type { AppFactory, AppOutcome, LeaseOp, LeaseOutcome, LockOp, LockOutcome, RegistryOp, RegistryOutcome, SimApp } from './sim-apps.ts';
-import type { LockQueries } from '../../src/lock/index.ts';
+import type {
+  AppFactory,
+  AppOutcome,
+  BlockingQuery,
+  LeaseOp,
+  LeaseOutcome,
+  LockOp,
+  LockOutcome,
+  RegistryOp,
+  RegistryOutcome,
+  ServiceWatch,
+  SimApp,
+} from './sim-apps.ts';
+import type { ElectionLeader, LockQueries } from '../../src/lock/index.ts';
 import { SimClock } from './sim-clock.ts';
 import { isStorageError } from '../../src/storage/storage-error.ts';
 import { SimDisk, type NodeDisk } from './sim-disk.ts';
@@ -33,6 +45,8 @@ export interface SimNodeOptions {
   readonly fsyncMaxMs: number;
   readonly snapshotEveryEntries: number;
   readonly inboxLimit: number;
+  /** Elections an observer follows on every process (KV apps). */
+  readonly observedElections: readonly string[];
 }
 
 /** What the simulation observes of a node, for its checkers and coverage counters. */
@@ -41,6 +55,7 @@ export interface SimNodeHooks {
   applied(node: SimNode, entry: Entry, outcome: unknown): void;
   watchBatch(node: SimNode, incarnation: string, batch: WatchBatch): void;
   watchRestored(node: SimNode, incarnation: string): void;
+  electionObserved(node: SimNode, incarnation: string, name: string, leader: ElectionLeader | null): void;
   event(node: SimNode, event: RaftEvent): void;
   trace(line: string): void;
 }
@@ -117,6 +132,8 @@ export class SimNode {
       raftEvent: (event) => this.hooks.event(this, event),
       watchBatch: (batch) => this.hooks.watchBatch(this, incarnation, batch),
       watchRestored: () => this.hooks.watchRestored(this, incarnation),
+      observedElections: this.options.observedElections,
+      electionObserved: (name, leader) => this.hooks.electionObserved(this, incarnation, name, leader),
     });
     this.peers = nextPeerIds(this.id, app.raft.members, app.raft.membershipCommitted, this.peers, this.knownNodes, app.raft.leader);
     app.start();
@@ -256,6 +273,53 @@ export class SimNode {
         if (epoch === this.epoch) done(outcome);
       }),
     );
+  }
+
+  /** The process's incarnation ("n1#2"): what dies with a crash. */
+  get incarnation(): string {
+    return `${this.id}#${this.epoch}`;
+  }
+
+  /** A blocking registry query, handled as the server's registry route would. */
+  receiveBlockingQuery(query: BlockingQuery): void {
+    const epoch = this.epoch;
+    const alive = (): boolean => epoch === this.epoch;
+    this.enqueue(() =>
+      this.app.blockingQuery?.({
+        service: query.service,
+        index: query.index,
+        waitMs: query.waitMs,
+        waiting: (markerRevision) => alive() && query.waiting(markerRevision),
+        done: (answer) => alive() && query.done(answer),
+        rejected: (hint) => alive() && query.rejected(hint),
+      }),
+    );
+  }
+
+  /** Opens a service watch stream; the returned close is the client's disconnect. */
+  openServiceWatch(watch: ServiceWatch): () => void {
+    const epoch = this.epoch;
+    const alive = (): boolean => epoch === this.epoch;
+    let close: () => void = () => undefined;
+    let closed = false;
+    this.enqueue(() => {
+      if (closed) return;
+      close =
+        this.app.watchService?.({
+          service: watch.service,
+          frame: (view) => alive() && watch.frame(view),
+          rejected: (hint) => alive() && watch.rejected(hint),
+        }) ?? close;
+    });
+    return () => {
+      closed = true;
+      close();
+    };
+  }
+
+  /** The service's revision on this replica now (KV apps; 0 when crashed). */
+  serviceRevision(service: string): number {
+    return this.status === 'crashed' ? 0 : (this.app.serviceRevision?.(service) ?? 0);
   }
 
   /** This replica's lock table (KV apps only; null on a crashed node or the register app). */

@@ -30,7 +30,10 @@ import { Workload } from './workload.ts';
 import { LeaseInvariantChecker } from './checkers/lease-invariants.ts';
 import { DEFAULT_LEASE_WORKLOAD, LeaseWorkload } from './lease-workload.ts';
 import { LockInvariantChecker } from './checkers/lock-invariants.ts';
-import { DEFAULT_LOCK_WORKLOAD, LockWorkload, type LockWorkloadOptions } from './lock-workload.ts';
+import { DEFAULT_ELECTION_WORKLOAD, DEFAULT_LOCK_WORKLOAD, LockWorkload, type LockWorkloadOptions } from './lock-workload.ts';
+import { ElectionObserverChecker } from './checkers/election-invariants.ts';
+import { RegistryReadChecker } from './checkers/registry-reads.ts';
+import { DEFAULT_REGISTRY_READERS, RegistryReaders, type RegistryReaderOptions } from './registry-readers.ts';
 
 export interface SimulationOptions {
   readonly seed: number;
@@ -48,6 +51,10 @@ export interface SimulationOptions {
   readonly kvPlants?: KvPlants;
   /** KV seeds only: change the lock workload (the Jepsen variant turns fencing off). */
   readonly lockWorkload?: Partial<LockWorkloadOptions>;
+  /** Seeds with the lock workload: change the election clients. */
+  readonly electionWorkload?: Partial<LockWorkloadOptions>;
+  /** Seeds with the lock workload: change the registry's blocking-query and watch clients. */
+  readonly registryReaders?: Partial<RegistryReaderOptions>;
   readonly trace?: (line: string) => void;
 }
 
@@ -64,6 +71,10 @@ export const COVERAGE_KEYS = [
   'lock-handoff-on-expiry',
   'lock-delay-ended',
   'lock-waiter-withdrawn',
+  'election-handoff',
+  'stale-proclaim-refused',
+  'blocking-query-woken',
+  'watch-change-sent',
   'membership-change',
   'removed-leader-stepped-down',
 ] as const;
@@ -136,6 +147,11 @@ class Simulation {
   private readonly leaseWorkload: LeaseWorkload | null;
   private readonly lockChecker: LockInvariantChecker;
   private readonly lockWorkload: LockWorkload | null;
+  private readonly electionWorkload: LockWorkload | null;
+  private readonly electionChecker = new ElectionObserverChecker(() => this.queue.now);
+  private readonly electionOptions: LockWorkloadOptions;
+  private readonly registryReadChecker: RegistryReadChecker;
+  private readonly registryReaders: RegistryReaders | null;
   private readonly hash = new TraceHash();
   private readonly schedule: readonly FaultEvent[];
   private readonly coverage: Record<CoverageKey, number>;
@@ -143,6 +159,9 @@ class Simulation {
   private eventsRun = 0;
 
   constructor(private readonly options: SimulationOptions) {
+    this.electionOptions = { ...DEFAULT_ELECTION_WORKLOAD, ...options.electionWorkload };
+    const readerOptions: RegistryReaderOptions = { ...DEFAULT_REGISTRY_READERS, ...options.registryReaders };
+    this.registryReadChecker = new RegistryReadChecker(readerOptions.service, () => this.queue.now);
     const base = swarmOptions(options.seed, options.nodeCount);
     this.swarm = options.tweak === undefined ? base : options.tweak(base);
     const root = new SeededRandom(options.seed);
@@ -191,6 +210,15 @@ class Simulation {
             this.leaseChecker,
           )
         : null;
+    // Each forked after the last, so every stream above draws what it drew before.
+    const electionRandom = root.fork();
+    const readersRandom = root.fork();
+    this.electionWorkload =
+      this.lockWorkload === null
+        ? null
+        : new LockWorkload(this.queue, electionRandom, this.electionOptions, () => this.nodes, this.lockChecker, this.leaseChecker);
+    this.registryReaders =
+      this.lockWorkload === null ? null : new RegistryReaders(this.queue, readersRandom, readerOptions, () => this.nodes, this.registryReadChecker);
     this.schedule =
       options.schedule ?? generateSchedule(scheduleRandom, count, this.faultPhaseMs, this.swarm.rates);
   }
@@ -217,6 +245,7 @@ class Simulation {
         fsyncMaxMs: this.swarm.fsyncMaxMs,
         snapshotEveryEntries: this.swarm.snapshotEveryEntries,
         inboxLimit: 2_000,
+        observedElections: this.electionOptions.elections,
       },
       this.options.makeDisk?.() ?? (this.swarm.checksummedDisks ? new ChecksummedDisk(`sim/${id}`) : new SimDisk()),
       this.options.makeRaft ?? defaultFactory,
@@ -241,8 +270,13 @@ class Simulation {
         watchBatch: (node, incarnation, batch) => {
           this.kvChecker.onWatchBatch(node.id, incarnation, batch);
           this.lockChecker.onWatchBatch(node.id, batch);
+          this.registryReadChecker.onWatchBatch(incarnation, batch);
         },
-        watchRestored: (_node, incarnation) => this.kvChecker.onWatchRestored(incarnation),
+        watchRestored: (node, incarnation) => {
+          this.kvChecker.onWatchRestored(incarnation);
+          this.registryReadChecker.onRestored(incarnation, node.serviceRevision(this.registryReadChecker.service));
+        },
+        electionObserved: (_node, incarnation, name, leader) => this.electionChecker.onObserved(incarnation, name, leader),
         event: (node, event) => this.onRaftEvent(node, event),
         trace: (line) => this.trace(line),
       },
@@ -285,10 +319,14 @@ class Simulation {
     this.workload.start();
     this.leaseWorkload?.start();
     this.lockWorkload?.start();
+    this.electionWorkload?.start();
+    this.registryReaders?.start();
     this.runUntil(this.faultPhaseMs);
     this.workload.stop();
     this.leaseWorkload?.stop();
     this.lockWorkload?.stop();
+    this.electionWorkload?.stop();
+    this.registryReaders?.stop();
     if (this.violations.length === 0) this.heal();
     if (this.violations.length === 0) this.awaitConvergence();
     if (this.violations.length === 0) this.finalChecks();
@@ -302,6 +340,8 @@ class Simulation {
         ...this.kvChecker.violations,
         ...this.leaseChecker.violations,
         ...this.lockChecker.violations,
+        ...this.electionChecker.violations,
+        ...this.registryReadChecker.violations,
       ],
       coverage: {
         ...this.coverage,
@@ -312,6 +352,10 @@ class Simulation {
         'lock-handoff-on-expiry': lockCoverage.handoffOnExpiry,
         'lock-delay-ended': lockCoverage.lockDelayEnded,
         'lock-waiter-withdrawn': lockCoverage.withdrawn,
+        'election-handoff': lockCoverage.electionHandoffs,
+        'stale-proclaim-refused': lockCoverage.staleProclaimsRefused,
+        'blocking-query-woken': this.registryReadChecker.queriesWoken,
+        'watch-change-sent': this.registryReadChecker.changesSent,
       },
       traceHash: this.hash.hex(),
       virtualMs: this.queue.now,
@@ -324,7 +368,12 @@ class Simulation {
   }
 
   lockStats(): Record<string, number> {
-    return this.lockChecker.stats();
+    return {
+      ...this.lockChecker.stats(),
+      observations: this.electionChecker.observations,
+      queriesAnswered: this.registryReadChecker.queriesAnswered,
+      watchFrames: this.registryReadChecker.framesSeen,
+    };
   }
 
   /** Runs events until `untilMs` or the first violation; false if a violation stopped it. */
@@ -356,7 +405,9 @@ class Simulation {
       this.checker.violations.length +
       this.kvChecker.violations.length +
       this.leaseChecker.violations.length +
-      this.lockChecker.violations.length
+      this.lockChecker.violations.length +
+      this.electionChecker.violations.length +
+      this.registryReadChecker.violations.length
     );
   }
 
@@ -573,6 +624,8 @@ class Simulation {
       }
       const locks = replica?.locks();
       if (replica !== undefined && locks != null) this.lockChecker.finalChecks({ locks, leaseExists: (id) => replica.leaseExists(id) });
+      this.electionChecker.finalChecks(this.lockChecker.electionHistory(), this.lockChecker.campaignValues(), this.lockChecker.requestRecords);
+      this.registryReadChecker.finalChecks();
     }
     const result = checkLinearizable(history);
     if (result.ok === false) {

@@ -1,15 +1,18 @@
 /**
- * Checks of locks and the service registry, fed by the lock workload's requests and answers and
- * by every replica's applied entries and watch batches.
+ * Checks of locks, elections and the service registry, fed by the lock and election workloads'
+ * requests and answers and by every replica's applied entries and watch batches. Locks and
+ * elections are keyed by kind and name (a lock "lk0" and an election "lk0" are two things, as in
+ * src/lock); an election is judged as a lock whose holder is its leader.
  *
- * Locks:
+ * Locks and elections:
  * - replicas agree: every replica applying a lock entry gets the same result and lock events;
  * - the lock history is linearizable: the committed log is the witness order. Replayed through
  *   an independent model (lock-model.ts), every entry's real result and events must be the
  *   model's (a legal sequential history), and every answered request must have taken effect at
  *   its entry — one applied between the request's invocation and its answer — with the answer
  *   the entry gave (a blocking acquire answered "held" at the grant that names its waiter id);
- * - tokens strictly increase per lock, in log order;
+ * - tokens strictly increase per lock and per election, in log order;
+ * - a proclaim whose token does not lead is refused (stale_token) and changes nothing;
  * - a fenced resource never accepts a write with a token lower than one it already accepted;
  * - two holders never hold valid leases at once: a client may believe it holds from the answer
  *   granting it until it sends its release or until its lease could have run out, TTL (at the
@@ -33,11 +36,12 @@
  *   of its service.
  */
 import { decodeCommand, isKvError, type KvApplyOutcome, type KvCommandBody, type WatchBatch } from '../../../src/kv/index.ts';
-import type { LockEvent, LockQueries } from '../../../src/lock/index.ts';
+import type { ElectionLeader, LockEvent, LockQueries } from '../../../src/lock/index.ts';
+import type { LeaderState } from './election-invariants.ts';
 import { instanceKey, serviceMarkerKey } from '../../../src/registry/keys.ts';
 import type { Entry, NodeId } from '../../../src/raft/types.ts';
 import type { LockOp, LockOutcome } from '../sim-apps.ts';
-import { LockModel, type ModelBody, type ModelCoverage, type ModelEntry } from './lock-model.ts';
+import { LockModel, lockKey, parseLockKey, type ModelBody, type ModelCoverage, type ModelEntry } from './lock-model.ts';
 
 export interface LockRequestRecord {
   readonly op: LockOp;
@@ -48,7 +52,9 @@ export interface LockRequestRecord {
 }
 
 interface Holding {
-  readonly client: number;
+  /** Who held it ("c1" for a lock client, "e0" for an election client). */
+  readonly client: string;
+  /** lockKey(kind, name). */
   readonly name: string;
   readonly token: number;
   readonly ttlMs: number;
@@ -76,10 +82,16 @@ interface Applied extends ModelEntry {
   readonly resourceWrite: { readonly key: string; readonly token: number; readonly value: string } | null;
 }
 
-const LOCK_TYPES = new Set(['lockAcquire', 'lockRelease', 'lockWithdraw', 'lockDelayEnd', 'leaseGrant', 'leaseExpire', 'leaseRevoke', 'put']);
+const LOCK_TYPES = new Set(['lockAcquire', 'lockRelease', 'lockWithdraw', 'lockDelayEnd', 'electionProclaim', 'leaseGrant', 'leaseExpire', 'leaseRevoke', 'put']);
+
+/** Leases of the lock (LK…) and election (LE…) workloads' own, which the model follows. */
+export const WORKLOAD_LEASE_PREFIXES = ['LK', 'LE'] as const;
 
 export interface LockCoverage extends ModelCoverage {
   readonly registryRemovals: number;
+  /** Entries that ended an election's leadership and elected the next candidate in line. */
+  readonly electionHandoffs: number;
+  readonly staleProclaimsRefused: number;
 }
 
 export class LockInvariantChecker {
@@ -120,7 +132,8 @@ export class LockInvariantChecker {
     record.answeredMs = outcome === undefined ? null : atMs;
   }
 
-  holdingStarted(client: number, name: string, token: number, ttlMs: number, atMs: number, renewedFromMs: number): number {
+  /** `name`: lockKey(kind, name). */
+  holdingStarted(client: string, name: string, token: number, ttlMs: number, atMs: number, renewedFromMs: number): number {
     this.holdings.push({ client, name, token, ttlMs, startMs: atMs, renewals: [renewedFromMs], releasedMs: null });
     return this.holdings.length - 1;
   }
@@ -197,7 +210,9 @@ export class LockInvariantChecker {
       return;
     }
     const grantedLeases = new Map<string, string>();
-    for (const event of outcome.lockEvents) if (event.type === 'granted') grantedLeases.set(`${event.name}:${event.holder.token}`, event.holder.lease);
+    for (const event of outcome.lockEvents) {
+      if (event.type === 'granted') grantedLeases.set(`${lockKey(event.kind, event.name)}:${event.holder.token}`, event.holder.lease);
+    }
     let resourceWrite: Applied['resourceWrite'] = null;
     if (body.type === 'put' && body.key.startsWith('res/') && result === 'ok') {
       resourceWrite = { key: body.key, token: Number(/^t(\d+)-/.exec(body.value)?.[1] ?? -1), value: body.value };
@@ -264,14 +279,94 @@ export class LockInvariantChecker {
       else if (entry.body.type === 'put' && entry.result === 'stale') refused++;
     }
     const answered = this.requests.filter((request) => request.outcome !== undefined).length;
-    return { requests: this.requests.length, answered, holdings: this.holdings.length, accepted, refused, instances: this.instances.size };
+    let proclaimed = 0;
+    let staleProclaims = 0;
+    for (const entry of this.applied.values()) {
+      if (entry.body.type !== 'electionProclaim') continue;
+      if (entry.result === 'stale') staleProclaims++;
+      else proclaimed++;
+    }
+    const leaderships = this.holdings.filter((holding) => holding.name.startsWith('election/')).length;
+    return {
+      requests: this.requests.length,
+      answered,
+      holdings: this.holdings.length,
+      leaderships,
+      proclaimed,
+      staleProclaims,
+      accepted,
+      refused,
+      instances: this.instances.size,
+    };
   }
 
   coverage(): LockCoverage {
     const model = this.model ?? { coverage: { handoffOnRelease: 0, handoffOnExpiry: 0, lockDelayEnded: 0, withdrawn: 0 } };
     let registryRemovals = 0;
     for (const instance of this.instances.values()) if (instance.removedMs !== null) registryRemovals++;
-    return { ...model.coverage, registryRemovals };
+    let electionHandoffs = 0;
+    let staleProclaimsRefused = 0;
+    for (const entry of this.applied.values()) {
+      if (entry.body.type === 'electionProclaim' && entry.result === 'stale') staleProclaimsRefused++;
+      const ended = entry.events.some((event) => event.startsWith('ended:election/'));
+      if (ended && entry.events.some((event) => event.startsWith('granted:election/'))) electionHandoffs++;
+    }
+    return { ...model.coverage, registryRemovals, electionHandoffs, staleProclaimsRefused };
+  }
+
+  // ---- For the election checks ------------------------------------------------------------------
+
+  /** Every request the workloads sent, with its answer. */
+  get requestRecords(): readonly LockRequestRecord[] {
+    return this.requests;
+  }
+
+  /** Each election's leader after every applied entry that changed it, in log order (by election name). */
+  electionHistory(): Map<string, LeaderState[]> {
+    const history = new Map<string, LeaderState[]>();
+    const leaders = new Map<string, ElectionLeader | null>();
+    for (const entry of [...this.applied.values()].sort((a, b) => a.index - b.index)) {
+      const changed = new Set<string>();
+      for (const event of entry.events) {
+        const [type, key = '', token = '0', , value = ''] = event.split(':');
+        const { kind, name } = parseLockKey(key);
+        if (kind !== 'election') continue;
+        if (type === 'granted') leaders.set(name, { value, token: Number(token), lease: entry.grantedLeases.get(`${key}:${token}`) ?? '' });
+        else if (type === 'ended') leaders.set(name, null);
+        else if (type === 'proclaimed') {
+          const current = leaders.get(name);
+          // proclaimed:key:token:value (no waiter id field)
+          const proclaimed = event.split(':')[3] ?? '';
+          leaders.set(name, { value: proclaimed, token: Number(token), lease: current?.lease ?? '' });
+        } else continue;
+        changed.add(name);
+      }
+      for (const name of changed) {
+        const list = history.get(name) ?? [];
+        list.push({ index: entry.index, atMs: entry.atMs, leader: leaders.get(name) ?? null });
+        history.set(name, list);
+      }
+    }
+    return history;
+  }
+
+  /**
+   * The values election campaigns asked for, by "name:token" of their grants (a set: were a token
+   * ever granted twice, the token checks say so, not this).
+   */
+  campaignValues(): Map<string, Set<string>> {
+    const values = new Map<string, Set<string>>();
+    for (const entry of this.applied.values()) {
+      for (const event of entry.events) {
+        const [type, key = '', token = '0', , value] = event.split(':');
+        const { kind, name } = parseLockKey(key);
+        if (type !== 'granted' || kind !== 'election' || value === undefined) continue;
+        const set = values.get(`${name}:${token}`) ?? new Set<string>();
+        set.add(value);
+        values.set(`${name}:${token}`, set);
+      }
+    }
+    return values;
   }
 
   // ---- At the end, after convergence ---------------------------------------------------------
@@ -291,6 +386,15 @@ export class LockInvariantChecker {
     const model = new LockModel();
     this.model = model;
     for (const entry of entries) {
+      const body = entry.body;
+      if (body.type === 'electionProclaim' && model.holderOf(body.name)?.token !== body.token && entry.result !== 'stale') {
+        // Said on its own, ahead of the model's mismatch: the rule the contract's 409 stands for.
+        const leader = model.holderOf(body.name);
+        this.fail(
+          `election ${parseLockKey(body.name).name}: proclaim of ${JSON.stringify(body.value)} with stale token ${body.token} accepted at ` +
+            `index ${entry.index} (${entry.result}; the leader's token is ${leader?.token ?? 'none'}, its value ${JSON.stringify(leader?.value ?? null)})`,
+        );
+      }
       const mismatch = model.step(entry);
       if (mismatch !== null) {
         this.fail(`lock history: not what a lock does: ${mismatch}`);
@@ -307,7 +411,10 @@ export class LockInvariantChecker {
         const [kind, name, token] = event.split(':');
         if (kind !== 'granted' || name === undefined) continue;
         const previous = lastToken.get(name) ?? 0;
-        if (Number(token) <= previous) this.fail(`lock tokens: ${name} granted token ${token} at index ${entry.index} after token ${previous}`);
+        if (Number(token) <= previous) {
+          const target = parseLockKey(name);
+          this.fail(`${target.kind} tokens: ${target.name} granted token ${token} at index ${entry.index} after token ${previous}`);
+        }
         lastToken.set(name, Math.max(previous, Number(token)));
       }
       const write = entry.resourceWrite;
@@ -336,7 +443,7 @@ export class LockInvariantChecker {
     }
     for (const request of this.requests) {
       const outcome = request.outcome;
-      if (outcome === undefined || request.answeredMs === null) continue;
+      if (outcome === undefined || request.answeredMs === null || request.op.kind === 'leader') continue;
       const describe = (): string => `${JSON.stringify(request.op)} sent at ${request.sentMs.toFixed(1)}, answered ${JSON.stringify(outcome)} at ${request.answeredMs?.toFixed(1)}`;
       const entry = byKey.get(request.key);
       if (entry === undefined) {
@@ -346,10 +453,12 @@ export class LockInvariantChecker {
       }
       let effect = entry;
       let expected = entry.result;
-      if (request.op.kind === 'acquire' && entry.result === 'queued' && outcome.status === 'held') {
-        const grant = grantByWaiter.get(request.op.waiterId ?? '');
+      const acquires = request.op.kind === 'acquire' || request.op.kind === 'campaign';
+      if (acquires && entry.result === 'queued' && outcome.status === 'held') {
+        const waiterId = 'waiterId' in request.op ? request.op.waiterId : undefined;
+        const grant = grantByWaiter.get(waiterId ?? '');
         if (grant === undefined) {
-          this.fail(`lock history: ${describe()}, but no grant to waiter ${request.op.waiterId} applied`);
+          this.fail(`lock history: ${describe()}, but no grant to waiter ${waiterId} applied`);
           continue;
         }
         effect = grant.entry;
@@ -364,7 +473,7 @@ export class LockInvariantChecker {
         answered === expected ||
         // A waiting acquire that left the line: its lease ended (not_found), or the server withdrew
         // it after a restore lost it (locked; the withdrawal is an entry of its own, checked too).
-        (request.op.kind === 'acquire' && entry.result === 'queued' && (outcome.status === 'not_found' || outcome.status === 'locked' || outcome.status === 'error')) ||
+        (acquires && entry.result === 'queued' && (outcome.status === 'not_found' || outcome.status === 'locked' || outcome.status === 'error')) ||
         (request.op.kind === 'withdraw' && outcome.status === 'held' && expected === `holding:${outcome.token}`);
       if (!consistent) this.fail(`lock history: ${describe()}, but its entry (index ${effect.index}) gave ${expected}`);
     }
@@ -390,9 +499,11 @@ export class LockInvariantChecker {
         for (let j = i + 1; j < list.length && list[j]!.from < a.to; j++) {
           const b = list[j]!;
           if (a.holding === b.holding) continue;
+          const target = parseLockKey(name);
+          const [what, verb] = target.kind === 'election' ? ['two leaders', 'led'] : ['two holders', 'held'];
           this.fail(
-            `lock ${name}: two holders at once: c${a.holding.client} (token ${a.holding.token}) believed it held ` +
-              `${a.from.toFixed(1)}..${a.to.toFixed(1)}, c${b.holding.client} (token ${b.holding.token}) ${b.from.toFixed(1)}..${b.to.toFixed(1)}`,
+            `${target.kind} ${target.name}: ${what} at once: ${a.holding.client} (token ${a.holding.token}) believed it ${verb} ` +
+              `${a.from.toFixed(1)}..${a.to.toFixed(1)}, ${b.holding.client} (token ${b.holding.token}) ${b.from.toFixed(1)}..${b.to.toFixed(1)}`,
           );
           return;
         }
@@ -404,30 +515,36 @@ export class LockInvariantChecker {
   private auditQueues(replica: { locks: LockQueries; leaseExists: (id: string) => boolean }, model: LockModel): void {
     const waiterLease = new Map<string, string | undefined>();
     for (const request of this.requests) {
-      if (request.op.kind === 'acquire' && request.op.waiterId !== undefined) waiterLease.set(request.op.waiterId, request.op.lease);
+      const op = request.op;
+      if ((op.kind === 'acquire' || op.kind === 'campaign') && op.waiterId !== undefined) waiterLease.set(op.waiterId, op.lease);
     }
-    for (const name of model.lockNames) {
-      const queue = model.queueOf(name);
-      const view = replica.locks.view('lock', name);
+    for (const key of model.lockNames) {
+      const { kind, name } = parseLockKey(key);
+      const queue = model.queueOf(key);
+      const view = replica.locks.view(kind, name);
       if ((view?.waiters ?? 0) !== queue.length) {
         this.fail(`lock ${name}: ${view?.waiters ?? 0} waiters queued after convergence, the model has ${queue.length} (${queue.join(', ')})`);
       }
       for (const waiterId of queue) {
-        if (!replica.locks.isWaiting('lock', name, waiterId)) this.fail(`lock ${name}: waiter ${waiterId} should be queued and is not`);
+        if (!replica.locks.isWaiting(kind, name, waiterId)) this.fail(`${kind} ${name}: waiter ${waiterId} should be queued and is not`);
         const lease = waiterLease.get(waiterId);
         if (lease !== undefined && !replica.leaseExists(lease)) this.fail(`lock ${name}: waiter ${waiterId} left in the queue after its lease ${lease} ended`);
       }
-      const holder = replica.locks.holder('lock', name);
+      const holder = replica.locks.holder(kind, name);
       if (holder !== null && !replica.leaseExists(holder.lease)) this.fail(`lock ${name}: held by token ${holder.token} on lease ${holder.lease}, which is gone`);
-      if ((holder?.token ?? null) !== (model.holderOf(name)?.token ?? null)) {
-        this.fail(`lock ${name}: held by token ${holder?.token ?? 'nobody'} after convergence, the model says ${model.holderOf(name)?.token ?? 'nobody'}`);
+      if ((holder?.token ?? null) !== (model.holderOf(key)?.token ?? null)) {
+        this.fail(`${kind} ${name}: held by token ${holder?.token ?? 'nobody'} after convergence, the model says ${model.holderOf(key)?.token ?? 'nobody'}`);
+      }
+      if (kind === 'election' && holder !== null && holder.value !== model.holderOf(key)?.value) {
+        this.fail(`election ${name}: leader's value ${JSON.stringify(holder.value)} after convergence, the model says ${JSON.stringify(model.holderOf(key)?.value)}`);
       }
     }
     // Every waiter whose withdrawal applied after its acquire is out of line (the model agrees by then).
     for (const [waiterId] of waiterLease) {
-      for (const name of model.lockNames) {
-        if (replica.locks.isWaiting('lock', name, waiterId) && !model.queueOf(name).includes(waiterId)) {
-          this.fail(`lock ${name}: waiter ${waiterId} is still queued though it left the line`);
+      for (const key of model.lockNames) {
+        const { kind, name } = parseLockKey(key);
+        if (replica.locks.isWaiting(kind, name, waiterId) && !model.queueOf(key).includes(waiterId)) {
+          this.fail(`${kind} ${name}: waiter ${waiterId} is still queued though it left the line`);
         }
       }
     }
@@ -458,28 +575,30 @@ const REGISTRY_COMMIT_SLACK_MS = 300;
 function toModelBody(body: KvCommandBody, outcome: KvApplyOutcome): ModelBody | null {
   switch (body.type) {
     case 'lockAcquire':
-      if (body.kind !== 'lock') return null;
       return {
         type: 'lockAcquire',
-        name: body.name,
+        name: lockKey(body.kind, body.name),
         lockDelayMs: body.lockDelayMs ?? 0,
         ...(body.lease === undefined ? {} : { lease: body.lease }),
         ...(body.waiterId === undefined ? {} : { waiterId: body.waiterId }),
+        ...(body.value === undefined ? {} : { value: body.value }),
       };
     case 'lockRelease':
-      return body.kind === 'lock' ? { type: 'lockRelease', name: body.name, token: body.token } : null;
+      return { type: 'lockRelease', name: lockKey(body.kind, body.name), token: body.token };
     case 'lockWithdraw':
-      return body.kind === 'lock' ? { type: 'lockWithdraw', name: body.name, waiterId: body.waiterId, releaseIfHolding: body.releaseIfHolding === true } : null;
+      return { type: 'lockWithdraw', name: lockKey(body.kind, body.name), waiterId: body.waiterId, releaseIfHolding: body.releaseIfHolding === true };
     case 'lockDelayEnd':
-      return body.kind === 'lock' ? { type: 'lockDelayEnd', name: body.name, token: body.token } : null;
+      return { type: 'lockDelayEnd', name: lockKey(body.kind, body.name), token: body.token };
+    case 'electionProclaim':
+      return { type: 'electionProclaim', name: lockKey('election', body.name), token: body.token, value: body.value };
     case 'leaseGrant':
-      // The lock workload's own leases (LK…); others' leases hold no locks.
-      return body.id?.startsWith('LK') === true && !isKvError(outcome.result) ? { type: 'leaseGrant', id: body.id } : null;
+      // The lock and election workloads' own leases; others' leases hold no locks.
+      return WORKLOAD_LEASE_PREFIXES.some((prefix) => body.id?.startsWith(prefix) === true) && !isKvError(outcome.result) ? { type: 'leaseGrant', id: body.id ?? '' } : null;
     case 'leaseExpire':
     case 'leaseRevoke':
       return { type: body.type, id: body.id };
     case 'put':
-      if (body.fence !== undefined) return body.fence.kind === 'lock' ? { type: 'put', fence: { name: body.fence.name, token: body.fence.token } } : null;
+      if (body.fence !== undefined) return { type: 'put', fence: { name: lockKey(body.fence.kind, body.fence.name), token: body.fence.token } };
       return body.key.startsWith('res/') ? { type: 'put' } : null;
     default:
       return null;
@@ -507,18 +626,20 @@ function summariseResult(body: KvCommandBody, outcome: KvApplyOutcome): string {
 
 function summariseEvent(event: LockEvent): string {
   switch (event.type) {
-    case 'granted':
-      return `granted:${event.name}:${event.holder.token}:${event.holder.waiterId ?? ''}`;
+    case 'granted': {
+      const value = event.holder.value === undefined ? '' : `:${event.holder.value}`;
+      return `granted:${lockKey(event.kind, event.name)}:${event.holder.token}:${event.holder.waiterId ?? ''}${value}`;
+    }
     case 'ended':
-      return `ended:${event.name}:${event.end.token}:${event.end.reason}`;
+      return `ended:${lockKey(event.kind, event.name)}:${event.end.token}:${event.end.reason}`;
     case 'waiterRemoved':
-      return `removed:${event.name}:${event.waiterId}`;
+      return `removed:${lockKey(event.kind, event.name)}:${event.waiterId}`;
     case 'delayStarted':
-      return `delayStarted:${event.delay.name}:${event.delay.token}`;
+      return `delayStarted:${lockKey(event.delay.kind, event.delay.name)}:${event.delay.token}`;
     case 'delayEnded':
-      return `delayEnded:${event.delay.name}:${event.delay.token}`;
+      return `delayEnded:${lockKey(event.delay.kind, event.delay.name)}:${event.delay.token}`;
     case 'proclaimed':
-      return `proclaimed:${event.name}:${event.holder.token}`;
+      return `proclaimed:${lockKey(event.kind, event.name)}:${event.holder.token}:${event.holder.value ?? ''}`;
   }
 }
 
@@ -527,6 +648,8 @@ function answerSummary(op: LockOp, outcome: LockOutcome): string {
   switch (outcome.status) {
     case 'held':
       return op.kind === 'withdraw' ? `holding:${outcome.token}` : `held:${outcome.token}`;
+    case 'leader':
+      return 'leader';
     case 'error':
       return outcome.code;
     case 'rejected':

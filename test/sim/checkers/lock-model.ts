@@ -1,12 +1,16 @@
 /**
- * A reference model of locks, written apart from src/lock so that one cannot share the other's
- * mistakes: per lock a holder, a FIFO queue of waiters (by the order their acquires applied), a
- * lock-delay; one token counter for every grant; the leases the lock workload uses. It replays
- * the committed log's lock entries in index order and predicts each entry's result and lock
- * events; the LockInvariantChecker compares them with what the state machine really returned.
+ * A reference model of locks and elections, written apart from src/lock so that one cannot share
+ * the other's mistakes: per lock a holder, a FIFO queue of waiters (by the order their acquires
+ * applied), a lock-delay; one token counter for every grant of either kind; the leases the lock
+ * and election workloads use. An election is a lock whose holder carries a value, which a
+ * proclaim with the leader's token (or a campaign again with the leader's lease) replaces. It
+ * replays the committed log's lock entries in index order and predicts each entry's result and
+ * lock events; the LockInvariantChecker compares them with what the state machine really returned.
  *
- * Results and events are compared as short strings ("held:7", "granted:lk0:7:w1-3", ...), so a
- * mismatch reads plainly. The ids of leases the state machine allocates (a ttlMs holding's) are
+ * Locks are keyed by kind and name ("lock/lk0", "election/lk0": two different things, as in
+ * src/lock). Results and events are compared as short strings ("held:7",
+ * "granted:lock/lk0:7:w1-3", "proclaimed:election/lk0:7:t7-e0-3-p1", ...), so a mismatch reads
+ * plainly. The ids of leases the state machine allocates (a ttlMs holding's) are
  * adopted from the real grant event: the model checks who is granted and with which token, not
  * how lease ids are spelled.
  */
@@ -21,8 +25,18 @@ export interface ModelEntry {
   readonly grantedLeases: ReadonlyMap<string, string>;
 }
 
+/** `name` is the lock's key: kind and name, as lockKey() spells it. */
 export type ModelBody =
-  | { readonly type: 'lockAcquire'; readonly name: string; readonly lease?: string; readonly waiterId?: string; readonly lockDelayMs: number }
+  | {
+      readonly type: 'lockAcquire';
+      readonly name: string;
+      readonly lease?: string;
+      readonly waiterId?: string;
+      readonly lockDelayMs: number;
+      /** Elections: the value to proclaim once elected. */
+      readonly value?: string;
+    }
+  | { readonly type: 'electionProclaim'; readonly name: string; readonly token: number; readonly value: string }
   | { readonly type: 'lockRelease'; readonly name: string; readonly token: number }
   | { readonly type: 'lockWithdraw'; readonly name: string; readonly waiterId: string; readonly releaseIfHolding: boolean }
   | { readonly type: 'lockDelayEnd'; readonly name: string; readonly token: number }
@@ -36,6 +50,8 @@ interface Holder {
   readonly owned: boolean;
   readonly waiterId: string | undefined;
   readonly lockDelayMs: number;
+  /** Elections: the value proclaimed now. */
+  value: string | undefined;
 }
 
 interface Waiter {
@@ -43,6 +59,18 @@ interface Waiter {
   /** Undefined: a ttlMs waiter (no lease until granted). */
   readonly lease: string | undefined;
   readonly lockDelayMs: number;
+  readonly value: string | undefined;
+}
+
+/** The model's key of a lock or an election: a lock and an election may share a name. */
+export function lockKey(kind: 'lock' | 'election', name: string): string {
+  return `${kind}/${name}`;
+}
+
+/** The kind and name a lockKey() names. */
+export function parseLockKey(key: string): { kind: 'lock' | 'election'; name: string } {
+  const slash = key.indexOf('/');
+  return { kind: key.slice(0, slash) === 'election' ? 'election' : 'lock', name: key.slice(slash + 1) };
 }
 
 interface LockState {
@@ -72,7 +100,7 @@ export class LockModel {
     return this.locks.get(name)?.queue.map((waiter) => waiter.waiterId) ?? [];
   }
 
-  holderOf(name: string): { token: number; lease: string } | null {
+  holderOf(name: string): { token: number; lease: string; value: string | undefined } | null {
     return this.locks.get(name)?.holder ?? null;
   }
 
@@ -129,6 +157,13 @@ export class LockModel {
         this.releaseHolding(body.name, state);
         return 'released';
       }
+      case 'electionProclaim': {
+        const holder = this.lock(body.name).holder;
+        if (holder?.token !== body.token) return 'stale';
+        holder.value = body.value;
+        this.events.push(`proclaimed:${body.name}:${holder.token}:${body.value}`);
+        return 'ok';
+      }
       case 'lockDelayEnd': {
         const state = this.lock(body.name);
         if (state.delayToken !== body.token) return 'ended:false';
@@ -156,15 +191,22 @@ export class LockModel {
   private acquire(body: Extract<ModelBody, { type: 'lockAcquire' }>): string {
     if (body.lease !== undefined && !this.leases.has(body.lease)) return 'not_found';
     const state = this.lock(body.name);
-    if (state.holder !== null && body.lease !== undefined && state.holder.lease === body.lease) return `held:${state.holder.token}`;
+    if (state.holder !== null && body.lease !== undefined && state.holder.lease === body.lease) {
+      // Campaigning again with the leader's lease proclaims the new value, keeping the token.
+      if (body.value !== undefined && body.value !== state.holder.value) {
+        state.holder.value = body.value;
+        this.events.push(`proclaimed:${body.name}:${state.holder.token}:${body.value}`);
+      }
+      return `held:${state.holder.token}`;
+    }
     if (state.holder === null && state.delayToken === null && state.queue.length === 0) {
-      const holder = this.grant(body.name, state, { waiterId: body.waiterId ?? '', lease: body.lease, lockDelayMs: body.lockDelayMs });
+      const holder = this.grant(body.name, state, { waiterId: body.waiterId ?? '', lease: body.lease, lockDelayMs: body.lockDelayMs, value: body.value });
       return `held:${holder.token}`;
     }
     if (body.waiterId === undefined) return 'locked';
     const waiterId = body.waiterId;
     if (!state.queue.some((waiter) => waiter.waiterId === waiterId)) {
-      state.queue.push({ waiterId, lease: body.lease, lockDelayMs: body.lockDelayMs });
+      state.queue.push({ waiterId, lease: body.lease, lockDelayMs: body.lockDelayMs, value: body.value });
     }
     return 'queued';
   }
@@ -179,9 +221,10 @@ export class LockModel {
       owned: waiter.lease === undefined,
       waiterId: waiter.waiterId === '' ? undefined : waiter.waiterId,
       lockDelayMs: waiter.lockDelayMs,
+      value: waiter.value,
     };
     state.holder = holder;
-    this.events.push(`granted:${name}:${token}:${waiter.waiterId}`);
+    this.events.push(`granted:${name}:${token}:${waiter.waiterId}${waiter.value === undefined ? '' : `:${waiter.value}`}`);
     return holder;
   }
 

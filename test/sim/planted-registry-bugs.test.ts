@@ -1,0 +1,63 @@
+// The registry checkers must catch real bugs too. Each test plants one bug — in the registry's
+// waiting rules the simulated server runs (the seam for src/registry/blocking.ts, which the
+// server's blocking queries and watches call), or in a test subclass of the leader's LeaseKeeper
+// (through KvNode's makeLeaseKeeper seam) — runs KV seeds with the lock workload's registry
+// clients and its blocking-query and watch readers until a checker reports it, and then runs the
+// same seeds without the plant: they pass. Production code is not bent: the plants live only here.
+import { describe, expect, it } from 'vitest';
+import { LeaseKeeper } from '../../src/node/lease-keeper.ts';
+import { discover, serviceInstancesPrefix, type RegistryReader } from '../../src/registry/index.ts';
+import { caughtOnLockSeeds } from './seed-batch.ts';
+import type { RegistryWaitRules } from './sim-apps.ts';
+
+/**
+ * Plant: the service's revision taken as its instances' newest modRevision instead of its
+ * marker's — which misses removals: a deleted instance key leaves no revision behind (the reason
+ * src/registry/keys.ts keeps a marker). Blocking queries sleep through removals, and watches
+ * skip them.
+ */
+function instancesRevision(reader: RegistryReader, service: string): number {
+  return Math.max(0, ...reader.range(serviceInstancesPrefix(service)).items.map((kv) => kv.modRevision));
+}
+const REVISION_OF_INSTANCES: RegistryWaitRules = {
+  changedSince: (reader, service, index) => instancesRevision(reader, service) > index,
+  watchUpdate: (reader, service, filter, lastSentRevision) =>
+    lastSentRevision >= 0 && instancesRevision(reader, service) <= lastSentRevision ? null : discover(reader, service, filter),
+};
+
+/** Plant: a keepalive (a plain heartbeat) is acknowledged, but the countdown is not restarted. */
+class HeartbeatsDoNotRenew extends LeaseKeeper {
+  override keepAlive(id: string): number | null {
+    return this.remainingMs(id);
+  }
+}
+
+/** Plant: lease countdowns run at three times the TTL, so an instance that stops lingers. */
+class ExpiresLate extends LeaseKeeper {
+  override granted(id: string, ttlMs: number): void {
+    super.granted(id, ttlMs * 3);
+  }
+  override becameLeader(leases: Iterable<{ id: string; ttlMs: number }>): void {
+    super.becameLeader([...leases].map((lease) => ({ ...lease, ttlMs: lease.ttlMs * 3 })));
+  }
+}
+
+const by = (pattern: RegExp) => (violations: readonly string[]): string[] => violations.filter((violation) => pattern.test(violation));
+
+describe('planted registry bugs are caught', () => {
+  it("blocking queries and watches that judge changes by the instances' revisions miss removals", async () => {
+    const found = await caughtOnLockSeeds({}, { registryRules: REVISION_OF_INSTANCES }, 10);
+    expect(by(/^registry: blocking query .* missed a change/)(found.violations), found.violations.join('\n')).not.toEqual([]);
+    expect(by(/^registry: watch .* skipped a change/)(found.violations), found.violations.join('\n')).not.toEqual([]);
+  });
+
+  it('an instance removed while it heartbeats within its TTL', async () => {
+    const found = await caughtOnLockSeeds({}, { makeLeaseKeeper: (options) => new HeartbeatsDoNotRenew(options) }, 10);
+    expect(by(/^registry: instance \S+ removed .* after its last acknowledged heartbeat was sent/)(found.violations), found.violations.join('\n')).not.toEqual([]);
+  });
+
+  it('an instance that stopped heartbeating, removed later than TTL + one election timeout', async () => {
+    const found = await caughtOnLockSeeds({}, { makeLeaseKeeper: (options) => new ExpiresLate(options) }, 10);
+    expect(by(/^registry: instance \S+ removed .* beyond TTL \d+ ms \+ one election timeout/)(found.violations), found.violations.join('\n')).not.toEqual([]);
+  });
+});
