@@ -40,8 +40,8 @@ describe('serve --auth (real process)', () => {
     const asApp = { authorization: `Bearer ${(created.body as { token: string }).token}` };
     for (let i = 0; i < 6; i++) expect((await cluster.http('n1', 'PUT', `/v1/kv/app/${i}`, { value: String(i) }, asApp)).status).toBe(200);
 
-    // Rate limit: 20 per second per token.
-    const burst = await Promise.all(Array.from({ length: 40 }, () => cluster!.http('n1', 'GET', '/v1/kv/app/0', undefined, asApp)));
+    // Rate limit: 20 per second per token (80 at once: a busy machine may spread them over a second or two).
+    const burst = await Promise.all(Array.from({ length: 80 }, () => cluster!.http('n1', 'GET', '/v1/kv/app/0', undefined, asApp)));
     const limited = burst.filter((answer) => answer.status === 429);
     expect(limited.length).toBeGreaterThan(0);
     expect(limited[0]!.body).toMatchObject({ error: { code: 'overloaded' } });
@@ -56,6 +56,9 @@ describe('serve --auth (real process)', () => {
     await waitFor('the old root token after restart', 10_000, async () => ((await cluster!.http('n1', 'GET', '/v1/auth/whoami', undefined, asRoot)).status === 200 ? true : undefined));
     expect((await cluster.http('n1', 'GET', '/v1/kv/app/5', undefined, asApp)).body).toMatchObject({ value: '5' });
     expect((await cluster.http('n1', 'GET', '/v1/cluster', undefined, { authorization: 'Bearer another-bootstrap-token-0123456789abcdef' })).status).toBe(401);
-    expect(cluster.findLog('n1', (line) => String(line['msg'] ?? '').includes('bootstrap token file holds no live token'))).toBeDefined();
+    // The leader looks at the file every few polls: the warning comes within a moment.
+    await waitFor('the ignored-file warning', 5_000, async () =>
+      cluster!.findLog('n1', (line) => String(line['msg'] ?? '').includes('bootstrap token file holds no live token')),
+    );
   }, 90_000);
 });
