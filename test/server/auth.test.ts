@@ -283,10 +283,11 @@ describe('auth over HTTP', () => {
     const leader = await start({ tokenRequestsPerSecond: 5, tokenBurst: 5 });
     const asAlice = bearer(await alice(leader.url));
     await sleep(1100); // root's bucket refills after setting alice up
-    const answers = [];
-    for (let i = 0; i < 8; i++) answers.push(await call(leader.url, 'GET', '/v1/cluster', { headers: asRoot }));
+    // 30 at once: even spread over a couple of seconds by a busy machine, most find the bucket empty.
+    const answers = await Promise.all(Array.from({ length: 30 }, () => call(leader.url, 'GET', '/v1/cluster', { headers: asRoot })));
     const limited = answers.filter((answer) => answer.status === 429);
-    expect(limited.length).toBeGreaterThanOrEqual(2);
+    expect(limited.length).toBeGreaterThanOrEqual(10);
+    expect(answers.length - limited.length).toBeGreaterThanOrEqual(5); // the burst
     expect(limited[0]!.body).toMatchObject({ error: { code: 'overloaded' } });
     expect(Number(limited[0]!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     // Another token has its own bucket; and the first refills.
