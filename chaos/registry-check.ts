@@ -16,7 +16,8 @@
  *   timeouts (a leader to be elected and to establish its term), plus a second of slack — and
  *   when a fault overlaps that window, counted from the end of the fault instead (during a
  *   fault no bound holds: a minority leader cannot commit the removal, and a new leader
- *   restarts every countdown at full TTL). A discovery read sent after the bound that still
+ *   restarts every countdown at full TTL) — and a fault ends when a leader next acknowledged a
+ *   write, not at its heal (untilLeaderServes). A discovery read sent after the bound that still
  *   lists the instance is a violation; so is one sent after a deregistration was acknowledged.
  * - **registry: discovery agrees on every node**: after the final heal, once every stopped
  *   instance is due, a discovery read through each node lists the same instances, which are
@@ -92,6 +93,27 @@ export function removalBound(instance: InstanceRecord, spans: readonly FaultSpan
     if (overlapping.length === 0 || latestEnd <= from) return due;
     from = latestEnd;
   }
+}
+
+/** A write a leader acknowledged: when it was sent and answered. */
+export interface ServedWrite {
+  readonly invokeMs: number;
+  readonly completeMs: number;
+}
+
+/**
+ * Fault spans stretched to when a leader served a write again. A restarted process (kill,
+ * kill-all, membership) reloads its data and the cluster elects before any lease countdown can
+ * run; on a loaded machine that takes longer than two election timeouts after the restart
+ * (a 30-minute run saw a kill-all's cluster leaderless for 9 s after the restart). The first
+ * acknowledged write sent after the heal proves a leader by its answer.
+ */
+export function untilLeaderServes(spans: readonly FaultSpan[], writes: readonly ServedWrite[]): FaultSpan[] {
+  const byInvoke = [...writes].sort((a, b) => a.invokeMs - b.invokeMs);
+  return spans.map((span) => {
+    const next = byInvoke.find((write) => write.invokeMs >= span.endMs);
+    return next === undefined || next.completeMs <= span.endMs ? span : { ...span, endMs: next.completeMs };
+  });
 }
 
 /** Instances that must disappear on their own: abandoned, or whose deregistration was not acknowledged. */

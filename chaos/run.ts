@@ -16,7 +16,7 @@ import { History } from './history.ts';
 import { checkLockLinearizable } from './lock-check.ts';
 import { DEFAULT_TIMING, faultSpans, NemesisRunner, PARTITION_NEMESES, type NemesisName, type NemesisTiming } from './nemesis.ts';
 import { Netfilter, partitionSupport } from './netfilter.ts';
-import { checkRegistryAgreement, checkRegistryKept, checkRegistryRemoved, mustExpire, removalBound } from './registry-check.ts';
+import { checkRegistryAgreement, checkRegistryKept, checkRegistryRemoved, mustExpire, removalBound, untilLeaderServes, type ServedWrite } from './registry-check.ts';
 import { formatSummary, progressLine } from './report.ts';
 import { readSse } from './sse.ts';
 import { checkWatchFinalState, checkWatchMatchesWrites, checkWatchStreams } from './watch-check.ts';
@@ -327,7 +327,7 @@ async function readPrefix(url: string, http: ChaosHttp): Promise<Map<string, str
 async function registryChecks(registry: RegistryWorkload, cluster: ChaosCluster, http: ChaosHttp, history: History, runner: NemesisRunner): Promise<CheckResult[]> {
   const urls = cluster.ids.map((id) => cluster.url(id));
   const deadlineMs = registry.options.deadlineMs;
-  const spans = faultSpans(runner.timeline, history.now());
+  const spans = untilLeaderServes(faultSpans(runner.timeline, history.now()), servedWrites(history));
   const dues = registry.instances.filter(mustExpire).map((instance) => removalBound(instance, spans, deadlineMs) ?? 0);
   const settleUntil = Math.min(Math.max(history.now(), ...dues) + 1_000, history.now() + 120_000);
   for (let poll = 0; history.now() < settleUntil; poll++) {
@@ -348,12 +348,21 @@ async function registryChecks(registry: RegistryWorkload, cluster: ChaosCluster,
   }
   const agreement = checkRegistryAgreement(perNode, registry.alive.map((instance) => instance.id));
   await registry.stopKeepers();
-  const finalSpans = faultSpans(runner.timeline, history.now());
+  const finalSpans = untilLeaderServes(faultSpans(runner.timeline, history.now()), servedWrites(history));
   return [
     checkRegistryKept(registry.instances, registry.reads),
     checkRegistryRemoved(registry.instances, registry.reads, finalSpans, deadlineMs),
     agreement,
   ];
+}
+
+/** Operations only a leader answers ok (writes, lease renewals, lock calls): proof that one served. */
+const LEADER_SERVED = new Set(['put', 'cas', 'insert', 'delete', 'register', 'heartbeat', 'deregister', 'acquire', 'release', 'fenced-write']);
+
+function servedWrites(history: History): ServedWrite[] {
+  return history.operations
+    .filter((operation) => operation.status === 'ok' && operation.completeMs !== null && LEADER_SERVED.has(String(operation.invoke['f'])))
+    .map((operation) => ({ invokeMs: operation.invokeMs, completeMs: operation.completeMs ?? operation.invokeMs }));
 }
 
 /** What a second Ctrl-C leaves: the history and the timeline so far, written at once. */

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Operation } from '../../chaos/history.ts';
 import { checkLockLinearizable } from '../../chaos/lock-check.ts';
 import { faultSpans, overlapCandidates, type TimelineEvent } from '../../chaos/nemesis.ts';
-import { checkRegistryAgreement, checkRegistryKept, checkRegistryRemoved, removalBound } from '../../chaos/registry-check.ts';
+import { checkRegistryAgreement, checkRegistryKept, checkRegistryRemoved, removalBound, untilLeaderServes } from '../../chaos/registry-check.ts';
 import { checkWatchFinalState, checkWatchMatchesWrites, checkWatchStreams } from '../../chaos/watch-check.ts';
 import type { DiscoveryRead, InstanceRecord } from '../../chaos/workloads/registry.ts';
 import type { SeenEvent, WatcherLog, WatchWrite } from '../../chaos/workloads/watch.ts';
@@ -158,6 +158,24 @@ describe('registry checks', () => {
     expect(checkRegistryRemoved([abandoned], [read(9_000, ['i2-0'])], spans, 1_500).verdict).toBe('ok');
     const deregistered = instance('i2-1', [ok(0)], { kind: 'deregistered', sentMs: 100, answeredMs: 120, status: 'ok' });
     expect(checkRegistryRemoved([deregistered], [read(200, ['i2-1'])], [], 1_500).verdict).toBe('violated');
+  });
+
+  it('a fault lasts until a leader next acknowledges a write (a restarted cluster elects late)', () => {
+    const abandoned = instance('i3-0', [ok(0)], { kind: 'abandoned', atMs: 500 });
+    // kill-all from 1 s to 2 s; the first write sent after the restart is answered at 12 s.
+    const spans = untilLeaderServes([{ nemesis: 'kill-all', startMs: 1_000, endMs: 2_000 }], [
+      { invokeMs: 500, completeMs: 600 },
+      { invokeMs: 2_500, completeMs: 12_000 },
+      { invokeMs: 3_000, completeMs: 12_100 },
+    ]);
+    expect(spans).toEqual([{ nemesis: 'kill-all', startMs: 1_000, endMs: 12_000 }]);
+    expect(removalBound(abandoned, spans, 1_500)).toBe(12_000 + 3_000 + 4_000 + 1_000);
+    // Listed at 14 s is within the stretched bound, and not within the heal-based one.
+    expect(checkRegistryRemoved([abandoned], [read(14_000, ['i3-0'])], spans, 1_500).verdict).toBe('ok');
+    expect(checkRegistryRemoved([abandoned], [read(14_000, ['i3-0'])], [{ nemesis: 'kill-all', startMs: 1_000, endMs: 2_000 }], 1_500).verdict).toBe('violated');
+    // Still flagged past the stretched bound; and a span with no later write keeps its end.
+    expect(checkRegistryRemoved([abandoned], [read(20_500, ['i3-0'])], spans, 1_500).verdict).toBe('violated');
+    expect(untilLeaderServes([{ nemesis: 'kill', startMs: 0, endMs: 5_000 }], [{ invokeMs: 100, completeMs: 200 }])).toEqual([{ nemesis: 'kill', startMs: 0, endMs: 5_000 }]);
   });
 
   it('agreement: every node must list exactly the live instances', () => {
