@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { RaftNode, type ReadIndexResult } from '../../src/raft/raft-node.ts';
 import { applyKnobs, scheduleArbitrary, swarmKnobsArbitrary } from './arbitraries.ts';
 import { formatSchedule } from './faults.ts';
+import { yieldToEventLoop } from './seed-batch.ts';
 import { runSimulation } from './simulation.ts';
 
 const FAULT_PHASE_MS = 8_000;
@@ -23,13 +24,16 @@ class LeaderReadsWithoutReadIndex extends RaftNode {
 
 describe('simulation under generated fault schedules', () => {
   for (const nodeCount of [3, 5]) {
-    it(`keeps every check green on ${nodeCount} nodes`, () => {
-      fc.assert(
-        fc.property(
+    // Async properties that yield between runs: a vitest worker blocked for over a minute cannot
+    // answer its RPCs, and on a loaded machine 25 synchronous runs took that long.
+    it(`keeps every check green on ${nodeCount} nodes`, async () => {
+      await fc.assert(
+        fc.asyncProperty(
           fc.integer({ min: 1, max: 1_000_000 }),
           scheduleArbitrary(nodeCount, FAULT_PHASE_MS),
           swarmKnobsArbitrary,
-          (seed, schedule, knobs) => {
+          async (seed, schedule, knobs) => {
+            await yieldToEventLoop();
             const result = runSimulation({
               seed,
               nodeCount,
@@ -47,13 +51,14 @@ describe('simulation under generated fault schedules', () => {
     });
   }
 
-  it('shrinks a failure caused by a planted stale-read bug to a small schedule', () => {
+  it('shrinks a failure caused by a planted stale-read bug to a small schedule', async () => {
     const faultPhaseMs = 4_000;
     // The seed is generated too: a stale read needs a workload that reads from the deposed
     // leader at the right moment, and one fixed seed's workload stopped doing so whenever the
     // workloads changed.
-    const outcome = fc.check(
-      fc.property(scheduleArbitrary(3, faultPhaseMs, 30), fc.integer({ min: 1, max: 1000 }), (schedule, seed) => {
+    const outcome = await fc.check(
+      fc.asyncProperty(scheduleArbitrary(3, faultPhaseMs, 30), fc.integer({ min: 1, max: 1000 }), async (schedule, seed) => {
+        await yieldToEventLoop();
         const result = runSimulation({
           seed,
           nodeCount: 3,
