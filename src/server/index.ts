@@ -25,7 +25,7 @@
  * forwarding headers), metrics.ts, openapi.ts, routes/ (one module per area of the contract),
  * schemas/ (TypeBox: validation and OpenAPI), watch/ (SSE sessions).
  */
-import { fastify, type FastifyInstance } from 'fastify';
+import { fastify, LogController, type FastifyInstance } from 'fastify';
 import { ConcordError } from '../common/errors.ts';
 import type { ConcordApp, ServerContext, ServerDeps } from './context.ts';
 import { contractClientErrorHandler, installErrorHandlers, sendErrorAnswer, toErrorAnswer } from './http-errors.ts';
@@ -79,8 +79,9 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     ...(deps.tls === undefined ? {} : { https: httpsServerOptions(deps.tls) }),
     // fastify's two info lines per request (incoming, completed) cost two synchronous writes to
     // stdout per request, ~8 % of a leader's CPU under load; installCommonHeaders logs one line
-    // per request at debug instead, and every 5xx answer at warn.
-    disableRequestLogging: true,
+    // per request at debug instead, and every 5xx answer at warn. (A LogController, not the
+    // top-level disableRequestLogging that fastify 5.8+ warns about as FSTDEP023.)
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.bodyLimitBytes,
     requestIdHeader: 'x-request-id',
     // Ids unique across the cluster, so a forwarded request's log lines on both nodes match.
@@ -198,6 +199,13 @@ function capClientConnections(app: ConcordApp, maxConnections: number): void {
 }
 
 /**
+ * Probes whose 503 is their answer (not ready yet, shutting down), not a failure: the local
+ * cluster and orchestrators poll /ready while a cluster forms, and warning on each poll buries
+ * the real failures. They get the debug line like any other request.
+ */
+const PROBE_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready']);
+
+/**
  * x-concord-node on every answer, x-concord-leader when a leader is known, request metrics, and
  * 503 unavailable (contract shape, retry-after) for requests that arrive while shutting down.
  */
@@ -218,7 +226,7 @@ function installCommonHeaders(app: ConcordApp, context: ServerContext, lifecycle
     const route = request.routeOptions.url ?? 'unmatched';
     const elapsedMs = reply.elapsedTime;
     context.metrics.observeHttpRequest(request.method, route, reply.statusCode, elapsedMs / 1000);
-    if (reply.statusCode >= 500) {
+    if (reply.statusCode >= 500 && !(reply.statusCode === 503 && PROBE_ROUTES.has(route))) {
       request.log.warn({ method: request.method, url: request.url, status: reply.statusCode, ms: elapsedMs }, 'request failed');
     } else if (context.deps.logger.isLevelEnabled('debug')) {
       request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: elapsedMs }, 'request');
