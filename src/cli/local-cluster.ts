@@ -16,10 +16,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Agent, request, type Dispatcher } from 'undici';
 import { prepareLocalClusterTls, type LocalClusterTls } from './local-cluster-tls.ts';
+import { sameRuntimeCommand } from './runtime.ts';
 
 const NODE_COUNT = 3;
 const HOST = '127.0.0.1';
@@ -45,8 +45,6 @@ const RESET = '\x1b[0m';
 const LEVEL_NAMES: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 /** Fields every line carries or the prefix already shows. */
 const HIDDEN_FIELDS = new Set(['level', 'time', 'msg', 'pid', 'hostname', 'nodeId', 'clusterId']);
-
-const binPath = fileURLToPath(new URL('../../bin/concord.js', import.meta.url));
 
 /** One pino JSON line as `HH:MM:SS.mmm LEVEL message key=value ...`; other text unchanged. */
 export function formatLogLine(text: string): string {
@@ -191,9 +189,11 @@ export async function runLocalCluster(argv: readonly string[]): Promise<number> 
   let stopping = false;
   let firstSignalAtMs = 0;
 
+  // The nodes run the code this launcher runs: the compiled build, or src/ through tsx.
+  const command = sameRuntimeCommand();
   const exited = nodes.map((node) => {
     const child = spawn(process.execPath, [
-      binPath, 'serve',
+      ...command.args, 'serve',
       '--id', node.name,
       '--data-dir', node.dataDir,
       '--listen-client', new URL(node.clientUrl).host,
@@ -203,7 +203,7 @@ export async function runLocalCluster(argv: readonly string[]): Promise<number> 
       ...(tls === null ? [] : tls.serveArgs(node.name)),
     // detached: Ctrl-C reaches only this launcher, which stops each node once. The IPC channel
     // carries nothing; it closes if the launcher dies, and then the nodes stop too.
-    ], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
+    ], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true, env: { ...process.env, ...command.env } });
     node.child = child;
     relay(node, child.stdout, colour);
     relay(node, child.stderr, colour);

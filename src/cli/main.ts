@@ -8,6 +8,7 @@ import { ConcordError } from '../common/errors.ts';
 import { parseServeOptions } from './serve-options.ts';
 import { clientCommandsHelp, isClientCommand, runClientCommand } from './client-commands.ts';
 import { hoistGlobalFlags, runCommand } from './common.ts';
+import { RUNTIME } from './runtime.ts';
 
 const USAGE = `usage: concord <command> [flags]     (\`concord <command> --help\` for each)
 
@@ -116,7 +117,8 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     case 'version':
     case '--version':
-      process.stdout.write(`concord ${version()}\n`);
+      // Which code runs (bin/concord.js's choice) is part of the answer: see src/cli/runtime.ts.
+      process.stdout.write(`concord ${version()} (${RUNTIME === 'compiled' ? 'compiled build' : 'from source through tsx'})\n`);
       return 0;
     case undefined:
     case 'help':

@@ -33,6 +33,7 @@ import { LevelStorage } from '../storage/level-storage.ts';
 import type { ServeOptions } from './serve-options.ts';
 import { TimedStorage } from './timed-storage.ts';
 import { warnAboutExposure } from './exposure-warning.ts';
+import { RUNTIME } from './runtime.ts';
 import type { ServerDeps } from '../server/index.ts';
 
 /** 100 ms ticks, elections after 10–20 ticks: etcd's 1 s election timeout, 100 ms heartbeat. */
@@ -375,7 +376,9 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
       { listenClient: formatHostPort(options.listenClient), listenPeer: formatHostPort(transport.address()),
         advertiseClient: options.advertiseClient, dataDir: options.dataDir, members: bootstrap.voters,
         clientTls: options.clientTls === null ? 'off' : options.clientTls.ca === undefined ? 'https' : 'https, client certificates required',
-        peerTls: options.peerTls === null ? 'off' : 'mutual TLS' },
+        peerTls: options.peerTls === null ? 'off' : 'mutual TLS',
+        // compiled (dist/concord) or source (src/ through tsx): bin/concord.js's choice.
+        runtime: RUNTIME },
       'concord node started',
     );
     warnAboutExposure({ ...options, authEnabled: options.auth.enabled }, logger);
