@@ -4,6 +4,7 @@
 export declare const STAMP_FORMAT: number;
 export declare const BUILD_DIR: string;
 export declare const STAMP_FILE: string;
+export declare const RACY_WINDOW_MS: number;
 
 export interface BuildStamp {
   readonly format: number;

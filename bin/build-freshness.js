@@ -28,7 +28,7 @@ export const STAMP_FILE = 'build-stamp.json';
 /** Inputs besides src/: the build depends on them too. */
 const EXTRA_INPUTS = ['tsconfig.json', 'scripts/build.js'];
 /** Files changed this close to the snapshot (either side) are judged by content, not mtime. */
-const RACY_WINDOW_MS = 2_000;
+export const RACY_WINDOW_MS = 2_000;
 
 /** The build's input files, as sorted POSIX paths relative to root. */
 export function listInputs(root) {

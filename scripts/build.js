@@ -23,10 +23,10 @@
 // The build is written to a temporary directory and moved into place whole, stamp included, so a
 // process starting meanwhile sees either the old build or the new one, never half of one.
 import { randomBytes } from 'node:crypto';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUILD_DIR, STAMP_FILE, buildState, readStamp, snapshotInputs } from '../bin/build-freshness.js';
+import { BUILD_DIR, RACY_WINDOW_MS, STAMP_FILE, buildState, listInputs, readStamp, snapshotInputs } from '../bin/build-freshness.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outDir = path.join(root, BUILD_DIR);
@@ -100,7 +100,14 @@ async function compile() {
 const mode = process.argv.includes('--check') ? 'check' : process.argv.includes('--if-stale') ? 'if-stale' : 'build';
 const state = mode === 'build' ? 'absent' : buildState(root);
 if (state === 'fresh-by-content') {
-  // Same contents with other mtimes (a checkout, a copy): record the new mtimes.
+  // Same contents with other mtimes (a checkout, a copy): record the new mtimes. Files changed
+  // just now would still be judged by content; --check (an image build, where every file was
+  // just copied) waits until they are old enough, npm start does not wait for the sake of ~10 ms.
+  if (mode === 'check') {
+    const newestMs = Math.max(...listInputs(root).map((file) => statSync(path.join(root, file)).mtimeMs));
+    const waitMs = newestMs + RACY_WINDOW_MS + 10 - Date.now();
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+  }
   const inputs = snapshotInputs(root);
   if (inputs.sha256 === readStamp(root)?.sha256) writeStamp(outDir, inputs);
 }
