@@ -15,6 +15,8 @@
  * everything else under `all`.
  */
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { buildState } from '../bin/build-freshness.js';
 import { COMPONENT_BENCHMARKS, type BenchOutcome } from './components.ts';
 import { runFailoverBench } from './failover.ts';
 import { DEFAULT_FLOOR_OPTIONS, measureFloors, type FloorOptions, type Floors } from './floor.ts';
@@ -152,6 +154,19 @@ async function runSuite(args: Arguments, selected: ReadonlySet<string>, progress
   }
 }
 
+/**
+ * What the suite's own nodes run: bin/concord.js picks the compiled build while it is fresh, else
+ * src/ through tsx, and the two differ in CPU per request (docs/performance.md, "Running it").
+ * Judged once here, at the start; an edit to src/ during the run sends nodes started later
+ * (failover's restarts) to tsx.
+ */
+function nodesRun(endpoints: readonly string[] | null): string {
+  if (endpoints !== null) return 'n/a (--endpoints)';
+  if (process.env['CONCORD_RUNTIME'] === 'source') return 'src/ through tsx (CONCORD_RUNTIME=source)';
+  const state = buildState(fileURLToPath(new URL('../', import.meta.url)));
+  return state === 'fresh' || state === 'fresh-by-content' ? 'compiled (dist/concord)' : `src/ through tsx (build ${state}: npm run build)`;
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const names = args.names.length === 0 ? DEFAULT_SELECTION : args.names.includes(ALL) ? KNOWN : args.names;
@@ -159,7 +174,8 @@ async function main(): Promise<void> {
   const progress = (line: string): void => void process.stderr.write(`${line}\n`);
   const loadAtStart = os.loadavg();
   const startedAt = performance.now();
-  progress(`bench: ${[...selected].filter((name) => name !== ALL).join(', ')}${args.quick ? ' (--quick: a smoke test, not figures)' : ''}; load average ${loadAtStart.map((load) => load.toFixed(2)).join(' ')} on ${os.cpus().length} cores`);
+  const code = nodesRun(args.endpoints);
+  progress(`bench: ${[...selected].filter((name) => name !== ALL).join(', ')}${args.quick ? ' (--quick: a smoke test, not figures)' : ''}; load average ${loadAtStart.map((load) => load.toFixed(2)).join(' ')} on ${os.cpus().length} cores; nodes run ${code}`);
   const { reports } = await runSuite(args, selected, progress);
   for (const bench of COMPONENT_BENCHMARKS.filter((component) => selected.has(component.name))) {
     reports.push({ name: bench.name, ...(await bench.run(progress)) });
@@ -169,6 +185,7 @@ async function main(): Promise<void> {
   const machineRows: Row[] = [
     { benchmark: 'machine load average (1/5/15 min) at start', figure: load(loadAtStart), unit: `on ${os.cpus().length} cores`, target: '' },
     { benchmark: 'machine load average (1/5/15 min) at end', figure: load(loadAtEnd), unit: `after ${((performance.now() - startedAt) / 1000).toFixed(0)} s`, target: '' },
+    { benchmark: 'code the nodes run (at the start)', figure: code, unit: '', target: '' },
   ];
   if (args.json) {
     const environment = {
@@ -181,6 +198,7 @@ async function main(): Promise<void> {
       loadAverageAtEnd: loadAtEnd,
       quick: args.quick,
       endpoints: args.endpoints ?? 'local three-node cluster started by the suite',
+      nodesRun: code,
     };
     process.stdout.write(`${JSON.stringify({ environment, benchmarks: reports }, null, 2)}\n`);
   } else {
