@@ -34,12 +34,14 @@ function handleAppend(node: RaftNode, request: AppendRequest): void {
   const reply = { type: 'append-response' as const, from: node.id, to: request.from, term: node.term };
   if (request.prevLogIndex < node.log.commitIndex) {
     // Everything up to our commit index already matches: tell the leader where to continue.
+    if (request.commitOnly) return;
     node.send({ ...reply, success: true, matchIndex: node.log.commitIndex, rejectedIndex: 0, conflictTerm: 0, conflictIndex: 0 });
     return;
   }
   const lastNew = node.log.tryAppend(request.prevLogIndex, request.prevLogTerm, request.entries);
   if (lastNew !== null) {
     node.log.commitTo(Math.min(request.commit, lastNew));
+    if (request.commitOnly) return;
     node.send({ ...reply, success: true, matchIndex: lastNew, rejectedIndex: 0, conflictTerm: 0, conflictIndex: 0 });
     return;
   }

@@ -51,6 +51,7 @@ export function sendAppend(node: RaftNode, to: NodeId, allowEmpty: boolean): boo
     prevLogTerm,
     entries,
     commit: log.commitIndex,
+    commitOnly: entries.length === 0 && progress.state === 'replicate',
   });
   progress.sentAppend(prevLogIndex + entries.length, entries.length);
   return true;

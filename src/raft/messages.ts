@@ -37,6 +37,13 @@ export interface AppendRequest extends Envelope {
   readonly prevLogTerm: Term;
   readonly entries: readonly Entry[];
   readonly commit: LogIndex;
+  /**
+   * Entry-less, to a follower the leader streams to (replicate state): it only carries a new
+   * commit index. The follower answers it only with a rejection; an acceptance would tell the
+   * leader nothing (its match index moves only with entries), and answering every commit would
+   * double the messages of each write.
+   */
+  readonly commitOnly: boolean;
 }
 
 export interface AppendResponse extends Envelope {

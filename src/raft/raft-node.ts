@@ -140,7 +140,10 @@ export class RaftNode {
   /** Leader only: appends wait until ready() so that proposals batch into one message. */
   /** @internal */ appendsPending = false;
 
+  /** The hard state of the last Ready: a change from it makes a new Ready. */
   private lastHardState: HardState;
+  /** The hard state the last Ready that wrote one handed to storage. */
+  private lastWrittenHardState: HardState;
   private lastSoftState: SoftState;
   private readyInFlight = false;
 
@@ -163,6 +166,7 @@ export class RaftNode {
     this.log = RaftLog.fromStorage(persisted.snapshot?.meta ?? null, persisted.entries, persisted.hardState.commit, bootstrap);
     this.readRounds = new ReadIndexTracker(config.maxPendingReads);
     this.lastHardState = this.hardState();
+    this.lastWrittenHardState = this.lastHardState;
     this.lastSoftState = this.softState();
     this.resetRandomizedElectionTimeout();
     this.checkInvariants();
@@ -310,9 +314,8 @@ export class RaftNode {
       broadcastAppend(this, false);
     }
     const hardState = this.hardState();
-    const hardStateChanged = !hardStateEqual(hardState, this.lastHardState);
     const mustSync =
-      hardState.term !== this.lastHardState.term || hardState.vote !== this.lastHardState.vote;
+      hardState.term !== this.lastWrittenHardState.term || hardState.vote !== this.lastWrittenHardState.vote;
     const entries = this.log.unstableEntries();
     this.log.markHandedToStorage();
     const receivedSnapshot = this.receivedSnapshot;
@@ -322,8 +325,14 @@ export class RaftNode {
     if (last !== undefined) this.log.applyingIndex = last.index;
     const readStates = this.takeReleasableReads();
     const softState = this.softState();
+    // A new commit index alone is not written: it is volatile in Raft (a restarted node learns
+    // it again from the leader, and load() takes at least the snapshot's index), and a write of
+    // its own would hold up the next Ready — the next batch of proposals — for nothing. It rides
+    // along with the next write that happens anyway.
+    const writesAnyway = entries.length > 0 || receivedSnapshot !== null || this.snapshotToSave !== null;
+    const writeHardState = mustSync || (writesAnyway && !hardStateEqual(hardState, this.lastWrittenHardState));
     const ready: Ready = {
-      hardState: hardStateChanged ? hardState : null,
+      hardState: writeHardState ? hardState : null,
       entries,
       snapshot: receivedSnapshot,
       compaction: this.snapshotToSave,
@@ -337,6 +346,7 @@ export class RaftNode {
       appliedThrough: this.log.applyingIndex,
     };
     this.lastHardState = hardState;
+    if (writeHardState) this.lastWrittenHardState = hardState;
     this.lastSoftState = softState;
     this.messages = [];
     this.droppedReads = [];

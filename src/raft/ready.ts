@@ -15,7 +15,10 @@ import type { Message } from './messages.ts';
 import type { Entry, HardState, LogIndex, ReadState, Snapshot, SoftState } from './types.ts';
 
 export interface Ready {
-  /** Present when term, vote or commit changed. */
+  /**
+   * Present when term or vote changed, or when something else is written and the commit index
+   * moved since a hard state was last written. A commit index alone is never written.
+   */
   readonly hardState: HardState | null;
   /** Entries to append durably; storage first drops any stored entry at or after the first. */
   readonly entries: readonly Entry[];

@@ -208,7 +208,7 @@ function build(type: MessageType, fields: Fields, path: string): Message {
       return { ...envelope, type, prevLogIndex: count(fields, 'prevLogIndex', path),
         prevLogTerm: count(fields, 'prevLogTerm', path),
         entries: parseEntries(fields['entries'], `${path}.entries`),
-        commit: count(fields, 'commit', path) };
+        commit: count(fields, 'commit', path), commitOnly: flag(fields, 'commitOnly', path) };
     case 'append-response':
       return { ...envelope, type, success: flag(fields, 'success', path),
         matchIndex: count(fields, 'matchIndex', path),

@@ -4,8 +4,8 @@
  * it; it receives on the connections its peers dial in (as etcd's rafthttp keeps one stream per
  * direction). That keeps reconnection one-sided and free of simultaneous-dial races.
  *
- * Best effort, as Transport promises: send() never blocks or throws. Messages are batched per
- * event-loop turn, queued per peer up to `maxQueuedMessagesPerPeer` (oldest dropped beyond it,
+ * Best effort, as Transport promises: send() never blocks or throws. Each send() is one write
+ * per peer (the caller batches), queued per peer up to `maxQueuedMessagesPerPeer` (oldest dropped beyond it,
  * and counted), and lost if a connection dies with them in flight; Raft retransmits.
  *
  * Limits: frames up to `maxFrameBytes` (default 64 MiB) both ways; a handshake must complete

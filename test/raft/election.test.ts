@@ -189,7 +189,7 @@ describe('terms (§5.1)', () => {
     net.elect('b');
     const a = net.node('a');
     const mark = net.sent.length;
-    a.step({ type: 'append', from: 'c', to: 'a', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [], commit: 0 });
+    a.step({ type: 'append', from: 'c', to: 'a', term: 1, prevLogIndex: 0, prevLogTerm: 0, entries: [], commit: 0, commitOnly: false });
     net.stabilize();
     expect(a.leader).toBe('b');
     const answer = net.sentSince(mark, (m) => m.from === 'a' && m.to === 'c');

@@ -18,7 +18,7 @@ export const SAMPLE_MESSAGES: Readonly<Record<MessageType, Message>> = {
   'vote-response': { ...envelope, type: 'vote-response', granted: true },
   'pre-vote-response': { ...envelope, type: 'pre-vote-response', granted: false },
   append: {
-    ...envelope, type: 'append', prevLogIndex: 9, prevLogTerm: 6, commit: 8,
+    ...envelope, type: 'append', prevLogIndex: 9, prevLogTerm: 6, commit: 8, commitOnly: false,
     entries: [
       { term: 7, index: 10, type: 'noop', data: bytes() },
       { term: 7, index: 11, type: 'normal', data: bytes(1, 2, 3) },
@@ -92,7 +92,7 @@ export function messageArb(route?: { from: string; to: string }): fc.Arbitrary<M
     }),
     fc.record({
       ...head, type: fc.constant('append' as const), prevLogIndex: countArb, prevLogTerm: countArb,
-      entries: fc.array(entryArb, { maxLength: 4 }), commit: countArb,
+      entries: fc.array(entryArb, { maxLength: 4 }), commit: countArb, commitOnly: fc.boolean(),
     }),
     fc.record({
       ...head, type: fc.constant('append-response' as const), success: fc.boolean(),
