@@ -12,7 +12,7 @@
  */
 import { SeededRandom } from '../src/common/random.ts';
 import { DEFAULT_RAFT_CONFIG } from '../src/raft/config.ts';
-import type { Message } from '../src/raft/messages.ts';
+import type { RaftMessage as Message } from '../src/raft/messages.ts';
 import { RaftNode } from '../src/raft/raft-node.ts';
 import { EMPTY_HARD_STATE } from '../src/raft/types.ts';
 

@@ -28,6 +28,11 @@ export type KvNodeOptions = Omit<NodeHostOptions<KvApplyOutcome>, 'stateMachine'
 
 export interface SubmitOptions {
   readonly idempotencyKey?: string;
+  /**
+   * On a follower, send the proposal to the leader over the peer connection and wait for it to
+   * apply here (NodeHost.proposeAnywhere), instead of refusing it with not_leader.
+   */
+  readonly forward?: boolean;
 }
 
 export type KeepAliveOutcome =
@@ -110,7 +115,9 @@ export class KvNode {
       body,
       ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
     };
-    this.host.propose(encodeCommand(command, this.kv.config), done);
+    const data = encodeCommand(command, this.kv.config);
+    if (options.forward === true) this.host.proposeAnywhere(data, done);
+    else this.host.propose(data, done);
   }
 
   /** A linearizable read barrier; after `done({ ok: true })`, query `kv` directly. */

@@ -15,11 +15,12 @@ import type { Clock, TimerHandle } from '../common/clock.ts';
 import type { Random } from '../common/random.ts';
 import type { RaftConfig } from '../raft/config.ts';
 import { decodeConfigEntry, type ConfChange, type ConfChangeRefusal } from '../raft/membership.ts';
-import type { Message } from '../raft/messages.ts';
+import { isHostMessage, type ForwardProposalsRequest, type ForwardProposalsResponse, type Message } from '../raft/messages.ts';
 import { RaftNode, type RaftEvent, type RaftFactory } from '../raft/raft-node.ts';
 import type { Ready } from '../raft/ready.ts';
 import type { ClusterConfig, Entry, LogIndex, NodeId, PersistedState, Role, SoftState, Term } from '../raft/types.ts';
 import type { PersistBatch, Storage } from '../storage/storage.ts';
+import { ForwardedProposals } from './forwarded-proposals.ts';
 import type { StateMachine } from './state-machine.ts';
 import type { Transport } from './transport.ts';
 
@@ -98,6 +99,8 @@ interface PendingProposal<Result> {
 
 type ReadCallback = (outcome: ReadOutcome) => void;
 
+type SettleProposal<Result> = PendingProposal<Result>['settle'];
+
 export class NodeHost<Result> {
   readonly raft: RaftNode;
   private readonly options: NodeHostOptions<Result>;
@@ -105,7 +108,17 @@ export class NodeHost<Result> {
   private tickTimer: TimerHandle | null = null;
   private persisting = false;
   private pumpScheduled = false;
-  private readonly pendingProposals = new Map<LogIndex, PendingProposal<Result>>();
+  /**
+   * Proposals waiting for their index to apply. Usually one per index; more when a forwarded
+   * proposal was placed at an index where one of ours from an older term still waits (either
+   * entry may yet commit there).
+   */
+  private readonly pendingProposals = new Map<LogIndex, PendingProposal<Result>[]>();
+  private pendingProposalCount = 0;
+  /** Proposals sent to the leader from here, until it says where it put them. */
+  private readonly forwarded = new ForwardedProposals<SettleProposal<Result>>();
+  /** The last index this host applied (the Raft node learns it only at advance()). */
+  private lastAppliedIndex: LogIndex;
   /** Reads not yet given a ReadIndex round; the next pump starts one round for all of them. */
   private readsWaitingForRound: ReadCallback[] = [];
   private readonly readRounds = new Map<string, ReadCallback[]>();
@@ -126,6 +139,7 @@ export class NodeHost<Result> {
     this.membership = this.raft.members;
     this.membershipCommitted = this.raft.membershipCommitted;
     this.membershipLeader = this.raft.leader;
+    this.lastAppliedIndex = this.raft.appliedIndex;
   }
 
   get id(): NodeId {
@@ -154,10 +168,11 @@ export class NodeHost<Result> {
     if (this.tickTimer !== null) this.options.clock.clearTimer(this.tickTimer);
     this.tickTimer = null;
     const leaderHint = this.raft.leader;
-    for (const pending of this.pendingProposals.values()) {
-      pending.settle({ ok: false, code: 'unavailable', leaderHint, mayHaveApplied: true });
-    }
+    const unknown = { ok: false, code: 'unavailable', leaderHint, mayHaveApplied: true } as const;
+    for (const waiting of this.pendingProposals.values()) for (const pending of waiting) pending.settle(unknown);
     this.pendingProposals.clear();
+    this.pendingProposalCount = 0;
+    for (const settle of this.forwarded.drain()) settle(unknown);
     this.failReads([...this.readsWaitingForRound, ...[...this.readRounds.values()].flat()], 'unavailable');
     this.readsWaitingForRound = [];
     this.readRounds.clear();
@@ -167,6 +182,11 @@ export class NodeHost<Result> {
   /** A message from a peer. */
   receive(message: Message): void {
     if (!this.running) return;
+    if (isHostMessage(message)) {
+      if (message.type === 'forward-proposals') this.appendForwarded(message);
+      else this.placeForwarded(message);
+      return;
+    }
     this.raft.step(message);
     this.schedulePump();
   }
@@ -175,7 +195,7 @@ export class NodeHost<Result> {
   propose(data: Uint8Array, done: (outcome: ProposalOutcome<Result>) => void): void {
     const leaderHint = this.raft.leader;
     if (!this.running) return done({ ok: false, code: 'unavailable', leaderHint, mayHaveApplied: false });
-    if (this.pendingProposals.size >= this.options.maxPendingProposals) {
+    if (this.pendingProposalCount + this.forwarded.size >= this.options.maxPendingProposals) {
       return done({ ok: false, code: 'overloaded', leaderHint, mayHaveApplied: false });
     }
     const result = this.raft.propose(data);
@@ -183,12 +203,40 @@ export class NodeHost<Result> {
       const code = result.reason === 'overloaded' ? 'overloaded' : 'not_leader';
       return done({ ok: false, code, leaderHint: result.leaderHint, mayHaveApplied: false });
     }
-    this.pendingProposals.set(result.index, {
-      term: result.term,
-      // A command entry always has a result; null means a no-op or config entry took the index.
-      settle: (outcome) => done(outcome.ok && outcome.result === null ? this.superseded() : (outcome as ProposalOutcome<Result>)),
-    });
+    this.addPending(result.index, { term: result.term, settle: this.commandSettler(done) });
     this.schedulePump();
+  }
+
+  /**
+   * Proposes `data` here if this node leads, else sends it to the leader it knows (with the
+   * other proposals of this turn) and waits for the entry to apply here. When the leader cannot
+   * be asked, or does not answer in time, `done` gets 'unavailable' with mayHaveApplied: the
+   * caller retries with the same idempotency key. Not for proposals only a leader may make
+   * (lease expiries): those use propose().
+   */
+  proposeAnywhere(data: Uint8Array, done: (outcome: ProposalOutcome<Result>) => void): void {
+    const leader = this.raft.leader;
+    if (!this.running || leader === '' || leader === this.id || this.raft.currentRole === 'leader') {
+      this.propose(data, done);
+      return;
+    }
+    if (this.pendingProposalCount + this.forwarded.size >= this.options.maxPendingProposals) {
+      return done({ ok: false, code: 'overloaded', leaderHint: leader, mayHaveApplied: false });
+    }
+    this.forwarded.add(data, this.commandSettler(done));
+    this.schedulePump();
+  }
+
+  /** A command entry always has a result; null means a no-op or config entry took the index. */
+  private commandSettler(done: (outcome: ProposalOutcome<Result>) => void): SettleProposal<Result> {
+    return (outcome) => done(outcome.ok && outcome.result === null ? this.superseded() : (outcome as ProposalOutcome<Result>));
+  }
+
+  private addPending(index: LogIndex, pending: PendingProposal<Result>): void {
+    const waiting = this.pendingProposals.get(index);
+    if (waiting === undefined) this.pendingProposals.set(index, [pending]);
+    else waiting.push(pending);
+    this.pendingProposalCount++;
   }
 
   /**
@@ -200,7 +248,7 @@ export class NodeHost<Result> {
     if (!this.running) return done({ ok: false, code: 'unavailable', leaderHint, mayHaveApplied: false });
     const result = this.raft.proposeConfChange(change);
     if (!result.ok) return done({ ok: false, code: result.reason, leaderHint: result.leaderHint, mayHaveApplied: false });
-    this.pendingProposals.set(result.index, {
+    this.addPending(result.index, {
       term: result.term,
       settle: (outcome) => {
         if (!outcome.ok) return done(outcome);
@@ -238,6 +286,7 @@ export class NodeHost<Result> {
     this.tickTimer = this.options.clock.setTimer(this.options.tickMs, () => {
       if (!this.running) return;
       this.raft.tick();
+      this.giveUpOnUnansweredForwards();
       this.scheduleTick();
       this.schedulePump();
     });
@@ -255,6 +304,7 @@ export class NodeHost<Result> {
   private pump(): void {
     if (!this.running) return;
     this.startReadRound();
+    this.sendForwarded();
     if (this.persisting || !this.raft.hasReady()) return;
     const ready = this.raft.ready();
     this.noteSoftState(ready.softState);
@@ -311,25 +361,33 @@ export class NodeHost<Result> {
   private restoreSnapshot(index: LogIndex, data: Uint8Array): void {
     this.options.stateMachine.restore(data);
     // Proposals the snapshot covers may have applied, but their results are gone.
-    for (const [proposalIndex, pending] of this.pendingProposals) {
+    for (const [proposalIndex, waiting] of this.pendingProposals) {
       if (proposalIndex > index) continue;
       this.pendingProposals.delete(proposalIndex);
-      pending.settle({ ok: false, code: 'unavailable', leaderHint: this.raft.leader, mayHaveApplied: true });
+      this.pendingProposalCount -= waiting.length;
+      for (const pending of waiting) {
+        pending.settle({ ok: false, code: 'unavailable', leaderHint: this.raft.leader, mayHaveApplied: true });
+      }
     }
+    this.lastAppliedIndex = Math.max(this.lastAppliedIndex, index);
     this.options.hooks?.restored?.(index);
   }
 
   private applyEntry(entry: Entry): void {
     const result = entry.type === 'normal' ? this.options.stateMachine.apply(entry.index, entry.data) : null;
+    this.lastAppliedIndex = entry.index;
     this.options.hooks?.applied?.(entry, result);
-    const pending = this.pendingProposals.get(entry.index);
-    if (pending === undefined) return;
+    const waiting = this.pendingProposals.get(entry.index);
+    if (waiting === undefined) return;
     this.pendingProposals.delete(entry.index);
-    if (pending.term === entry.term) {
-      pending.settle({ ok: true, index: entry.index, result });
-    } else {
-      // Another leader's entry took this index: ours was never committed and never will be.
-      pending.settle(this.superseded());
+    this.pendingProposalCount -= waiting.length;
+    for (const pending of waiting) {
+      if (pending.term === entry.term) {
+        pending.settle({ ok: true, index: entry.index, result });
+      } else {
+        // Another leader's entry took this index: ours was never committed and never will be.
+        pending.settle(this.superseded());
+      }
     }
   }
 
@@ -356,8 +414,64 @@ export class NodeHost<Result> {
 
   private noteSoftState(softState: SoftState): void {
     if (softState.leader === this.softState.leader && softState.role === this.softState.role) return;
+    // The leader we forwarded to is gone: it may have appended what it never answered for.
+    if (softState.leader !== this.softState.leader) this.failForwarded(this.forwarded.drain());
     this.softState = softState;
     this.options.hooks?.softStateChanged?.(softState, this.raft.currentTerm);
+  }
+
+  // ---- Proposals forwarded to the leader (forwarded-proposals.ts) --------------------------
+
+  /** Sends this turn's forwarded proposals to the leader in one message. */
+  private sendForwarded(): void {
+    const proposals = this.forwarded.takeQueued();
+    if (proposals.length === 0) return;
+    const leader = this.raft.leader;
+    // Leadership moved meanwhile: noteSoftState fails what was waiting when it sees the change.
+    if (leader === '' || leader === this.id) return;
+    this.options.transport.send([{ type: 'forward-proposals', from: this.id, to: leader, term: this.raft.currentTerm, proposals }]);
+  }
+
+  /** Leader side: append each forwarded proposal as our own and say where it went (0: not). */
+  private appendForwarded(request: ForwardProposalsRequest): void {
+    const ids: number[] = [];
+    const indexes: LogIndex[] = [];
+    let term = this.raft.currentTerm;
+    for (const proposal of request.proposals) {
+      const result = this.raft.propose(proposal.data);
+      ids.push(proposal.id);
+      indexes.push(result.ok ? result.index : 0);
+      if (result.ok) term = result.term;
+    }
+    this.options.transport.send([{ type: 'forward-proposals-response', from: this.id, to: request.from, term, ids, indexes }]);
+    this.schedulePump();
+  }
+
+  /** Follower side: wait for each placed proposal's index to apply; refused ones fail now. */
+  private placeForwarded(response: ForwardProposalsResponse): void {
+    response.ids.forEach((id, position) => {
+      const settle = this.forwarded.answered(id);
+      const index = response.indexes[position] ?? 0;
+      if (settle === undefined) return;
+      if (index === 0) {
+        // The node we took for the leader is not (or cannot take more): no hint, look again.
+        settle({ ok: false, code: 'not_leader', leaderHint: '', mayHaveApplied: false });
+      } else if (index <= this.lastAppliedIndex) {
+        // The answer came after the entry applied here (a slow or reordered answer): whatever
+        // applied at that index, its result is gone. Unknown; the retry's key dedups.
+        settle({ ok: false, code: 'unavailable', leaderHint: this.raft.leader, mayHaveApplied: true });
+      } else {
+        this.addPending(index, { term: response.term, settle });
+      }
+    });
+  }
+
+  private giveUpOnUnansweredForwards(): void {
+    this.failForwarded(this.forwarded.tick(this.options.raftConfig.electionTicks));
+  }
+
+  private failForwarded(settles: readonly SettleProposal<Result>[]): void {
+    for (const settle of settles) settle({ ok: false, code: 'unavailable', leaderHint: this.raft.leader, mayHaveApplied: true });
   }
 
   // ---- Reads ------------------------------------------------------------------------------

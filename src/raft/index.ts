@@ -4,5 +4,5 @@ export type { ProposeResult, RaftEvent, ReadIndexResult, TransferResult } from '
 export { DEFAULT_RAFT_CONFIG, validateRaftConfig } from './config.ts';
 export type { RaftConfig } from './config.ts';
 export type { Ready } from './ready.ts';
-export type { Message, MessageType } from './messages.ts';
+export type { Message, MessageType, RaftMessage, HostMessage } from './messages.ts';
 export * from './types.ts';

@@ -109,7 +109,40 @@ export interface ReadIndexResponse extends Envelope {
   readonly index: LogIndex;
 }
 
-export type Message =
+/** A client's command, proposed on a follower and sent to the leader to append. */
+export interface ForwardedProposal {
+  /** The sender's number for it (unique per sender while it waits), to match the answer. */
+  readonly id: number;
+  readonly data: Uint8Array;
+}
+
+/**
+ * Proposals a follower forwards to the leader it knows (as etcd's MsgProp): the leader appends
+ * each like its own and answers where it put them. Not a Raft message: the node host (src/node)
+ * handles both directions and the Raft core never sees them, so `term` is only the sender's
+ * term, for the record.
+ */
+export interface ForwardProposalsRequest extends Envelope {
+  readonly type: 'forward-proposals';
+  readonly proposals: readonly ForwardedProposal[];
+}
+
+/**
+ * Where the leader put each forwarded proposal: `indexes[i]` answers `ids[i]`, with 0 for one it
+ * did not append (it does not lead, or is overloaded or transferring leadership). An appended
+ * proposal's entry has this message's `term`; the follower learns its outcome by applying that
+ * index itself, as it applies every entry.
+ */
+export interface ForwardProposalsResponse extends Envelope {
+  readonly type: 'forward-proposals-response';
+  readonly ids: readonly number[];
+  readonly indexes: readonly LogIndex[];
+}
+
+/** Messages between node hosts that are not part of the Raft protocol. */
+export type HostMessage = ForwardProposalsRequest | ForwardProposalsResponse;
+
+export type RaftMessage =
   | PreVoteRequest
   | VoteRequest
   | VoteResponse
@@ -123,4 +156,11 @@ export type Message =
   | ReadIndexRequest
   | ReadIndexResponse;
 
+/** Everything a Transport carries. */
+export type Message = RaftMessage | HostMessage;
+
 export type MessageType = Message['type'];
+
+export function isHostMessage(message: Message): message is HostMessage {
+  return message.type === 'forward-proposals' || message.type === 'forward-proposals-response';
+}

@@ -31,7 +31,7 @@ import {
   type ConfChangeRefusal,
 } from './membership.ts';
 import type {
-  Message,
+  RaftMessage,
   VoteRequest,
   PreVoteRequest,
   VoteResponse,
@@ -131,7 +131,7 @@ export class RaftNode {
   /** @internal */ readonly readsForwarded = new Set<string>();
   /** @internal */ droppedReads: string[] = [];
 
-  /** @internal */ messages: Message[] = [];
+  /** @internal */ messages: RaftMessage[] = [];
   /** The latest snapshot (our own compaction or one installed), sent to lagging followers. */
   /** @internal */ snapshot: Snapshot | null;
   private snapshotToSave: Snapshot | null = null;
@@ -182,7 +182,7 @@ export class RaftNode {
   }
 
   /** Feeds one message from a peer. */
-  step(message: Message): void {
+  step(message: RaftMessage): void {
     assert(message.to === this.id, () => `message for ${message.to} stepped into ${this.id}`);
     if (this.handleTerm(message)) this.stepByRole(message);
     this.checkInvariants();
@@ -500,7 +500,7 @@ export class RaftNode {
   // ---- Internals shared with leader.ts ----------------------------------------------------
 
   /** @internal */
-  send(message: Message): void {
+  send(message: RaftMessage): void {
     this.messages.push(message);
   }
 
@@ -528,7 +528,7 @@ export class RaftNode {
   // ---- Term handling ----------------------------------------------------------------------
 
   /** Applies the rules every message obeys before its type matters; false = drop it. */
-  private handleTerm(message: Message): boolean {
+  private handleTerm(message: RaftMessage): boolean {
     if (message.term > this.term) return this.handleHigherTerm(message);
     if (message.term < this.term) {
       this.handleLowerTerm(message);
@@ -537,7 +537,7 @@ export class RaftNode {
     return true;
   }
 
-  private handleHigherTerm(message: Message): boolean {
+  private handleHigherTerm(message: RaftMessage): boolean {
     if (message.type === 'pre-vote' || message.type === 'vote') {
       const forced = message.type === 'vote' && message.transfer;
       // CheckQuorum's lease: while we hear from a leader, refuse to help unseat it. This keeps
@@ -553,7 +553,7 @@ export class RaftNode {
     return true;
   }
 
-  private handleLowerTerm(message: Message): void {
+  private handleLowerTerm(message: RaftMessage): void {
     if (message.type === 'append' || message.type === 'heartbeat') {
       // A deposed leader still thinks it leads: our higher term in the answer makes it step down.
       this.send({
@@ -572,7 +572,7 @@ export class RaftNode {
     }
   }
 
-  private stepByRole(message: Message): void {
+  private stepByRole(message: RaftMessage): void {
     switch (message.type) {
       case 'pre-vote':
       case 'vote':

@@ -11,7 +11,7 @@
  * the state machine is volatile (a crash rebuilds it from the durable snapshot and log). NodeHost
  * runs them before the write, so answers do not wait for the fsync of a batch they are not in.
  */
-import type { Message } from './messages.ts';
+import type { RaftMessage } from './messages.ts';
 import type { Entry, HardState, LogIndex, ReadState, Snapshot, SoftState } from './types.ts';
 
 export interface Ready {
@@ -26,7 +26,7 @@ export interface Ready {
   readonly snapshot: Snapshot | null;
   /** Our own snapshot from compact(): persist it and delete the log entries it covers. */
   readonly compaction: Snapshot | null;
-  readonly messages: readonly Message[];
+  readonly messages: readonly RaftMessage[];
   /**
    * A leader's appends, heartbeats and snapshot chunks (Raft thesis §10.2.1: the leader writes
    * its log in parallel with replicating it). They carry entries the leader holds in memory, a
@@ -36,7 +36,7 @@ export interface Ready {
    * Sending them first takes the leader's fsync off the commit path: a write commits after
    * max(leader fsync, round trip + follower fsync) instead of their sum.
    */
-  readonly messagesBeforePersist: readonly Message[];
+  readonly messagesBeforePersist: readonly RaftMessage[];
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
   /** Contexts of local reads that cannot be served (leadership changed): fail them. */
@@ -49,6 +49,6 @@ export interface Ready {
 }
 
 /** The messages a node may send before its Ready's write is durable (see messagesBeforePersist). */
-export function mayLeaveBeforePersist(message: Message): boolean {
+export function mayLeaveBeforePersist(message: RaftMessage): boolean {
   return message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot';
 }

@@ -8,7 +8,7 @@
  * Limits enforced here: ids at most {@link MAX_NODE_ID_LENGTH} characters, read contexts at most
  * {@link MAX_READ_CONTEXT_LENGTH}; numbers must be non-negative safe integers.
  */
-import type { Message, MessageType } from '../raft/messages.ts';
+import type { ForwardedProposal, Message, MessageType } from '../raft/messages.ts';
 import { decodeConfigEntry } from '../raft/membership.ts';
 import type { ClusterConfig, Entry, EntryType, MemberEndpoints, NodeId, SnapshotMeta } from '../raft/types.ts';
 
@@ -50,6 +50,8 @@ const MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>([
   'timeout-now',
   'read-index',
   'read-index-response',
+  'forward-proposals',
+  'forward-proposals-response',
 ]);
 
 const ENTRY_TYPES: ReadonlySet<string> = new Set<EntryType>(['normal', 'noop', 'config']);
@@ -172,6 +174,26 @@ function parseEntry(value: unknown, path: string): Entry {
   };
 }
 
+/** At most this many proposals in one forward-proposals message (and answers in its response). */
+export const MAX_FORWARDED_PROPOSALS = 65_536;
+
+function boundedArray(value: unknown, path: string): unknown[] {
+  if (!Array.isArray(value)) throw new SchemaError(`${path}: expected an array`);
+  if (value.length > MAX_FORWARDED_PROPOSALS) throw new SchemaError(`${path}: more than ${MAX_FORWARDED_PROPOSALS} items`);
+  return value;
+}
+
+function parseForwardedProposals(value: unknown, path: string): ForwardedProposal[] {
+  return boundedArray(value, path).map((item, position) => {
+    const fields = record(item, `${path}[${position}]`);
+    return { id: count(fields, 'id', `${path}[${position}]`), data: bytes(fields, 'data', `${path}[${position}]`) };
+  });
+}
+
+function countList(value: unknown, path: string): number[] {
+  return boundedArray(value, path).map((item, position) => count({ item }, 'item', `${path}[${position}]`));
+}
+
 function parseEntries(value: unknown, path: string): Entry[] {
   if (!Array.isArray(value)) throw new SchemaError(`${path}: expected an array`);
   return value.map((entry, position) => parseEntry(entry, `${path}[${position}]`));
@@ -231,6 +253,14 @@ function build(type: MessageType, fields: Fields, path: string): Message {
       return { ...envelope, type };
     case 'read-index-response':
       return { ...envelope, type, readContext: context(), index: count(fields, 'index', path) };
+    case 'forward-proposals':
+      return { ...envelope, type, proposals: parseForwardedProposals(fields['proposals'], `${path}.proposals`) };
+    case 'forward-proposals-response': {
+      const ids = countList(fields['ids'], `${path}.ids`);
+      const indexes = countList(fields['indexes'], `${path}.indexes`);
+      if (ids.length !== indexes.length) throw new SchemaError(`${path}: ids and indexes differ in length`);
+      return { ...envelope, type, ids, indexes };
+    }
   }
 }
 

@@ -113,8 +113,9 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
     forwarder,
     members: () => deps.members(),
     pollIntervalMs: limits.leaderPollIntervalMs,
+    isLeader: () => deps.node.host.role === 'leader',
   });
-  const service = new ReplicaService(deps.node, metrics, limits.leaderPollIntervalMs);
+  const service = new ReplicaService(deps.node, metrics, limits.leaderPollIntervalMs, deps.auth?.enabled !== true);
   const clientStreams = new ClientStreamQuota(limits.maxWatchersPerClient);
   // --auth (server/auth/): bearer tokens checked against the replicated auth table.
   const auth = new AuthGate(deps.auth?.enabled === true, () => deps.node.kv.auth, {

@@ -1,9 +1,11 @@
 /**
  * Runs what only the leader can do (writes, lease keepalives, lease timers' readings, leadership
  * transfer) on the leader, from whichever node the client called:
- * - try here; if this node leads, that is the answer;
- * - if another node leads, forward the HTTP request there and relay its answer (a write gets an
- *   idempotency key first, generated if the client sent none, so no attempt can apply twice);
+ * - a write gets an idempotency key first unless this node leads (generated if the client sent
+ *   none), so that no attempt elsewhere can apply twice;
+ * - try here: if this node leads, or sent the write to the leader over the peer connection
+ *   (replica-service.ts), that is the answer;
+ * - if another node leads, forward the HTTP request there and relay its answer;
  * - if nobody leads, or the leader refused a forwarded request because it just lost leadership,
  *   or could not be reached, look again shortly — until the deadline, then 503 no_leader.
  * A request that was itself forwarded is never forwarded again (see request-scope.ts).
@@ -23,6 +25,7 @@ export interface LeaderRouterOptions {
   readonly forwarder: LeaderForwarder;
   readonly members: () => readonly MemberInfo[];
   readonly pollIntervalMs: number;
+  readonly isLeader: () => boolean;
 }
 
 /** Statuses of a forwarded answer that mean "try again": the leader moved or is going away. */
@@ -43,6 +46,7 @@ export class LeaderRouter {
     attempt: () => Promise<LeaderAttempt<T>>,
   ): Promise<Routed<T>> {
     let lastProblem = '';
+    if (mutates && !this.options.isLeader()) scope.ensureIdempotencyKey();
     for (;;) {
       if (scope.deadline.expired) throw noLeader(lastProblem);
       const result = await attempt();

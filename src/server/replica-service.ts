@@ -40,7 +40,19 @@ export class ReplicaService {
     private readonly node: KvNode,
     private readonly metrics: ConcordMetrics,
     private readonly leaderPollIntervalMs: number,
+    /**
+     * A follower sends writes to the leader over the peer connection (NodeHost.proposeAnywhere)
+     * rather than leaving the router to forward the HTTP request. Off with --auth: the leader
+     * must check the token against its own, newest auth table, which only a forwarded HTTP
+     * request lets it do.
+     */
+    private readonly forwardOverPeers: boolean,
   ) {}
+
+  /** Whether this node leads now (as far as it knows). */
+  get isLeader(): boolean {
+    return this.node.host.role === 'leader';
+  }
 
   /** Where the leader is, from this node's point of view. */
   leaderAttempt<T>(): LeaderAttempt<T> {
@@ -48,7 +60,12 @@ export class ReplicaService {
     return leaderId === '' || leaderId === this.node.id ? { kind: 'no-leader' } : { kind: 'leader-elsewhere', leaderId };
   }
 
-  /** Proposes once here. Throws the contract's error when the answer is final. */
+  /**
+   * Proposes once: here if this node leads, else (forwardOverPeers) through the leader. Throws
+   * the contract's error when the answer is final. A forwarded write must carry an idempotency
+   * key (the router gives it one): if the leader's answer is lost its outcome is unknown, and
+   * the attempt is then retried.
+   */
   async proposeOnce(body: KvCommandBody, idempotencyKey: string | undefined, deadline: Deadline): Promise<LeaderAttempt<KvApplyOutcome>> {
     const startedMs = performance.now();
     const outcome = await untilDeadline<ProposalOutcome<KvApplyOutcome>>(
@@ -59,7 +76,8 @@ export class ReplicaService {
       },
       (resolve) => {
         // submit throws a ConcordError (400/413) for a command every replica would refuse.
-        this.node.submit(body, idempotencyKey === undefined ? {} : { idempotencyKey }, resolve);
+        const forward = this.forwardOverPeers && idempotencyKey !== undefined;
+        this.node.submit(body, idempotencyKey === undefined ? { forward } : { idempotencyKey, forward }, resolve);
       },
     );
     this.metrics.observeProposal(outcome.ok ? 'applied' : outcome.code, (performance.now() - startedMs) / 1000);

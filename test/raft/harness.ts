@@ -13,7 +13,7 @@
  */
 import { SeededRandom } from '../../src/common/random.ts';
 import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../../src/raft/config.ts';
-import type { Message } from '../../src/raft/messages.ts';
+import type { RaftMessage as Message } from '../../src/raft/messages.ts';
 import type { ConfChange } from '../../src/raft/membership.ts';
 import { RaftNode, type RaftEvent } from '../../src/raft/raft-node.ts';
 import type { ClusterConfig, Entry, LogIndex, NodeId, PersistedState, ReadState } from '../../src/raft/types.ts';

@@ -13,6 +13,8 @@ const envelope = { from: 'a', to: 'b', term: 7 };
 
 /** One valid message of every type, keyed by type so a new type fails to compile here. */
 export const SAMPLE_MESSAGES: Readonly<Record<MessageType, Message>> = {
+  'forward-proposals': { ...envelope, type: 'forward-proposals', proposals: [{ id: 3, data: bytes(7, 8) }, { id: 4, data: bytes() }] },
+  'forward-proposals-response': { ...envelope, type: 'forward-proposals-response', ids: [3, 4], indexes: [12, 0] },
   'pre-vote': { ...envelope, type: 'pre-vote', lastLogIndex: 10, lastLogTerm: 6 },
   vote: { ...envelope, type: 'vote', lastLogIndex: 10, lastLogTerm: 6, transfer: false },
   'vote-response': { ...envelope, type: 'vote-response', granted: true },
@@ -113,6 +115,14 @@ export function messageArb(route?: { from: string; to: string }): fc.Arbitrary<M
     fc.record({
       ...head, type: fc.constant('read-index-response' as const), readContext: contextArb, index: countArb,
     }),
+    fc.record({
+      ...head, type: fc.constant('forward-proposals' as const),
+      proposals: fc.array(fc.record({ id: countArb, data: dataArb }), { maxLength: 4 }),
+    }),
+    fc.array(fc.tuple(countArb, countArb), { maxLength: 4 }).chain((pairs) => fc.record({
+      ...head, type: fc.constant('forward-proposals-response' as const),
+      ids: fc.constant(pairs.map(([id]) => id)), indexes: fc.constant(pairs.map(([, index]) => index)),
+    })),
   );
 }
 

@@ -77,6 +77,8 @@ export const COVERAGE_KEYS = [
   'watch-change-sent',
   'membership-change',
   'removed-leader-stepped-down',
+  /** A follower's write was placed in the log by the leader it forwarded it to. */
+  'write-forwarded',
 ] as const;
 export type CoverageKey = (typeof COVERAGE_KEYS)[number];
 
@@ -118,6 +120,8 @@ const MESSAGE_CODES: Record<MessageType, number> = {
   'timeout-now': 11,
   'read-index': 12,
   'read-index-response': 13,
+  'forward-proposals': 14,
+  'forward-proposals-response': 15,
 };
 
 const defaultFactory: RaftFactory = (config, bootstrap, persisted, random, observe) =>
@@ -306,6 +310,9 @@ class Simulation {
     this.hash.add(this.queue.now, MESSAGE_CODES[message.type], this.ids.indexOf(message.from), to, message.term);
     if (this.options.trace !== undefined) {
       this.trace(`deliver ${message.from}->${message.to} ${message.type} term=${message.term}`);
+    }
+    if (message.type === 'forward-proposals-response' && message.indexes.some((index) => index > 0)) {
+      this.coverage['write-forwarded']++;
     }
     this.nodes[to]?.receive(message);
   }
