@@ -5,9 +5,10 @@
  * requests and fsyncs are observed where they happen. The process feeds fsync latency through
  * observeFsync(), since only it sees the storage's writes.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { KvNode } from '../node/kv-node.ts';
 import { messagesDropped, type TransportStats } from '../rpc/transport-stats.ts';
+import { LatencyHistogram, type LatencySeries } from './latency-histogram.ts';
 
 export type PeerConnectionState = 'connected' | 'connecting' | 'disconnected';
 
@@ -24,13 +25,24 @@ export interface MetricsSources {
 /** Latency buckets (seconds) from 0.5 ms to 10 s: fsyncs and proposals live at the low end. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** What one method on one route pattern has answered: counts by status, and its durations. */
+interface RouteStats {
+  readonly method: string;
+  readonly route: string;
+  readonly statuses: Map<number, number>;
+  readonly seconds: LatencySeries;
+}
+
 export class ConcordMetrics {
   readonly registry = new Registry();
-  private readonly proposals: Counter<'outcome'>;
-  private readonly proposalSeconds: Histogram;
-  private readonly fsyncSeconds: Histogram;
-  private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
-  private readonly httpSeconds: Histogram<'method' | 'route'>;
+  // Observed on every request or proposal, so counted in plain tables and handed to prom-client
+  // only at scrape time (its labelled inc/observe hash a label object on each call).
+  private readonly proposalOutcomes = new Map<string, number>();
+  private readonly proposalSeconds: LatencySeries;
+  private readonly fsyncSeconds: LatencySeries;
+  /** Route pattern → method → stats. */
+  private readonly routes = new Map<string, Map<string, RouteStats>>();
+  private readonly httpSeconds: LatencyHistogram;
   private readonly leaderChanges: Counter;
   private readonly watchStreams: Gauge;
   private readonly sampler: ReturnType<typeof setInterval>;
@@ -54,24 +66,23 @@ export class ConcordMetrics {
       help: 'Leader changes this node has seen (a new leader became known).',
       registers,
     });
-    this.proposals = new Counter({
+    const proposalOutcomes = this.proposalOutcomes;
+    new Counter({
       name: 'concord_proposals_total',
       help: 'Proposals submitted by this node, by outcome.',
       labelNames: ['outcome'],
       registers,
+      collect() {
+        this.reset();
+        for (const [outcome, count] of proposalOutcomes) this.inc({ outcome }, count);
+      },
     });
-    this.proposalSeconds = new Histogram({
-      name: 'concord_proposal_duration_seconds',
-      help: 'Time from proposing a command to its apply (successful proposals).',
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.fsyncSeconds = new Histogram({
-      name: 'concord_storage_fsync_duration_seconds',
-      help: 'Duration of synced storage writes (one per Ready with entries or hard state).',
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    const histogram = (name: string, help: string): LatencyHistogram => new LatencyHistogram(name, help, LATENCY_BUCKETS, this.registry);
+    this.proposalSeconds = histogram('concord_proposal_duration_seconds', 'Time from proposing a command to its apply (successful proposals).').series({});
+    this.fsyncSeconds = histogram(
+      'concord_storage_fsync_duration_seconds',
+      'Duration of synced storage writes (one per Ready with entries or hard state).',
+    ).series({});
     new Gauge({
       name: 'concord_peer_connection_state',
       help: 'Connection state of each peer: 1 for the state it is in, 0 for the others.',
@@ -97,19 +108,22 @@ export class ConcordMetrics {
     transportCounter('concord_peer_frames_received_total', 'Frames received from peers.', (s) => s.framesReceived);
     transportCounter('concord_peer_messages_received_total', 'Raft messages received from peers.', (s) => s.messagesReceived);
     transportCounter('concord_peer_messages_dropped_total', 'Messages the transport dropped (full queue, oversized, unknown peer, closing, misaddressed).', messagesDropped);
-    this.httpRequests = new Counter({
+    const routes = this.routes;
+    new Counter({
       name: 'concord_http_requests_total',
       help: 'HTTP requests answered, by method, route pattern and status.',
       labelNames: ['method', 'route', 'status'],
       registers,
+      collect() {
+        this.reset();
+        for (const byMethod of routes.values()) {
+          for (const { method, route, statuses } of byMethod.values()) {
+            for (const [status, count] of statuses) this.inc({ method, route, status: String(status) }, count);
+          }
+        }
+      },
     });
-    this.httpSeconds = new Histogram({
-      name: 'concord_http_request_duration_seconds',
-      help: 'HTTP request duration by method and route pattern (watch streams excluded).',
-      labelNames: ['method', 'route'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    this.httpSeconds = histogram('concord_http_request_duration_seconds', 'HTTP request duration by method and route pattern (watch streams excluded).');
     this.watchStreams = new Gauge({ name: 'concord_watch_streams', help: 'Open watch streams.', registers });
     this.sampler = setInterval(() => this.sampleLeader(), sources.sampleIntervalMs);
     this.sampler.unref();
@@ -121,13 +135,23 @@ export class ConcordMetrics {
   }
 
   observeProposal(outcome: string, seconds: number): void {
-    this.proposals.inc({ outcome });
+    this.proposalOutcomes.set(outcome, (this.proposalOutcomes.get(outcome) ?? 0) + 1);
     if (outcome === 'applied') this.proposalSeconds.observe(seconds);
   }
 
   observeHttpRequest(method: string, route: string, status: number, seconds: number | null): void {
-    this.httpRequests.inc({ method, route, status: String(status) });
-    if (seconds !== null) this.httpSeconds.observe({ method, route }, seconds);
+    let byMethod = this.routes.get(route);
+    if (byMethod === undefined) {
+      byMethod = new Map();
+      this.routes.set(route, byMethod);
+    }
+    let stats = byMethod.get(method);
+    if (stats === undefined) {
+      stats = { method, route, statuses: new Map(), seconds: this.httpSeconds.series({ method, route }) };
+      byMethod.set(method, stats);
+    }
+    stats.statuses.set(status, (stats.statuses.get(status) ?? 0) + 1);
+    if (seconds !== null) stats.seconds.observe(seconds);
   }
 
   watchOpened(): void {
