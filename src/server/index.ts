@@ -209,21 +209,28 @@ const PROBE_ROUTES: ReadonlySet<string> = new Set(['/health', '/ready']);
 /**
  * x-concord-node on every answer, x-concord-leader when a leader is known, request metrics, and
  * 503 unavailable (contract shape, retry-after) for requests that arrive while shutting down.
+ *
+ * The hooks take fastify's `done` callback rather than being async: fastify runs an async hook's
+ * continuation on a microtask, and these three run on every request.
  */
 function installCommonHeaders(app: ConcordApp, context: ServerContext, lifecycle: { readonly closing: boolean }): void {
   const { node, nodeId } = context.deps;
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!lifecycle.closing) return;
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!lifecycle.closing) {
+      done();
+      return;
+    }
     reply.header('connection', 'close');
-    throw new ConcordError('unavailable', 'node is shutting down');
+    done(new ConcordError('unavailable', 'node is shutting down'));
   });
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-concord-node', nodeId);
     reply.header('x-request-id', request.id);
     const leader = node.host.raft.leader;
-    if (!reply.hasHeader('x-concord-leader') && leader !== '') reply.header('x-concord-leader', leader);
+    if (leader !== '' && !reply.hasHeader('x-concord-leader')) reply.header('x-concord-leader', leader);
+    done(null, payload);
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const elapsedMs = reply.elapsedTime;
     context.metrics.observeHttpRequest(request.method, route, reply.statusCode, elapsedMs / 1000);
@@ -232,5 +239,6 @@ function installCommonHeaders(app: ConcordApp, context: ServerContext, lifecycle
     } else if (context.deps.logger.isLevelEnabled('debug')) {
       request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: elapsedMs }, 'request');
     }
+    done();
   });
 }
