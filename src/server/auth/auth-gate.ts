@@ -148,8 +148,12 @@ export class AuthGate {
    * its `current` (the key's value), which the token may not see. As etcd, whose put returns
    * the previous value only to those who may read it.
    */
-  async withoutUnreadableCurrent<T>(mayRead: boolean, write: () => Promise<T>): Promise<T> {
-    if (mayRead) return write();
+  withoutUnreadableCurrent<T>(mayRead: boolean, write: () => Promise<T>): Promise<T> {
+    // Not async itself: the common case (auth off, or a token that may read) adds no promise.
+    return mayRead ? write() : this.withheldCurrent(write);
+  }
+
+  private async withheldCurrent<T>(write: () => Promise<T>): Promise<T> {
     try {
       return await write();
     } catch (error) {
