@@ -24,6 +24,8 @@ export type KvNodeOptions = Omit<NodeHostOptions<KvApplyOutcome>, 'stateMachine'
   /** Builds the state machine and the lease countdowns; tests substitute a subclass with one planted bug. */
   readonly makeStateMachine?: (options: KvStateMachineOptions | undefined) => KvStateMachine;
   readonly makeLeaseKeeper?: (options: LeaseKeeperOptions) => LeaseKeeper;
+  /** Builds the node host; tests substitute a subclass with one planted bug. */
+  readonly makeHost?: (options: NodeHostOptions<KvApplyOutcome>) => NodeHost<KvApplyOutcome>;
 };
 
 export interface SubmitOptions {
@@ -65,7 +67,8 @@ export class KvNode {
       proposeExpiry: (id, done) => this.submit(lockDelayEndBody(id), {}, (outcome) => done(outcome.ok)),
     });
     const hooks = options.hooks ?? {};
-    this.host = new NodeHost<KvApplyOutcome>({
+    const makeHost = options.makeHost ?? ((hostOptions) => new NodeHost<KvApplyOutcome>(hostOptions));
+    this.host = makeHost({
       ...options,
       stateMachine: this.kv,
       hooks: {

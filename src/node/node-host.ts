@@ -447,8 +447,11 @@ export class NodeHost<Result> {
     this.schedulePump();
   }
 
-  /** Follower side: wait for each placed proposal's index to apply; refused ones fail now. */
-  private placeForwarded(response: ForwardProposalsResponse): void {
+  /**
+   * Follower side: wait for each placed proposal's index to apply; refused ones fail now.
+   * Protected for the simulator's planted-bug tests only.
+   */
+  protected placeForwarded(response: ForwardProposalsResponse): void {
     response.ids.forEach((id, position) => {
       const settle = this.forwarded.answered(id);
       const index = response.indexes[position] ?? 0;

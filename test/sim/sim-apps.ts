@@ -24,7 +24,7 @@ export interface RegistryWaitRules {
 }
 
 /** Test-only substitutes for the KV node's parts, each with one planted bug. */
-export type KvPlants = Pick<KvNodeOptions, 'makeStateMachine' | 'makeLeaseKeeper'> & { readonly registryRules?: RegistryWaitRules };
+export type KvPlants = Pick<KvNodeOptions, 'makeStateMachine' | 'makeLeaseKeeper' | 'makeHost'> & { readonly registryRules?: RegistryWaitRules };
 import { NodeHost, type ConfChangeOutcome, type NodeHostHooks, type ProposalOutcome } from '../../src/node/node-host.ts';
 import type { ConfChange } from '../../src/raft/membership.ts';
 import type { Transport } from '../../src/node/transport.ts';
