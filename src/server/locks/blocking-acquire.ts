@@ -79,7 +79,7 @@ export async function acquireOnLeader(
 ): Promise<LockGrant | null> {
   const startedMs = performance.now();
   let waiterId: string | undefined;
-  // Inline, not a named local: under tsx (esbuild keeps names) each named closure costs ~1 µs.
+  // Inline, not a named local: run from source (tsx keeps names) each named closure costs ~1 µs.
   const routed = await context.router.run(request, reply, scope, true, async (): Promise<LeaderAttempt<LockGrant>> => {
     if (hold.waitMs > 0) waiterId ??= waiterIdFor(scope, context.deps.nodeId);
     // Registered before proposing: the grant may apply before the proposal's answer arrives.

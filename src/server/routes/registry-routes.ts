@@ -96,7 +96,7 @@ export function registerRegistryRoutes(app: ConcordApp, context: ServerContext):
       const { service, id } = request.params;
       const body = request.body;
       const scope = new RequestScope(request, context.limits, body?.timeoutMs ?? request.query.timeoutMs);
-      // Inline, not a named local: under tsx (esbuild keeps names) each named closure costs ~1 µs.
+      // Inline, not a named local: run from source (tsx keeps names) each named closure costs ~1 µs.
       const routed = await context.router.run(request, reply, scope, true, async (): Promise<LeaderAttempt<number>> => {
         if (!node.leases.isLeading) return context.service.leaderAttempt<number>();
         // The barrier makes the instance's registration (and any expiry already decided) visible here.
