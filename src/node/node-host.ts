@@ -15,7 +15,7 @@ import type { Clock, TimerHandle } from '../common/clock.ts';
 import type { Random } from '../common/random.ts';
 import type { RaftConfig } from '../raft/config.ts';
 import { decodeConfigEntry, type ConfChange, type ConfChangeRefusal } from '../raft/membership.ts';
-import { isHostMessage, type ForwardProposalsRequest, type ForwardProposalsResponse, type Message, type RaftMessage } from '../raft/messages.ts';
+import { isHostMessage, type ForwardProposalsRequest, type ForwardProposalsResponse, type Message } from '../raft/messages.ts';
 import { RaftNode, type RaftEvent, type RaftFactory } from '../raft/raft-node.ts';
 import type { Ready } from '../raft/ready.ts';
 import type { ClusterConfig, Entry, LogIndex, NodeId, PersistedState, Role, SoftState, Term } from '../raft/types.ts';
@@ -100,13 +100,6 @@ interface PendingProposal<Result> {
 type ReadCallback = (outcome: ReadOutcome) => void;
 
 type SettleProposal<Result> = PendingProposal<Result>['settle'];
-
-function splitCommitOnly(messages: readonly RaftMessage[]): { urgent: RaftMessage[]; commitOnly: RaftMessage[] } {
-  const urgent: RaftMessage[] = [];
-  const commitOnly: RaftMessage[] = [];
-  for (const message of messages) (message.type === 'append' && message.commitOnly ? commitOnly : urgent).push(message);
-  return { urgent, commitOnly };
-}
 
 export class NodeHost<Result> {
   readonly raft: RaftNode;
@@ -317,17 +310,7 @@ export class NodeHost<Result> {
     this.noteSoftState(ready.softState);
     this.noteMembership();
     // A leader's appends go out now: followers write while we write (Ready.messagesBeforePersist).
-    // Those that only carry a new commit index wait until the answers of what this Ready applies
-    // are on their way: a socket write that wakes a follower can take the CPU from this process
-    // for a while on a busy machine, and the clients are waiting for those answers, while the
-    // followers' apply of the same entries is nobody's critical path.
-    const { urgent, commitOnly } = splitCommitOnly(ready.messagesBeforePersist);
-    if (urgent.length > 0) this.options.transport.send(urgent);
-    if (commitOnly.length > 0) {
-      this.options.clock.defer(() => {
-        if (this.running) this.options.transport.send(commitOnly);
-      });
-    }
+    if (ready.messagesBeforePersist.length > 0) this.options.transport.send(ready.messagesBeforePersist);
     // Committed entries are durable on a quorum already, so applying them need not wait for our
     // own write (etcd applies in parallel with its WAL write too). Otherwise, under load, every
     // answer would wait for the fsync of the next batch of proposals that shares this Ready.
