@@ -69,7 +69,7 @@ describe('simulation under generated fault schedules', () => {
         });
         return result.violations.length === 0;
       }),
-      { numRuns: 200, seed: 2 },
+      { numRuns: 1000, seed: 2 },
     );
     expect(outcome.failed).toBe(true);
     const [schedule] = outcome.counterexample ?? [[]];

@@ -77,8 +77,6 @@ export const COVERAGE_KEYS = [
   'watch-change-sent',
   'membership-change',
   'removed-leader-stepped-down',
-  /** A follower's write was placed in the log by the leader it forwarded it to. */
-  'write-forwarded',
 ] as const;
 export type CoverageKey = (typeof COVERAGE_KEYS)[number];
 
@@ -310,9 +308,6 @@ class Simulation {
     this.hash.add(this.queue.now, MESSAGE_CODES[message.type], this.ids.indexOf(message.from), to, message.term);
     if (this.options.trace !== undefined) {
       this.trace(`deliver ${message.from}->${message.to} ${message.type} term=${message.term}`);
-    }
-    if (message.type === 'forward-proposals-response' && message.indexes.some((index) => index > 0)) {
-      this.coverage['write-forwarded']++;
     }
     this.nodes[to]?.receive(message);
   }
