@@ -614,9 +614,13 @@ export class RaftNode {
 
   private tickElection(): void {
     this.electionElapsed++;
-    if (this.electionElapsed < this.randomizedElectionTimeout) return;
+    // A learner keeps counting instead of starting over: once its leader has been silent for an
+    // election timeout it must stay out of CheckQuorum's lease, or it would drop (most of) the
+    // vote requests of a candidate that already counts it as a voter (its promotion is in the
+    // candidate's log, not yet in ours) and a cluster that needs its vote could never elect.
+    if (this.electionElapsed < this.randomizedElectionTimeout || !this.isVoter(this.id)) return;
     this.electionElapsed = 0;
-    if (this.isVoter(this.id)) this.campaign(this.config.preVote ? 'pre-vote' : 'vote');
+    this.campaign(this.config.preVote ? 'pre-vote' : 'vote');
   }
 
   private tickLeader(): void {

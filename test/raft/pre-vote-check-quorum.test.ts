@@ -129,6 +129,32 @@ describe('CheckQuorum', () => {
     expect(b.hardState()).toMatchObject({ term: term + 1, vote: 'c' });
   });
 
+  it("a learner whose leader fell silent stays out of the lease: it answers every tick's vote request", () => {
+    // Found by simulator seed 226: a candidate whose log holds the learner's promotion counts it
+    // as a voter, while the learner (not yet holding that entry) restarted its election count at
+    // every timeout it could not act on, so it sat inside the lease most of the time, dropped
+    // the requests, and a cluster that needed its vote never elected a leader.
+    const net = new Network(['a', 'b', 'c']);
+    net.elect('a');
+    net.addNode('d');
+    net.changeMembership('a', { type: 'add-learner', id: 'd' });
+    net.stabilize();
+    net.tickAll(1);
+    expect(net.node('d').members.learners).toEqual(['d']);
+    net.isolate('a');
+    net.tick('d', E); // an election timeout without its leader: the lease is over
+    const d = net.node('d');
+    for (let i = 0; i < 3 * E; i++) {
+      net.tick('d');
+      const mark = net.sent.length;
+      d.step({ type: 'pre-vote', from: 'b', to: 'd', term: d.currentTerm + 1, lastLogIndex: d.lastIndex, lastLogTerm: d.currentTerm });
+      net.stabilize();
+      expect(net.sentSince(mark, isFrom('d', 'pre-vote-response')), `tick ${i}`).toEqual([
+        expect.objectContaining({ granted: true }),
+      ]);
+    }
+  });
+
   it('without a lease the same request is granted', () => {
     const net = new Network(['a', 'b', 'c'], { config: { preVote: false, checkQuorum: false } });
     net.elect('a');
