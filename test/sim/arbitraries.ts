@@ -32,6 +32,7 @@ export function faultActionArbitrary(nodeCount: number): fc.Arbitrary<FaultActio
     node.map((index) => ({ kind: 'resume' as const, node: index })),
     fc.double({ min: 0, max: 0.3, noNaN: true }).map((rate) => ({ kind: 'loss' as const, rate })),
     node.map((target) => ({ kind: 'transfer' as const, target })),
+    fc.constant({ kind: 'isolate-leader' as const }),
   );
 }
 

@@ -23,6 +23,12 @@ export type FaultAction =
   | { readonly kind: 'loss'; readonly rate: number }
   | { readonly kind: 'transfer'; readonly target: number }
   /**
+   * Cuts whichever node leads when it fires off from every other node (Jepsen's
+   * partition-leader): clients still reach it. Until CheckQuorum deposes it, it believes it
+   * leads while the others elect a new leader, which is the window a stale read needs.
+   */
+  | { readonly kind: 'isolate-leader' }
+  /**
    * An operator's membership change. Which one depends on the configuration when it fires (add
    * a node that is not a member, promote a learner, remove a voter — the leader included), so
    * the schedule stays plain data; `pick` makes the choice among the candidates.
@@ -48,6 +54,8 @@ export interface FaultRates {
   readonly damagedCrashShare?: number;
   /** Membership changes per second (0 or absent: the configuration never changes). */
   readonly membershipPerSecond?: number;
+  /** Isolations of the current leader per second (0 or absent: none). */
+  readonly leaderIsolationPerSecond?: number;
 }
 
 function bothWays(groupA: readonly number[], groupB: readonly number[]): Link[] {
@@ -152,6 +160,10 @@ export function generateSchedule(
   poisson(rates.membershipPerSecond ?? 0, (atMs) => {
     events.push({ atMs, action: { kind: 'membership', pick: random.int(1_000_000) } });
   });
+  poisson(rates.leaderIsolationPerSecond ?? 0, (atMs) => {
+    events.push({ atMs, action: { kind: 'isolate-leader' } });
+    events.push({ atMs: atMs + downtimeMs(), action: { kind: 'heal' } });
+  });
   return events.sort((a, b) => a.atMs - b.atMs);
 }
 
@@ -162,6 +174,7 @@ export function describeAction(action: FaultAction): string {
     case 'heal':
     case 'crash-all':
     case 'restart-all':
+    case 'isolate-leader':
       return action.kind;
     case 'loss':
       return `loss ${(action.rate * 100).toFixed(1)}%`;

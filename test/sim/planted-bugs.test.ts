@@ -44,10 +44,13 @@ describe('planted bugs are caught', () => {
 
   it('(d) a read served without ReadIndex is caught as a linearizability violation', async () => {
     // Stale reads need a deposed leader that still believes it leads while a client reads from it
-    // and another client has written through the new leader: rarer than the other plants.
+    // and another client has written through the new leader: rarer than the other plants (the
+    // swarm's isolations of the current leader are what make them show at all).
     const found = await firstFailingSeed({ makeRaft: factory(LeaderReadsWithoutReadIndex) }, 100);
     expect(found, 'no seed caught the planted bug').not.toBeNull();
-    expect(found?.violation).toMatch(/^linearizability/);
+    // A stale read, or a keepalive a deposed leader acknowledged without confirming it still
+    // leads (its read barrier is the same ReadIndex), so the lease expires before its promise.
+    expect(found?.violation).toMatch(/^linearizability|expired early/);
   });
 
   it('the same seeds pass without the plants', async () => {

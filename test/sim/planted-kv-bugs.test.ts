@@ -4,6 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { decodeCommand, encodeCommand, isKvError, KvStateMachine, type WatchListener } from '../../src/kv/index.ts';
 import { LeaseKeeper } from '../../src/node/lease-keeper.ts';
+import { NodeHost } from '../../src/node/node-host.ts';
+import type { ForwardProposalsResponse } from '../../src/raft/messages.ts';
+import type { KvApplyOutcome } from '../../src/kv/index.ts';
 import { RaftNode } from '../../src/raft/raft-node.ts';
 import { AcknowledgesBeforeDurable } from './plants.ts';
 import { firstFailingSeed as firstFailingSeedOf, yieldToEventLoop } from './seed-batch.ts';
@@ -51,6 +54,16 @@ class ReadsBeforeNoopCommits extends RaftNode {
   }
 }
 
+/**
+ * Plant: a follower waits for its forwarded proposal one index past where the leader put it, so
+ * it answers its client with whatever command applied there (or superseded, for a no-op).
+ */
+class WaitsOnePastItsForward extends NodeHost<KvApplyOutcome> {
+  protected override placeForwarded(response: ForwardProposalsResponse): void {
+    super.placeForwarded({ ...response, indexes: response.indexes.map((index) => (index === 0 ? 0 : index + 1)) });
+  }
+}
+
 /** The first KV seed (of 1..maxSeeds) whose run reports a violation. */
 function firstFailingSeed(options: Omit<SimulationOptions, 'seed' | 'tweak'>, maxSeeds: number): ReturnType<typeof firstFailingSeedOf> {
   return firstFailingSeedOf({ ...options, tweak: kv }, maxSeeds);
@@ -82,8 +95,28 @@ describe('planted KV bugs are caught', () => {
     expect(found?.violation).toMatch(/leader completeness|state machine safety|election safety|lost|assertion|linearizability/);
   });
 
+  it("a follower's forwarded write answered with another command's result", async () => {
+    const found = await firstFailingSeed({ kvPlants: { makeHost: (options) => new WaitsOnePastItsForward(options) } }, 20);
+    expect(found, 'no seed caught the planted bug').not.toBeNull();
+    expect(found?.violation).toMatch(/^linearizability/);
+  });
+
   it('a read served by a new leader before its no-op commits', async () => {
-    const found = await firstFailingSeed({ makeRaft: (...args) => new ReadsBeforeNoopCommits(...args) }, 100);
+    // The stale window is a new leader's first round trip and fsync, once per election: these
+    // seeds change leaders more often (transfers at least once a second, and isolations of the
+    // leader), or the plant shows in only ~1 seed in 100.
+    const elections = (options: SwarmOptions): SwarmOptions => ({
+      ...options,
+      rates: {
+        ...options.rates,
+        transferPerSecond: Math.max(options.rates.transferPerSecond, 1),
+        leaderIsolationPerSecond: Math.max(options.rates.leaderIsolationPerSecond ?? 0, 0.3),
+      },
+    });
+    const found = await firstFailingSeedOf(
+      { makeRaft: (...args) => new ReadsBeforeNoopCommits(...args), tweak: (options) => elections(kv(options)) },
+      100,
+    );
     expect(found, 'no seed caught the planted bug').not.toBeNull();
     // Either a stale read, or a keepalive acknowledged past a pending expiry (the keepalive's
     // read barrier no longer waits for the previous leader's entries to apply).

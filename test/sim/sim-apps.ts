@@ -306,8 +306,11 @@ export function kvApp(revisionOf: (value: string) => number | undefined, plants:
     const waiters = new LockWaitersSim(node);
     const serviceWaiters = new ServiceWaitersSim(node, context.clock, registryRules);
     new ElectionObserversSim(node, context.observedElections, context.electionObserved);
+    // Register writes go through whichever node the client called, forwarded to the leader over
+    // the simulated network as the server does; lock and lease commands are refused by
+    // followers (the client retries at the leader), so both paths run in every seed.
     const propose = (body: KvCommandBody, key: string, done: (outcome: AppOutcome) => void, onOk: (result: KvApplyOutcome) => AppOutcome): void =>
-      node.submit(body, { idempotencyKey: key }, (outcome) => answerProposal(outcome, done, onOk));
+      node.submit(body, { idempotencyKey: key, forward: true }, (outcome) => answerProposal(outcome, done, onOk));
     return {
       raft: node.host.raft,
       start: () => node.start(),
@@ -567,7 +570,7 @@ function executeRegistry(node: KvNode, op: RegistryOp, idempotencyKey: string, d
     op.kind === 'register'
       ? { type: 'serviceRegister', service: op.service, id: op.id, address: '10.0.0.1', port: 8080, tags: [], meta: {}, ttlMs: op.ttlMs }
       : { type: 'serviceDeregister', service: op.service, id: op.id };
-  node.submit(body, { idempotencyKey }, (outcome) => {
+  node.submit(body, { idempotencyKey, forward: true }, (outcome) => {
     if (!outcome.ok) {
       if (!outcome.mayHaveApplied) done({ status: 'rejected', leaderHint: outcome.leaderHint });
       return;

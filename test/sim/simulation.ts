@@ -77,6 +77,8 @@ export const COVERAGE_KEYS = [
   'watch-change-sent',
   'membership-change',
   'removed-leader-stepped-down',
+  /** A follower's write was placed in the log by the leader it forwarded it to. */
+  'write-forwarded',
 ] as const;
 export type CoverageKey = (typeof COVERAGE_KEYS)[number];
 
@@ -309,6 +311,9 @@ class Simulation {
     if (this.options.trace !== undefined) {
       this.trace(`deliver ${message.from}->${message.to} ${message.type} term=${message.term}`);
     }
+    if (message.type === 'forward-proposals-response' && message.indexes.some((index) => index > 0)) {
+      this.coverage['write-forwarded']++;
+    }
     this.nodes[to]?.receive(message);
   }
 
@@ -417,6 +422,16 @@ class Simulation {
     return this.nodes.map((node) => ({ id: node.id, raft: node.raft, up: node.status !== 'crashed' }));
   }
 
+  /** The index of the up node leading at the highest term, or -1 when none leads. */
+  private currentLeaderIndex(): number {
+    let best = -1;
+    this.nodes.forEach((node, index) => {
+      if (node.status !== 'up' || node.raft.currentRole !== 'leader') return;
+      if (best < 0 || node.raft.currentTerm > (this.nodes[best]?.raft.currentTerm ?? 0)) best = index;
+    });
+    return best;
+  }
+
   private applyFault(action: FaultAction): void {
     this.hash.add(this.queue.now, 100, action.kind.length);
     this.trace(`fault ${describeAction(action)}`);
@@ -458,6 +473,16 @@ class Simulation {
       case 'transfer': {
         const leader = this.nodes.find((node) => node.status === 'up' && node.raft.currentRole === 'leader');
         leader?.transferLeadership(this.ids[action.target] ?? '');
+        return;
+      }
+      case 'isolate-leader': {
+        const leader = this.ids[this.currentLeaderIndex()];
+        if (leader === undefined) return;
+        for (const other of this.ids) {
+          if (other === leader) continue;
+          this.network.cut(leader, other);
+          this.network.cut(other, leader);
+        }
         return;
       }
       case 'membership':

@@ -106,5 +106,13 @@ export function swarmOptions(seed: number, nodeCount?: number): SwarmOptions {
   // Half the seeds change membership: a few times a minute to a few times a second.
   const membershipPerSecond = random.chance(0.5) ? 0 : 0.05 + random.float() * 0.5;
   const spareNodes = membershipPerSecond > 0 ? 1 + random.int(2) : 0;
-  return { ...options, checksummedDisks, spareNodes, rates: { ...options.rates, damagedCrashShare, membershipPerSecond } };
+  // Partitions drawn above pick their nodes blindly, and so rarely cut the leader off long
+  // enough for a stale read to show; most seeds also isolate the leader itself now and then.
+  const leaderIsolationPerSecond = sometimes(random, 0.3, 0.2);
+  return {
+    ...options,
+    checksummedDisks,
+    spareNodes,
+    rates: { ...options.rates, damagedCrashShare, membershipPerSecond, leaderIsolationPerSecond },
+  };
 }
