@@ -5,6 +5,7 @@
  * Existing files are never overwritten without --force: replacing a CA by accident would cut a
  * running cluster off from its own nodes.
  */
+import { isMemberId } from '../common/member-id.ts';
 import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -12,7 +13,6 @@ import path from 'node:path';
 import { createDevCertificates, type IssuedCertificate } from '../tls/dev-certs.ts';
 import { EXIT, out, table, UsageError, type Command } from './common.ts';
 
-const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** File names under --out that are not node ids (a node may not be called this). */
 const RESERVED_NAMES = new Set(['ca', 'client']);
 
@@ -91,7 +91,7 @@ flags:
     const nodeIds = list(typeof values['nodes'] === 'string' ? values['nodes'] : undefined, 'nodes');
     if (nodeIds.length === 0) throw new UsageError('missing --nodes ID,...');
     for (const nodeId of nodeIds) {
-      if (!NODE_ID.test(nodeId)) throw new UsageError(`--nodes: bad member id ${JSON.stringify(nodeId)}`);
+      if (!isMemberId(nodeId)) throw new UsageError(`--nodes: bad member id ${JSON.stringify(nodeId)}`);
       if (RESERVED_NAMES.has(nodeId)) throw new UsageError(`--nodes: ${nodeId} would clash with ${nodeId}.crt; choose another id`);
     }
     if (new Set(nodeIds).size !== nodeIds.length) throw new UsageError('--nodes lists an id twice');

@@ -3,6 +3,7 @@
  * (membership changes, one server at a time: docs/membership.md) and `concord transfer-leader
  * [--to ID]`, through the SDK's ClusterClient.
  */
+import { isMemberId } from '../common/member-id.ts';
 import { ConcordError, membershipRefusal, type ClusterMember, type ClusterView, type MemberChange } from '../client/index.ts';
 import { EXIT, expectPositionals, optionalString, out, report, table, UsageError, type Command, type Parsed } from './common.ts';
 import { parseHostPort } from './serve-options.ts';
@@ -43,11 +44,10 @@ voter, leader}]}, nodeId being the node that answered.`,
   },
 };
 
-const MEMBER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 function memberId(positionals: readonly string[]): string {
   const [id] = expectPositionals(positionals, ['ID']) as [string];
-  if (!MEMBER_ID.test(id)) throw new UsageError(`ID must be 1-64 letters, digits, '.', '_' or '-' (as the node's --id), got ${JSON.stringify(id)}`);
+  if (!isMemberId(id)) throw new UsageError(`ID must be 1-64 letters, digits, '.', '_' or '-' (as the node's --id), got ${JSON.stringify(id)}`);
   return id;
 }
 

@@ -3,6 +3,7 @@
  * settable as CONCORD_<FLAG> in upper snake case. Flags win over the environment. Every value is
  * validated here, once, with an error that names the flag — a node never starts half-configured.
  */
+import { isMemberId } from '../common/member-id.ts';
 import { parseArgs } from 'node:util';
 import { ConcordError } from '../common/errors.ts';
 import type { PeerTlsOptions } from '../rpc/peer-tls.ts';
@@ -98,7 +99,6 @@ type FlagName = keyof typeof FLAGS;
 export const SERVE_FLAGS: readonly string[] = Object.keys(FLAGS);
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
-const NODE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /** An IPv6 literal goes in brackets in a URL. */
 function formatUrlHost(host: string): string {
@@ -160,7 +160,7 @@ export function parseInitialCluster(text: string, flag = 'initial-cluster'): Map
   const members = new Map<string, HostPort>();
   for (const part of text.split(',')) {
     const [id = '', address = ''] = part.split('=');
-    if (!NODE_ID.test(id)) throw invalid(`--${flag}: bad member id ${JSON.stringify(id)}`);
+    if (!isMemberId(id)) throw invalid(`--${flag}: bad member id ${JSON.stringify(id)}`);
     if (members.has(id)) throw invalid(`--${flag}: member ${id} listed twice`);
     members.set(id, parseHostPort(flag, address));
   }
@@ -179,7 +179,7 @@ export function parseServeOptions(argv: readonly string[], env: Readonly<Record<
     throw invalid(`missing ${missing.map((name) => `--${name} (or ${environmentName(name)})`).join(', ')}`);
   }
   const id = value('id') ?? '';
-  if (!NODE_ID.test(id)) throw invalid(`--id must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(id)}`);
+  if (!isMemberId(id)) throw invalid(`--id must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(id)}`);
   const listenClient = parseHostPort('listen-client', value('listen-client') ?? '');
   const join = value('join') ?? null;
   if (join !== null) {

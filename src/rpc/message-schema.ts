@@ -8,6 +8,7 @@
  * Limits enforced here: ids at most {@link MAX_NODE_ID_LENGTH} characters, read contexts at most
  * {@link MAX_READ_CONTEXT_LENGTH}; numbers must be non-negative safe integers.
  */
+import { isMemberId } from '../common/member-id.ts';
 import type { ForwardedProposal, Message, MessageType } from '../raft/messages.ts';
 import { decodeConfigEntry } from '../raft/membership.ts';
 import type { ClusterConfig, Entry, EntryType, MemberEndpoints, NodeId, SnapshotMeta } from '../raft/types.ts';
@@ -95,6 +96,7 @@ function text(fields: Fields, key: string, path: string, maxLength: number): str
 function nodeId(fields: Fields, key: string, path: string): NodeId {
   const value = text(fields, key, path, MAX_NODE_ID_LENGTH);
   if (value.length === 0) throw new SchemaError(`${path}.${key}: empty node id`);
+  if (!isMemberId(value)) throw new SchemaError(`${path}.${key}: not a member id (1-64 letters, digits, '.', '_' or '-')`);
   return value;
 }
 

@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { Message } from '../../src/raft/messages.ts';
 import {
   MAX_NODE_ID_LENGTH,
   MAX_READ_CONTEXT_LENGTH,
@@ -103,6 +104,18 @@ describe('parseMessage', () => {
     expectRejected({ ...SAMPLE_MESSAGES.vote, from: '' });
     expectRejected({ ...SAMPLE_MESSAGES.vote, to: 'x'.repeat(MAX_NODE_ID_LENGTH + 1) });
     expectRejected({ ...SAMPLE_MESSAGES.heartbeat, readContext: 'x'.repeat(MAX_READ_CONTEXT_LENGTH + 1) });
+  });
+
+  it('rejects ids that are not member ids, such as a configuration endpoint keyed __proto__', () => {
+    // Found by the generated-message property: the key vanished into the prototype, so the
+    // parsed configuration silently lost that member's endpoints.
+    expectRejected({ ...SAMPLE_MESSAGES.vote, from: ' ' });
+    expectRejected({ ...SAMPLE_MESSAGES.vote, to: '-n1' });
+    const snapshot = SAMPLE_MESSAGES.snapshot;
+    if (snapshot.type !== 'snapshot') throw new Error('fixture');
+    const endpoints = JSON.parse('{"__proto__": {"peerAddress": "h:1", "clientUrl": ""}}') as Record<string, unknown>;
+    expect(Object.keys(endpoints)).toEqual(['__proto__']); // an own key, as msgpackr decodes it
+    expectRejected({ ...snapshot, meta: { ...snapshot.meta, config: { voters: ['n1'], learners: [], endpoints } } } as unknown as Message);
   });
 
   it('rejects malformed entries', () => {

@@ -10,6 +10,7 @@
  * a learner still catching up) are waited out until the deadline; unsafe requests are refused
  * with the reason in the error's details.
  */
+import { MEMBER_ID_PATTERN } from '../../common/member-id.ts';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ConcordError } from '../../common/errors.ts';
@@ -23,13 +24,12 @@ import { RequestScope } from '../request-scope.ts';
 import { ERROR_RESPONSES, TimeoutMs, TimeoutQuery } from '../schemas/common.ts';
 
 const closed = { additionalProperties: false } as const;
-const MEMBER_ID = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
 const HOST_PORT = '^(\\[[^\\]]+\\]|[^:\\s]+):[0-9]{1,5}$';
 
-const MemberIdParams = Type.Object({ id: Type.String({ pattern: MEMBER_ID }) }, closed);
+const MemberIdParams = Type.Object({ id: Type.String({ pattern: MEMBER_ID_PATTERN }) }, closed);
 const AddMemberBody = Type.Object(
   {
-    id: Type.String({ pattern: MEMBER_ID, description: 'The new member id (as its --id).' }),
+    id: Type.String({ pattern: MEMBER_ID_PATTERN, description: 'The new member id (as its --id).' }),
     peerAddress: Type.String({ pattern: HOST_PORT, maxLength: 512, description: 'host:port other members dial.' }),
     clientUrl: Type.String({ maxLength: 2048, description: "The member's client URL ('' when unknown)." }),
     learner: Type.Optional(Type.Boolean({ description: 'Stay a learner (default: promote once caught up).' })),
