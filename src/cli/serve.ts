@@ -22,6 +22,7 @@ import { mostCaughtUpVoter } from '../node/raft-view.ts';
 import { readStoredCluster, resolveClusterId, writeStoredCluster } from '../maintenance/cluster-id.ts';
 import { DEFAULT_RAFT_CONFIG, validateRaftConfig, type RaftConfig } from '../raft/config.ts';
 import type { ClusterConfig, NodeId, PersistedState } from '../raft/types.ts';
+import type { RaftEvent } from '../raft/raft-node.ts';
 import { initialClusterConfig } from './initial-cluster.ts';
 import { EndpointPublisher } from './endpoint-publisher.ts';
 import { fetchClusterInfo, requestMembership } from './join.ts';
@@ -38,6 +39,10 @@ import type { ServerDeps } from '../server/index.ts';
 
 /** 100 ms ticks, elections after 10–20 ticks: etcd's 1 s election timeout, 100 ms heartbeat. */
 export const TICK_MS = 100;
+/** Raft events worth a log line (the rest are counted in the simulator only). */
+const LOGGED_RAFT_EVENTS: ReadonlySet<RaftEvent> = new Set<RaftEvent>([
+  'snapshot-sent', 'snapshot-installed', 'check-quorum-step-down', 'leadership-transferred', 'leader-forgotten',
+]);
 const ELECTION_TICKS = 10;
 const HEARTBEAT_TICKS = 1;
 const MAX_PENDING_PROPOSALS = 10_000;
@@ -229,6 +234,9 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     listenPort: options.listenPeer.port,
     peers,
     onMessage: (message) => node?.receive(message),
+    // A peer's connection closing is how a kill -9 of the leader shows at once: its followers
+    // elect a new one within a few ticks instead of an election timeout (RaftNode.leaderGone).
+    onPeerGone: (peerId) => node?.peerGone(peerId),
     logger,
     random: new SeededRandom(randomInt(0, 2 ** 32)),
     maxQueuedMessagesPerPeer: 10_000,
@@ -329,7 +337,7 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
         },
         restored: (index) => logger.info({ index }, 'state machine restored from a snapshot'),
         raftEvent: (event) => {
-          if (event === 'snapshot-sent' || event === 'snapshot-installed' || event === 'check-quorum-step-down' || event === 'leadership-transferred') {
+          if (LOGGED_RAFT_EVENTS.has(event)) {
             logger.info({ event }, `raft: ${event}`);
           }
         },

@@ -107,6 +107,11 @@ export class KvNode {
     this.host.receive(message);
   }
 
+  /** See NodeHost.peerGone. */
+  peerGone(peer: NodeId): void {
+    this.host.peerGone(peer);
+  }
+
   /**
    * Proposes a command, stamped with this node's wall clock (the dedup window's time base).
    * Throws a ConcordError (invalid_argument, payload_too_large) for a command every replica

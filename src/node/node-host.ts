@@ -191,6 +191,17 @@ export class NodeHost<Result> {
     this.schedulePump();
   }
 
+  /**
+   * The connection `peer` sent us Raft messages on was closed by its end: strong evidence the
+   * peer went away (its process died, its machine restarted). If it led us, the follower
+   * forgets it and campaigns soon instead of after an election timeout (RaftNode.leaderGone).
+   */
+  peerGone(peer: NodeId): void {
+    if (!this.running) return;
+    this.raft.leaderGone(peer);
+    this.schedulePump();
+  }
+
   /** Proposes `data`; `done` is called once it applied (with its result) or cannot. */
   propose(data: Uint8Array, done: (outcome: ProposalOutcome<Result>) => void): void {
     const leaderHint = this.raft.leader;

@@ -57,6 +57,12 @@ import {
   type Term,
 } from './types.ts';
 
+/**
+ * A follower told its leader is gone campaigns within this many ticks (300 ms with
+ * `concord serve`'s 100 ms ticks) rather than a whole election timeout.
+ */
+export const LEADER_GONE_CAMPAIGN_TICKS = 3;
+
 /** Things worth counting: the simulator's coverage report reads them. */
 export type RaftEvent =
   | 'became-leader'
@@ -69,6 +75,8 @@ export type RaftEvent =
   | 'append-rejected'
   | 'config-changed'
   | 'removed-leader-stepped-down'
+  /** A follower forgot its leader on the host's word that the leader is gone (leaderGone). */
+  | 'leader-forgotten'
   /** A leader advanced its commit index by counting (checkers verify the quorum it counted). */
   | 'commit-advanced';
 
@@ -518,6 +526,28 @@ export class RaftNode {
   readConfirmed(context: string, index: LogIndex): void {
     this.readsAwaitingApply.push({ context, index });
     this.observe('read-index-confirmed');
+  }
+
+  /**
+   * The host has strong evidence that `peer` is gone: the connection it sent us Raft messages
+   * on was closed (its process died, its machine restarted). A peer that is merely unreachable
+   * looks like silence instead, and is left to the election timeout. If `peer` is our leader we
+   * forget it, as etcd-io/raft's ForgetLeader does: without a leader we are out of CheckQuorum's
+   * lease and grant pre-votes at once. A voter also campaigns within the next
+   * {@link LEADER_GONE_CAMPAIGN_TICKS} ticks (drawn at random, so two followers that both saw
+   * the leader go seldom split the vote) instead of waiting out its election timeout.
+   *
+   * Safe with PreVote and CheckQuorum whatever the host believes: if the leader is in fact
+   * alive, the followers still hearing from it are in its lease and refuse the pre-votes, no
+   * term changes, and its next heartbeat makes us its follower again.
+   */
+  leaderGone(peer: NodeId): void {
+    if (this.role !== 'follower' || peer === NO_NODE || this.lead !== peer) return;
+    this.lead = NO_NODE;
+    this.observe('leader-forgotten');
+    if (!this.isVoter(this.id)) return;
+    const campaignAt = this.randomizedElectionTimeout - 1 - this.random.int(LEADER_GONE_CAMPAIGN_TICKS);
+    this.electionElapsed = Math.max(this.electionElapsed, campaignAt);
   }
 
   /** @internal */

@@ -71,6 +71,12 @@ export interface TcpTransportOptions {
   readonly onPeerStateChange?: (peerId: NodeId, state: PeerState) => void;
   /** Notified when a peer's advertised client URL is learned or changes. */
   readonly onPeerClientUrl?: (peerId: NodeId, clientUrl: string) => void;
+  /**
+   * Notified when the live connection a peer dialed in (the one it sends us Raft messages on)
+   * closes and no newer one replaced it: usually the peer's process died, as its kernel closes
+   * its sockets. Not called for our own close().
+   */
+  readonly onPeerGone?: (peerId: NodeId) => void;
 }
 
 const WILDCARD_HOSTS: ReadonlySet<string> = new Set(['', '0.0.0.0', '::']);
@@ -334,6 +340,7 @@ export class TcpTransport implements Transport {
         this.pending.delete(closed);
         if (closed.peerId !== null && this.inbound.get(closed.peerId) === closed) {
           this.inbound.delete(closed.peerId);
+          if (!this.closed) this.options.onPeerGone?.(closed.peerId);
         }
       },
     });

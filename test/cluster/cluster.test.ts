@@ -249,6 +249,10 @@ describe('a cluster of real processes', () => {
     const newLeader = await cluster.waitLeader(15_000, survivors);
     expect(newLeader).not.toBe(leader);
     console.info(`failover: first acknowledged write ${firstAckAfterKillMs - killedAtMs} ms after kill -9 of ${leader}`);
+    // The kill closed the dead leader's connections, and the survivors took that as their cue
+    // (RaftNode.leaderGone) instead of waiting out an election timeout.
+    const forgot = survivors.filter((id) => cluster.node(id).lines.some((line) => line.msg === 'raft: leader-forgotten'));
+    expect(forgot.length, 'survivors that forgot the killed leader when its connection closed').toBeGreaterThan(0);
     for (const reader of survivors) {
       const range = await cluster.http(reader, 'GET', '/v1/kv?prefix=durable/&limit=10000');
       expect(range.status).toBe(200);

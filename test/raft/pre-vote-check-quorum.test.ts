@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Message, PreVoteRequest, VoteRequest } from '../../src/raft/messages.ts';
+import { LEADER_GONE_CAMPAIGN_TICKS } from '../../src/raft/raft-node.ts';
 import { Network, TEST_CONFIG } from './harness.ts';
 
 const E = TEST_CONFIG.electionTicks;
@@ -162,5 +163,70 @@ describe('CheckQuorum', () => {
     const term = b.currentTerm;
     b.step({ type: 'vote', from: 'c', to: 'b', term: term + 1, lastLogIndex: b.lastIndex, lastLogTerm: term, transfer: false });
     expect(b.hardState()).toMatchObject({ term: term + 1, vote: 'c' });
+  });
+});
+
+describe('a leader the host saw go (leaderGone, etcd-io/raft ForgetLeader)', () => {
+  it('the followers forget it and elect a new leader within a few ticks, not an election timeout', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.elect('a');
+    net.propose('a', 'x');
+    net.stabilize();
+    const term = net.node('a').currentTerm;
+    net.crash('a');
+    net.node('b').leaderGone('a');
+    net.node('c').leaderGone('a');
+    for (const id of ['b', 'c']) {
+      expect(net.node(id).leader).toBe('');
+      expect(net.member(id).events).toContain('leader-forgotten');
+    }
+    let ticks = 0;
+    while (net.leader() === undefined || net.leader() === 'a') {
+      ticks++;
+      expect(ticks, 'ticks to elect a new leader').toBeLessThanOrEqual(LEADER_GONE_CAMPAIGN_TICKS);
+      net.tickAll(1);
+    }
+    expect(['b', 'c']).toContain(net.leader());
+    expect(net.node(net.leader() ?? '').currentTerm).toBe(term + 1);
+  });
+
+  it('one follower told wrongly cannot unseat a live leader: the other is in its lease', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.elect('a');
+    const term = net.node('a').currentTerm;
+    net.cut('a', 'b'); // as if b's connection from a broke; a still reaches c
+    net.node('b').leaderGone('a');
+    const mark = net.sent.length;
+    net.tickAll(LEADER_GONE_CAMPAIGN_TICKS);
+    expect(net.sentSince(mark, isFrom('b', 'pre-vote')).length).toBeGreaterThan(0); // it tried at once
+    net.tickAll(2 * E);
+    expect(net.leader()).toBe('a');
+    expect(net.sentSince(mark, (m) => m.type === 'pre-vote-response' && m.granted)).toEqual([]);
+    for (const id of ['a', 'c']) expect(net.node(id).currentTerm).toBe(term);
+    // And once a's heartbeats reach it again, b follows a.
+    net.heal();
+    net.tickAll(E);
+    expect(net.node('b').leader).toBe('a');
+    expect(net.node('b').currentTerm).toBe(term);
+  });
+
+  it('is ignored unless the peer is our leader, and a learner forgets it without campaigning', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.elect('a');
+    net.node('b').leaderGone('c');
+    expect(net.node('b').leader).toBe('a');
+    net.node('a').leaderGone('a');
+    expect(net.node('a').currentRole).toBe('leader');
+
+    net.addNode('d');
+    net.changeMembership('a', { type: 'add-learner', id: 'd' });
+    net.stabilize();
+    net.tickAll(1);
+    net.isolate('d');
+    net.node('d').leaderGone('a');
+    expect(net.node('d').leader).toBe('');
+    const mark = net.sent.length;
+    net.tick('d', 3 * E);
+    expect(net.sentSince(mark, (m) => m.from === 'd' && (m.type === 'pre-vote' || m.type === 'vote'))).toEqual([]);
   });
 });

@@ -10,6 +10,7 @@ import type { Message } from '../../src/raft/messages.ts';
 import { TcpTransport, type TcpTransportOptions } from '../../src/rpc/tcp-transport.ts';
 import { messagesDropped } from '../../src/rpc/transport-stats.ts';
 import {
+  EventLog,
   NodeRegistry,
   connectAll,
   heartbeat,
@@ -77,6 +78,23 @@ describe('TcpTransport delivery', () => {
     await peerState(a, 'b', 'connected');
     restarted.transport.send([heartbeat('b', 'a', 'back')]);
     await received(a, 'back');
+  });
+});
+
+describe('TcpTransport peer gone', () => {
+  it("tells the node when the connection a peer sends on closes (it went away), not at its own close", async () => {
+    const goneAtA = new EventLog<string>();
+    const goneAtB = new EventLog<string>();
+    const a = await nodes.start('a', { onPeerGone: (peer) => goneAtA.push(peer) });
+    const b = await nodes.start('b', { onPeerGone: (peer) => goneAtB.push(peer) });
+    await connectAll([a, b]);
+    a.transport.send([heartbeat('a', 'b', 'hello')]);
+    await received(b, 'hello'); // b now holds a's authenticated connection
+    await a.transport.close();
+    expect(await goneAtB.find((peer) => peer === 'a', "b told that a's connection closed")).toBe('a');
+    expect(goneAtA.items).toEqual([]);
+    await b.transport.close();
+    expect(goneAtB.items).toEqual(['a']);
   });
 });
 

@@ -46,7 +46,10 @@ const by = (pattern: RegExp) => (violations: readonly string[]): string[] => vio
 
 describe('planted registry bugs are caught', () => {
   it("blocking queries and watches that judge changes by the instances' revisions miss removals", async () => {
-    const found = await caughtOnLockSeeds({}, { registryRules: REVISION_OF_INSTANCES }, 10);
+    const found = await caughtOnLockSeeds({}, { registryRules: REVISION_OF_INSTANCES }, 10, [
+      /^registry: blocking query .* missed a change/,
+      /^registry: watch .* skipped a change/,
+    ]);
     expect(by(/^registry: blocking query .* missed a change/)(found.violations), found.violations.join('\n')).not.toEqual([]);
     expect(by(/^registry: watch .* skipped a change/)(found.violations), found.violations.join('\n')).not.toEqual([]);
   });

@@ -175,6 +175,8 @@ export interface SimApp {
   start(): void;
   stop(): void;
   receive(message: Message): void;
+  /** The connection from `peer` closed (it crashed): NodeHost.peerGone. */
+  peerGone(peer: NodeId): void;
   /** Carries out `op`; calls `done` unless the outcome is unknown (the client then times out). */
   execute(op: RegisterOp, idempotencyKey: string, done: (outcome: AppOutcome) => void): void;
   transferLeadership(target: NodeId): void;
@@ -250,6 +252,7 @@ export const registerApp: AppFactory = (context) => {
     start: () => host.start(),
     stop: () => host.stop(),
     receive: (message) => host.receive(message),
+    peerGone: (peer) => host.peerGone(peer),
     transferLeadership: (target) => void host.transferLeadership(target),
     changeMembership: (change, done) => host.proposeConfChange(change, done),
     digest: () => machine.digest(),
@@ -316,6 +319,7 @@ export function kvApp(revisionOf: (value: string) => number | undefined, plants:
       start: () => node.start(),
       stop: () => node.stop(),
       receive: (message) => node.receive(message),
+      peerGone: (peer) => node.peerGone(peer),
       transferLeadership: (target) => void node.host.transferLeadership(target),
       changeMembership: (change, done) => node.host.proposeConfChange(change, done),
       digest: () => JSON.stringify(node.kv.range('', 0).items),

@@ -83,6 +83,18 @@ export class SimNetwork {
     if (this.random.chance(this.options.duplicateRate)) this.scheduleDelivery(message);
   }
 
+  /**
+   * A crashed node's connections close: each peer learns of it after the link's latency, unless
+   * the link is cut (a partitioned peer's connection just goes quiet) or the notice is lost (as
+   * when the machine, not only the process, went away).
+   */
+  sendConnectionClosed(from: NodeId, to: NodeId, closed: () => void): void {
+    if (this.isCut(from, to) || this.random.chance(this.dropRate)) return;
+    this.queue.schedule(this.options.latencyMs + this.random.float() * this.options.jitterMs, () => {
+      if (!this.isCut(from, to)) closed();
+    });
+  }
+
   private scheduleDelivery(message: Message): void {
     let delayMs = this.options.latencyMs + this.random.float() * this.options.jitterMs;
     if (this.random.chance(this.options.reorderRate)) delayMs += this.random.float() * this.options.reorderDelayMs;

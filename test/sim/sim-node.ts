@@ -57,6 +57,8 @@ export interface SimNodeHooks {
   watchRestored(node: SimNode, incarnation: string): void;
   electionObserved(node: SimNode, incarnation: string, name: string, leader: ElectionLeader | null): void;
   event(node: SimNode, event: RaftEvent): void;
+  /** The node's process died: its peers' connections from it close (a TCP reset or FIN). */
+  crashed(node: SimNode): void;
   trace(line: string): void;
 }
 
@@ -169,6 +171,7 @@ export class SimNode {
     this.durability.crash();
     this.inbox.length = 0;
     this.hooks.trace(`crash ${this.id}`);
+    this.hooks.crashed(this);
   }
 
   /**
@@ -232,6 +235,11 @@ export class SimNode {
 
   receive(message: Message): void {
     this.enqueue(() => this.app.receive(message));
+  }
+
+  /** The connection from `peer` closed (see SimNodeHooks.crashed). */
+  peerGone(peer: NodeId): void {
+    this.enqueue(() => this.app.peerGone(peer));
   }
 
   /** A client's request, handled as the server's request handler would. */

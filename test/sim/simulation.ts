@@ -79,6 +79,8 @@ export const COVERAGE_KEYS = [
   'removed-leader-stepped-down',
   /** A follower's write was placed in the log by the leader it forwarded it to. */
   'write-forwarded',
+  /** A follower forgot a leader whose connection closed (it crashed) and campaigned early. */
+  'leader-forgotten',
 ] as const;
 export type CoverageKey = (typeof COVERAGE_KEYS)[number];
 
@@ -282,6 +284,15 @@ class Simulation {
         },
         electionObserved: (_node, incarnation, name, leader) => this.electionChecker.onObserved(incarnation, name, leader),
         event: (node, event) => this.onRaftEvent(node, event),
+        crashed: (node) => {
+          for (const peer of this.nodes) {
+            if (peer === node) continue;
+            this.network.sendConnectionClosed(node.id, peer.id, () => {
+              this.trace(`${peer.id}: connection from ${node.id} closed`);
+              peer.peerGone(node.id);
+            });
+          }
+        },
         trace: (line) => this.trace(line),
       },
       this.ids,
@@ -298,6 +309,7 @@ class Simulation {
     else if (event === 'snapshot-installed') this.coverage['snapshot-installed']++;
     else if (event === 'leadership-transferred') this.coverage['leadership-transferred']++;
     else if (event === 'removed-leader-stepped-down') this.coverage['removed-leader-stepped-down']++;
+    else if (event === 'leader-forgotten') this.coverage['leader-forgotten']++;
     else if (event === 'commit-advanced') {
       this.checker.onCommitDecided(node.id, node.raft, (member, index, term) =>
         this.nodes[this.ids.indexOf(member)]?.durability.holdsDurably(index, term) ?? false,
