@@ -21,6 +21,7 @@ import type { Ready } from '../raft/ready.ts';
 import type { ClusterConfig, Entry, LogIndex, NodeId, PersistedState, Role, SoftState, Term } from '../raft/types.ts';
 import type { PersistBatch, Storage } from '../storage/storage.ts';
 import { ForwardedProposals } from './forwarded-proposals.ts';
+import { ReadRounds, type ReadCallback } from './read-rounds.ts';
 import type { StateMachine } from './state-machine.ts';
 import type { Transport } from './transport.ts';
 
@@ -97,8 +98,6 @@ interface PendingProposal<Result> {
   readonly settle: (outcome: ProposalOutcome<Result | null>) => void;
 }
 
-type ReadCallback = (outcome: ReadOutcome) => void;
-
 type SettleProposal<Result> = PendingProposal<Result>['settle'];
 
 export class NodeHost<Result> {
@@ -119,11 +118,8 @@ export class NodeHost<Result> {
   private readonly forwarded = new ForwardedProposals<SettleProposal<Result>>();
   /** The last index this host applied (the Raft node learns it only at advance()). */
   private lastAppliedIndex: LogIndex;
-  /** Reads not yet given a ReadIndex round; the next pump starts one round for all of them. */
-  private readsWaitingForRound: ReadCallback[] = [];
-  private readonly readRounds = new Map<string, ReadCallback[]>();
-  private pendingReadCount = 0;
-  private readRoundCounter = 0;
+  /** Linearizable reads, batched into ReadIndex rounds (one per pump). */
+  private readonly reads: ReadRounds;
   private softState: SoftState;
   private membership: ClusterConfig;
   private membershipCommitted: boolean;
@@ -134,6 +130,7 @@ export class NodeHost<Result> {
     const observe = (event: RaftEvent): void => options.hooks?.raftEvent?.(event);
     const make = options.makeRaft ?? ((...args) => new RaftNode(...args));
     this.raft = make(options.raftConfig, options.bootstrap, options.persisted, options.random, observe);
+    this.reads = new ReadRounds(this.raft);
     if (options.persisted.snapshot !== null) options.stateMachine.restore(options.persisted.snapshot.data);
     this.softState = this.raft.softState();
     this.membership = this.raft.members;
@@ -173,10 +170,7 @@ export class NodeHost<Result> {
     this.pendingProposals.clear();
     this.pendingProposalCount = 0;
     for (const settle of this.forwarded.drain()) settle(unknown);
-    this.failReads([...this.readsWaitingForRound, ...[...this.readRounds.values()].flat()], 'unavailable');
-    this.readsWaitingForRound = [];
-    this.readRounds.clear();
-    this.pendingReadCount = 0;
+    this.reads.failAll('unavailable');
   }
 
   /** A message from a peer. */
@@ -277,11 +271,10 @@ export class NodeHost<Result> {
    */
   read(done: ReadCallback): void {
     if (!this.running) return done({ ok: false, code: 'unavailable', leaderHint: this.raft.leader });
-    if (this.pendingReadCount >= this.options.maxPendingReads) {
+    if (this.reads.pending >= this.options.maxPendingReads) {
       return done({ ok: false, code: 'overloaded', leaderHint: this.raft.leader });
     }
-    this.pendingReadCount++;
-    this.readsWaitingForRound.push(done);
+    this.reads.add(done);
     this.schedulePump();
   }
 
@@ -314,7 +307,7 @@ export class NodeHost<Result> {
 
   private pump(): void {
     if (!this.running) return;
-    this.startReadRound();
+    this.reads.start();
     this.sendForwarded();
     if (this.persisting || !this.raft.hasReady()) return;
     const ready = this.raft.ready();
@@ -357,8 +350,8 @@ export class NodeHost<Result> {
   private apply(ready: Ready): void {
     if (ready.snapshot !== null) this.restoreSnapshot(ready.snapshot.meta.index, ready.snapshot.data);
     for (const entry of ready.committedEntries) this.applyEntry(entry);
-    for (const read of ready.readStates) this.finishReadRound(read.context, ready.appliedThrough);
-    for (const context of ready.droppedReads) this.failReadRound(context);
+    for (const read of ready.readStates) this.reads.finish(read.context, ready.appliedThrough);
+    for (const context of ready.droppedReads) this.reads.drop(context);
   }
 
   /** The Ready's writes are durable: send what they promise, then advance. */
@@ -486,40 +479,5 @@ export class NodeHost<Result> {
 
   private failForwarded(settles: readonly SettleProposal<Result>[]): void {
     for (const settle of settles) settle({ ok: false, code: 'unavailable', leaderHint: this.raft.leader, mayHaveApplied: true });
-  }
-
-  // ---- Reads ------------------------------------------------------------------------------
-
-  private startReadRound(): void {
-    if (this.readsWaitingForRound.length === 0) return;
-    const waiting = this.readsWaitingForRound;
-    this.readsWaitingForRound = [];
-    const context = `${this.raft.id}/${this.readRoundCounter++}`;
-    const result = this.raft.readIndex(context);
-    if (!result.ok) {
-      this.failReads(waiting, result.reason === 'overloaded' ? 'overloaded' : 'not_leader');
-      return;
-    }
-    this.readRounds.set(context, waiting);
-  }
-
-  private finishReadRound(context: string, appliedIndex: LogIndex): void {
-    const waiting = this.readRounds.get(context);
-    if (waiting === undefined) return;
-    this.readRounds.delete(context);
-    this.pendingReadCount -= waiting.length;
-    for (const done of waiting) done({ ok: true, appliedIndex });
-  }
-
-  private failReadRound(context: string): void {
-    const waiting = this.readRounds.get(context);
-    if (waiting === undefined) return;
-    this.readRounds.delete(context);
-    this.failReads(waiting, 'not_leader');
-  }
-
-  private failReads(waiting: readonly ReadCallback[], code: FailureCode): void {
-    this.pendingReadCount -= waiting.length;
-    for (const done of waiting) done({ ok: false, code, leaderHint: this.raft.leader });
   }
 }
