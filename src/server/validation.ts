@@ -11,7 +11,7 @@
  */
 import { OptionalKind } from '@sinclair/typebox';
 import { Ajv, type Options as AjvOptions } from 'ajv';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
 
 const SHARED_AJV_OPTIONS: AjvOptions = {
   removeAdditional: false,
@@ -26,10 +26,48 @@ const SHARED_AJV_OPTIONS: AjvOptions = {
 const bodyAjv = new Ajv({ ...SHARED_AJV_OPTIONS, coerceTypes: false });
 const textPartsAjv = new Ajv({ ...SHARED_AJV_OPTIONS, coerceTypes: true });
 
+/** What fastify calls to validate a request part; it reads `errors` after a failed call. */
+interface Validator {
+  (data: unknown): boolean;
+  readonly errors?: FastifySchemaValidationError[] | null;
+}
+
+/** Validators made and not yet compiled (see compileOnFirstUse). */
+const uncompiled = new Set<() => void>();
+
+/**
+ * A validator that compiles its schema on its first call. Compiling every route's schemas at
+ * start took about a second of CPU per node (Ajv generating and compiling ~200 functions), most
+ * of them for routes a node never serves; each now costs a few ms on its route's first request.
+ * `errors` is a live getter: fastify reads it after a failed call.
+ */
+function compileOnFirstUse(ajv: Ajv, schema: object): Validator {
+  let compiled: ReturnType<Ajv['compile']> | undefined;
+  const compile = (): ReturnType<Ajv['compile']> => {
+    uncompiled.delete(compile);
+    compiled ??= ajv.compile(schema);
+    return compiled;
+  };
+  uncompiled.add(compile);
+  const validate = (data: unknown): boolean => (compiled ?? compile())(data) as boolean;
+  Object.defineProperty(validate, 'errors', { get: () => compiled?.errors });
+  return validate as Validator;
+}
+
+/**
+ * Compiles every validator not compiled yet, throwing on the first schema Ajv refuses: the
+ * check the lazy validators skip at start, for tests to run once over every route.
+ */
+export function compileEveryValidator(): number {
+  const pending = [...uncompiled];
+  for (const compile of pending) compile();
+  return pending.length;
+}
+
 export function installValidation(app: FastifyInstance): void {
   app.setValidatorCompiler(({ schema, httpPart }) => {
-    if (httpPart !== 'body') return textPartsAjv.compile(schema as object);
-    const validate = bodyAjv.compile(schema as object);
+    if (httpPart !== 'body') return compileOnFirstUse(textPartsAjv, schema as object);
+    const validate = compileOnFirstUse(bodyAjv, schema as object);
     // A body schema wrapped in Type.Optional (keepalive, transfer-leader, heartbeat) lets the body
     // be absent; fastify hands an absent body to validators as null. A body that is there is
     // validated in full. fastify reads `errors` after a failed call, so it must be a live getter
@@ -37,7 +75,7 @@ export function installValidation(app: FastifyInstance): void {
     if (!(OptionalKind in (schema as object))) return validate;
     const validateOptional = (body: unknown): boolean => body === undefined || body === null || validate(body);
     Object.defineProperty(validateOptional, 'errors', { get: () => validate.errors });
-    return validateOptional as unknown as typeof validate;
+    return validateOptional as Validator;
   });
 
   // Response schemas document the answers (OpenAPI); they do not shape them. Serializing with
