@@ -128,9 +128,12 @@ async function clusterIdOf(options: ServeOptions, joinedClusterId: string | null
 /**
  * A leader about to stop hands leadership to the most caught-up voter first and waits (at most
  * LEADERSHIP_HANDOFF_MS) until another node leads, so a rolling restart costs no election
- * timeout. Requests arriving meanwhile wait for the new leader and are forwarded to it.
+ * timeout. Requests arriving meanwhile wait for the new leader and are forwarded to it. It stops
+ * waiting early if the target's connection to us closes: the target is stopping too (the whole
+ * cluster told to stop at once: Ctrl-C on `npm start`, `docker compose down`), and nobody will
+ * take over.
  */
-async function handOffLeadership(node: KvNode, logger: Logger): Promise<void> {
+async function handOffLeadership(node: KvNode, logger: Logger, isConnected: (peer: NodeId) => boolean): Promise<void> {
   const raft = node.host.raft;
   if (!node.host.isRunning || raft.currentRole !== 'leader') return;
   const target = mostCaughtUpVoter(raft);
@@ -140,12 +143,14 @@ async function handOffLeadership(node: KvNode, logger: Logger): Promise<void> {
   logger.info({ to: target, term: fromTerm }, `leader shutting down: handing leadership to ${target}`);
   const startedMs = performance.now();
   const movedElsewhere = (): boolean => raft.leader !== '' && raft.leader !== node.id;
-  while (!movedElsewhere() && performance.now() - startedMs < LEADERSHIP_HANDOFF_MS) {
+  while (!movedElsewhere() && isConnected(target) && performance.now() - startedMs < LEADERSHIP_HANDOFF_MS) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   const waitedMs = Math.round(performance.now() - startedMs);
   if (movedElsewhere()) {
     logger.info({ leader: raft.leader, term: raft.currentTerm, fromTerm, waitedMs }, `leadership handed to ${raft.leader} before shutting down`);
+  } else if (!isConnected(target)) {
+    logger.info({ to: target, waitedMs }, `${target} went away before taking over (stopping too?); shutting down without a hand-off`);
   } else {
     logger.warn({ to: target, waitedMs }, 'leadership did not move before the bound; shutting down anyway');
   }
@@ -275,7 +280,8 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     publisher?.stop();
     exitCode = code;
     logger.info({ reason }, 'shutting down');
-    if (node !== null) await handOffLeadership(node, logger).catch((error: unknown) => logger.warn({ err: error }, 'leadership hand-off failed'));
+    const isConnected = (peer: NodeId): boolean => transport.inboundPeers().has(peer);
+    if (node !== null) await handOffLeadership(node, logger, isConnected).catch((error: unknown) => logger.warn({ err: error }, 'leadership hand-off failed'));
     if (http !== null) {
       const closing = http.close().catch((error: unknown) => logger.warn({ err: error }, 'closing the HTTP server failed'));
       const timedOut = await Promise.race([

@@ -291,4 +291,16 @@ describe('a cluster of real processes', () => {
     watch.close();
     expect(cluster.findLog(target, (line) => line.msg === 'stopped')).toBeDefined();
   }, 20_000);
+
+  it('stopped all at once (Ctrl-C on npm start), the leader does not wait for a successor that is stopping too', async () => {
+    const { leader, followers } = await leaderAndFollowers();
+    const linesBefore = cluster.node(leader).lines.length;
+    const codes = await Promise.all([leader, ...followers].map((id) => cluster.stop(id, 'SIGTERM')));
+    expect(codes.every((code) => code === 0), `exit codes ${codes.join(', ')}`).toBe(true);
+    const messages = cluster.node(leader).lines.slice(linesBefore).map((line) => String(line.msg));
+    // Either the hand-off won the race or the leader saw its target's connection close; never
+    // the wait to the bound for a node that was gone.
+    expect(messages.some((msg) => /^leadership handed to|went away before taking over/.test(msg)), messages.join('\n')).toBe(true);
+    expect(messages).not.toContain('leadership did not move before the bound; shutting down anyway');
+  }, 30_000);
 });
