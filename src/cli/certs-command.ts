@@ -5,11 +5,11 @@
  * Existing files are never overwritten without --force: replacing a CA by accident would cut a
  * running cluster off from its own nodes.
  */
-import { isMemberId } from '../common/member-id.ts';
 import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isMemberId } from '../common/member-id.ts';
 import { createDevCertificates, type IssuedCertificate } from '../tls/dev-certs.ts';
 import { EXIT, out, table, UsageError, type Command } from './common.ts';
 

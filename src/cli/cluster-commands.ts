@@ -3,8 +3,8 @@
  * (membership changes, one server at a time: docs/membership.md) and `concord transfer-leader
  * [--to ID]`, through the SDK's ClusterClient.
  */
-import { isMemberId } from '../common/member-id.ts';
 import { ConcordError, membershipRefusal, type ClusterMember, type ClusterView, type MemberChange } from '../client/index.ts';
+import { isMemberId } from '../common/member-id.ts';
 import { EXIT, expectPositionals, optionalString, out, report, table, UsageError, type Command, type Parsed } from './common.ts';
 import { parseHostPort } from './serve-options.ts';
 
@@ -43,7 +43,6 @@ voter, leader}]}, nodeId being the node that answered.`,
     return EXIT.ok;
   },
 };
-
 
 function memberId(positionals: readonly string[]): string {
   const [id] = expectPositionals(positionals, ['ID']) as [string];

@@ -3,9 +3,9 @@
  * settable as CONCORD_<FLAG> in upper snake case. Flags win over the environment. Every value is
  * validated here, once, with an error that names the flag — a node never starts half-configured.
  */
-import { isMemberId } from '../common/member-id.ts';
 import { parseArgs } from 'node:util';
 import { ConcordError } from '../common/errors.ts';
+import { isMemberId } from '../common/member-id.ts';
 import type { PeerTlsOptions } from '../rpc/peer-tls.ts';
 import { loadTlsMaterial, type TlsMaterial } from '../tls/tls-files.ts';
 import { AUTH_FLAGS, SWITCH_FLAGS, parseAuthOptions, type AuthServeOptions } from './serve-auth-options.ts';

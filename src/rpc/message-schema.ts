@@ -5,7 +5,8 @@
  * there. Each parser builds a fresh object holding only the known fields, so nothing extra (or
  * odd prototypes, getters, huge unrelated keys) ever crosses into src/raft.
  *
- * Limits enforced here: ids at most {@link MAX_NODE_ID_LENGTH} characters, read contexts at most
+ * Limits enforced here: node ids are member ids (src/common/member-id.ts: at most 64
+ * characters), cluster ids at most {@link MAX_NODE_ID_LENGTH} characters, read contexts at most
  * {@link MAX_READ_CONTEXT_LENGTH}; numbers must be non-negative safe integers.
  */
 import { isMemberId } from '../common/member-id.ts';

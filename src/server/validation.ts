@@ -38,7 +38,10 @@ const uncompiled = new Set<() => void>();
 /**
  * A validator that compiles its schema on its first call. Compiling every route's schemas at
  * start took about a second of CPU per node (Ajv generating and compiling ~200 functions), most
- * of them for routes a node never serves; each now costs a few ms on its route's first request.
+ * of them for routes a node never serves; each now costs a few ms on its route's first request
+ * (the process's very first one ~50-80 ms more: Ajv checks its meta-schema once). Not yet
+ * compiled validators stay in `uncompiled` for compileEveryValidator: a few hundred closures per
+ * server, which matters only to test processes that start many.
  * `errors` is a live getter: fastify reads it after a failed call.
  */
 function compileOnFirstUse(ajv: Ajv, schema: object): Validator {

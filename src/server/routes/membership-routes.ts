@@ -10,10 +10,10 @@
  * a learner still catching up) are waited out until the deadline; unsafe requests are refused
  * with the reason in the error's details.
  */
-import { MEMBER_ID_PATTERN } from '../../common/member-id.ts';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ConcordError } from '../../common/errors.ts';
+import { MEMBER_ID_PATTERN } from '../../common/member-id.ts';
 import type { ConfChangeOutcome } from '../../node/node-host.ts';
 import type { ConfChange, ConfChangeRefusal } from '../../raft/membership.ts';
 import type { ClusterConfig, NodeId } from '../../raft/types.ts';
