@@ -5,8 +5,9 @@
  * messages to send (most only after that persistence; a leader's appends before it), entries to
  * apply and reads now safe.
  *
- * This file holds the public API, term handling, elections and the follower's side of
- * replication; the leader's side lives in leader.ts.
+ * This file holds the public API, the Ready cycle, membership and the role transitions; terms
+ * and elections live in election.ts, the leader's side of replication in leader.ts and the
+ * follower's in follower.ts.
  */
 import { assert, assertNever } from '../common/assert.ts';
 import type { Random } from '../common/random.ts';
@@ -22,6 +23,7 @@ import {
   sendAppend,
   startReadRound,
 } from './leader.ts';
+import { campaign, handleTerm, handleVoteRequest, handleVoteResponse, tickElection } from './election.ts';
 import { handleFromLeader, handleReadIndexResponse, type IncomingSnapshot } from './follower.ts';
 import { RaftLog } from './log.ts';
 import {
@@ -30,14 +32,9 @@ import {
   type ConfChange,
   type ConfChangeRefusal,
 } from './membership.ts';
-import type {
-  RaftMessage,
-  VoteRequest,
-  PreVoteRequest,
-  VoteResponse,
-} from './messages.ts';
+import type { RaftMessage } from './messages.ts';
 import { Progress } from './progress.ts';
-import { committedIndex, majority, voteOutcome } from './quorum.ts';
+import { committedIndex, majority } from './quorum.ts';
 import { ReadIndexTracker } from './read-index.ts';
 import { type Ready, mayLeaveBeforePersist } from './ready.ts';
 import {
@@ -120,12 +117,12 @@ export class RaftNode {
 
   /** @internal */ electionElapsed = 0;
   /** @internal */ heartbeatElapsed = 0;
-  private randomizedElectionTimeout = 0;
+  /** @internal */ randomizedElectionTimeout = 0;
 
   /** Leader only: replication progress of every other member. */
   /** @internal */ readonly progress = new Map<NodeId, Progress>();
-  private readonly votes = new Map<NodeId, boolean>();
-  private campaignIsTransfer = false;
+  /** @internal */ readonly votes = new Map<NodeId, boolean>();
+  /** @internal */ campaignIsTransfer = false;
   /** @internal */ leadTransferee: NodeId = NO_NODE;
   /** Ticks since the transfer began; it is abandoned after an election timeout. */
   private transferElapsed = 0;
@@ -185,14 +182,14 @@ export class RaftNode {
   /** Advances logical time by one tick. */
   tick(): void {
     if (this.role === 'leader') this.tickLeader();
-    else this.tickElection();
+    else tickElection(this);
     this.checkInvariants();
   }
 
   /** Feeds one message from a peer. */
   step(message: RaftMessage): void {
     assert(message.to === this.id, () => `message for ${message.to} stepped into ${this.id}`);
-    if (this.handleTerm(message)) this.stepByRole(message);
+    if (handleTerm(this, message)) this.stepByRole(message);
     this.checkInvariants();
   }
 
@@ -435,8 +432,8 @@ export class RaftNode {
 
   // ---- Overridable rules (tests plant bugs by overriding exactly one of these) -------------
 
-  /** Raft §5.4.1: grant a vote only to a candidate whose log is at least as up to date. */
-  protected logIsUpToDate(lastIndex: LogIndex, lastTerm: Term): boolean {
+  /** @internal Raft §5.4.1: grant a vote only to a candidate whose log is at least as up to date. */
+  logIsUpToDate(lastIndex: LogIndex, lastTerm: Term): boolean {
     return this.log.isUpToDate(lastIndex, lastTerm);
   }
 
@@ -446,10 +443,10 @@ export class RaftNode {
   }
 
   /**
-   * The members whose votes and acknowledgements make a quorum: the voters of the configuration
-   * in effect — not learners, and not a leader that removed itself.
+   * @internal The members whose votes and acknowledgements make a quorum: the voters of the
+   * configuration in effect — not learners, and not a leader that removed itself.
    */
-  protected quorumVoters(): readonly NodeId[] {
+  quorumVoters(): readonly NodeId[] {
     return this.membership.voters;
   }
 
@@ -555,62 +552,15 @@ export class RaftNode {
     this.send({ type: 'timeout-now', from: this.id, to: target, term: this.term });
   }
 
-  // ---- Term handling ----------------------------------------------------------------------
-
-  /** Applies the rules every message obeys before its type matters; false = drop it. */
-  private handleTerm(message: RaftMessage): boolean {
-    if (message.term > this.term) return this.handleHigherTerm(message);
-    if (message.term < this.term) {
-      this.handleLowerTerm(message);
-      return false;
-    }
-    return true;
-  }
-
-  private handleHigherTerm(message: RaftMessage): boolean {
-    if (message.type === 'pre-vote' || message.type === 'vote') {
-      const forced = message.type === 'vote' && message.transfer;
-      // CheckQuorum's lease: while we hear from a leader, refuse to help unseat it. This keeps
-      // a node that was partitioned away (and bumped its term) from disrupting the cluster.
-      const inLease =
-        this.config.checkQuorum && this.lead !== NO_NODE && this.electionElapsed < this.config.electionTicks;
-      if (!forced && inLease) return false;
-    }
-    if (message.type === 'pre-vote') return true; // never changes our term
-    if (message.type === 'pre-vote-response' && message.granted) return true; // the future term
-    const fromLeader = message.type === 'append' || message.type === 'heartbeat' || message.type === 'snapshot';
-    this.becomeFollower(message.term, fromLeader ? message.from : NO_NODE);
-    return true;
-  }
-
-  private handleLowerTerm(message: RaftMessage): void {
-    if (message.type === 'append' || message.type === 'heartbeat') {
-      // A deposed leader still thinks it leads: our higher term in the answer makes it step down.
-      this.send({
-        type: 'append-response',
-        from: this.id,
-        to: message.from,
-        term: this.term,
-        success: false,
-        matchIndex: 0,
-        rejectedIndex: 0,
-        conflictTerm: 0,
-        conflictIndex: 0,
-      });
-    } else if (message.type === 'pre-vote') {
-      this.send({ type: 'pre-vote-response', from: this.id, to: message.from, term: this.term, granted: false });
-    }
-  }
-
   private stepByRole(message: RaftMessage): void {
     switch (message.type) {
       case 'pre-vote':
       case 'vote':
-        this.handleVoteRequest(message);
+        handleVoteRequest(this, message);
         return;
       case 'pre-vote-response':
       case 'vote-response':
-        this.handleVoteResponse(message);
+        handleVoteResponse(this, message);
         return;
       case 'append':
       case 'heartbeat':
@@ -633,25 +583,14 @@ export class RaftNode {
         handleReadIndexResponse(this, message);
         return;
       case 'timeout-now':
-        if (this.role === 'follower' && this.isVoter(this.id)) this.campaign('transfer');
+        if (this.role === 'follower' && this.isVoter(this.id)) campaign(this, 'transfer');
         return;
       default:
         assertNever(message, 'message type');
     }
   }
 
-  // ---- Elections --------------------------------------------------------------------------
-
-  private tickElection(): void {
-    this.electionElapsed++;
-    // A learner keeps counting instead of starting over: once its leader has been silent for an
-    // election timeout it must stay out of CheckQuorum's lease, or it would drop (most of) the
-    // vote requests of a candidate that already counts it as a voter (its promotion is in the
-    // candidate's log, not yet in ours) and a cluster that needs its vote could never elect.
-    if (this.electionElapsed < this.randomizedElectionTimeout || !this.isVoter(this.id)) return;
-    this.electionElapsed = 0;
-    this.campaign(this.config.preVote ? 'pre-vote' : 'vote');
-  }
+  // ---- Leader's ticks ----------------------------------------------------------------------
 
   private tickLeader(): void {
     this.heartbeatElapsed++;
@@ -685,81 +624,8 @@ export class RaftNode {
     return active.length >= majority(this.membership.voters.length);
   }
 
-  private campaign(kind: 'pre-vote' | 'vote' | 'transfer'): void {
-    const voteTerm = this.term + 1;
-    if (kind === 'pre-vote') {
-      // A pre-candidate keeps its term and vote: it only asks whether it could win.
-      this.role = 'pre-candidate';
-      this.lead = NO_NODE;
-      this.resetRandomizedElectionTimeout();
-      this.dropForwardedReads();
-    } else {
-      this.reset(voteTerm);
-      this.role = 'candidate';
-      this.vote = this.id;
-    }
-    this.campaignIsTransfer = kind === 'transfer';
-    this.votes.clear();
-    this.votes.set(this.id, true);
-    if (this.tallyVotes()) return;
-    for (const voter of this.quorumVoters()) {
-      if (voter === this.id) continue;
-      const base = {
-        from: this.id,
-        to: voter,
-        term: voteTerm,
-        lastLogIndex: this.log.lastIndex(),
-        lastLogTerm: this.log.lastTerm(),
-      };
-      if (kind === 'pre-vote') this.send({ type: 'pre-vote', ...base } satisfies PreVoteRequest);
-      else this.send({ type: 'vote', ...base, transfer: kind === 'transfer' } satisfies VoteRequest);
-    }
-  }
-
-  private handleVoteRequest(request: PreVoteRequest | VoteRequest): void {
-    const isPreVote = request.type === 'pre-vote';
-    const canVote =
-      this.vote === request.from ||
-      (this.vote === NO_NODE && this.lead === NO_NODE) ||
-      (isPreVote && request.term > this.term);
-    const granted = canVote && this.logIsUpToDate(request.lastLogIndex, request.lastLogTerm);
-    this.send({
-      type: isPreVote ? 'pre-vote-response' : 'vote-response',
-      from: this.id,
-      to: request.from,
-      term: granted ? request.term : this.term,
-      granted,
-    });
-    if (granted && !isPreVote) {
-      this.electionElapsed = 0;
-      this.vote = request.from;
-    }
-  }
-
-  private handleVoteResponse(response: VoteResponse): void {
-    const expected = this.role === 'pre-candidate' ? 'pre-vote-response' : 'vote-response';
-    if (response.type !== expected || (this.role !== 'pre-candidate' && this.role !== 'candidate')) return;
-    if (!this.quorumVoters().includes(response.from)) return;
-    if (!response.granted && response.type === 'pre-vote-response') this.observe('pre-vote-rejected');
-    this.votes.set(response.from, response.granted);
-    this.tallyVotes();
-  }
-
-  /** Acts on the election's outcome; true when it is decided. */
-  private tallyVotes(): boolean {
-    const outcome = voteOutcome(this.quorumVoters(), this.votes);
-    if (outcome === 'pending') return false;
-    if (outcome === 'lost') {
-      this.becomeFollower(this.term, NO_NODE);
-    } else if (this.role === 'pre-candidate') {
-      this.campaign(this.campaignIsTransfer ? 'transfer' : 'vote');
-    } else {
-      this.becomeLeader();
-    }
-    return true;
-  }
-
-  private reset(term: Term): void {
+  /** @internal */
+  reset(term: Term): void {
     this.abandonPendingReads();
     if (term !== this.term) {
       this.term = term;
@@ -799,7 +665,8 @@ export class RaftNode {
     this.lead = lead;
   }
 
-  private becomeLeader(): void {
+  /** @internal */
+  becomeLeader(): void {
     assert(this.role === 'candidate', () => `becomeLeader from ${this.role}`);
     const wasTransfer = this.campaignIsTransfer;
     this.reset(this.term);
@@ -822,11 +689,13 @@ export class RaftNode {
     return entry;
   }
 
-  private resetRandomizedElectionTimeout(): void {
+  /** @internal */
+  resetRandomizedElectionTimeout(): void {
     this.randomizedElectionTimeout = this.config.electionTicks + this.random.int(this.config.electionTicks);
   }
 
-  private dropForwardedReads(): void {
+  /** @internal */
+  dropForwardedReads(): void {
     for (const context of this.readsForwarded) this.droppedReads.push(context);
     this.readsForwarded.clear();
   }

@@ -11,7 +11,7 @@ import { runSimulation } from './simulation.ts';
 
 /** Plant (b): grants votes without the §5.4.1 up-to-date check. */
 class VotesWithoutLogCheck extends RaftNode {
-  protected override logIsUpToDate(_lastIndex: LogIndex, _lastTerm: Term): boolean {
+  override logIsUpToDate(_lastIndex: LogIndex, _lastTerm: Term): boolean {
     return true;
   }
 }

@@ -11,7 +11,7 @@ import type { SwarmOptions } from './swarm.ts';
 
 /** A leader that removed itself keeps counting its own log and vote (thesis §4.2.2 says it must not). */
 class RemovedLeaderCountsItself extends RaftNode {
-  protected override quorumVoters(): readonly NodeId[] {
+  override quorumVoters(): readonly NodeId[] {
     const voters = super.quorumVoters();
     return voters.includes(this.id) ? voters : [...voters, this.id];
   }
@@ -19,7 +19,7 @@ class RemovedLeaderCountsItself extends RaftNode {
 
 /** Learners' votes and acknowledgements count as if they were voters. */
 class LearnersCount extends RaftNode {
-  protected override quorumVoters(): readonly NodeId[] {
+  override quorumVoters(): readonly NodeId[] {
     return [...super.quorumVoters(), ...this.members.learners];
   }
 }
