@@ -10,8 +10,9 @@
  * keys at the same revision.
  */
 import { encodeCommand, KvStateMachine, type KvApplyOutcome, type KvCommandBody, type KvStateMachineOptions } from '../kv/index.ts';
-import type { Message } from '../raft/messages.ts';
+import { isKvNodeMessage, type ForwardKeepalivesRequest, type Message } from '../raft/messages.ts';
 import type { NodeId } from '../raft/types.ts';
+import { KeepaliveForwarding, type ForwardedKeepaliveOutcome } from './keepalive-forwarding.ts';
 import { LeaseKeeper, type LeaseKeeperOptions } from './lease-keeper.ts';
 import { followLockDelays, lockDelayCountdown, lockDelayEndBody } from './lock-delays.ts';
 import { NodeHost, type NodeHostHooks, type NodeHostOptions, type ProposalOutcome, type ReadOutcome } from './node-host.ts';
@@ -51,9 +52,21 @@ export class KvNode {
   /** The leader's lock-delay countdowns (lock-delays.ts). */
   readonly lockDelays: LeaseKeeper;
   private readonly options: KvNodeOptions;
+  /** Our clients' keepalives on their way to the leader, while we follow. */
+  private readonly keepalives: KeepaliveForwarding;
+  private followedLeader: NodeId = '';
 
   constructor(options: KvNodeOptions) {
     this.options = options;
+    this.keepalives = new KeepaliveForwarding({
+      self: options.raftConfig.id,
+      clock: options.clock,
+      send: (messages) => options.transport.send(messages),
+      leader: () => this.host.raft.leader,
+      term: () => this.host.raft.currentTerm,
+      tickMs: options.tickMs,
+      giveUpTicks: options.raftConfig.electionTicks,
+    });
     this.kv = options.makeStateMachine?.(options.kv) ?? new KvStateMachine(options.kv);
     const leaseOptions: LeaseKeeperOptions = {
       clock: options.clock,
@@ -83,6 +96,9 @@ export class KvNode {
           else if (this.leases.isLeading) this.leases.lostLeadership();
           if (softState.role === 'leader') this.lockDelays.becameLeader(this.kv.locks.delays().map(lockDelayCountdown));
           else if (this.lockDelays.isLeading) this.lockDelays.lostLeadership();
+          // The leader we sent keepalives to is gone: its answers will not come (or not count).
+          if (softState.leader !== this.followedLeader) this.keepalives.failAll();
+          this.followedLeader = softState.leader;
           hooks.softStateChanged?.(softState, term);
         },
       },
@@ -98,13 +114,16 @@ export class KvNode {
   }
 
   stop(): void {
+    this.keepalives.stop();
     this.leases.stop();
     this.lockDelays.stop();
     this.host.stop();
   }
 
   receive(message: Message): void {
-    this.host.receive(message);
+    if (!isKvNodeMessage(message)) this.host.receive(message);
+    else if (message.type === 'forward-keepalives') this.answerKeepalives(message);
+    else this.keepalives.answered(message);
   }
 
   /** See NodeHost.peerGone. */
@@ -150,6 +169,45 @@ export class KvNode {
     this.read((barrier) => {
       if (!barrier.ok) done({ ok: false, code: 'not_leader', leaderHint: barrier.leaderHint });
       else done(this.keepAlive(id));
+    });
+  }
+
+  /**
+   * A client's keepalive made here, whichever node leads: renewed here if we lead (renewLease),
+   * else sent to the leader over the peer connection (keepalive-forwarding.ts). Null when no
+   * definite answer came (no leader known, leadership moved, no answer in time): the caller
+   * then forwards the request another way or retries.
+   */
+  renewLeaseAnywhere(id: string, done: (outcome: ForwardedKeepaliveOutcome | null) => void): void {
+    const leader = this.host.raft.leader;
+    if (!this.leases.isLeading && leader !== '' && leader !== this.id && this.host.isRunning) {
+      this.keepalives.forward(id, done);
+      return;
+    }
+    this.renewLease(id, (outcome) => {
+      if (outcome.ok) done({ ok: true, ttlMs: outcome.ttlMs });
+      else done(outcome.code === 'not_found' ? outcome : null);
+    });
+  }
+
+  /** Leader side of forward-keepalives: one read barrier for the message, then each renewal. */
+  private answerKeepalives(request: ForwardKeepalivesRequest): void {
+    const ids = request.keepalives.map((keepalive) => keepalive.id);
+    const answer = (leading: boolean, ttls: readonly number[]): void =>
+      this.options.transport.send([
+        { type: 'forward-keepalives-response', from: this.id, to: request.from, term: this.host.raft.currentTerm, leading, ids, ttls },
+      ]);
+    const notLeading = (): void => answer(false, ids.map(() => 0));
+    if (!this.leases.isLeading || !this.host.isRunning) return notLeading();
+    this.read((barrier) => {
+      if (!barrier.ok || !this.leases.isLeading) return notLeading();
+      answer(
+        true,
+        request.keepalives.map((keepalive) => {
+          const renewed = this.keepAlive(keepalive.lease);
+          return renewed.ok ? renewed.ttlMs : 0;
+        }),
+      );
     });
   }
 

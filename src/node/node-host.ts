@@ -15,12 +15,12 @@ import type { Clock, TimerHandle } from '../common/clock.ts';
 import type { Random } from '../common/random.ts';
 import type { RaftConfig } from '../raft/config.ts';
 import { decodeConfigEntry, type ConfChange, type ConfChangeRefusal } from '../raft/membership.ts';
-import { isHostMessage, type ForwardProposalsRequest, type ForwardProposalsResponse, type Message } from '../raft/messages.ts';
+import { isHostMessage, type ForwardProposalsRequest, type ForwardProposalsResponse, type HostMessage, type RaftMessage } from '../raft/messages.ts';
 import { RaftNode, type RaftEvent, type RaftFactory } from '../raft/raft-node.ts';
 import type { Ready } from '../raft/ready.ts';
 import type { ClusterConfig, Entry, LogIndex, NodeId, PersistedState, Role, SoftState, Term } from '../raft/types.ts';
 import type { PersistBatch, Storage } from '../storage/storage.ts';
-import { ForwardedProposals } from './forwarded-proposals.ts';
+import { ForwardedRequests } from './forwarded-requests.ts';
 import { ReadRounds, type ReadCallback } from './read-rounds.ts';
 import type { StateMachine } from './state-machine.ts';
 import type { Transport } from './transport.ts';
@@ -115,7 +115,7 @@ export class NodeHost<Result> {
   private readonly pendingProposals = new Map<LogIndex, PendingProposal<Result>[]>();
   private pendingProposalCount = 0;
   /** Proposals sent to the leader from here, until it says where it put them. */
-  private readonly forwarded = new ForwardedProposals<SettleProposal<Result>>();
+  private readonly forwarded = new ForwardedRequests<Uint8Array, SettleProposal<Result>>();
   /** The last index this host applied (the Raft node learns it only at advance()). */
   private lastAppliedIndex: LogIndex;
   /** Linearizable reads, batched into ReadIndex rounds (one per pump). */
@@ -173,8 +173,8 @@ export class NodeHost<Result> {
     this.reads.failAll('unavailable');
   }
 
-  /** A message from a peer. */
-  receive(message: Message): void {
+  /** A message from a peer (the KV node's own messages never reach the host: kv-node.ts). */
+  receive(message: RaftMessage | HostMessage): void {
     if (!this.running) return;
     if (isHostMessage(message)) {
       if (message.type === 'forward-proposals') this.appendForwarded(message);
@@ -424,15 +424,16 @@ export class NodeHost<Result> {
     this.options.hooks?.softStateChanged?.(softState, this.raft.currentTerm);
   }
 
-  // ---- Proposals forwarded to the leader (forwarded-proposals.ts) --------------------------
+  // ---- Proposals forwarded to the leader (forwarded-requests.ts) ---------------------------
 
   /** Sends this turn's forwarded proposals to the leader in one message. */
   private sendForwarded(): void {
-    const proposals = this.forwarded.takeQueued();
-    if (proposals.length === 0) return;
+    const queued = this.forwarded.takeQueued();
+    if (queued.length === 0) return;
     const leader = this.raft.leader;
     // Leadership moved meanwhile: noteSoftState fails what was waiting when it sees the change.
     if (leader === '' || leader === this.id) return;
+    const proposals = queued.map(({ id, payload }) => ({ id, data: payload }));
     this.options.transport.send([{ type: 'forward-proposals', from: this.id, to: leader, term: this.raft.currentTerm, proposals }]);
   }
 

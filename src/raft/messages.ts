@@ -139,8 +139,41 @@ export interface ForwardProposalsResponse extends Envelope {
   readonly indexes: readonly LogIndex[];
 }
 
+/** A client's lease keepalive, made on a follower and sent to the leader, where countdowns run. */
+export interface ForwardedKeepalive {
+  /** The sender's number for it (unique per sender while it waits), to match the answer. */
+  readonly id: number;
+  readonly lease: string;
+}
+
+/**
+ * Lease keepalives a follower forwards to the leader it knows (etcd forwards LeaseKeepAlive to
+ * its leader too). The leader renews them as its own clients' (src/node/kv-node.ts renewLease:
+ * a read barrier, then the countdown restarts) and answers once for the whole message. Like
+ * forward-proposals, handled by the KV node, never by the Raft core.
+ */
+export interface ForwardKeepalivesRequest extends Envelope {
+  readonly type: 'forward-keepalives';
+  readonly keepalives: readonly ForwardedKeepalive[];
+}
+
+/**
+ * The leader's answers: `ttls[i]` answers `ids[i]` with the TTL it granted from now, or 0 when
+ * it knows no such lease (or its expiry is already proposed). `leading` false: the sender could
+ * not confirm it leads, and renewed nothing.
+ */
+export interface ForwardKeepalivesResponse extends Envelope {
+  readonly type: 'forward-keepalives-response';
+  readonly leading: boolean;
+  readonly ids: readonly number[];
+  readonly ttls: readonly number[];
+}
+
 /** Messages between node hosts that are not part of the Raft protocol. */
 export type HostMessage = ForwardProposalsRequest | ForwardProposalsResponse;
+
+/** Messages between KV nodes (src/node/kv-node.ts): neither Raft's nor the node host's. */
+export type KvNodeMessage = ForwardKeepalivesRequest | ForwardKeepalivesResponse;
 
 export type RaftMessage =
   | PreVoteRequest
@@ -157,10 +190,14 @@ export type RaftMessage =
   | ReadIndexResponse;
 
 /** Everything a Transport carries. */
-export type Message = RaftMessage | HostMessage;
+export type Message = RaftMessage | HostMessage | KvNodeMessage;
 
 export type MessageType = Message['type'];
 
 export function isHostMessage(message: Message): message is HostMessage {
   return message.type === 'forward-proposals' || message.type === 'forward-proposals-response';
+}
+
+export function isKvNodeMessage(message: Message): message is KvNodeMessage {
+  return message.type === 'forward-keepalives' || message.type === 'forward-keepalives-response';
 }

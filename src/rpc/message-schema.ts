@@ -10,7 +10,8 @@
  * {@link MAX_READ_CONTEXT_LENGTH}; numbers must be non-negative safe integers.
  */
 import { isMemberId } from '../common/member-id.ts';
-import type { ForwardedProposal, Message, MessageType } from '../raft/messages.ts';
+import { MAX_LEASE_ID_BYTES } from '../kv/limits.ts';
+import type { ForwardedKeepalive, ForwardedProposal, Message, MessageType } from '../raft/messages.ts';
 import { decodeConfigEntry } from '../raft/membership.ts';
 import type { ClusterConfig, Entry, EntryType, MemberEndpoints, NodeId, SnapshotMeta } from '../raft/types.ts';
 
@@ -54,6 +55,8 @@ const MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>([
   'read-index-response',
   'forward-proposals',
   'forward-proposals-response',
+  'forward-keepalives',
+  'forward-keepalives-response',
 ]);
 
 const ENTRY_TYPES: ReadonlySet<string> = new Set<EntryType>(['normal', 'noop', 'config']);
@@ -177,7 +180,7 @@ function parseEntry(value: unknown, path: string): Entry {
   };
 }
 
-/** At most this many proposals in one forward-proposals message (and answers in its response). */
+/** At most this many proposals (keepalives) in one forward-proposals (forward-keepalives) message, and answers in its response. */
 export const MAX_FORWARDED_PROPOSALS = 65_536;
 
 function boundedArray(value: unknown, path: string): unknown[] {
@@ -190,6 +193,13 @@ function parseForwardedProposals(value: unknown, path: string): ForwardedProposa
   return boundedArray(value, path).map((item, position) => {
     const fields = record(item, `${path}[${position}]`);
     return { id: count(fields, 'id', `${path}[${position}]`), data: bytes(fields, 'data', `${path}[${position}]`) };
+  });
+}
+
+function parseForwardedKeepalives(value: unknown, path: string): ForwardedKeepalive[] {
+  return boundedArray(value, path).map((item, position) => {
+    const fields = record(item, `${path}[${position}]`);
+    return { id: count(fields, 'id', `${path}[${position}]`), lease: text(fields, 'lease', `${path}[${position}]`, MAX_LEASE_ID_BYTES) };
   });
 }
 
@@ -263,6 +273,14 @@ function build(type: MessageType, fields: Fields, path: string): Message {
       const indexes = countList(fields['indexes'], `${path}.indexes`);
       if (ids.length !== indexes.length) throw new SchemaError(`${path}: ids and indexes differ in length`);
       return { ...envelope, type, ids, indexes };
+    }
+    case 'forward-keepalives':
+      return { ...envelope, type, keepalives: parseForwardedKeepalives(fields['keepalives'], `${path}.keepalives`) };
+    case 'forward-keepalives-response': {
+      const ids = countList(fields['ids'], `${path}.ids`);
+      const ttls = countList(fields['ttls'], `${path}.ttls`);
+      if (ids.length !== ttls.length) throw new SchemaError(`${path}: ids and ttls differ in length`);
+      return { ...envelope, type, leading: flag(fields, 'leading', path), ids, ttls };
     }
   }
 }

@@ -8,6 +8,7 @@
  */
 import { ConcordError } from '../common/errors.ts';
 import type { KvApplyOutcome, KvCommandBody } from '../kv/index.ts';
+import type { ForwardedKeepaliveOutcome } from '../node/keepalive-forwarding.ts';
 import type { KvNode } from '../node/kv-node.ts';
 import type { ProposalOutcome, ReadOutcome } from '../node/node-host.ts';
 import type { LogIndex } from '../raft/types.ts';
@@ -48,6 +49,11 @@ export class ReplicaService {
      */
     private readonly forwardOverPeers: boolean,
   ) {}
+
+  /** Whether a follower sends writes and keepalives to the leader over the peer connection. */
+  get forwardsOverPeers(): boolean {
+    return this.forwardOverPeers;
+  }
 
   /** Whether this node leads now (as far as it knows). */
   get isLeader(): boolean {
@@ -98,6 +104,21 @@ export class ReplicaService {
         }
         return { kind: 'retry' };
     }
+  }
+
+  /**
+   * A lease keepalive made on a follower, sent to the leader over the peer connection
+   * (KvNode.renewLeaseAnywhere). Null when that path is off (--auth: the leader checks the token,
+   * which only a forwarded HTTP request lets it do) or gave no definite answer: the caller then
+   * lets the router forward the HTTP request.
+   */
+  async renewOverPeers(lease: string, deadline: Deadline): Promise<ForwardedKeepaliveOutcome | null> {
+    if (!this.forwardOverPeers) return null;
+    return untilDeadline<ForwardedKeepaliveOutcome | null>(
+      deadline,
+      () => new ConcordError('timeout', 'the deadline passed before the leader renewed the lease'),
+      (resolve) => this.node.renewLeaseAnywhere(lease, resolve),
+    );
   }
 
   /**

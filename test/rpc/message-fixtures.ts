@@ -15,6 +15,8 @@ const envelope = { from: 'a', to: 'b', term: 7 };
 export const SAMPLE_MESSAGES: Readonly<Record<MessageType, Message>> = {
   'forward-proposals': { ...envelope, type: 'forward-proposals', proposals: [{ id: 3, data: bytes(7, 8) }, { id: 4, data: bytes() }] },
   'forward-proposals-response': { ...envelope, type: 'forward-proposals-response', ids: [3, 4], indexes: [12, 0] },
+  'forward-keepalives': { ...envelope, type: 'forward-keepalives', keepalives: [{ id: 5, lease: 'web-1' }, { id: 6, lease: 'x' }] },
+  'forward-keepalives-response': { ...envelope, type: 'forward-keepalives-response', leading: true, ids: [5, 6], ttls: [30_000, 0] },
   'pre-vote': { ...envelope, type: 'pre-vote', lastLogIndex: 10, lastLogTerm: 6 },
   vote: { ...envelope, type: 'vote', lastLogIndex: 10, lastLogTerm: 6, transfer: false },
   'vote-response': { ...envelope, type: 'vote-response', granted: true },
@@ -123,6 +125,14 @@ export function messageArb(route?: { from: string; to: string }): fc.Arbitrary<M
     fc.array(fc.tuple(countArb, countArb), { maxLength: 4 }).chain((pairs) => fc.record({
       ...head, type: fc.constant('forward-proposals-response' as const),
       ids: fc.constant(pairs.map(([id]) => id)), indexes: fc.constant(pairs.map(([, index]) => index)),
+    })),
+    fc.record({
+      ...head, type: fc.constant('forward-keepalives' as const),
+      keepalives: fc.array(fc.record({ id: countArb, lease: fc.string({ minLength: 1, maxLength: 128 }) }), { maxLength: 4 }),
+    }),
+    fc.array(fc.tuple(countArb, countArb), { maxLength: 4 }).chain((pairs) => fc.record({
+      ...head, type: fc.constant('forward-keepalives-response' as const), leading: fc.boolean(),
+      ids: fc.constant(pairs.map(([id]) => id)), ttls: fc.constant(pairs.map(([, ttl]) => ttl)),
     })),
   );
 }

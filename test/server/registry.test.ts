@@ -66,6 +66,12 @@ describe('service registry routes', () => {
     const same = await call(b.url, 'POST', '/v1/services/web/instances/i1/heartbeat', { json: { status: 'passing' } });
     expect(same.status).toBe(200);
     expect((await call(b.url, 'GET', '/v1/services/web')).body.revision).toBe(before.body.revision);
+    // Both went to the leader over the peer connection, not as forwarded HTTP requests.
+    const leader = await cluster.leader();
+    await call(leader.url, 'GET', '/v1/services/web'); // counted under its pattern, as a heartbeat would be
+    const leaderMetrics = (await call(leader.url, 'GET', '/metrics')).text;
+    expect(leaderMetrics).toMatch(/^concord_http_requests_total\{method="GET",route="\/v1\/services\/:service",status="200"\} 1$/m);
+    expect(leaderMetrics).not.toMatch(/^concord_http_requests_total\{method="POST",route="\/v1\/services\/:service\/instances\/:id\/heartbeat"/m);
 
     const changed = await call(a.url, 'POST', '/v1/services/web/instances/i1/heartbeat', { json: { status: 'critical', note: 'disk full' } });
     expect(changed.status).toBe(200);

@@ -67,6 +67,13 @@ describe('txn, lease and cluster routes', () => {
     expect(gone.status).toBe(404);
     expect(gone.body.error.code).toBe('not_found');
     expect((await call(follower!.url, 'DELETE', `/v1/leases/${id}`)).status).toBe(404);
+    // The follower sent its keepalives to the leader over the peer connection, not as forwarded
+    // HTTP requests: the leader answered none over HTTP.
+    const leader = await cluster.leader();
+    await call(leader.url, 'GET', `/v1/leases/${id}`); // counted under its pattern, as a keepalive would be
+    const leaderMetrics = (await call(leader.url, 'GET', '/metrics')).text;
+    expect(leaderMetrics).toMatch(/^concord_http_requests_total\{method="GET",route="\/v1\/leases\/:id",status="404"\} 1$/m);
+    expect(leaderMetrics).not.toMatch(/^concord_http_requests_total\{method="POST",route="\/v1\/leases\/:id\/keepalive"/m);
   });
 
   it('a lease expires on its own after ttlMs without keepalives, deleting its keys', async () => {

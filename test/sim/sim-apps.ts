@@ -9,7 +9,7 @@
 import type { Clock } from '../../src/common/clock.ts';
 import type { Random } from '../../src/common/random.ts';
 import { isKvError, type KvApplyOutcome, type KvCommandBody, type WatchBatch } from '../../src/kv/index.ts';
-import { KvNode, type KeepAliveOutcome, type KvNodeOptions } from '../../src/node/kv-node.ts';
+import { KvNode, type KvNodeOptions } from '../../src/node/kv-node.ts';
 import type { ElectionLeader, LockEvent, LockHolder, LockKind, LockQueries } from '../../src/lock/index.ts';
 import { changedSince, serviceRevision, watchUpdate, type ServiceView } from '../../src/registry/index.ts';
 
@@ -29,7 +29,7 @@ import { NodeHost, type ConfChangeOutcome, type NodeHostHooks, type ProposalOutc
 import type { ConfChange } from '../../src/raft/membership.ts';
 import type { Transport } from '../../src/node/transport.ts';
 import type { RaftConfig } from '../../src/raft/config.ts';
-import type { Message } from '../../src/raft/messages.ts';
+import { isKvNodeMessage, type Message } from '../../src/raft/messages.ts';
 import type { RaftFactory, RaftNode } from '../../src/raft/raft-node.ts';
 import type { ClusterConfig, Entry, NodeId, PersistedState } from '../../src/raft/types.ts';
 import type { Storage } from '../../src/storage/storage.ts';
@@ -251,7 +251,9 @@ export const registerApp: AppFactory = (context) => {
     raft: host.raft,
     start: () => host.start(),
     stop: () => host.stop(),
-    receive: (message) => host.receive(message),
+    receive: (message) => {
+      if (!isKvNodeMessage(message)) host.receive(message);
+    },
     peerGone: (peer) => host.peerGone(peer),
     transferLeadership: (target) => void host.transferLeadership(target),
     changeMembership: (change, done) => host.proposeConfChange(change, done),
@@ -559,15 +561,14 @@ function executeLock(node: KvNode, waiters: LockWaitersSim, op: LockOp, idempote
   });
 }
 
-function keepAliveOutcome(outcome: KeepAliveOutcome): RegistryOutcome {
-  if (outcome.ok) return { status: 'ok' };
-  if (outcome.code === 'not_found') return { status: 'not_found' };
-  return { status: 'rejected', leaderHint: outcome.leaderHint };
-}
-
 function executeRegistry(node: KvNode, op: RegistryOp, idempotencyKey: string, done: (outcome: RegistryOutcome) => void): void {
   if (op.kind === 'heartbeat') {
-    node.renewLease(op.lease, (outcome) => done(keepAliveOutcome(outcome)));
+    // Renewed here if this node leads, else forwarded to the leader (KvNode.renewLeaseAnywhere),
+    // as the server does; without a definite answer the client retries at the leader we know.
+    node.renewLeaseAnywhere(op.lease, (outcome) => {
+      if (outcome === null) done({ status: 'rejected', leaderHint: node.host.raft.leader });
+      else done(outcome.ok ? { status: 'ok' } : { status: 'not_found' });
+    });
     return;
   }
   const body: KvCommandBody =

@@ -79,6 +79,8 @@ export const COVERAGE_KEYS = [
   'removed-leader-stepped-down',
   /** A follower's write was placed in the log by the leader it forwarded it to. */
   'write-forwarded',
+  /** A follower's keepalive (a registry heartbeat) was renewed by the leader it forwarded it to. */
+  'keepalive-forwarded',
   /** A follower forgot a leader whose connection closed (it crashed) and campaigned early. */
   'leader-forgotten',
 ] as const;
@@ -124,6 +126,8 @@ const MESSAGE_CODES: Record<MessageType, number> = {
   'read-index-response': 13,
   'forward-proposals': 14,
   'forward-proposals-response': 15,
+  'forward-keepalives': 16,
+  'forward-keepalives-response': 17,
 };
 
 const defaultFactory: RaftFactory = (config, bootstrap, persisted, random, observe) =>
@@ -325,6 +329,9 @@ class Simulation {
     }
     if (message.type === 'forward-proposals-response' && message.indexes.some((index) => index > 0)) {
       this.coverage['write-forwarded']++;
+    }
+    if (message.type === 'forward-keepalives-response' && message.leading && message.ttls.some((ttl) => ttl > 0)) {
+      this.coverage['keepalive-forwarded']++;
     }
     this.nodes[to]?.receive(message);
   }

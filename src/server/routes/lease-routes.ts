@@ -4,6 +4,7 @@
  * those requests run on the leader, forwarded there from followers.
  */
 import { ConcordError } from '../../common/errors.ts';
+import type { KeepAliveOutcome } from '../../node/kv-node.ts';
 import type { ConcordApp, ServerContext } from '../context.ts';
 import type { LeaderAttempt } from '../replica-service.ts';
 import { RequestScope } from '../request-scope.ts';
@@ -71,7 +72,15 @@ export function registerLeaseRoutes(app: ConcordApp, context: ServerContext): vo
     async (request, reply) => {
       const { id } = request.params;
       const scope = new RequestScope(request, context.limits, request.body?.timeoutMs ?? request.query.timeoutMs);
-      const routed = await context.router.run(request, reply, scope, false, onLeader(scope, () => node.keepAlive(id)));
+      const routed = await context.router.run(request, reply, scope, false, async (): Promise<LeaderAttempt<KeepAliveOutcome>> => {
+        if (!node.leases.isLeading) {
+          // A follower sends the keepalive over the peer connection; without an answer that way, HTTP.
+          const renewed = await context.service.renewOverPeers(id, scope.deadline);
+          if (renewed === null) return context.service.leaderAttempt<KeepAliveOutcome>();
+          return { kind: 'done', value: renewed.ok ? { ok: true, ttlMs: renewed.ttlMs, remainingMs: renewed.ttlMs } : renewed };
+        }
+        return onLeader(scope, () => node.keepAlive(id))();
+      });
       if (routed.kind === 'relayed') return reply;
       const outcome = routed.value;
       if (outcome.ok) return { id, ttlMs: outcome.ttlMs, remainingMs: outcome.remainingMs };

@@ -32,6 +32,8 @@ function filterOf(query: { status?: InstanceStatus; tag?: string }): DiscoverFil
   return { ...(query.status === undefined ? {} : { status: query.status }), ...(query.tag === undefined ? {} : { tag: query.tag }) };
 }
 
+type HeartbeatBody = { readonly status?: InstanceStatus; readonly note?: string } | undefined;
+
 export function registerRegistryRoutes(app: ConcordApp, context: ServerContext): void {
   const schemas = serviceSchemas;
   const { node } = context.deps;
@@ -46,6 +48,33 @@ export function registerRegistryRoutes(app: ConcordApp, context: ServerContext):
     for (const controller of [...waiting]) controller.abort();
   });
   app.addHook('onClose', async () => hub.close());
+
+  /** The status and note a heartbeat leaves the instance with: what it names, else what it has. */
+  function statusAfter(body: HeartbeatBody, instance: { status: InstanceStatus; note?: string }): { status: InstanceStatus; note: string } {
+    const status = body?.status ?? instance.status;
+    const note = body?.note ?? (body?.status === undefined ? (instance.note ?? '') : '');
+    return { status, note };
+  }
+
+  /**
+   * A follower's heartbeat that changes nothing (a plain keepalive) renews the instance's lease
+   * over the peer connection: a read barrier here makes the instance's registration (or its
+   * removal) and its status visible, then the leader renews the lease behind a barrier of its
+   * own. Null when that path does not apply (a status or note to write, which the leader does)
+   * or gave no answer: the router then forwards the HTTP request.
+   */
+  async function heartbeatOverPeers(service: string, id: string, body: HeartbeatBody, scope: RequestScope): Promise<LeaderAttempt<number> | null> {
+    if (!context.service.forwardsOverPeers) return null;
+    await context.service.readBarrier(scope.deadline);
+    const instance = findInstance(node.kv, service, id);
+    if (instance === null) throw instanceNotFound(service, id);
+    const after = statusAfter(body, instance);
+    if (after.status !== instance.status || after.note !== (instance.note ?? '')) return null;
+    const renewed = await context.service.renewOverPeers(instance.lease, scope.deadline);
+    if (renewed === null) return null;
+    if (!renewed.ok) throw instanceNotFound(service, id);
+    return { kind: 'done', value: renewed.ttlMs };
+  }
 
   app.put(
     '/v1/services/:service/instances/:id',
@@ -98,7 +127,7 @@ export function registerRegistryRoutes(app: ConcordApp, context: ServerContext):
       const scope = new RequestScope(request, context.limits, body?.timeoutMs ?? request.query.timeoutMs);
       // Inline, not a named local: run from source (tsx keeps names) each named closure costs ~1 µs.
       const routed = await context.router.run(request, reply, scope, true, async (): Promise<LeaderAttempt<number>> => {
-        if (!node.leases.isLeading) return context.service.leaderAttempt<number>();
+        if (!node.leases.isLeading) return (await heartbeatOverPeers(service, id, body, scope)) ?? context.service.leaderAttempt<number>();
         // The barrier makes the instance's registration (and any expiry already decided) visible here.
         await context.service.readBarrier(scope.deadline);
         const instance = findInstance(node.kv, service, id);
@@ -108,8 +137,7 @@ export function registerRegistryRoutes(app: ConcordApp, context: ServerContext):
           if (renewed.code === 'not_leader') return context.service.leaderAttempt<number>();
           throw instanceNotFound(service, id);
         }
-        const status = body?.status ?? instance.status;
-        const note = body?.note ?? (body?.status === undefined ? (instance.note ?? '') : '');
+        const { status, note } = statusAfter(body, instance);
         if (status !== instance.status || note !== (instance.note ?? '')) {
           const proposed = await context.service.proposeOnce({ type: 'serviceStatus', service, id, status, note }, scope.idempotencyKey, scope.deadline);
           if (proposed.kind !== 'done') return proposed;

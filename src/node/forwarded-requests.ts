@@ -1,8 +1,10 @@
 /**
- * A follower's proposals on their way to the leader (as etcd forwards MsgProp), from the moment
- * they are made here until the leader answers where in the log it put them. The follower then
- * waits for that index to apply, as it waits for its own proposals when it leads, and takes the
- * command's result from its own state machine: every replica computes the same one.
+ * A follower's requests on their way to the leader, from the moment they are made here until
+ * the leader answers them: proposals (as etcd forwards MsgProp; the leader answers where in the
+ * log it put each, and the follower then waits for that index to apply, as it waits for its own
+ * proposals when it leads, and takes the command's result from its own state machine: every
+ * replica computes the same one) and lease keepalives (src/node/kv-node.ts; the leader answers
+ * with the TTL it granted).
  *
  * This replaces forwarding a client's whole HTTP request to the leader for plain writes: the
  * proposals of one event-loop turn travel in one message on the peer connection that already
@@ -13,16 +15,20 @@
  * appended it, and the caller retries with its idempotency key, which makes a second append
  * harmless (src/kv/dedup.ts).
  */
-import type { ForwardedProposal } from '../raft/messages.ts';
-
 interface AwaitingPlacement<Settle> {
   readonly settle: Settle;
   ageTicks: number;
 }
 
-export class ForwardedProposals<Settle> {
+/** A request queued for the next message to the leader, with the number its answer names. */
+export interface QueuedRequest<Payload> {
+  readonly id: number;
+  readonly payload: Payload;
+}
+
+export class ForwardedRequests<Payload, Settle> {
   private nextId = 1;
-  private queued: ForwardedProposal[] = [];
+  private queued: QueuedRequest<Payload>[] = [];
   /** Sent (or queued) and not yet placed by the leader, by id. */
   private readonly awaiting = new Map<number, AwaitingPlacement<Settle>>();
 
@@ -31,15 +37,15 @@ export class ForwardedProposals<Settle> {
     return this.awaiting.size;
   }
 
-  /** Queues `data` for the next message to the leader. */
-  add(data: Uint8Array, settle: Settle): void {
+  /** Queues `payload` for the next message to the leader. */
+  add(payload: Payload, settle: Settle): void {
     const id = this.nextId++;
-    this.queued.push({ id, data });
+    this.queued.push({ id, payload });
     this.awaiting.set(id, { settle, ageTicks: 0 });
   }
 
-  /** The proposals to send now, in the order they were made; the queue is emptied. */
-  takeQueued(): ForwardedProposal[] {
+  /** The requests to send now, in the order they were made; the queue is emptied. */
+  takeQueued(): QueuedRequest<Payload>[] {
     const taken = this.queued;
     this.queued = [];
     return taken;
@@ -62,7 +68,7 @@ export class ForwardedProposals<Settle> {
       this.awaiting.delete(id);
       expired.push(waiting.settle);
     }
-    if (expired.length > 0) this.queued = this.queued.filter((proposal) => this.awaiting.has(proposal.id));
+    if (expired.length > 0) this.queued = this.queued.filter((request) => this.awaiting.has(request.id));
     return expired;
   }
 
