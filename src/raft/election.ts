@@ -10,6 +10,24 @@ import { voteOutcome } from './quorum.ts';
 import type { RaftNode } from './raft-node.ts';
 import { NO_NODE } from './types.ts';
 
+/**
+ * A follower told its leader is gone campaigns within this many ticks (300 ms with
+ * `concord serve`'s 100 ms ticks) rather than a whole election timeout.
+ */
+export const LEADER_GONE_CAMPAIGN_TICKS = 3;
+
+/**
+ * Campaigns after a leader-gone notice that may retry early: when both survivors were told at
+ * once, their campaigns can overlap and split the vote (each votes for itself), which the
+ * election timeout would resolve only after 1–2 s. Such a campaign instead retries within
+ * QUICK_RETRY_MIN_TICKS to QUICK_RETRY_MIN_TICKS + LEADER_GONE_CAMPAIGN_TICKS - 1 ticks, at
+ * most this many times (a pre-vote round and a vote round count one each, so two elections);
+ * then the election timeout rules again.
+ */
+export const LEADER_GONE_QUICK_CAMPAIGNS = 4;
+/** Ticks a quick campaign waits at least before it retries: time for its votes to arrive. */
+export const QUICK_RETRY_MIN_TICKS = 2;
+
 // ---- Term handling ------------------------------------------------------------------------
 
 /** Applies the rules every message obeys before its type matters; false = drop it. */
@@ -88,6 +106,11 @@ export function campaign(node: RaftNode, kind: 'pre-vote' | 'vote' | 'transfer')
   node.votes.clear();
   node.votes.set(node.id, true);
   if (tallyVotes(node)) return;
+  if (node.quickCampaigns > 0) {
+    // Prompted by a leader-gone notice: if this round elects no one (a split vote), retry soon.
+    node.quickCampaigns--;
+    node.electionElapsed = node.randomizedElectionTimeout - QUICK_RETRY_MIN_TICKS - node.random.int(LEADER_GONE_CAMPAIGN_TICKS);
+  }
   for (const voter of node.quorumVoters()) {
     if (voter === node.id) continue;
     const base = {

@@ -23,7 +23,15 @@ import {
   sendAppend,
   startReadRound,
 } from './leader.ts';
-import { campaign, handleTerm, handleVoteRequest, handleVoteResponse, tickElection } from './election.ts';
+import {
+  campaign,
+  handleTerm,
+  handleVoteRequest,
+  handleVoteResponse,
+  LEADER_GONE_CAMPAIGN_TICKS,
+  LEADER_GONE_QUICK_CAMPAIGNS,
+  tickElection,
+} from './election.ts';
 import { handleFromLeader, handleReadIndexResponse, type IncomingSnapshot } from './follower.ts';
 import { RaftLog } from './log.ts';
 import {
@@ -53,12 +61,6 @@ import {
   type SoftState,
   type Term,
 } from './types.ts';
-
-/**
- * A follower told its leader is gone campaigns within this many ticks (300 ms with
- * `concord serve`'s 100 ms ticks) rather than a whole election timeout.
- */
-export const LEADER_GONE_CAMPAIGN_TICKS = 3;
 
 /** Things worth counting: the simulator's coverage report reads them. */
 export type RaftEvent =
@@ -116,6 +118,8 @@ export class RaftNode {
   /** @internal */ readonly log: RaftLog;
 
   /** @internal */ electionElapsed = 0;
+  /** Campaigns left that may retry early (LEADER_GONE_QUICK_CAMPAIGNS; election.ts). */
+  /** @internal */ quickCampaigns = 0;
   /** @internal */ heartbeatElapsed = 0;
   /** @internal */ randomizedElectionTimeout = 0;
 
@@ -531,8 +535,11 @@ export class RaftNode {
    * looks like silence instead, and is left to the election timeout. If `peer` is our leader we
    * forget it, as etcd-io/raft's ForgetLeader does: without a leader we are out of CheckQuorum's
    * lease and grant pre-votes at once. A voter also campaigns within the next
-   * {@link LEADER_GONE_CAMPAIGN_TICKS} ticks (drawn at random, so two followers that both saw
-   * the leader go seldom split the vote) instead of waiting out its election timeout.
+   * {@link LEADER_GONE_CAMPAIGN_TICKS} ticks (drawn at random) instead of waiting out its
+   * election timeout. Two followers that both saw the leader go can still campaign together and
+   * split the vote (on a loaded machine a pre-vote round takes tens of milliseconds), so those
+   * campaigns retry within a few ticks rather than an election timeout
+   * ({@link LEADER_GONE_QUICK_CAMPAIGNS}).
    *
    * Safe with PreVote and CheckQuorum whatever the host believes: if the leader is in fact
    * alive, the followers still hearing from it are in its lease and refuse the pre-votes, no
@@ -545,6 +552,7 @@ export class RaftNode {
     if (!this.isVoter(this.id)) return;
     const campaignAt = this.randomizedElectionTimeout - 1 - this.random.int(LEADER_GONE_CAMPAIGN_TICKS);
     this.electionElapsed = Math.max(this.electionElapsed, campaignAt);
+    this.quickCampaigns = LEADER_GONE_QUICK_CAMPAIGNS;
   }
 
   /** @internal */
@@ -663,6 +671,8 @@ export class RaftNode {
     this.reset(term);
     this.role = 'follower';
     this.lead = lead;
+    // A leader exists (or our campaign lost): no reason left to hurry the next one.
+    this.quickCampaigns = 0;
   }
 
   /** @internal */

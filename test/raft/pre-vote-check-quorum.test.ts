@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Message, PreVoteRequest, VoteRequest } from '../../src/raft/messages.ts';
-import { LEADER_GONE_CAMPAIGN_TICKS } from '../../src/raft/raft-node.ts';
+import { LEADER_GONE_CAMPAIGN_TICKS, LEADER_GONE_QUICK_CAMPAIGNS, QUICK_RETRY_MIN_TICKS } from '../../src/raft/election.ts';
 import { Network, TEST_CONFIG } from './harness.ts';
 
 const E = TEST_CONFIG.electionTicks;
@@ -188,6 +188,48 @@ describe('a leader the host saw go (leaderGone, etcd-io/raft ForgetLeader)', () 
     }
     expect(['b', 'c']).toContain(net.leader());
     expect(net.node(net.leader() ?? '').currentTerm).toBe(term + 1);
+  });
+
+  it('two followers told at once whose campaigns split the vote retry within a few ticks, not an election timeout', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.elect('a');
+    net.propose('a', 'x');
+    net.stabilize();
+    const term = net.node('a').currentTerm;
+    net.crash('a');
+    net.node('b').leaderGone('a');
+    net.node('c').leaderGone('a');
+    // Both start their pre-vote before either hears from the other (a loaded machine), so each
+    // grants the other's pre-vote, both stand in term + 1 and each votes for itself: a split.
+    for (const id of ['b', 'c']) net.tickUntil(id, (raft) => raft.currentRole === 'pre-candidate', LEADER_GONE_CAMPAIGN_TICKS);
+    net.stabilize();
+    for (const id of ['b', 'c']) expect({ id, role: net.node(id).currentRole, term: net.node(id).currentTerm }).toEqual({ id, role: 'candidate', term: term + 1 });
+    let ticks = 0;
+    while (net.leader() === undefined || net.leader() === 'a') {
+      ticks++;
+      // Without the quick retry this takes the election timeout: at least E ticks.
+      expect(ticks, 'ticks to elect after the split').toBeLessThanOrEqual(QUICK_RETRY_MIN_TICKS + LEADER_GONE_CAMPAIGN_TICKS - 1);
+      net.tickAll(1);
+    }
+    expect(ticks).toBeLessThan(E);
+    expect(net.node(net.leader() ?? '').currentTerm).toBe(term + 2);
+  });
+
+  it('the quick retries are bounded: with no one to answer, campaigns fall back to the election timeout', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.elect('a');
+    net.crash('a');
+    net.crash('c');
+    net.node('b').leaderGone('a');
+    const mark = net.sent.length;
+    const campaigns = (): number => net.sentSince(mark, (m) => m.from === 'b' && m.to === 'c' && (m.type === 'pre-vote' || m.type === 'vote')).length;
+    // Every campaign is a pre-vote (none is granted); each quick one retries within a few ticks.
+    net.tick('b', LEADER_GONE_CAMPAIGN_TICKS + LEADER_GONE_QUICK_CAMPAIGNS * (QUICK_RETRY_MIN_TICKS + LEADER_GONE_CAMPAIGN_TICKS - 1));
+    expect(campaigns()).toBe(LEADER_GONE_QUICK_CAMPAIGNS + 1);
+    // Then one per election timeout at most.
+    net.tick('b', 4 * E);
+    expect(campaigns()).toBeLessThanOrEqual(LEADER_GONE_QUICK_CAMPAIGNS + 1 + 4);
+    expect(net.node('b').currentTerm).toBe(net.node('a').currentTerm); // pre-votes only: no term raised
   });
 
   it('one follower told wrongly cannot unseat a live leader: the other is in its lease', () => {
