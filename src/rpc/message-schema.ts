@@ -207,6 +207,14 @@ function countList(value: unknown, path: string): number[] {
   return boundedArray(value, path).map((item, position) => count({ item }, 'item', `${path}[${position}]`));
 }
 
+/** A forwarded batch's answers: `ids` and the list `key` names, one answer per id. */
+function answerLists(fields: Fields, key: string, path: string): [number[], number[]] {
+  const ids = countList(fields['ids'], `${path}.ids`);
+  const answers = countList(fields[key], `${path}.${key}`);
+  if (ids.length !== answers.length) throw new SchemaError(`${path}: ids and ${key} differ in length`);
+  return [ids, answers];
+}
+
 function parseEntries(value: unknown, path: string): Entry[] {
   if (!Array.isArray(value)) throw new SchemaError(`${path}: expected an array`);
   return value.map((entry, position) => parseEntry(entry, `${path}[${position}]`));
@@ -269,17 +277,13 @@ function build(type: MessageType, fields: Fields, path: string): Message {
     case 'forward-proposals':
       return { ...envelope, type, proposals: parseForwardedProposals(fields['proposals'], `${path}.proposals`) };
     case 'forward-proposals-response': {
-      const ids = countList(fields['ids'], `${path}.ids`);
-      const indexes = countList(fields['indexes'], `${path}.indexes`);
-      if (ids.length !== indexes.length) throw new SchemaError(`${path}: ids and indexes differ in length`);
+      const [ids, indexes] = answerLists(fields, 'indexes', path);
       return { ...envelope, type, ids, indexes };
     }
     case 'forward-keepalives':
       return { ...envelope, type, keepalives: parseForwardedKeepalives(fields['keepalives'], `${path}.keepalives`) };
     case 'forward-keepalives-response': {
-      const ids = countList(fields['ids'], `${path}.ids`);
-      const ttls = countList(fields['ttls'], `${path}.ttls`);
-      if (ids.length !== ttls.length) throw new SchemaError(`${path}: ids and ttls differ in length`);
+      const [ids, ttls] = answerLists(fields, 'ttls', path);
       return { ...envelope, type, leading: flag(fields, 'leading', path), ids, ttls };
     }
   }

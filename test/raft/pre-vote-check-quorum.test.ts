@@ -167,7 +167,8 @@ describe('CheckQuorum', () => {
 });
 
 describe('a leader the host saw go (leaderGone, etcd-io/raft ForgetLeader)', () => {
-  it('the followers forget it and elect a new leader within a few ticks, not an election timeout', () => {
+  /** Leader a with an entry committed crashes, and both survivors are told at once. */
+  function crashLeaderTellingBoth(): { net: Network; term: number } {
     const net = new Network(['a', 'b', 'c']);
     net.elect('a');
     net.propose('a', 'x');
@@ -176,6 +177,11 @@ describe('a leader the host saw go (leaderGone, etcd-io/raft ForgetLeader)', () 
     net.crash('a');
     net.node('b').leaderGone('a');
     net.node('c').leaderGone('a');
+    return { net, term };
+  }
+
+  it('the followers forget it and elect a new leader within a few ticks, not an election timeout', () => {
+    const { net, term } = crashLeaderTellingBoth();
     for (const id of ['b', 'c']) {
       expect(net.node(id).leader).toBe('');
       expect(net.member(id).events).toContain('leader-forgotten');
@@ -191,14 +197,7 @@ describe('a leader the host saw go (leaderGone, etcd-io/raft ForgetLeader)', () 
   });
 
   it('two followers told at once whose campaigns split the vote retry within a few ticks, not an election timeout', () => {
-    const net = new Network(['a', 'b', 'c']);
-    net.elect('a');
-    net.propose('a', 'x');
-    net.stabilize();
-    const term = net.node('a').currentTerm;
-    net.crash('a');
-    net.node('b').leaderGone('a');
-    net.node('c').leaderGone('a');
+    const { net, term } = crashLeaderTellingBoth();
     // Both start their pre-vote before either hears from the other (a loaded machine), so each
     // grants the other's pre-vote, both stand in term + 1 and each votes for itself: a split.
     for (const id of ['b', 'c']) net.tickUntil(id, (raft) => raft.currentRole === 'pre-candidate', LEADER_GONE_CAMPAIGN_TICKS);
