@@ -142,6 +142,7 @@ export function handleVoteRequest(node: RaftNode, request: PreVoteRequest | Vote
   if (granted && !isPreVote) {
     node.electionElapsed = 0;
     node.vote = request.from;
+    node.quickCampaigns = 0; // we back another candidate: an early campaign of ours would compete
   }
 }
 
