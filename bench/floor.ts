@@ -7,7 +7,9 @@
  *     flushed with the data). p50/p99 of write + fdatasync;
  *   - the round trip of an empty HTTP request to a bare node:http server in a process of its own,
  *     through the suite's own load generator: 1 in flight (p50/p99) and 64 in flight (req/s), and
- *     the server's CPU time per request at 64 in flight (from /proc).
+ *     the server's CPU time per request at each (from /proc). At 1 in flight every request wakes
+ *     the server from idle, so that figure is what one wake-up and one small message cost a
+ *     process on this machine; at 64 in flight the wake-ups are shared by many requests.
  *
  * No durable write can be faster than one fdatasync plus one HTTP round trip; no workload at N in
  * flight can beat the bare server's rate. Printed next to every figure, never asserted.
@@ -41,6 +43,8 @@ export interface Floors {
   readonly httpOne: LoadResult;
   readonly httpMany: LoadResult;
   readonly httpManyInFlight: number;
+  /** The bare server's CPU time per request at 1 in flight (each request wakes it), in µs. */
+  readonly serverCpuPerRequestOneUs: number;
   /** The bare server's CPU time per request at `httpManyInFlight`, in µs. */
   readonly serverCpuPerRequestUs: number;
 }
@@ -121,18 +125,20 @@ export async function measureFloors(pools: EndpointPools, scratchDir: string, op
     // Opens the connections and warms the server's JIT; not counted.
     await runLoad(pools, { endpoints: [server.url], inFlight: options.httpInFlight, maxOps: options.httpOps, budgetMs: Math.min(1_000, options.httpBudgetMs), operation });
     progress(`floor: empty HTTP requests to a bare node:http server, 1 in flight (${options.httpBudgetMs / 1000} s)`);
+    const oneMeter = new CpuMeter([server.pid]);
     const httpOne = await runLoad(pools, { endpoints: [server.url], inFlight: 1, maxOps: options.httpOps, budgetMs: options.httpBudgetMs, operation });
+    const serverCpuPerRequestOneUs = oneMeter.microsecondsPer(httpOne.succeeded);
     progress(`floor: empty HTTP requests, ${options.httpInFlight} in flight (${options.httpBudgetMs / 1000} s)`);
-    const meter = new CpuMeter([server.pid]);
+    const manyMeter = new CpuMeter([server.pid]);
     const httpMany = await runLoad(pools, { endpoints: [server.url], inFlight: options.httpInFlight, maxOps: options.httpOps, budgetMs: options.httpBudgetMs, operation });
-    const cpu = meter.delta().cpuSeconds[0] ?? Number.NaN;
     return {
       fsyncPreallocated,
       fsyncAppend,
       httpOne,
       httpMany,
       httpManyInFlight: options.httpInFlight,
-      serverCpuPerRequestUs: httpMany.succeeded > 0 ? (cpu * 1e6) / httpMany.succeeded : Number.NaN,
+      serverCpuPerRequestOneUs,
+      serverCpuPerRequestUs: manyMeter.microsecondsPer(httpMany.succeeded),
     };
   } finally {
     await server.stop();

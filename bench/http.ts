@@ -54,6 +54,12 @@ export interface HttpBenchResult {
   readonly leader: string;
   readonly nodes: number;
   readonly sequentialPut: LoadResult;
+  /**
+   * CPU of every node per sequential put, summed, in µs; null when the cluster is not local. At 1
+   * in flight each put wakes each node a few times (read it against the bare server's CPU per
+   * request at 1 in flight, one wake-up).
+   */
+  readonly sequentialCpuPerPutUs: number | null;
   readonly puts: readonly { readonly inFlight: number; readonly result: LoadResult }[];
   /** Null when the cluster is not local (no pids to read). */
   readonly serverCpu: ServerCpu | null;
@@ -78,21 +84,23 @@ export async function runHttpBench(context: SuiteContext): Promise<HttpBenchResu
   await runLoad(pools, { endpoints, inFlight: 16, maxOps: options.keySpace, budgetMs: 60_000, operation: put });
 
   const leader = await findLeader(pools, endpoints);
+  const pids = endpoints.map((endpoint) => target.pidOf(endpoint));
+  const localPids = pids.every((pid) => pid !== null) ? (pids as number[]) : null;
   progress(`http: sequential puts to the leader ${leader} (${options.sequentialPuts} or ${options.phaseBudgetMs / 1000} s)`);
+  const sequentialMeter = localPids === null ? null : new CpuMeter(localPids);
   const sequentialPut = await runLoad(pools, { endpoints: [leader], inFlight: 1, maxOps: options.sequentialPuts, ...budget, operation: put });
+  const sequentialCpuPerPutUs = sequentialMeter?.microsecondsPer(sequentialPut.succeeded) ?? null;
 
   const puts: { inFlight: number; result: LoadResult }[] = [];
   let serverCpu: ServerCpu | null = null;
   for (const inFlight of options.putInFlight) {
     progress(`http: puts, ${inFlight} in flight over ${endpoints.length} nodes (${options.concurrentOps} or ${options.phaseBudgetMs / 1000} s)`);
-    const pids = endpoints.map((endpoint) => target.pidOf(endpoint));
-    const meter = inFlight === options.cpuInFlight && pids.every((pid) => pid !== null) ? new CpuMeter(pids as number[]) : null;
+    const meter = inFlight === options.cpuInFlight && localPids !== null ? new CpuMeter(localPids) : null;
     const result = await runLoad(pools, { endpoints, inFlight, maxOps: options.concurrentOps, ...budget, operation: put });
     if (meter !== null) {
       const { cpuSeconds, wallSeconds } = meter.delta();
-      const total = cpuSeconds.reduce((sum, seconds) => sum + seconds, 0);
       serverCpu = {
-        perPutUs: result.succeeded > 0 ? (total * 1e6) / result.succeeded : Number.NaN,
+        perPutUs: meter.microsecondsPer(result.succeeded),
         percentByEndpoint: Object.fromEntries(endpoints.map((endpoint, position) => [endpoint, (100 * (cpuSeconds[position] ?? 0)) / wallSeconds])),
       };
     }
@@ -103,5 +111,5 @@ export async function runHttpBench(context: SuiteContext): Promise<HttpBenchResu
   const linearizableGet = await runLoad(pools, { endpoints, inFlight: options.getInFlight, maxOps: options.concurrentOps, ...budget, operation: get('linearizable') });
   progress(`http: serializable gets, ${options.getInFlight} in flight over ${endpoints.length} nodes`);
   const serializableGet = await runLoad(pools, { endpoints, inFlight: options.getInFlight, maxOps: options.concurrentOps, ...budget, operation: get('serializable') });
-  return { options, leader, nodes: endpoints.length, sequentialPut, puts, serverCpu, linearizableGet, serializableGet };
+  return { options, leader, nodes: endpoints.length, sequentialPut, sequentialCpuPerPutUs, puts, serverCpu, linearizableGet, serializableGet };
 }

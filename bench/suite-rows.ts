@@ -8,7 +8,8 @@
  *   - N in flight: the bare server's rate at 64 in flight caps every rate, and by Little's law
  *     no p50 can be below N ÷ that rate (nor below one write);
  *   - a read or a heartbeat (not logged): one HTTP round trip;
- *   - server CPU per put: the bare server's CPU per empty request (one process, not three).
+ *   - server CPU per put: the bare server's CPU per empty request (one process, not three), at 64
+ *     in flight, and at 1 in flight for the sequential put (where every message wakes a process).
  */
 import type { Floors } from './floor.ts';
 import type { FailoverBenchResult } from './failover.ts';
@@ -75,6 +76,10 @@ export class FloorCells {
   get cpuPerRequestUs(): string {
     return `${formatNumber(this.floors.serverCpuPerRequestUs, 1)} (bare HTTP, 1 process)`;
   }
+
+  get cpuPerWakeUs(): string {
+    return `${formatNumber(this.floors.serverCpuPerRequestOneUs, 1)} (bare HTTP at 1 in flight, 1 process)`;
+  }
 }
 
 export function floorRows(floors: Floors): Row[] {
@@ -89,6 +94,7 @@ export function floorRows(floors: Floors): Row[] {
     ...fsync('appending', floors.fsyncAppend, ''),
     ...loadRows('floor empty HTTP, bare node:http, 1 in flight', floors.httpOne, 'req/s', {}, { p50Ms: { ...issueNote, target: 'issue 8 here: ≈ 0.03' } }),
     ...loadRows(`floor empty HTTP, bare node:http, ${floors.httpManyInFlight} in flight`, floors.httpMany, 'req/s', {}, { opsPerSecond: { ...issueNote, target: 'issue 8 here: ≈ 70,000' } }),
+    { benchmark: 'floor bare node:http server CPU per request, 1 in flight', figure: floors.serverCpuPerRequestOneUs, decimals: 1, unit: 'µs', target: '' },
     { benchmark: `floor bare node:http server CPU per request, ${floors.httpManyInFlight} in flight`, figure: floors.serverCpuPerRequestUs, decimals: 1, unit: 'µs', target: '' },
   ];
 }
@@ -96,6 +102,14 @@ export function floorRows(floors: Floors): Row[] {
 export function httpRows(result: HttpBenchResult, floors: FloorCells): Row[] {
   const nodes = `${result.nodes} nodes`;
   const rows: Row[] = [...loadRows('http sequential put (1 client, leader)', result.sequentialPut, 'puts/s', floors.sequentialWrites(), REFERENCE.sequentialPut)];
+  rows.push({
+    benchmark: 'http server CPU per sequential put (all nodes)',
+    figure: result.sequentialCpuPerPutUs ?? 'n/a (--endpoints: no pids)',
+    decimals: 1,
+    unit: 'µs',
+    floor: floors.cpuPerWakeUs,
+    target: '',
+  });
   for (const { inFlight, result: phase } of result.puts) {
     rows.push(...loadRows(`http put, ${inFlight} in flight, ${nodes}`, phase, 'puts/s', floors.concurrent(inFlight, true), REFERENCE.puts[inFlight] ?? {}));
   }

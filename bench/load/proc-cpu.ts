@@ -44,4 +44,10 @@ export class CpuMeter {
       wallSeconds: (performance.now() - this.wallStart) / 1000,
     };
   }
+
+  /** CPU µs per operation, summed over the processes, since construction (NaN without operations). */
+  microsecondsPer(operations: number): number {
+    const total = this.delta().cpuSeconds.reduce((sum, seconds) => sum + seconds, 0);
+    return operations > 0 ? (total * 1e6) / operations : Number.NaN;
+  }
 }

@@ -28,6 +28,7 @@ const floors: Floors = {
   httpOne: load(20_000, latency(0.05, 0.1)),
   httpMany: load(64_000, latency(1, 2)),
   httpManyInFlight: 64,
+  serverCpuPerRequestOneUs: 40,
   serverCpuPerRequestUs: 12.5,
 };
 
@@ -45,6 +46,7 @@ describe('floor cells', () => {
     expect(cells.concurrent(1, true).p50Ms).toBe('0.100 (rtt+fsync)');
     expect(cells.concurrent(1, false).p50Ms).toBe('0.050 (rtt)');
     expect(cells.cpuPerRequestUs).toBe('12.5 (bare HTTP, 1 process)');
+    expect(cells.cpuPerWakeUs).toBe('40.0 (bare HTTP at 1 in flight, 1 process)');
   });
 });
 
