@@ -116,6 +116,12 @@ export class NodeHost<Result> {
   private pendingProposalCount = 0;
   /** Proposals sent to the leader from here, until it says where it put them. */
   private readonly forwarded = new ForwardedRequests<Uint8Array, SettleProposal<Result>>();
+  /**
+   * Leader side: where forwarded proposals went, held until the appends carrying them leave, and
+   * sent in the same write (one frame, one wake-up of the follower, instead of two). The follower
+   * cannot apply an entry before the append that carries it, so nothing waits longer for this.
+   */
+  private forwardAnswers: ForwardProposalsResponse[] = [];
   /** The last index this host applied (the Raft node learns it only at advance()). */
   private lastAppliedIndex: LogIndex;
   /** Linearizable reads, batched into ReadIndex rounds (one per pump). */
@@ -309,12 +315,17 @@ export class NodeHost<Result> {
     if (!this.running) return;
     this.reads.start();
     this.sendForwarded();
-    if (this.persisting || !this.raft.hasReady()) return;
+    // While our write is outstanding the next appends wait for it; so do the answers they carry.
+    if (this.persisting) return;
+    if (!this.raft.hasReady()) {
+      this.sendWithForwardAnswers([]);
+      return;
+    }
     const ready = this.raft.ready();
     this.noteSoftState(ready.softState);
     this.noteMembership();
     // A leader's appends go out now: followers write while we write (Ready.messagesBeforePersist).
-    if (ready.messagesBeforePersist.length > 0) this.options.transport.send(ready.messagesBeforePersist);
+    this.sendWithForwardAnswers(ready.messagesBeforePersist);
     // Committed entries are durable on a quorum already, so applying them need not wait for our
     // own write (etcd applies in parallel with its WAL write too). Otherwise, under load, every
     // answer would wait for the fsync of the next batch of proposals that shares this Ready.
@@ -448,8 +459,19 @@ export class NodeHost<Result> {
       indexes.push(result.ok ? result.index : 0);
       if (result.ok) term = result.term;
     }
-    this.options.transport.send([{ type: 'forward-proposals-response', from: this.id, to: request.from, term, ids, indexes }]);
+    this.forwardAnswers.push({ type: 'forward-proposals-response', from: this.id, to: request.from, term, ids, indexes });
     this.schedulePump();
+  }
+
+  /** Sends `messages`, after the held answers to forwarded proposals (in one transport call). */
+  private sendWithForwardAnswers(messages: readonly RaftMessage[]): void {
+    if (this.forwardAnswers.length === 0) {
+      if (messages.length > 0) this.options.transport.send(messages);
+      return;
+    }
+    const answers = this.forwardAnswers;
+    this.forwardAnswers = [];
+    this.options.transport.send([...answers, ...messages]);
   }
 
   /**

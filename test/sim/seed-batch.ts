@@ -27,13 +27,18 @@ export function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Runs seeds 1..maxSeeds until one reports a violation; that seed and its first violation. */
+/**
+ * Runs seeds 1..maxSeeds until one reports a violation (one matching `wanted`, when given: a plant
+ * shows several symptoms, and which one a seed shows moves with every change of timing); that
+ * seed and its first (matching) violation.
+ */
 export async function firstFailingSeed(
   options: Omit<SimulationOptions, 'seed'>,
   maxSeeds: number,
+  wanted?: RegExp,
 ): Promise<{ seed: number; violation: string } | null> {
   for (let seed = 1; seed <= maxSeeds; seed++) {
-    const violation = runSimulation({ ...options, seed }).violations[0];
+    const violation = runSimulation({ ...options, seed }).violations.find((found) => wanted === undefined || wanted.test(found));
     if (violation !== undefined) return { seed, violation };
     await yieldToEventLoop();
   }
