@@ -118,8 +118,8 @@ export class NodeHost<Result> {
   private readonly forwarded = new ForwardedRequests<Uint8Array, SettleProposal<Result>>();
   /**
    * Leader side: where forwarded proposals went, held until the appends carrying them leave, and
-   * sent in the same write (one frame, one wake-up of the follower, instead of two). The follower
-   * cannot apply an entry before the append that carries it, so nothing waits longer for this.
+   * sent in the same write (one frame to the follower instead of two). The follower cannot apply
+   * an entry before the append that carries it, so nothing waits longer for this.
    */
   private forwardAnswers: ForwardProposalsResponse[] = [];
   /** The last index this host applied (the Raft node learns it only at advance()). */

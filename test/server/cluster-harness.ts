@@ -46,6 +46,8 @@ class InProcessNetwork {
   readonly isolated = new Set<string>();
   /** Per sender, counted as the TCP transport counts them (one send call = one frame). */
   readonly stats = new Map<string, TransportStats>();
+  /** Sees every send call (one frame per peer in the TCP transport) before delivery. */
+  onSend: ((from: string, messages: readonly Message[]) => void) | null = null;
 
   transportFor(from: string): Transport {
     const stats = emptyStats();
@@ -54,6 +56,7 @@ class InProcessNetwork {
       send: (messages: readonly Message[]) => {
         stats.framesSent += 1;
         stats.messagesSent += messages.length;
+        this.onSend?.(from, messages);
         for (const message of messages) {
           setImmediate(() => {
             if (this.isolated.has(from) || this.isolated.has(message.to)) return;

@@ -45,6 +45,23 @@ describe('forwarding through a follower', () => {
     const answers = await Promise.all(waiting);
     expect(answers.filter((answer) => answer.status === 200)).toHaveLength(1);
   });
+
+  it("sends the leader's answer to a forwarded write in the same frame as the append carrying it", async () => {
+    const cluster = clusterOf();
+    const leader = await cluster.leader();
+    const [follower] = await cluster.followers();
+    // What the leader sent the follower in each send call (one frame) that answered a forward.
+    const answeringFrames: string[][] = [];
+    cluster.network.onSend = (from, messages) => {
+      const types = messages.filter((message) => from === leader.id && message.to === follower!.id).map((message) => message.type);
+      if (types.includes('forward-proposals-response')) answeringFrames.push(types);
+    };
+    for (let write = 0; write < 3; write++) {
+      expect((await call(follower!.url, 'PUT', `/v1/kv/one-frame/${write}`, { json: { value: 'v' } })).status).toBe(200);
+    }
+    expect(answeringFrames).toHaveLength(3);
+    for (const types of answeringFrames) expect(types).toEqual(['forward-proposals-response', 'append']);
+  });
 });
 
 describe('the bound on forwarded requests', () => {
