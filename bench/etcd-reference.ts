@@ -11,8 +11,9 @@
  * leader; puts at 16, 64 and 256 in flight over the three members; linearizable and serializable
  * gets at 64 in flight; the members' CPU per put (from /proc); one client's lock cycle (lease
  * grant + lock + unlock, three calls, as issue 8's etcd figure); eight clients contending on one
- * lock, pinned round-robin to the members (each cycle: grant, lock, unlock). Figures only; no
- * assertion. Run it next to `npm run bench` on a quiet machine and read the two side by side.
+ * lock, pinned round-robin to the members (each cycle: grant, lock, unlock); failover as
+ * bench/failover.ts measures it (kill -9 of the leader to the first acknowledged write). Figures
+ * only; no assertion. Run it next to `npm run bench` on a quiet machine and read the two side by side.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,8 +21,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_FAILOVER_BENCH_OPTIONS, median } from './failover.ts';
 import { DEFAULT_HTTP_BENCH_OPTIONS } from './http.ts';
-import { OK, runLoad, type LoadResult, type Operation, type OperationContext, type Outcome } from './load/generator.ts';
+import { expectStatus, OK, runLoad, type LoadResult, type Operation, type OperationContext, type Outcome } from './load/generator.ts';
 import { LatencyHistogram } from './load/histogram.ts';
 import { EndpointPools } from './load/pools.ts';
 import { CpuMeter } from './load/proc-cpu.ts';
@@ -37,7 +39,12 @@ const LEASE_TTL_SECONDS = 5;
 
 interface EtcdCluster {
   readonly endpoints: readonly string[];
-  readonly pids: readonly number[];
+  /** The members' pids now (a restarted member has a new one). */
+  pids(): number[];
+  /** kill -9 of the member at `endpoint`, resolved once it exited. */
+  kill(endpoint: string): Promise<void>;
+  /** Starts the member at `endpoint` again on its data dir. */
+  restart(endpoint: string): void;
   stop(): Promise<void>;
 }
 
@@ -50,11 +57,23 @@ async function post(operation: OperationContext, route: string, body: unknown, e
   return { ok: true, json: JSON.parse(answer.text) as Record<string, unknown> };
 }
 
+function killAndWait(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
 async function startEtcd(progress: (line: string) => void): Promise<EtcdCluster> {
   const dataRoot = mkdtempSync(path.join(os.tmpdir(), 'concord-bench-etcd-'));
   const initialCluster = HOSTS.map((host, i) => `e${i + 1}=http://${host}:${PEER_PORT}`).join(',');
-  const children: ChildProcess[] = HOSTS.map((host, i) =>
-    spawn('etcd', [
+  const endpoints = HOSTS.map((host) => `http://${host}:${CLIENT_PORT}`);
+  let spawnError: Error | null = null;
+  // The initial-cluster flags are ignored when the data dir exists (a restart).
+  const spawnMember = (i: number): ChildProcess => {
+    const host = HOSTS[i] ?? '';
+    const child = spawn('etcd', [
       '--name', `e${i + 1}`,
       '--data-dir', path.join(dataRoot, `e${i + 1}`),
       '--listen-client-urls', `http://${host}:${CLIENT_PORT}`,
@@ -65,38 +84,55 @@ async function startEtcd(progress: (line: string) => void): Promise<EtcdCluster>
       '--initial-cluster-state', 'new',
       '--initial-cluster-token', 'concord-bench',
       '--log-level', 'warn',
-    ], { stdio: ['ignore', 'ignore', 'ignore'] }),
-  );
-  const stop = async (): Promise<void> => {
-    await Promise.all(children.map((child) => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    })));
-    rmSync(dataRoot, { recursive: true, force: true });
+    ], { stdio: ['ignore', 'ignore', 'ignore'] });
+    child.once('error', (error) => {
+      spawnError = new Error(`cannot start etcd (is it on PATH? Debian: apt-get install etcd-server): ${error.message}`);
+    });
+    return child;
   };
-  const spawnFailure = new Promise<never>((_, reject) => {
-    for (const child of children) child.once('error', (error) => reject(new Error(`cannot start etcd (is it on PATH? Debian: apt-get install etcd-server): ${error.message}`)));
-  });
-  spawnFailure.catch(() => undefined);
-  const endpoints = HOSTS.map((host) => `http://${host}:${CLIENT_PORT}`);
-  const pools = new EndpointPools();
+  const children: ChildProcess[] = HOSTS.map((_, i) => spawnMember(i));
+  const memberOf = (endpoint: string): number => {
+    const i = endpoints.indexOf(endpoint);
+    if (i < 0) throw new Error(`${endpoint} is not an etcd member of this run`);
+    return i;
+  };
+  const cluster: EtcdCluster = {
+    endpoints,
+    pids: () => children.map((child) => child.pid ?? 0),
+    kill: (endpoint) => killAndWait(children[memberOf(endpoint)] as ChildProcess),
+    restart: (endpoint) => {
+      const i = memberOf(endpoint);
+      children[i] = spawnMember(i);
+    },
+    stop: async () => {
+      await Promise.all(children.map(killAndWait));
+      rmSync(dataRoot, { recursive: true, force: true });
+    },
+  };
+  progress(`etcd: starting three members on ${HOSTS.join(', ')} (data under ${dataRoot})`);
   try {
-    progress(`etcd: starting three members on ${HOSTS.join(', ')} (data under ${dataRoot})`);
-    const deadline = performance.now() + START_TIMEOUT_MS;
-    for (;;) {
-      const ready = await Promise.race([spawnFailure, allAnswer(pools, endpoints)]);
-      if (ready) break;
+    await untilAllAnswer(endpoints, () => spawnError);
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  return cluster;
+}
+
+/** Waits until every member answers a status request with a leader known. */
+async function untilAllAnswer(endpoints: readonly string[], failure: () => Error | null): Promise<void> {
+  const pools = new EndpointPools();
+  const deadline = performance.now() + START_TIMEOUT_MS;
+  try {
+    while (!(await allAnswer(pools, endpoints))) {
+      const error = failure();
+      if (error !== null) throw error;
       if (performance.now() > deadline) throw new Error(`etcd did not answer within ${START_TIMEOUT_MS / 1000} s`);
       await sleep(200);
     }
-  } catch (error) {
-    await stop();
-    throw error;
   } finally {
     await pools.close();
   }
-  return { endpoints, pids: children.map((child) => child.pid ?? 0), stop };
 }
 
 /** Whether every member answers a status request with a leader known. */
@@ -152,13 +188,13 @@ async function measure(cluster: EtcdCluster, progress: (line: string) => void): 
     await runLoad(pools, { endpoints, inFlight: 16, maxOps: options.keySpace, budgetMs: 60_000, operation: put });
     const leader = await findEtcdLeader(pools, endpoints);
     progress(`etcd: sequential puts to the leader ${leader}`);
-    const sequentialMeter = new CpuMeter(cluster.pids);
+    const sequentialMeter = new CpuMeter(cluster.pids());
     const sequential = await runLoad(pools, { endpoints: [leader], inFlight: 1, maxOps: options.sequentialPuts, ...budget, operation: put });
     rows.push(...loadRows('etcd sequential put (1 client, leader)', sequential, 'puts/s'));
     rows.push({ benchmark: 'etcd server CPU per sequential put (all members)', figure: sequentialMeter.microsecondsPer(sequential.succeeded), decimals: 1, unit: 'µs', target: '' });
     for (const inFlight of options.putInFlight) {
       progress(`etcd: puts, ${inFlight} in flight over ${endpoints.length} members`);
-      const meter = new CpuMeter(cluster.pids);
+      const meter = new CpuMeter(cluster.pids());
       const result = await runLoad(pools, { endpoints, inFlight, maxOps: options.concurrentOps, ...budget, operation: put });
       rows.push(...loadRows(`etcd put, ${inFlight} in flight, ${endpoints.length} members`, result, 'puts/s'));
       if (inFlight === options.cpuInFlight) {
@@ -177,6 +213,7 @@ async function measure(cluster: EtcdCluster, progress: (line: string) => void): 
     rows.push(...loadRows('etcd lock cycle, grant+lock+unlock (1 client, leader)', uncontended, 'cycles/s'));
     progress(`etcd: ${locks.contenders} clients contending on one lock`);
     rows.push(...(await contended(pools, endpoints)));
+    rows.push(...(await failover(pools, cluster, progress)));
   } finally {
     await pools.close();
   }
@@ -211,6 +248,47 @@ async function contended(pools: EndpointPools, endpoints: readonly string[]): Pr
     { benchmark: `etcd ${locks.contenders} clients on one lock (${endpoints.length} members) handoffs`, figure: handoffs / cycles.seconds, decimals: 0, unit: 'handoffs/s', target: '' },
     ...latencyRows(`etcd ${locks.contenders} clients wait after a release`, afterRelease.summary(), 'ms (release sent → next grant)'),
     { benchmark: `etcd ${locks.contenders} clients cycles / errors`, figure: `${cycles.succeeded} / ${cycles.failed}`, unit: `in ${cycles.seconds.toFixed(1)} s`, target: '' },
+  ];
+}
+
+/**
+ * As bench/failover.ts: kill -9 of the leader, then one writer per survivor (each put with a 1 s
+ * deadline, etcd's Grpc-Timeout) until the first write is acknowledged; the killed member is
+ * started again between runs. etcd's default election timeout is 1 s, as Concord's base is.
+ */
+async function failover(pools: EndpointPools, cluster: EtcdCluster, progress: (line: string) => void): Promise<Row[]> {
+  const options = DEFAULT_FAILOVER_BENCH_OPTIONS;
+  const value = base64('failover');
+  const times: number[] = [];
+  for (let run = 0; run < options.runs; run++) {
+    const leader = await findEtcdLeader(pools, cluster.endpoints);
+    const survivors = cluster.endpoints.filter((endpoint) => endpoint !== leader);
+    progress(`etcd failover ${run + 1}/${options.runs}: kill -9 of the leader ${leader}`);
+    const write: Operation = async (operation) => {
+      const key = base64(`bench/failover/${run}-${operation.sequence}`);
+      const answer = await operation.send({ method: 'POST', path: '/v3/kv/put', body: JSON.stringify({ key, value }), headers: { 'grpc-timeout': '1S' } });
+      return expectStatus(answer);
+    };
+    const killedAt = performance.now();
+    await cluster.kill(leader);
+    const result = await runLoad(pools, {
+      endpoints: survivors,
+      inFlight: survivors.length,
+      routing: 'per-worker',
+      maxOps: Number.MAX_SAFE_INTEGER,
+      budgetMs: options.budgetMs,
+      drainMs: 2_000,
+      stopAfterSuccesses: 1,
+      operation: write,
+    });
+    if (result.firstSuccessMs !== null) times.push(result.startedAtMs + result.firstSuccessMs - killedAt);
+    progress(`etcd failover ${run + 1}/${options.runs}: ${result.firstSuccessMs === null ? 'no write acknowledged' : `${(times.at(-1) ?? 0).toFixed(0)} ms`}; restarting ${leader}`);
+    cluster.restart(leader);
+    await untilAllAnswer(cluster.endpoints, () => null);
+  }
+  return [
+    { benchmark: 'etcd failover (kill -9 of the leader to first acknowledged write) median', figure: median(times) ?? 'none acknowledged', decimals: 0, unit: 'ms', target: '' },
+    { benchmark: 'etcd failover runs', figure: times.map((ms) => ms.toFixed(0)).join(' / '), unit: `ms (${options.runs} runs)`, target: '' },
   ];
 }
 
