@@ -51,8 +51,8 @@ interface EtcdCluster {
 const base64 = (text: string): string => Buffer.from(text).toString('base64');
 
 /** POSTs `body` to an etcd gateway path; the parsed answer, or an Outcome naming the failure. */
-async function post(operation: OperationContext, route: string, body: unknown, endpoint?: string): Promise<{ ok: true; json: Record<string, unknown> } | { ok: false; error: string }> {
-  const answer = await operation.send({ method: 'POST', path: route, body: JSON.stringify(body) }, endpoint);
+async function post(operation: OperationContext, route: string, body: unknown): Promise<{ ok: true; json: Record<string, unknown> } | { ok: false; error: string }> {
+  const answer = await operation.send({ method: 'POST', path: route, body: JSON.stringify(body) });
   if (answer.status !== 200) return { ok: false, error: `${route} ${answer.status}` };
   return { ok: true, json: JSON.parse(answer.text) as Record<string, unknown> };
 }
