@@ -28,7 +28,15 @@ async function startServer(): Promise<BareServer> {
       response.statusCode = Number(argument);
       response.end('{"error":{"code":"test","message":"as asked"}}');
     } else if (route === 'slow') {
-      setTimeout(() => response.end(), Number(argument));
+      // At least that long in real time: libuv's timers count whole milliseconds of a loop time
+      // taken before the handler ran, so one alone may fire up to a millisecond early.
+      const until = performance.now() + Number(argument);
+      const answerWhenDue = (): void => {
+        const left = until - performance.now();
+        if (left > 0) setTimeout(answerWhenDue, Math.ceil(left));
+        else response.end();
+      };
+      answerWhenDue();
     } else if (route === 'hang') {
       hung.push(response);
     } else {
