@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULT_FAILOVER_BENCH_OPTIONS, median } from './failover.ts';
+import { DEFAULT_FAILOVER_BENCH_OPTIONS, killAndWriteUntilAcknowledged, median } from './failover.ts';
 import { DEFAULT_HTTP_BENCH_OPTIONS } from './http.ts';
 import { expectStatus, OK, runLoad, type LoadResult, type Operation, type OperationContext, type Outcome } from './load/generator.ts';
 import { LatencyHistogram } from './load/histogram.ts';
@@ -269,20 +269,9 @@ async function failover(pools: EndpointPools, cluster: EtcdCluster, progress: (l
       const answer = await operation.send({ method: 'POST', path: '/v3/kv/put', body: JSON.stringify({ key, value }), headers: { 'grpc-timeout': '1S' } });
       return expectStatus(answer);
     };
-    const killedAt = performance.now();
-    await cluster.kill(leader);
-    const result = await runLoad(pools, {
-      endpoints: survivors,
-      inFlight: survivors.length,
-      routing: 'per-worker',
-      maxOps: Number.MAX_SAFE_INTEGER,
-      budgetMs: options.budgetMs,
-      drainMs: 2_000,
-      stopAfterSuccesses: 1,
-      operation: write,
-    });
-    if (result.firstSuccessMs !== null) times.push(result.startedAtMs + result.firstSuccessMs - killedAt);
-    progress(`etcd failover ${run + 1}/${options.runs}: ${result.firstSuccessMs === null ? 'no write acknowledged' : `${(times.at(-1) ?? 0).toFixed(0)} ms`}; restarting ${leader}`);
+    const { failoverMs } = await killAndWriteUntilAcknowledged(pools, survivors, () => cluster.kill(leader), write, options.budgetMs);
+    if (failoverMs !== null) times.push(failoverMs);
+    progress(`etcd failover ${run + 1}/${options.runs}: ${failoverMs === null ? 'no write acknowledged' : `${failoverMs.toFixed(0)} ms`}; restarting ${leader}`);
     cluster.restart(leader);
     await untilAllAnswer(cluster.endpoints, () => null);
   }

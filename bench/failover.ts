@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { expectStatus, runLoad, type Operation } from './load/generator.ts';
+import type { EndpointPools } from './load/pools.ts';
 import { optionsFor, type SuiteContext } from './load/suite.ts';
 import { findLeader } from './load/target.ts';
 
@@ -43,6 +44,35 @@ export function median(values: readonly number[]): number | null {
   return sorted.length % 2 === 1 ? (sorted[middle] ?? null) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
+/**
+ * One failover: `kill` the leader, then one writer per survivor (`write`, pinned) until the first
+ * write is acknowledged or the budget passes. Kill → that acknowledgement in ms (null: none), and
+ * the writes refused or lost before it. Shared with bench/etcd-reference.ts, which measures etcd
+ * the same way.
+ */
+export async function killAndWriteUntilAcknowledged(
+  pools: EndpointPools,
+  survivors: readonly string[],
+  kill: () => Promise<void>,
+  write: Operation,
+  budgetMs: number,
+): Promise<{ readonly failoverMs: number | null; readonly errors: Readonly<Record<string, number>> }> {
+  const killedAt = performance.now();
+  await kill();
+  const result = await runLoad(pools, {
+    endpoints: survivors,
+    inFlight: survivors.length,
+    routing: 'per-worker',
+    maxOps: Number.MAX_SAFE_INTEGER,
+    budgetMs,
+    drainMs: 2_000,
+    stopAfterSuccesses: 1,
+    operation: write,
+  });
+  const failoverMs = result.firstSuccessMs === null ? null : result.startedAtMs + result.firstSuccessMs - killedAt;
+  return { failoverMs, errors: result.errors };
+}
+
 export async function runFailoverBench(context: SuiteContext): Promise<FailoverBenchResult> {
   const options = optionsFor(context, DEFAULT_FAILOVER_BENCH_OPTIONS, QUICK_FAILOVER_BENCH_OPTIONS);
   const { target, pools, progress } = context;
@@ -55,21 +85,9 @@ export async function runFailoverBench(context: SuiteContext): Promise<FailoverB
     progress(`failover ${run + 1}/${options.runs}: kill -9 of the leader ${leader}, then writes through ${survivors.length} survivors until one is acknowledged`);
     const write: Operation = async (operation) =>
       expectStatus(await operation.send({ method: 'PUT', path: `/v1/kv/bench/failover/${run}-${operation.sequence}?timeoutMs=1000`, body }));
-    const killedAt = performance.now();
-    await target.kill(leader);
-    const result = await runLoad(pools, {
-      endpoints: survivors,
-      inFlight: survivors.length,
-      routing: 'per-worker',
-      maxOps: Number.MAX_SAFE_INTEGER,
-      budgetMs: options.budgetMs,
-      drainMs: 2_000,
-      stopAfterSuccesses: 1,
-      operation: write,
-    });
-    const failoverMs = result.firstSuccessMs === null ? null : result.startedAtMs + result.firstSuccessMs - killedAt;
+    const { failoverMs, errors } = await killAndWriteUntilAcknowledged(pools, survivors, () => target.kill(leader), write, options.budgetMs);
     const newLeader = failoverMs === null ? null : await findLeader(pools, survivors, 10_000).catch(() => null);
-    runs.push({ killed: leader, failoverMs, newLeader, errors: result.errors });
+    runs.push({ killed: leader, failoverMs, newLeader, errors });
     const last = run === options.runs - 1;
     progress(`failover ${run + 1}/${options.runs}: ${failoverMs === null ? 'no write acknowledged' : `${failoverMs.toFixed(0)} ms, new leader ${newLeader ?? 'unknown'}`}${last ? '' : `; restarting ${leader}`}`);
     // After the last run the suite tears the cluster down: no need to bring the node back.
