@@ -3,8 +3,10 @@
  * Ready loop: tick on a timer; take a Ready; send a leader's appends at once; restore and apply
  * what is committed, resolving the proposals and reads that were waiting; persist the Ready in
  * one write (every proposal waiting at that moment shares the one fsync: group commit); only
- * then send its other messages; advance; compact the log every N applied entries. It takes its Clock, Transport and Storage as arguments, so the simulator runs
- * this very class, not a model of it.
+ * then send its other messages; advance; compact the log every N applied entries. Readies keep
+ * coming while a write is in flight; their writes queue and merge behind it (write-pipeline.ts).
+ * It takes its Clock, Transport and Storage as arguments, so the simulator runs this very class,
+ * not a model of it.
  *
  * Its API is callback-based, not promise-based, for the same reason: the simulator completes
  * everything in virtual time without awaiting the microtask queue. Promise wrappers belong to
@@ -24,6 +26,7 @@ import { ForwardedRequests } from './forwarded-requests.ts';
 import { ReadRounds, type ReadCallback } from './read-rounds.ts';
 import type { StateMachine } from './state-machine.ts';
 import type { Transport } from './transport.ts';
+import { WritePipeline } from './write-pipeline.ts';
 
 /** Why a proposal or read did not succeed. */
 export type FailureCode = 'not_leader' | 'overloaded' | 'superseded' | 'unavailable';
@@ -105,7 +108,7 @@ export class NodeHost<Result> {
   private readonly options: NodeHostOptions<Result>;
   private running = false;
   private tickTimer: TimerHandle | null = null;
-  private persisting = false;
+  private readonly writes: WritePipeline;
   private pumpScheduled = false;
   /**
    * Proposals waiting for their index to apply. Usually one per index; more when a forwarded
@@ -137,6 +140,14 @@ export class NodeHost<Result> {
     const make = options.makeRaft ?? ((...args) => new RaftNode(...args));
     this.raft = make(options.raftConfig, options.bootstrap, options.persisted, options.random, observe);
     this.reads = new ReadRounds(this.raft);
+    this.writes = new WritePipeline(
+      options.storage,
+      (readies) => this.written(readies),
+      (error) => {
+        this.stop();
+        options.hooks?.fatal?.(error);
+      },
+    );
     if (options.persisted.snapshot !== null) options.stateMachine.restore(options.persisted.snapshot.data);
     this.softState = this.raft.softState();
     this.membership = this.raft.members;
@@ -168,6 +179,7 @@ export class NodeHost<Result> {
   stop(): void {
     if (!this.running) return;
     this.running = false;
+    this.writes.stop();
     if (this.tickTimer !== null) this.options.clock.clearTimer(this.tickTimer);
     this.tickTimer = null;
     const leaderHint = this.raft.leader;
@@ -315,8 +327,6 @@ export class NodeHost<Result> {
     if (!this.running) return;
     this.reads.start();
     this.sendForwarded();
-    // While our write is outstanding the next appends wait for it; so do the answers they carry.
-    if (this.persisting) return;
     if (!this.raft.hasReady()) {
       this.sendWithForwardAnswers([]);
       return;
@@ -340,21 +350,7 @@ export class NodeHost<Result> {
     };
     const nothingToWrite =
       batch.snapshot === null && batch.compaction === null && batch.entries.length === 0 && batch.hardState === null;
-    if (nothingToWrite) {
-      this.complete(ready);
-      return;
-    }
-    this.persisting = true;
-    this.options.storage.persist(batch, (error) => {
-      this.persisting = false;
-      if (!this.running) return; // stopped (or crashed) meanwhile: nothing more happens here
-      if (error !== null) {
-        this.stop();
-        this.options.hooks?.fatal?.(error);
-        return;
-      }
-      this.complete(ready);
-    });
+    this.writes.add(ready, nothingToWrite ? null : batch);
   }
 
   /** Restore a received snapshot, apply committed entries, then serve the reads they enable. */
@@ -365,10 +361,12 @@ export class NodeHost<Result> {
     for (const context of ready.droppedReads) this.reads.drop(context);
   }
 
-  /** The Ready's writes are durable: send what they promise, then advance. */
-  private complete(ready: Ready): void {
-    this.options.transport.send(ready.messages);
-    this.raft.advance(ready);
+  /** These Readies' writes are durable: send what they promise (in one call), then advance. */
+  private written(readies: readonly Ready[]): void {
+    if (!this.running) return; // stopped (or crashed) meanwhile: nothing more happens here
+    const messages = readies.length === 1 ? readies[0]!.messages : readies.flatMap((ready) => ready.messages);
+    if (messages.length > 0) this.options.transport.send(messages);
+    for (const ready of readies) this.raft.advance(ready);
     this.maybeCompact();
     this.schedulePump();
   }

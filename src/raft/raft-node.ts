@@ -154,7 +154,8 @@ export class RaftNode {
   /** The hard state the last Ready that wrote one handed to storage. */
   private lastWrittenHardState: HardState;
   private lastSoftState: SoftState;
-  private readyInFlight = false;
+  /** Readies handed out and not yet advanced, oldest first (writes complete in this order). */
+  private readonly readiesInFlight: Ready[] = [];
 
   constructor(
     config: RaftConfig,
@@ -295,7 +296,6 @@ export class RaftNode {
   }
 
   hasReady(): boolean {
-    if (this.readyInFlight) return false;
     return (
       this.appendsPending ||
       this.messages.length > 0 ||
@@ -314,10 +314,12 @@ export class RaftNode {
    * What must happen next. The caller sends messagesBeforePersist, persists (hardState,
    * entries, snapshot, compaction) in one synced write, then sends the messages, applies the
    * snapshot and committed entries, serves the read states, and calls advance(). Nothing in
-   * `messages` may be sent before the write is durable.
+   * `messages` may be sent before the write is durable. The next ready() need not wait for
+   * advance(): each Ready holds only what is new since the last, so a node can replicate and
+   * apply while its earlier writes are in flight, provided those writes complete in order and
+   * every Ready is advanced in order (ready.ts).
    */
   ready(): Ready {
-    assert(!this.readyInFlight, 'ready() called again before advance()');
     if (this.appendsPending) {
       this.appendsPending = false;
       broadcastAppend(this, false);
@@ -360,14 +362,18 @@ export class RaftNode {
     this.messages = [];
     this.droppedReads = [];
     this.snapshotToSave = null;
-    this.readyInFlight = true;
+    this.readiesInFlight.push(ready);
     return ready;
   }
 
-  /** The caller has carried out `ready`: its writes are durable and its entries applied. */
+  /**
+   * The caller has carried out `ready`: its write, and those of every earlier Ready, are
+   * durable, and its entries applied.
+   */
   advance(ready: Ready): void {
-    assert(this.readyInFlight, 'advance() without ready()');
-    this.readyInFlight = false;
+    assert(this.readiesInFlight.length > 0, 'advance() without ready()');
+    assert(this.readiesInFlight[0] === ready, 'advance() out of order: the oldest Ready not yet advanced comes first');
+    this.readiesInFlight.shift();
     if (ready.snapshot !== null) {
       this.log.stableIndex = Math.max(this.log.stableIndex, ready.snapshot.meta.index);
     }

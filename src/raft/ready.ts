@@ -10,6 +10,14 @@
  * Steps 3 and 4 need not wait for step 1: committed entries are durable on a quorum already, and
  * the state machine is volatile (a crash rebuilds it from the durable snapshot and log). NodeHost
  * runs them before the write, so answers do not wait for the fsync of a batch they are not in.
+ *
+ * Nor need the next Ready wait for step 5 (etcd-io/raft's asynchronous storage writes): a node
+ * may take Readies while earlier writes are in flight, so a leader keeps replicating and
+ * applying during its own fsync. Each Ready then holds only what is new since the one before.
+ * The rules that keep this safe: writes complete in the order their Readies were taken (a later
+ * write may replace entries an earlier one wrote); a Ready's messages wait for its own write and
+ * every earlier one; advance() takes the Readies in order. NodeHost keeps one write in flight and
+ * merges the Readies queued behind it into the next (src/node/write-pipeline.ts).
  */
 import type { RaftMessage } from './messages.ts';
 import type { Entry, HardState, LogIndex, ReadState, Snapshot, SoftState } from './types.ts';

@@ -36,3 +36,25 @@ export interface Storage {
   persist(batch: PersistBatch, done: (error: Error | null) => void): void;
   close(): Promise<void>;
 }
+
+/**
+ * One batch with the effect of writing `earlier` then `later`, or null when they cannot be one
+ * (a snapshot or a compaction: each plans its deletions from the log as the batch finds it).
+ * `later`'s entries replace any of `earlier`'s at or after its first index, as storage would.
+ */
+export function mergeBatches(earlier: PersistBatch, later: PersistBatch): PersistBatch | null {
+  const plain = (batch: PersistBatch): boolean => batch.snapshot === null && batch.compaction === null;
+  if (!plain(earlier) || !plain(later)) return null;
+  const first = later.entries[0];
+  const entries =
+    first === undefined
+      ? earlier.entries
+      : [...earlier.entries.filter((entry) => entry.index < first.index), ...later.entries];
+  return {
+    snapshot: null,
+    compaction: null,
+    entries,
+    hardState: later.hardState ?? earlier.hardState,
+    sync: earlier.sync || later.sync,
+  };
+}

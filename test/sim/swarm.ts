@@ -109,8 +109,13 @@ export function swarmOptions(seed: number, nodeCount?: number): SwarmOptions {
   // Partitions drawn above pick their nodes blindly, and so rarely cut the leader off long
   // enough for a stale read to show; most seeds also isolate the leader itself now and then.
   const leaderIsolationPerSecond = sometimes(random, 0.3, 0.2);
+  // Some seeds get a slow disk, with fsyncs as long as several network round trips: Readies
+  // then queue behind a write in flight and their writes merge (src/node/write-pipeline.ts),
+  // which fast disks and light workloads rarely make happen.
+  const slowDisk = random.chance(0.3);
   return {
     ...options,
+    ...(slowDisk ? { fsyncMinMs: 3 + random.float() * 5, fsyncMaxMs: 10 + random.float() * 15 } : {}),
     checksummedDisks,
     spareNodes,
     rates: { ...options.rates, damagedCrashShare, membershipPerSecond, leaderIsolationPerSecond },
