@@ -103,6 +103,13 @@ interface PendingProposal<Result> {
 
 type SettleProposal<Result> = PendingProposal<Result>['settle'];
 
+/**
+ * How many Readies may wait for storage before the node takes no more. Under load a write
+ * carries a few (one per turn of the event loop during an fsync); hundreds mean the disk has
+ * stalled, and the node then waits for it instead of holding ever more entries in memory.
+ */
+const MAX_READIES_BEHIND_WRITES = 256;
+
 export class NodeHost<Result> {
   readonly raft: RaftNode;
   private readonly options: NodeHostOptions<Result>;
@@ -327,6 +334,8 @@ export class NodeHost<Result> {
     if (!this.running) return;
     this.reads.start();
     this.sendForwarded();
+    // A disk that stalls stalls the node: written() pumps again when a write completes.
+    if (this.writes.pendingReadies >= MAX_READIES_BEHIND_WRITES) return;
     if (!this.raft.hasReady()) {
       this.sendWithForwardAnswers([]);
       return;

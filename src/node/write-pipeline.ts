@@ -24,6 +24,8 @@ export class WritePipeline {
   private readonly queue: QueuedWrite[] = [];
   private writing = false;
   private stopped = false;
+  /** Readies queued or in flight, over all writes. */
+  private readyCount = 0;
 
   constructor(
     private readonly storage: Storage,
@@ -39,6 +41,14 @@ export class WritePipeline {
   }
 
   /**
+   * Readies waiting for a write to finish. NodeHost takes no more beyond a limit: a disk that
+   * stalls must stall the node (as it did before pipelining), not let its queue grow unbounded.
+   */
+  get pendingReadies(): number {
+    return this.readyCount;
+  }
+
+  /**
    * Queues `ready`'s write (`batch`, or null when it writes nothing). A Ready that writes
    * nothing is durable as soon as everything before it is: at once when nothing is queued.
    */
@@ -46,10 +56,12 @@ export class WritePipeline {
     if (this.stopped) return;
     const last = this.queue[this.queue.length - 1];
     if (batch === null) {
-      if (last === undefined) this.durable([ready]);
-      else last.readies.push(ready);
+      if (last === undefined) return this.durable([ready]);
+      last.readies.push(ready);
+      this.readyCount++;
       return;
     }
+    this.readyCount++;
     const waiting = last !== undefined && !(this.writing && this.queue.length === 1);
     const merged = waiting ? mergeBatches(last.batch, batch) : null;
     if (last !== undefined && merged !== null) {
@@ -65,6 +77,7 @@ export class WritePipeline {
   stop(): void {
     this.stopped = true;
     this.queue.length = 0;
+    this.readyCount = 0;
   }
 
   private writeNext(): void {
@@ -80,6 +93,7 @@ export class WritePipeline {
         return;
       }
       this.queue.shift();
+      this.readyCount -= next.readies.length;
       this.durable(next.readies);
       this.writeNext();
     });

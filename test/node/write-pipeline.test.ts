@@ -144,17 +144,20 @@ describe('a leader whose own write is slow', () => {
     hosts: Map<NodeId, NodeHost<string>>;
     writes: Map<NodeId, number>;
     slow: Set<NodeId>;
+    hung: Set<NodeId>;
   } {
     const queue = new EventQueue();
     const ids = ['a', 'b', 'c'];
     const hosts = new Map<NodeId, NodeHost<string>>();
     const writes = new Map<NodeId, number>(ids.map((id) => [id, 0]));
     const slow = new Set<NodeId>();
+    /** Nodes whose next writes never finish (a disk that stalled). */
+    const hung = new Set<NodeId>();
     for (const id of ids) {
       const clock = new SimClock(queue, 1);
       const storage = new MemoryStorage({
         scheduler: (delayMs, fn) => clock.schedule(delayMs, fn),
-        latencyMs: (written) => (written.sync ? (slow.has(id) ? 50 : 1) : 0),
+        latencyMs: (written) => (written.sync ? (hung.has(id) ? 1e9 : slow.has(id) ? 50 : 1) : 0),
       });
       const counted: Storage = {
         load: () => storage.load(),
@@ -173,7 +176,11 @@ describe('a leader whose own write is slow', () => {
         clock,
         transport: {
           send: (messages: readonly Message[]) => {
-            for (const message of messages) queue.schedule(0.5, () => hosts.get(message.to)?.receive(message));
+            for (const message of messages) {
+              // Only the KV node sends keepalive forwards; NodeHost alone never does.
+              if (message.type === 'forward-keepalives' || message.type === 'forward-keepalives-response') continue;
+              queue.schedule(0.5, () => hosts.get(message.to)?.receive(message));
+            }
           },
         },
         storage: counted,
@@ -190,21 +197,29 @@ describe('a leader whose own write is slow', () => {
       hosts.set(id, host);
     }
     for (const host of hosts.values()) host.start();
-    return { queue, hosts, writes, slow };
+    return { queue, hosts, writes, slow, hung };
   }
+
+  /** Runs events until `done()` or until `untilMs` of virtual time. */
+  const runUntilIn = (queue: EventQueue, untilMs: number, done: () => boolean = () => false): void => {
+    let more = true;
+    while (more && !done()) more = queue.runNext(untilMs);
+    if (!done()) queue.advanceTo(untilMs);
+  };
+
+  /** Elects a leader and lets the election's writes finish. */
+  const elect = (queue: EventQueue, hosts: Map<NodeId, NodeHost<string>>): NodeHost<string> => {
+    const leaderOf = (): NodeHost<string> | undefined => [...hosts.values()].find((host) => host.role === 'leader');
+    runUntilIn(queue, 5_000, () => leaderOf() !== undefined);
+    const leader = leaderOf()!;
+    runUntilIn(queue, queue.now + 100);
+    return leader;
+  };
 
   it('answers what both followers hold before its own fsync ends, and writes what came meanwhile in one write', () => {
     const { queue, hosts, writes, slow } = cluster();
-    /** Runs events until `done()` or until `untilMs` of virtual time. */
-    const runUntil = (untilMs: number, done: () => boolean = () => false): void => {
-      let more = true;
-      while (more && !done()) more = queue.runNext(untilMs);
-      if (!done()) queue.advanceTo(untilMs);
-    };
-    const leaderOf = (): NodeHost<string> | undefined => [...hosts.values()].find((host) => host.role === 'leader');
-    runUntil(5_000, () => leaderOf() !== undefined);
-    const leader = leaderOf()!;
-    runUntil(queue.now + 100); // the election's writes are done
+    const runUntil = (untilMs: number, done?: () => boolean): void => runUntilIn(queue, untilMs, done);
+    const leader = elect(queue, hosts);
     slow.add(leader.id);
     const before = writes.get(leader.id)!;
 
@@ -228,6 +243,23 @@ describe('a leader whose own write is slow', () => {
     runUntil(start + 200);
     // y and z were proposed in two turns while x's write was in flight: one write after it.
     expect(writes.get(leader.id)! - before).toBe(2);
+    for (const host of hosts.values()) host.stop();
+  });
+
+  it('stops taking Readies when its disk stalls, instead of queueing without bound', () => {
+    const { queue, hosts, hung } = cluster();
+    const leader = elect(queue, hosts);
+    hung.add(leader.id);
+    let answered = 0;
+    for (let i = 0; i < 2_000; i++) {
+      leader.propose(new TextEncoder().encode(`p${i}`), (outcome) => {
+        if (outcome.ok) answered++;
+      });
+      runUntilIn(queue, queue.now + 1);
+    }
+    // The followers commit without the leader's disk, so it answers for a while, then waits.
+    expect(answered).toBeGreaterThan(100);
+    expect(answered).toBeLessThan(600);
     for (const host of hosts.values()) host.stop();
   });
 });
