@@ -368,6 +368,9 @@ export class NodeHost<Result> {
     for (const entry of ready.committedEntries) this.applyEntry(entry);
     for (const read of ready.readStates) this.reads.finish(read.context, ready.appliedThrough);
     for (const context of ready.droppedReads) this.reads.drop(context);
+    // Now, not at advance(): a compaction after an earlier write must not label a snapshot of
+    // what this Ready applied with an older index.
+    this.raft.appliedTo(ready.appliedThrough);
   }
 
   /** These Readies' writes are durable: send what they promise (in one call), then advance. */

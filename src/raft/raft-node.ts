@@ -383,6 +383,17 @@ export class RaftNode {
     this.checkInvariants();
   }
 
+  /**
+   * The state machine has applied everything up to `index` (a Ready's appliedThrough). A driver
+   * that applies before the Ready's write is durable says so here, so that a compaction taken
+   * meanwhile is labelled with the index its snapshot data really reflects; advance() alone
+   * would say it late, after later Readies may have applied more.
+   */
+  appliedTo(index: LogIndex): void {
+    assert(index <= this.log.applyingIndex, () => `applied ${index} beyond what was handed out (${this.log.applyingIndex})`);
+    this.log.appliedIndex = Math.max(this.log.appliedIndex, index);
+  }
+
   // ---- Observers --------------------------------------------------------------------------
 
   get currentTerm(): Term {

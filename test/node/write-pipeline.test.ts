@@ -139,12 +139,14 @@ describe('mergeBatches', () => {
 
 describe('a leader whose own write is slow', () => {
   /** Three NodeHosts in virtual time; `slow` nodes take 50 ms per synced write, others 1 ms. */
-  function cluster(): {
+  function cluster(snapshotEveryEntries = 1_000_000): {
     queue: EventQueue;
     hosts: Map<NodeId, NodeHost<string>>;
     writes: Map<NodeId, number>;
     slow: Set<NodeId>;
     hung: Set<NodeId>;
+    /** Every compaction written: the index it is labelled with, and the one its data reflects. */
+    compactions: { labelled: number; reflects: number }[];
   } {
     const queue = new EventQueue();
     const ids = ['a', 'b', 'c'];
@@ -153,6 +155,7 @@ describe('a leader whose own write is slow', () => {
     const slow = new Set<NodeId>();
     /** Nodes whose next writes never finish (a disk that stalled). */
     const hung = new Set<NodeId>();
+    const compactions: { labelled: number; reflects: number }[] = [];
     for (const id of ids) {
       const clock = new SimClock(queue, 1);
       const storage = new MemoryStorage({
@@ -164,10 +167,16 @@ describe('a leader whose own write is slow', () => {
         close: () => storage.close(),
         persist: (written, done) => {
           writes.set(id, (writes.get(id) ?? 0) + 1);
+          if (written.compaction !== null) {
+            const { meta, data } = written.compaction;
+            compactions.push({ labelled: meta.index, reflects: Number(new TextDecoder().decode(data)) });
+          }
           storage.persist(written, done);
         },
       };
       let applied = 0;
+      /** The last index applied: what a snapshot of this state machine reflects. */
+      let lastIndex = 0;
       const host: NodeHost<string> = new NodeHost<string>({
         raftConfig: { ...DEFAULT_RAFT_CONFIG, id },
         bootstrap: { voters: ids, learners: [] },
@@ -185,19 +194,24 @@ describe('a leader whose own write is slow', () => {
         },
         storage: counted,
         stateMachine: {
-          apply: (_index, data) => `applied ${++applied}: ${new TextDecoder().decode(data)}`,
-          snapshot: () => new Uint8Array(),
-          restore: () => {},
+          apply: (index, data) => {
+            lastIndex = index;
+            return `applied ${++applied}: ${new TextDecoder().decode(data)}`;
+          },
+          snapshot: () => new TextEncoder().encode(String(lastIndex)),
+          restore: (data) => {
+            lastIndex = Number(new TextDecoder().decode(data));
+          },
         },
         tickMs: 10,
-        snapshotEveryEntries: 1_000_000,
+        snapshotEveryEntries,
         maxPendingProposals: 1000,
         maxPendingReads: 1000,
       });
       hosts.set(id, host);
     }
     for (const host of hosts.values()) host.start();
-    return { queue, hosts, writes, slow, hung };
+    return { queue, hosts, writes, slow, hung, compactions };
   }
 
   /** Runs events until `done()` or until `untilMs` of virtual time. */
@@ -243,6 +257,20 @@ describe('a leader whose own write is slow', () => {
     runUntil(start + 200);
     // y and z were proposed in two turns while x's write was in flight: one write after it.
     expect(writes.get(leader.id)! - before).toBe(2);
+    for (const host of hosts.values()) host.stop();
+  });
+
+  it('labels a compaction with the index its snapshot reflects, although later Readies applied more meanwhile', () => {
+    const { queue, hosts, slow, compactions } = cluster(5);
+    const leader = elect(queue, hosts);
+    slow.add(leader.id);
+    for (let i = 0; i < 60; i++) {
+      leader.propose(new TextEncoder().encode(`p${i}`), () => {});
+      runUntilIn(queue, queue.now + 3);
+    }
+    runUntilIn(queue, queue.now + 500);
+    expect(compactions.length).toBeGreaterThan(10);
+    expect(compactions.filter((c) => c.labelled !== c.reflects)).toEqual([]);
     for (const host of hosts.values()) host.stop();
   });
 
