@@ -13,6 +13,7 @@
  * then); an older reader refuses a newer version rather than drop locks or auth.
  */
 import { Packr } from 'msgpackr';
+import { assert } from '../common/assert.ts';
 import { ConcordError } from '../common/errors.ts';
 import type { KvResult } from './commands.ts';
 import type { DedupState } from './dedup.ts';
@@ -66,26 +67,121 @@ function eventToTuple(event: WatchEvent): EventTuple {
 }
 
 export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
-  const payload = packr.pack({
-    appliedIndex: state.appliedIndex,
-    revision: state.revision,
-    config: { ...state.config },
-    kvs: state.kvs.map(kvToTuple),
-    leases: { nextId: state.leases.nextId, leases: state.leases.leases.map((lease) => [lease.id, lease.ttlMs]) },
-    locks: lockStateToWire(state.locks),
-    compactRevision: state.compactRevision,
-    history: state.history.map(eventToTuple),
-    dedup: {
-      maxSeenProposedAtMs: state.dedup.maxSeenProposedAtMs,
-      entries: state.dedup.entries.map((entry) => [entry.key, entry.proposedAtMs, entry.result]),
-    },
-    auth: authStateToWire(state.auth),
-  });
-  const data = new Uint8Array(HEADER_BYTES + payload.length);
-  data.set(MAGIC, 0);
-  data[MAGIC.length] = SNAPSHOT_FORMAT_VERSION;
-  data.set(payload, HEADER_BYTES);
-  return data;
+  const slices = encodeSnapshotInSlices(state, Number.MAX_SAFE_INTEGER);
+  for (;;) {
+    const step = slices.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * The same bytes as encodeSnapshot, written a slice at a time: the generator yields after every
+ * `elementsPerSlice` elements of the long lists (keys, history, idempotency keys), so that a node
+ * can take a snapshot between turns of its event loop instead of stalling for all of it (a
+ * large state takes 100 ms and more to encode). Everything but those lists is encoded before
+ * this returns; the lists are the caller's arrays of values never mutated (KeyValues, watch
+ * events, dedup entries), so the state may move on meanwhile and the bytes are still those of
+ * the state passed in.
+ */
+export function encodeSnapshotInSlices(state: KvSnapshotState, elementsPerSlice: number): Generator<void, Uint8Array, void> {
+  const writer = new MsgpackWriter();
+  writer.raw(Uint8Array.from([...MAGIC, SNAPSHOT_FORMAT_VERSION]));
+  // The map's fields in a fixed order, as a whole-object pack would write them.
+  writer.mapHeader(10);
+  writer.field('appliedIndex', state.appliedIndex);
+  writer.field('revision', state.revision);
+  writer.field('config', { ...state.config });
+  // Copies (slice): msgpackr may pack into the same buffer again before these are written.
+  const leases = packr.pack({ nextId: state.leases.nextId, leases: state.leases.leases.map((lease) => [lease.id, lease.ttlMs]) }).slice();
+  const locks = packr.pack(lockStateToWire(state.locks)).slice();
+  const auth = packr.pack(authStateToWire(state.auth)).slice();
+  const { kvs, history } = state;
+  const dedupEntries = state.dedup.entries;
+  const maxSeenProposedAtMs = state.dedup.maxSeenProposedAtMs;
+  const compactRevision = state.compactRevision;
+  return (function* slices(): Generator<void, Uint8Array, void> {
+    writer.key('kvs');
+    yield* writer.list(kvs, kvToTuple, elementsPerSlice);
+    writer.key('leases');
+    writer.raw(leases);
+    writer.key('locks');
+    writer.raw(locks);
+    writer.field('compactRevision', compactRevision);
+    writer.key('history');
+    yield* writer.list(history, eventToTuple, elementsPerSlice);
+    writer.key('dedup');
+    writer.mapHeader(2);
+    writer.field('maxSeenProposedAtMs', maxSeenProposedAtMs);
+    writer.key('entries');
+    yield* writer.list(dedupEntries, (entry) => [entry.key, entry.proposedAtMs, entry.result], elementsPerSlice);
+    writer.key('auth');
+    writer.raw(auth);
+    return writer.finish();
+  })();
+}
+
+/**
+ * Msgpack written piece by piece: headers by hand, values by msgpackr. A long list is packed a
+ * slice at a time as a shorter list whose own header is dropped, under one header for the
+ * whole length (msgpack arrays are their header and then their elements, back to back).
+ */
+class MsgpackWriter {
+  private readonly pieces: Uint8Array[] = [];
+  private length = 0;
+
+  /** Appends a copy: msgpackr may reuse the buffer it packed into. */
+  raw(bytes: Uint8Array): void {
+    this.pieces.push(bytes.slice());
+    this.length += bytes.length;
+  }
+
+  mapHeader(size: number): void {
+    if (size < 16) this.raw(Uint8Array.of(0x80 | size));
+    else this.raw(Uint8Array.of(0xde, size >> 8, size & 0xff));
+  }
+
+  key(name: string): void {
+    this.raw(packr.pack(name));
+  }
+
+  field(name: string, value: unknown): void {
+    this.key(name);
+    this.raw(packr.pack(value));
+  }
+
+  *list<T>(items: readonly T[], toWire: (item: T) => unknown, perSlice: number): Generator<void, void, void> {
+    this.arrayHeader(items.length);
+    for (let start = 0; start < items.length; start += perSlice) {
+      const packed = packr.pack(items.slice(start, start + perSlice).map(toWire));
+      this.raw(packed.subarray(arrayHeaderBytes(packed)));
+      if (start + perSlice < items.length) yield;
+    }
+  }
+
+  finish(): Uint8Array {
+    const data = new Uint8Array(this.length);
+    let offset = 0;
+    for (const piece of this.pieces) {
+      data.set(piece, offset);
+      offset += piece.length;
+    }
+    return data;
+  }
+
+  private arrayHeader(size: number): void {
+    if (size < 16) this.raw(Uint8Array.of(0x90 | size));
+    else if (size < 0x10000) this.raw(Uint8Array.of(0xdc, size >> 8, size & 0xff));
+    else this.raw(Uint8Array.of(0xdd, (size >>> 24) & 0xff, (size >> 16) & 0xff, (size >> 8) & 0xff, size & 0xff));
+  }
+}
+
+/** The length of the array header msgpackr wrote at the start of `packed`. */
+function arrayHeaderBytes(packed: Uint8Array): number {
+  const first = packed[0] ?? 0;
+  if (first >= 0x90 && first <= 0x9f) return 1;
+  if (first === 0xdc) return 3;
+  assert(first === 0xdd, () => `snapshot encoder: msgpackr packed a list with header byte 0x${first.toString(16)}`);
+  return 5;
 }
 
 function corrupt(message: string): never {

@@ -25,7 +25,7 @@ import { type LeaseCountdown, type LeaseInfo, LeaseTable } from './leases.ts';
 import { MvccStore } from './mvcc-store.ts';
 import { type KeyFilter, type KeyValue } from './types.ts';
 import { type EventsSinceOptions, type EventsSinceResult, type WatchListener, WatchFeed } from './watch-feed.ts';
-import { type KvStateMachineConfig, decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
+import { type KvSnapshotState, type KvStateMachineConfig, decodeSnapshot, encodeSnapshot, encodeSnapshotInSlices } from './snapshot-codec.ts';
 import { type ApplyContext, newApplyContext } from './apply-context.ts';
 import { type LockEvent, type LockQueries, LockTable } from '../lock/index.ts';
 import { isSystemKey, userVisibleRange } from './system-keys.ts';
@@ -248,7 +248,21 @@ export class KvStateMachine {
   }
 
   snapshot(): Uint8Array {
-    return encodeSnapshot({
+    return encodeSnapshot(this.snapshotState());
+  }
+
+  /**
+   * The snapshot of the state as it is now, encoded a slice at a time (the generator yields
+   * between slices, and the machine may apply more meanwhile): NodeHost compacts this way so
+   * that a large state does not stall the node's event loop.
+   */
+  snapshotInSlices(elementsPerSlice: number): Generator<void, Uint8Array, void> {
+    return encodeSnapshotInSlices(this.snapshotState(), elementsPerSlice);
+  }
+
+  /** The state, in arrays of its own: what later applies change is not in them. */
+  private snapshotState(): KvSnapshotState {
+    return {
       appliedIndex: this.applied,
       revision: this.store.revision,
       config: this.settings,
@@ -259,7 +273,7 @@ export class KvStateMachine {
       history: this.feed.retained(),
       dedup: this.dedup.exportState(),
       auth: this.authTable.exportState(),
-    });
+    };
   }
 
   /** Replaces the whole state with a snapshot's; throws ConcordError('storage_failure') if unreadable. */

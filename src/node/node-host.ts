@@ -110,6 +110,12 @@ type SettleProposal<Result> = PendingProposal<Result>['settle'];
  */
 const MAX_READIES_BEHIND_WRITES = 256;
 
+/**
+ * How many list elements of a snapshot one turn of the event loop encodes when the state machine
+ * can encode in slices: a few milliseconds' work, where a whole large state takes 100 ms and more.
+ */
+const SNAPSHOT_ELEMENTS_PER_TURN = 2_000;
+
 export class NodeHost<Result> {
   readonly raft: RaftNode;
   private readonly options: NodeHostOptions<Result>;
@@ -132,6 +138,8 @@ export class NodeHost<Result> {
    * an entry before the append that carries it, so nothing waits longer for this.
    */
   private forwardAnswers: ForwardProposalsResponse[] = [];
+  /** A compaction whose snapshot is being encoded a slice per turn (StateMachine.snapshotInSlices). */
+  private compaction: { readonly index: LogIndex; readonly slices: Generator<void, Uint8Array, void> } | null = null;
   /** The last index this host applied (the Raft node learns it only at advance()). */
   private lastAppliedIndex: LogIndex;
   /** Linearizable reads, batched into ReadIndex rounds (one per pump). */
@@ -187,6 +195,7 @@ export class NodeHost<Result> {
     if (!this.running) return;
     this.running = false;
     this.writes.stop();
+    this.compaction = null;
     if (this.tickTimer !== null) this.options.clock.clearTimer(this.tickTimer);
     this.tickTimer = null;
     const leaderHint = this.raft.leader;
@@ -421,9 +430,32 @@ export class NodeHost<Result> {
   }
 
   private maybeCompact(): void {
+    if (this.compaction !== null) return;
     const applied = this.raft.appliedIndex;
     if (applied - this.raft.snapshotIndex < this.options.snapshotEveryEntries) return;
-    this.raft.compact(applied, this.options.stateMachine.snapshot());
+    const slices = this.options.stateMachine.snapshotInSlices?.(SNAPSHOT_ELEMENTS_PER_TURN);
+    if (slices === undefined) {
+      this.raft.compact(applied, this.options.stateMachine.snapshot());
+      return;
+    }
+    this.compaction = { index: applied, slices };
+    this.continueCompaction();
+  }
+
+  /** Encodes one slice of the compaction's snapshot; compacts once it is whole. */
+  private continueCompaction(): void {
+    const compaction = this.compaction;
+    if (compaction === null || !this.running) return;
+    const step = compaction.slices.next();
+    if (step.done !== true) {
+      this.options.clock.defer(() => this.continueCompaction());
+      return;
+    }
+    this.compaction = null;
+    // A snapshot received meanwhile replaced the log beyond this one: nothing left to compact.
+    if (compaction.index <= this.raft.snapshotIndex) return;
+    this.raft.compact(compaction.index, step.value);
+    this.schedulePump();
   }
 
   private noteMembership(): void {

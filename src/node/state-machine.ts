@@ -11,6 +11,12 @@ export interface StateMachine<Result> {
   apply(index: LogIndex, data: Uint8Array): Result;
   /** The whole state, as of the last applied entry. */
   snapshot(): Uint8Array;
+  /**
+   * Optional: the same snapshot of the state as it is at this call, encoded a slice at a time.
+   * The host runs one slice per turn of its event loop and may apply more entries between them;
+   * the bytes returned at the end must still be those of the state at the call.
+   */
+  snapshotInSlices?(elementsPerSlice: number): Generator<void, Uint8Array, void>;
   /** Replaces the whole state with a snapshot's. */
   restore(data: Uint8Array): void;
 }

@@ -6,6 +6,7 @@ import { type KvApplyOutcome, type KvCommand, KvStateMachine, encodeCommand, isK
 import { anyBodyArb, commandsArb, keyArb, keyBodyArb, prefixArb } from './arbitraries.ts';
 import { ReferenceKv } from './reference-model.ts';
 import { digest } from './harness.ts';
+import { type KvSnapshotState, encodeSnapshot, encodeSnapshotInSlices } from '../../src/kv/snapshot-codec.ts';
 
 const ALL_KEYS = fc.sample(keyArb, 200).filter((key, i, keys) => keys.indexOf(key) === i);
 const ALL_PREFIXES = fc.sample(prefixArb, 200).filter((prefix, i, prefixes) => prefixes.indexOf(prefix) === i);
@@ -87,5 +88,43 @@ describe('KV state machine properties', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('a snapshot encoded in slices, while the machine applies more between them, is the state at its start', () => {
+    fc.assert(
+      fc.property(commandsArb(anyBodyArb, 40), commandsArb(anyBodyArb, 40), fc.integer({ min: 1, max: 4 }), (before, during, perSlice) => {
+        const encode = (commands: KvCommand[]): Uint8Array[] => commands.map((command) => encodeCommand(command));
+        // A larger history and dedup table than OPTIONS, so that each list takes several slices.
+        const machine = new KvStateMachine({ historyMaxEvents: 30, dedupWindowMs: 60_000, dedupMaxEntries: 30 });
+        applyAll(machine, encode(before), 1);
+        const whole = machine.snapshot();
+        const slices = machine.snapshotInSlices(perSlice);
+        const later = encode(during);
+        let next = machine.appliedIndex + 1;
+        let step = slices.next();
+        for (; step.done !== true; step = slices.next()) {
+          const data = later.shift();
+          if (data !== undefined) machine.apply(next++, data);
+        }
+        expect(step.value).toEqual(whole);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('(planted) slices over lists the machine still changes would not be the state at their start', () => {
+    // What the property above guards against: a capture that shares a list the machine appends to.
+    const machine = new KvStateMachine({ historyMaxEvents: 30, dedupWindowMs: 60_000, dedupMaxEntries: 30 });
+    const put = (i: number): Uint8Array => encodeCommand({ proposedAtMs: i, idempotencyKey: `c/${i}`, body: { type: 'put', key: `k${i}`, value: 'v' } });
+    for (let i = 1; i <= 10; i++) machine.apply(i, put(i));
+    const state = (machine as unknown as { snapshotState(): KvSnapshotState }).snapshotState();
+    const whole = encodeSnapshot(state);
+    const live = { ...state, history: [...state.history] };
+    const slices = encodeSnapshotInSlices(live, 2);
+    slices.next();
+    live.history.push(live.history[0]!);
+    let step = slices.next();
+    while (step.done !== true) step = slices.next();
+    expect(step.value).not.toEqual(whole);
   });
 });

@@ -139,7 +139,11 @@ describe('mergeBatches', () => {
 
 describe('a leader whose own write is slow', () => {
   /** Three NodeHosts in virtual time; `slow` nodes take 50 ms per synced write, others 1 ms. */
-  function cluster(snapshotEveryEntries = 1_000_000): {
+  function cluster(
+    snapshotEveryEntries = 1_000_000,
+    /** Whether the state machine encodes its snapshots in slices (three turns each). */
+    sliced = false,
+  ): {
     queue: EventQueue;
     hosts: Map<NodeId, NodeHost<string>>;
     writes: Map<NodeId, number>;
@@ -199,6 +203,15 @@ describe('a leader whose own write is slow', () => {
             return `applied ${++applied}: ${new TextDecoder().decode(data)}`;
           },
           snapshot: () => new TextEncoder().encode(String(lastIndex)),
+          ...(sliced
+            ? {
+                snapshotInSlices: function* (): Generator<void, Uint8Array, void> {
+                  const captured = lastIndex;
+                  for (let slice = 0; slice < 3; slice++) yield;
+                  return new TextEncoder().encode(String(captured));
+                },
+              }
+            : {}),
           restore: (data) => {
             lastIndex = Number(new TextDecoder().decode(data));
           },
@@ -260,8 +273,11 @@ describe('a leader whose own write is slow', () => {
     for (const host of hosts.values()) host.stop();
   });
 
-  it('labels a compaction with the index its snapshot reflects, although later Readies applied more meanwhile', () => {
-    const { queue, hosts, slow, compactions } = cluster(5);
+  it.each([
+    ['encoded at once', false],
+    ['encoded in slices over several turns', true],
+  ])('labels a compaction with the index its snapshot reflects, although later Readies applied more meanwhile (%s)', (_, sliced) => {
+    const { queue, hosts, slow, compactions } = cluster(5, sliced);
     const leader = elect(queue, hosts);
     slow.add(leader.id);
     for (let i = 0; i < 60; i++) {
