@@ -86,6 +86,12 @@ export interface NodeHostOptions<Result> {
   readonly tickMs: number;
   /** Compact the log once this many entries were applied since the last snapshot. */
   readonly snapshotEveryEntries: number;
+  /**
+   * List elements of a snapshot encoded per turn when the state machine encodes in slices
+   * (default 2,000: a few milliseconds' work). The simulator sets it small, so that many
+   * things happen while a snapshot is being encoded.
+   */
+  readonly snapshotSliceElements?: number;
   /** Proposals waiting to apply beyond this are refused as overloaded. */
   readonly maxPendingProposals: number;
   readonly maxPendingReads: number;
@@ -114,7 +120,7 @@ const MAX_READIES_BEHIND_WRITES = 256;
  * How many list elements of a snapshot one turn of the event loop encodes when the state machine
  * can encode in slices: a few milliseconds' work, where a whole large state takes 100 ms and more.
  */
-const SNAPSHOT_ELEMENTS_PER_TURN = 2_000;
+const DEFAULT_SNAPSHOT_SLICE_ELEMENTS = 2_000;
 
 export class NodeHost<Result> {
   readonly raft: RaftNode;
@@ -433,7 +439,7 @@ export class NodeHost<Result> {
     if (this.compaction !== null) return;
     const applied = this.raft.appliedIndex;
     if (applied - this.raft.snapshotIndex < this.options.snapshotEveryEntries) return;
-    const slices = this.options.stateMachine.snapshotInSlices?.(SNAPSHOT_ELEMENTS_PER_TURN);
+    const slices = this.options.stateMachine.snapshotInSlices?.(this.options.snapshotSliceElements ?? DEFAULT_SNAPSHOT_SLICE_ELEMENTS);
     if (slices === undefined) {
       this.raft.compact(applied, this.options.stateMachine.snapshot());
       return;

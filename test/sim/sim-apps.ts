@@ -153,6 +153,7 @@ export interface AppContext {
   readonly storage: Storage;
   readonly tickMs: number;
   readonly snapshotEveryEntries: number;
+  readonly snapshotSliceElements: number;
   readonly makeRaft: RaftFactory;
   readonly applied: (entry: Entry, outcome: unknown) => void;
   readonly raftEvent: NodeHostHooks<unknown>['raftEvent'];
@@ -221,6 +222,7 @@ function hostOptions(context: AppContext) {
     storage: context.storage,
     tickMs: context.tickMs,
     snapshotEveryEntries: context.snapshotEveryEntries,
+    snapshotSliceElements: context.snapshotSliceElements,
     makeRaft: context.makeRaft,
     ...LIMITS,
   };

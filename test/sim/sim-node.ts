@@ -44,6 +44,7 @@ export interface SimNodeOptions {
   readonly fsyncMinMs: number;
   readonly fsyncMaxMs: number;
   readonly snapshotEveryEntries: number;
+  readonly snapshotSliceElements: number;
   readonly inboxLimit: number;
   /** Elections an observer follows on every process (KV apps). */
   readonly observedElections: readonly string[];
@@ -129,6 +130,7 @@ export class SimNode {
       storage: this.storage(this.clock),
       tickMs: this.options.tickMs,
       snapshotEveryEntries: this.options.snapshotEveryEntries,
+      snapshotSliceElements: this.options.snapshotSliceElements,
       makeRaft: this.makeRaft,
       applied: (entry, outcome) => this.hooks.applied(this, entry, outcome),
       raftEvent: (event) => this.hooks.event(this, event),

@@ -254,6 +254,7 @@ class Simulation {
         fsyncMinMs: this.swarm.fsyncMinMs,
         fsyncMaxMs: this.swarm.fsyncMaxMs,
         snapshotEveryEntries: this.swarm.snapshotEveryEntries,
+        snapshotSliceElements: this.swarm.snapshotSliceElements,
         inboxLimit: 2_000,
         observedElections: this.electionOptions.elections,
       },

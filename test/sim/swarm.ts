@@ -27,6 +27,8 @@ export interface SwarmOptions {
   readonly fsyncMinMs: number;
   readonly fsyncMaxMs: number;
   readonly snapshotEveryEntries: number;
+  /** List elements of a KV snapshot encoded per turn (small: much happens while one is encoded). */
+  readonly snapshotSliceElements: number;
   readonly workload: WorkloadOptions;
   /** Disks that keep the production records (checksums, format version) rather than objects. */
   readonly checksummedDisks: boolean;
@@ -113,8 +115,10 @@ export function swarmOptions(seed: number, nodeCount?: number): SwarmOptions {
   // then queue behind a write in flight and their writes merge (src/node/write-pipeline.ts),
   // which fast disks and light workloads rarely make happen.
   const slowDisk = random.chance(0.3);
+  const snapshotSliceElements = random.pick([2, 16, 2_000]);
   return {
     ...options,
+    snapshotSliceElements,
     ...(slowDisk ? { fsyncMinMs: 3 + random.float() * 5, fsyncMaxMs: 10 + random.float() * 15 } : {}),
     checksummedDisks,
     spareNodes,
