@@ -11,6 +11,7 @@
  * every replica's watch feed drops the same history at the same log position, and the
  * compaction point travels in snapshots. A revision above the store's is 400 invalid_argument.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Type } from '@sinclair/typebox';
 import { backupFileName, encodeBackup, storedChecksum } from '../../maintenance/backup-format.ts';
 import { termAt } from '../../node/raft-view.ts';
@@ -18,6 +19,18 @@ import type { ConcordApp, ServerContext } from '../context.ts';
 import { RequestScope } from '../request-scope.ts';
 import { ERROR_RESPONSES, Revision, TimeoutMs, TimeoutQuery } from '../schemas/common.ts';
 import { REVISION_HEADER, proposeOnLeader } from './route-helpers.ts';
+
+/** List elements of the snapshot a backup encodes per turn of the event loop (as compaction does). */
+const BACKUP_SLICE_ELEMENTS = 2_000;
+
+/** Runs a sliced snapshot encoding to the end, one slice per turn, so the node keeps serving. */
+async function encodeBetweenTurns(slices: Generator<void, Uint8Array, void>): Promise<Uint8Array> {
+  for (;;) {
+    const step = slices.next();
+    if (step.done === true) return step.value;
+    await nextTurn();
+  }
+}
 
 export const BACKUP_CHECKSUM_HEADER = 'x-concord-backup-sha256';
 
@@ -44,10 +57,12 @@ export function registerMaintenanceRoutes(app: ConcordApp, context: ServerContex
     },
     async (request, reply) => {
       const scope = new RequestScope(request, context.limits, request.query.timeoutMs);
-      const { file, point } = await context.service.readAt(scope.deadline, (appliedIndex) => {
+      const { slices, point } = await context.service.readAt(scope.deadline, (appliedIndex) => {
         const taken = { raftIndex: appliedIndex, raftTerm: termAt(node.host.raft, appliedIndex), revision: node.kv.revision, takenAtMs: Date.now() };
-        return { file: encodeBackup(taken, node.kv.snapshot()), point: taken };
+        // The state is captured here, at the read point; encoding it takes turns of its own.
+        return { slices: node.kv.snapshotInSlices(BACKUP_SLICE_ELEMENTS), point: taken };
       });
+      const file = encodeBackup(point, await encodeBetweenTurns(slices));
       return reply
         .type('application/octet-stream')
         .header('content-disposition', `attachment; filename="${backupFileName(clusterId, point)}"`)
