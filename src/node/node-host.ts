@@ -146,7 +146,7 @@ export class NodeHost<Result> {
   private forwardAnswers: ForwardProposalsResponse[] = [];
   /** A compaction whose snapshot is being encoded a slice per turn (StateMachine.snapshotInSlices). */
   private compaction: { readonly index: LogIndex; readonly slices: Generator<void, Uint8Array, void> } | null = null;
-  /** The last index this host applied (the Raft node learns it only at advance()). */
+  /** The last index this host applied, entry by entry (RaftNode hears it once per Ready: appliedTo). */
   private lastAppliedIndex: LogIndex;
   /** Linearizable reads, batched into ReadIndex rounds (one per pump). */
   private readonly reads: ReadRounds;
