@@ -82,7 +82,8 @@ export class WritePipeline {
 
   private writeNext(): void {
     const next = this.queue[0];
-    if (next === undefined || this.stopped) return;
+    // Also called when a write completes; an add() from inside `durable` may have started it.
+    if (next === undefined || this.stopped || this.writing) return;
     this.writing = true;
     this.storage.persist(next.batch, (error) => {
       this.writing = false;

@@ -73,6 +73,26 @@ describe('WritePipeline', () => {
     expect(durable.at(-1)).toEqual(['E']);
   });
 
+  it('keeps one write in flight when a Ready is added from inside the durable callback', () => {
+    const storage = new HeldStorage();
+    const durable: string[][] = [];
+    const pipeline: WritePipeline = new WritePipeline(
+      storage,
+      (readies) => {
+        durable.push(readies.map((r) => (r as unknown as { name: string }).name));
+        if (durable.length === 1) pipeline.add(ready('C'), batch([entry(3, 1)]));
+      },
+      () => {},
+    );
+    pipeline.add(ready('A'), batch([entry(1, 1)]));
+    pipeline.add(ready('B'), batch([entry(2, 1)]));
+    storage.writes[0]!.done(null);
+    expect(storage.writes).toHaveLength(2); // B and C merged, written once
+    expect(storage.writes[1]!.batch.entries.map((e) => e.index)).toEqual([2, 3]);
+    storage.writes[1]!.done(null);
+    expect(durable).toEqual([['A'], ['B', 'C']]);
+  });
+
   it('a failed write stops it: nothing queued is written or handed back', () => {
     const storage = new HeldStorage();
     const durable: Ready[][] = [];
