@@ -30,7 +30,7 @@ export interface Storage {
   load(): Promise<PersistedState>;
   /**
    * Writes one batch atomically. At most one persist is outstanding at a time (the node's
-   * Ready loop guarantees it). `done(null)` once durable (once written when !sync);
+   * WritePipeline guarantees it, src/node/write-pipeline.ts). `done(null)` once durable (once written when !sync);
    * `done(error)` on failure, after which the node must stop: a failed write is fatal.
    */
   persist(batch: PersistBatch, done: (error: Error | null) => void): void;

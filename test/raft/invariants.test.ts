@@ -7,6 +7,7 @@ import { AssertionError } from '../../src/common/assert.ts';
 import { SeededRandom } from '../../src/common/random.ts';
 import { DEFAULT_RAFT_CONFIG, validateRaftConfig, type RaftConfig } from '../../src/raft/config.ts';
 import { RaftNode } from '../../src/raft/raft-node.ts';
+import type { Ready } from '../../src/raft/ready.ts';
 import { EMPTY_HARD_STATE } from '../../src/raft/types.ts';
 import { Network, encode } from './harness.ts';
 
@@ -14,13 +15,18 @@ const bootstrap = { voters: ['a', 'b', 'c'], learners: [] };
 const fresh = { hardState: EMPTY_HARD_STATE, snapshot: null, entries: [] };
 const makeNode = (config: RaftConfig): RaftNode => new RaftNode(config, bootstrap, fresh, new SeededRandom(1));
 
+/** Leader `a` of three with one proposal handed out in a Ready, not yet advanced. */
+function leaderWithReadyInFlight(): { a: RaftNode; first: Ready } {
+  const net = new Network(['a', 'b', 'c']);
+  net.elect('a');
+  const a = net.node('a');
+  a.propose(encode('x'));
+  return { a, first: a.ready() };
+}
+
 describe('the Ready handshake', () => {
   it('a Ready taken while an earlier one is in flight holds only what is new, and advance() goes in order', () => {
-    const net = new Network(['a', 'b', 'c']);
-    net.elect('a');
-    const a = net.node('a');
-    a.propose(encode('x'));
-    const first = a.ready();
+    const { a, first } = leaderWithReadyInFlight();
     expect(a.hasReady()).toBe(false); // nothing new yet
     a.propose(encode('y'));
     expect(a.hasReady()).toBe(true);
@@ -33,11 +39,7 @@ describe('the Ready handshake', () => {
   });
 
   it('the leader counts its own entries toward commit only once a Ready that wrote them is advanced', () => {
-    const net = new Network(['a', 'b', 'c']);
-    net.elect('a');
-    const a = net.node('a');
-    a.propose(encode('x'));
-    const first = a.ready();
+    const { a, first } = leaderWithReadyInFlight();
     const index = first.entries[0]!.index;
     // One follower acknowledges: with our own write still in flight that is not a quorum.
     a.step({ type: 'append-response', from: 'b', to: 'a', term: a.currentTerm, success: true, matchIndex: index, rejectedIndex: 0, conflictTerm: 0, conflictIndex: 0 });
