@@ -1,6 +1,8 @@
 // Every error has the contract's shape — fastify's own included — and the node keeps serving.
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, TestCluster, type TestMember } from './cluster-harness.ts';
+import { waitFor } from '../cluster/harness.ts';
 
 describe('errors in the contract shape', () => {
   let cluster: TestCluster;
@@ -63,6 +65,29 @@ describe('errors in the contract shape', () => {
     await expectError(await call(follower.url, 'PUT', '/v1/kv/', { json: { value: 'x' } }), 400, 'invalid_argument');
     await expectError(await call(follower.url, 'GET', '/v1/kv/'), 400, 'invalid_argument');
     await expectError(await call(follower.url, 'DELETE', '/v1/kv/'), 400, 'invalid_argument');
+  });
+
+  it('a body far over the limit is read and discarded, so its sender gets the 413 and the connection goes on', async () => {
+    // The node used to answer unread with `connection: close`; a client still writing a body
+    // larger than the sockets buffer (3 MB) then had its connection reset (EPIPE) before it
+    // could read the 413. Here the client writes a third of the body, reads the answer, writes
+    // the rest, and asks again on the same connection.
+    const { hostname, port } = new URL(follower.url);
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => (received += chunk));
+    const bodyBytes = 3 * 1024 * 1024;
+    socket.write(`PUT /v1/kv/huge HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${bodyBytes}\r\n\r\n`);
+    socket.write(Buffer.alloc(bodyBytes / 3, 0x20));
+    await waitFor('the 413', 5_000, async () => (received.includes('payload_too_large') ? true : undefined));
+    expect(received).toMatch(/^HTTP\/1\.1 413/);
+    expect(received).not.toMatch(/connection: close/i);
+    await new Promise<void>((resolve, reject) => socket.write(Buffer.alloc(bodyBytes - bodyBytes / 3, 0x20), (error) => (error ? reject(error) : resolve())));
+    received = '';
+    socket.write('GET /health HTTP/1.1\r\nhost: x\r\n\r\n');
+    await waitFor('the answer to a second request on the connection', 5_000, async () => (/\r\n\r\n/.test(received) ? true : undefined));
+    expect(received).toMatch(/^HTTP\/1\.1 200/);
+    socket.destroy();
   });
 
   it('an oversized key, value or body is 413 payload_too_large', async () => {
