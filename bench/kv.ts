@@ -8,12 +8,14 @@
  * Each run starts from an empty machine: `keys` puts that create the keys (insert), then
  * `updates` puts that overwrite random keys (update, which is what a long log mostly holds).
  * The snapshot figures are taken on the machine left by the run: 100,000 keys plus the full
- * retained watch history (10,000 events by default, each with its `prev`).
+ * retained watch history (10,000 events by default, each with its `prev`); the restore is timed
+ * whole and in slices (the longest slice: what a follower installing it stalls for at most).
  *
  *   npx tsx bench/kv.ts      (or import runKvBench)
  */
 import { pathToFileURL } from 'node:url';
 import { SeededRandom } from '../src/common/random.ts';
+import type { Slices } from '../src/common/slices.ts';
 import { encodeCommand, isKvError, type KvCommand, KvStateMachine } from '../src/kv/index.ts';
 
 export interface KvBenchOptions {
@@ -43,6 +45,9 @@ export interface KvRunResult {
   readonly snapshotBytes: number;
   readonly snapshotMs: number;
   readonly restoreMs: number;
+  /** The same restore in slices as NodeHost runs it (2,000 list elements per slice): the longest. */
+  readonly restoreSliceMaxMs: number;
+  readonly restoreSlices: number;
   /** Snapshot of the idempotent run's machine (its dedup table is full). */
   readonly idempotentSnapshotBytes: number | null;
 }
@@ -153,6 +158,7 @@ function runOnce(workload: Workload): KvRunResult {
   if (restored.range('', 0).items.length !== workload.inserts.length || restored.revision !== machine.revision) {
     throw new Error('kv bench: the restored machine differs from the snapshotted one');
   }
+  const { longestMs: restoreSliceMaxMs, slices: restoreSlices } = timeSlices(new KvStateMachine().restoreInSlices(snapshot, NODE_SLICE_ELEMENTS));
 
   let idempotentPutsPerSecond: number | null = null;
   let idempotentSnapshotBytes: number | null = null;
@@ -169,8 +175,24 @@ function runOnce(workload: Workload): KvRunResult {
     snapshotBytes: snapshot.length,
     snapshotMs,
     restoreMs,
+    restoreSliceMaxMs,
+    restoreSlices,
     idempotentSnapshotBytes,
   };
+}
+
+/** NodeHost's default snapshotSliceElements. */
+const NODE_SLICE_ELEMENTS = 2_000;
+
+/** Runs every slice back to back; the longest one's time, and how many there were. */
+function timeSlices(slices: Slices<unknown>): { longestMs: number; slices: number } {
+  let longestMs = 0;
+  for (let count = 1; ; count++) {
+    const started = performance.now();
+    const step = slices.next();
+    longestMs = Math.max(longestMs, performance.now() - started);
+    if (step.done === true) return { longestMs, slices: count };
+  }
 }
 
 export interface KvBenchResult {
@@ -182,6 +204,8 @@ export interface KvBenchResult {
   readonly idempotentSnapshotBytes: number | null;
   readonly snapshotMs: Spread;
   readonly restoreMs: Spread;
+  readonly restoreSliceMaxMs: Spread;
+  readonly restoreSlices: number;
 }
 
 export function runKvBench(
@@ -207,6 +231,8 @@ export function runKvBench(
     idempotentSnapshotBytes: runs[0]?.idempotentSnapshotBytes ?? null,
     snapshotMs: spread(runs.map((run) => run.snapshotMs)),
     restoreMs: spread(runs.map((run) => run.restoreMs)),
+    restoreSliceMaxMs: spread(runs.map((run) => run.restoreSliceMaxMs)),
+    restoreSlices: runs[0]?.restoreSlices ?? 0,
   };
 }
 
@@ -222,5 +248,6 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     'snapshot bytes (dedup table full)': result.idempotentSnapshotBytes ?? '-',
     'snapshot() ms': show(result.snapshotMs, 1),
     'restore() ms': show(result.restoreMs, 1),
+    [`restoreInSlices(): longest of ${result.restoreSlices} slices, ms`]: show(result.restoreSliceMaxMs, 1),
   });
 }

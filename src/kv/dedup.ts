@@ -13,6 +13,7 @@
  * the oldest entries go even inside the window.
  */
 import { assert } from '../common/assert.ts';
+import type { Slices } from '../common/slices.ts';
 import type { KvResult } from './commands.ts';
 
 export interface DedupEntry {
@@ -77,10 +78,14 @@ export class DedupTable {
     return { maxSeenProposedAtMs: this.maxSeenMs, entries: [...this.entries.values()] };
   }
 
-  load(state: DedupState): void {
+  /** Replaces the table (restore); the generator yields after every `perSlice` entries. */
+  *loadInSlices(state: DedupState, perSlice: number): Slices<void> {
     this.entries.clear();
     this.maxSeenMs = state.maxSeenProposedAtMs;
-    for (const entry of state.entries) this.entries.set(entry.key, entry);
+    for (const entry of state.entries) {
+      this.entries.set(entry.key, entry);
+      if (this.entries.size % perSlice === 0) yield;
+    }
   }
 
   private expired(entry: DedupEntry): boolean {

@@ -15,6 +15,7 @@
  * themselves are never mutated: results and events keep the versions they were given.
  */
 import { assert } from '../common/assert.ts';
+import type { Slices } from '../common/slices.ts';
 import type { KeyValue, WatchEvent } from './types.ts';
 import { type SortedMap, compareStrings, newSortedStringMap, sortedStringMapFromSorted } from './sorted-map.ts';
 
@@ -35,8 +36,11 @@ class KeyIndex {
     this.ordered = ordered;
   }
 
-  /** Built from `kvs` in one pass when they are sorted by key (a snapshot's are), else key by key. */
-  static from(kvs: Iterable<KeyValue>, check: (kv: KeyValue, seen: boolean) => void): KeyIndex {
+  /**
+   * Built from `kvs` in one pass when they are sorted by key (a snapshot's are), else key by key;
+   * the pass yields after every `perSlice` keys.
+   */
+  static *fromInSlices(kvs: readonly KeyValue[], check: (kv: KeyValue, seen: boolean) => void, perSlice: number): Slices<KeyIndex> {
     const byKey = new Map<string, Cell>();
     const keys: string[] = [];
     const cells: Cell[] = [];
@@ -49,6 +53,7 @@ class KeyIndex {
       if (last !== undefined && compareStrings(last, kv.key) >= 0) sorted = false;
       keys.push(kv.key);
       cells.push(cell);
+      if (keys.length % perSlice === 0) yield;
     }
     if (sorted) return new KeyIndex(byKey, sortedStringMapFromSorted(keys, cells));
     const ordered = newSortedStringMap<Cell>();
@@ -169,13 +174,17 @@ export class MvccStore {
     return this.currentRevision;
   }
 
-  /** Replaces everything (restore): keys in any order, the revision they were snapshotted at. */
-  load(revision: number, kvs: Iterable<KeyValue>): void {
+  /**
+   * Replaces everything (restore): keys in any order, the revision they were snapshotted at; the
+   * generator yields after every `perSlice` keys. Meant for a store not yet in use.
+   */
+  *loadInSlices(revision: number, kvs: readonly KeyValue[], perSlice: number): Slices<void> {
     assert(!this.writeOpen, 'load during a write');
-    this.kvs = KeyIndex.from(kvs, (kv, seen) => {
+    const check = (kv: KeyValue, seen: boolean): void => {
       assert(kv.modRevision <= revision && !seen, () => `snapshot key ${kv.key} is inconsistent`);
       if (kv.lease !== undefined) this.attachments.attach(kv.lease, kv.key);
-    });
+    };
+    this.kvs = yield* KeyIndex.fromInSlices(kvs, check, perSlice);
     this.currentRevision = revision;
   }
 }

@@ -13,13 +13,14 @@
  * then); an older reader refuses a newer version rather than drop locks or auth.
  */
 import { Packr } from 'msgpackr';
-import { assert } from '../common/assert.ts';
 import { ConcordError } from '../common/errors.ts';
 import type { KvResult } from './commands.ts';
-import type { DedupState } from './dedup.ts';
+import type { DedupEntry, DedupState } from './dedup.ts';
 import type { LeaseTableState } from './leases.ts';
 import { type LockTableState, lockStateFromWire, lockStateToWire } from '../lock/index.ts';
 import type { KeyValue, WatchEvent } from './types.ts';
+import { MsgpackReader, MsgpackWriter } from './msgpack-pieces.ts';
+import { type Slices, allSlices } from '../common/slices.ts';
 import type { AuthTableState } from '../auth/auth-table.ts';
 import { authStateFromWire, authStateToWire } from '../auth/state-codec.ts';
 
@@ -67,11 +68,7 @@ function eventToTuple(event: WatchEvent): EventTuple {
 }
 
 export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
-  const slices = encodeSnapshotInSlices(state, Number.MAX_SAFE_INTEGER);
-  for (;;) {
-    const step = slices.next();
-    if (step.done === true) return step.value;
-  }
+  return allSlices(encodeSnapshotInSlices(state, Number.MAX_SAFE_INTEGER));
 }
 
 /**
@@ -83,8 +80,8 @@ export function encodeSnapshot(state: KvSnapshotState): Uint8Array {
  * events, dedup entries), so the state may move on meanwhile and the bytes are still those of
  * the state passed in.
  */
-export function encodeSnapshotInSlices(state: KvSnapshotState, elementsPerSlice: number): Generator<void, Uint8Array, void> {
-  const writer = new MsgpackWriter();
+export function encodeSnapshotInSlices(state: KvSnapshotState, elementsPerSlice: number): Slices<Uint8Array> {
+  const writer = new MsgpackWriter(packr);
   writer.raw(Uint8Array.from([...MAGIC, SNAPSHOT_FORMAT_VERSION]));
   // The map's fields in a fixed order, as a whole-object pack would write them.
   writer.mapHeader(10);
@@ -99,7 +96,7 @@ export function encodeSnapshotInSlices(state: KvSnapshotState, elementsPerSlice:
   const dedupEntries = state.dedup.entries;
   const maxSeenProposedAtMs = state.dedup.maxSeenProposedAtMs;
   const compactRevision = state.compactRevision;
-  return (function* slices(): Generator<void, Uint8Array, void> {
+  return (function* slices(): Slices<Uint8Array> {
     writer.key('kvs');
     yield* writer.list(kvs, kvToTuple, elementsPerSlice);
     writer.key('leases');
@@ -120,72 +117,8 @@ export function encodeSnapshotInSlices(state: KvSnapshotState, elementsPerSlice:
   })();
 }
 
-/**
- * Msgpack written piece by piece: headers by hand, values by msgpackr. A long list is packed a
- * slice at a time as a shorter list whose own header is dropped, under one header for the
- * whole length (msgpack arrays are their header and then their elements, back to back).
- */
-class MsgpackWriter {
-  private readonly pieces: Uint8Array[] = [];
-  private length = 0;
-
-  /** Appends a copy: msgpackr may reuse the buffer it packed into. */
-  raw(bytes: Uint8Array): void {
-    this.pieces.push(bytes.slice());
-    this.length += bytes.length;
-  }
-
-  mapHeader(size: number): void {
-    if (size < 16) this.raw(Uint8Array.of(0x80 | size));
-    else this.raw(Uint8Array.of(0xde, size >> 8, size & 0xff));
-  }
-
-  key(name: string): void {
-    this.raw(packr.pack(name));
-  }
-
-  field(name: string, value: unknown): void {
-    this.key(name);
-    this.raw(packr.pack(value));
-  }
-
-  *list<T>(items: readonly T[], toWire: (item: T) => unknown, perSlice: number): Generator<void, void, void> {
-    this.arrayHeader(items.length);
-    for (let start = 0; start < items.length; start += perSlice) {
-      const packed = packr.pack(items.slice(start, start + perSlice).map(toWire));
-      this.raw(packed.subarray(arrayHeaderBytes(packed)));
-      if (start + perSlice < items.length) yield;
-    }
-  }
-
-  finish(): Uint8Array {
-    const data = new Uint8Array(this.length);
-    let offset = 0;
-    for (const piece of this.pieces) {
-      data.set(piece, offset);
-      offset += piece.length;
-    }
-    return data;
-  }
-
-  private arrayHeader(size: number): void {
-    if (size < 16) this.raw(Uint8Array.of(0x90 | size));
-    else if (size < 0x10000) this.raw(Uint8Array.of(0xdc, size >> 8, size & 0xff));
-    else this.raw(Uint8Array.of(0xdd, (size >>> 24) & 0xff, (size >> 16) & 0xff, (size >> 8) & 0xff, size & 0xff));
-  }
-}
-
-/** The length of the array header msgpackr wrote at the start of `packed`. */
-function arrayHeaderBytes(packed: Uint8Array): number {
-  const first = packed[0] ?? 0;
-  if (first >= 0x90 && first <= 0x9f) return 1;
-  if (first === 0xdc) return 3;
-  assert(first === 0xdd, () => `snapshot encoder: msgpackr packed a list with header byte 0x${first.toString(16)}`);
-  return 5;
-}
-
-function corrupt(message: string): never {
-  throw new ConcordError('storage_failure', `KV snapshot: ${message}`);
+function corrupt(message: string, cause?: unknown): never {
+  throw new ConcordError('storage_failure', `KV snapshot: ${message}`, {}, cause === undefined ? undefined : { cause });
 }
 
 type Fields = Readonly<Record<string, unknown>>;
@@ -254,39 +187,59 @@ function decodeConfig(value: unknown): KvStateMachineConfig {
   };
 }
 
-function decodeDedup(value: unknown): DedupState {
-  const dedup = object(value, 'dedup');
-  const entries = list(dedup['entries'], 'dedup.entries').map((entry, i) => {
-    const [key, proposedAtMs, result] = list(entry, `dedup.entries[${i}]`);
-    // Results are our own objects, re-encoded as they were; only their outer shape is checked.
-    return {
-      key: text(key, 'dedup key'),
-      proposedAtMs: count(proposedAtMs, 'dedup proposedAtMs'),
-      result: object(result, 'dedup result') as unknown as KvResult,
-    };
-  });
-  return { maxSeenProposedAtMs: count(dedup['maxSeenProposedAtMs'], 'dedup.maxSeenProposedAtMs'), entries };
+/** A dedup entry's tuple; results are our own objects, re-encoded as they were: only their outer shape is checked. */
+function tupleToDedupEntry(value: unknown, index: number): DedupEntry {
+  const [key, proposedAtMs, result] = list(value, `dedup.entries[${index}]`);
+  return {
+    key: text(key, 'dedup key'),
+    proposedAtMs: count(proposedAtMs, 'dedup proposedAtMs'),
+    result: object(result, 'dedup result') as unknown as KvResult,
+  };
 }
 
 export function decodeSnapshot(data: Uint8Array): KvSnapshotState {
+  return allSlices(decodeSnapshotInSlices(data, Number.MAX_SAFE_INTEGER));
+}
+
+/**
+ * decodeSnapshot a slice at a time: the generator yields after every `elementsPerSlice`
+ * elements of the long lists (keys, history, idempotency keys), so that a node restoring a
+ * large snapshot keeps serving between slices (a state of 100,000 idempotency keys takes 150 ms
+ * and more to decode). It reads the fields in whatever order they come, so snapshots of every
+ * readable version (each packed whole by msgpackr then) decode the same way.
+ */
+export function* decodeSnapshotInSlices(data: Uint8Array, elementsPerSlice: number): Slices<KvSnapshotState> {
   if (data.length < HEADER_BYTES || MAGIC.some((byte, i) => data[i] !== byte)) corrupt('not a KV snapshot (bad magic)');
   const version = data[MAGIC.length];
   if (version === undefined || !READABLE_FORMAT_VERSIONS.includes(version)) {
     corrupt(`unknown format version ${String(version)} (this build reads version ${SNAPSHOT_FORMAT_VERSION})`);
   }
-  let decoded: unknown;
-  try {
-    decoded = packr.unpack(data.subarray(HEADER_BYTES));
-  } catch (error) {
-    throw new ConcordError('storage_failure', 'KV snapshot: payload is not valid msgpack', {}, { cause: error });
+  const reader = new MsgpackReader(packr, data, HEADER_BYTES, corrupt);
+  const root = new Map<string, unknown>();
+  let kvs: KeyValue[] | undefined;
+  let history: WatchEvent[] | undefined;
+  let dedupEntries: DedupEntry[] | undefined;
+  let maxSeenProposedAtMs: unknown;
+  for (let fields = reader.mapHeader('snapshot'); fields > 0; fields--) {
+    const key = reader.value('a snapshot field name');
+    if (key === 'kvs') kvs = yield* reader.list('kvs', (kv, i) => tupleToKv(kv, `kvs[${i}]`), elementsPerSlice);
+    else if (key === 'history') history = yield* reader.list('history', (event, i) => tupleToEvent(event, `history[${i}]`), elementsPerSlice);
+    else if (key === 'dedup') {
+      for (let dedupFields = reader.mapHeader('dedup'); dedupFields > 0; dedupFields--) {
+        const dedupKey = reader.value('a dedup field name');
+        if (dedupKey === 'entries') dedupEntries = yield* reader.list('dedup.entries', tupleToDedupEntry, elementsPerSlice);
+        else if (dedupKey === 'maxSeenProposedAtMs') maxSeenProposedAtMs = reader.value('dedup.maxSeenProposedAtMs');
+        else corrupt(`dedup has an unknown field ${String(dedupKey)}`);
+      }
+    } else root.set(text(key, 'a snapshot field name'), reader.value(String(key)));
   }
-  const root = object(decoded, 'snapshot');
-  const leases = object(root['leases'], 'leases');
+  if (!reader.atEnd) corrupt('bytes follow the snapshot');
+  const leases = object(root.get('leases'), 'leases');
   return {
-    appliedIndex: count(root['appliedIndex'], 'appliedIndex'),
-    revision: count(root['revision'], 'revision'),
-    config: decodeConfig(root['config']),
-    kvs: list(root['kvs'], 'kvs').map((kv, i) => tupleToKv(kv, `kvs[${i}]`)),
+    appliedIndex: count(root.get('appliedIndex'), 'appliedIndex'),
+    revision: count(root.get('revision'), 'revision'),
+    config: decodeConfig(root.get('config')),
+    kvs: kvs ?? corrupt('kvs is missing'),
     leases: {
       nextId: count(leases['nextId'], 'leases.nextId'),
       leases: list(leases['leases'], 'leases.leases').map((lease, i) => {
@@ -294,12 +247,15 @@ export function decodeSnapshot(data: Uint8Array): KvSnapshotState {
         return { id: text(id, `leases[${i}].id`), ttlMs: count(ttlMs, `leases[${i}].ttlMs`) };
       }),
     },
-    compactRevision: count(root['compactRevision'], 'compactRevision'),
-    history: list(root['history'], 'history').map((event, i) => tupleToEvent(event, `history[${i}]`)),
-    dedup: decodeDedup(root['dedup']),
+    compactRevision: count(root.get('compactRevision'), 'compactRevision'),
+    history: history ?? corrupt('history is missing'),
+    dedup: {
+      maxSeenProposedAtMs: count(maxSeenProposedAtMs, 'dedup.maxSeenProposedAtMs'),
+      entries: dedupEntries ?? corrupt('dedup.entries is missing'),
+    },
     // Version 1 has no `locks`: the empty table.
-    locks: lockStateFromWire(version === 1 ? undefined : object(root['locks'], 'locks'), corrupt),
+    locks: lockStateFromWire(version === 1 ? undefined : object(root.get('locks'), 'locks'), corrupt),
     // Versions 1 and 2 have no `auth`: no users, roles or tokens.
-    auth: authStateFromWire(version < 3 ? undefined : object(root['auth'], 'auth'), corrupt),
+    auth: authStateFromWire(version < 3 ? undefined : object(root.get('auth'), 'auth'), corrupt),
   };
 }

@@ -25,7 +25,8 @@ import { type LeaseCountdown, type LeaseInfo, LeaseTable } from './leases.ts';
 import { MvccStore } from './mvcc-store.ts';
 import { type KeyFilter, type KeyValue } from './types.ts';
 import { type EventsSinceOptions, type EventsSinceResult, type WatchListener, WatchFeed } from './watch-feed.ts';
-import { type KvSnapshotState, type KvStateMachineConfig, decodeSnapshot, encodeSnapshot, encodeSnapshotInSlices } from './snapshot-codec.ts';
+import { type KvSnapshotState, type KvStateMachineConfig, decodeSnapshotInSlices, encodeSnapshot, encodeSnapshotInSlices } from './snapshot-codec.ts';
+import { type Slices, allSlices } from '../common/slices.ts';
 import { type ApplyContext, newApplyContext } from './apply-context.ts';
 import { type LockEvent, type LockQueries, LockTable } from '../lock/index.ts';
 import { isSystemKey, userVisibleRange } from './system-keys.ts';
@@ -256,7 +257,7 @@ export class KvStateMachine {
    * between slices, and the machine may apply more meanwhile): NodeHost compacts this way so
    * that a large state does not stall the node's event loop.
    */
-  snapshotInSlices(elementsPerSlice: number): Generator<void, Uint8Array, void> {
+  snapshotInSlices(elementsPerSlice: number): Slices<Uint8Array> {
     return encodeSnapshotInSlices(this.snapshotState(), elementsPerSlice);
   }
 
@@ -278,16 +279,27 @@ export class KvStateMachine {
 
   /** Replaces the whole state with a snapshot's; throws ConcordError('storage_failure') if unreadable. */
   restore(data: Uint8Array): void {
-    const state = decodeSnapshot(data);
+    allSlices(this.restoreInSlices(data, Number.MAX_SAFE_INTEGER));
+  }
+
+  /**
+   * restore() a slice at a time (the generator yields between slices of the decoding and of the
+   * loading of the tables that grow large: keys and idempotency keys): NodeHost
+   * restores a snapshot from the leader this way, so that a large state does not stall the node.
+   * The machine keeps its state, and may be read, until the last slice replaces it at once; it
+   * must not apply anything meanwhile.
+   */
+  *restoreInSlices(data: Uint8Array, elementsPerSlice: number): Slices<void> {
+    const state = yield* decodeSnapshotInSlices(data, elementsPerSlice);
     // Built aside and swapped in, so a snapshot that fails a check leaves this machine as it was.
     let parts: { leaseTable: LeaseTable; store: MvccStore; dedup: DedupTable; lockTable: LockTable; authTable: AuthTable };
     try {
       const leaseTable = new LeaseTable();
       leaseTable.load(state.leases);
       const store = new MvccStore(leaseTable);
-      store.load(state.revision, state.kvs);
+      yield* store.loadInSlices(state.revision, state.kvs, elementsPerSlice);
       const dedup = new DedupTable(state.config.dedupWindowMs, state.config.dedupMaxEntries);
-      dedup.load(state.dedup);
+      yield* dedup.loadInSlices(state.dedup, elementsPerSlice);
       const lockTable = this.newLockTable();
       lockTable.load(state.locks, (id) => leaseTable.has(id));
       const authTable = new AuthTable();

@@ -5,6 +5,8 @@
  * one write (every proposal waiting at that moment shares the one fsync: group commit); only
  * then send its other messages; advance; compact the log every N applied entries. Readies keep
  * coming while a write is in flight; their writes queue and merge behind it (write-pipeline.ts).
+ * A large snapshot is encoded (compaction) and restored (from the leader) a slice per turn
+ * (sliced-job.ts); Readies taken during a restore wait to be applied until it is done.
  * It takes its Clock, Transport and Storage as arguments, so the simulator runs this very class,
  * not a model of it.
  *
@@ -15,6 +17,7 @@
 import { assert } from '../common/assert.ts';
 import type { Clock, TimerHandle } from '../common/clock.ts';
 import type { Random } from '../common/random.ts';
+import type { Slices } from '../common/slices.ts';
 import type { RaftConfig } from '../raft/config.ts';
 import { decodeConfigEntry, type ConfChange, type ConfChangeRefusal } from '../raft/membership.ts';
 import { isHostMessage, type ForwardProposalsRequest, type ForwardProposalsResponse, type HostMessage, type RaftMessage } from '../raft/messages.ts';
@@ -26,6 +29,7 @@ import { ForwardedRequests } from './forwarded-requests.ts';
 import { ReadRounds, type ReadCallback } from './read-rounds.ts';
 import type { StateMachine } from './state-machine.ts';
 import type { Transport } from './transport.ts';
+import { SlicedJob } from './sliced-job.ts';
 import { WritePipeline } from './write-pipeline.ts';
 
 /** Why a proposal or read did not succeed. */
@@ -87,11 +91,16 @@ export interface NodeHostOptions<Result> {
   /** Compact the log once this many entries were applied since the last snapshot. */
   readonly snapshotEveryEntries: number;
   /**
-   * List elements of a snapshot encoded per turn when the state machine encodes in slices
-   * (default 2,000: a few milliseconds' work). The simulator sets it small, so that many
-   * things happen while a snapshot is being encoded.
+   * List elements of a snapshot encoded or restored per turn when the state machine works in
+   * slices (default 2,000: a few milliseconds' work). The simulator sets it small, so that many
+   * things happen while a snapshot is being encoded or restored.
    */
   readonly snapshotSliceElements?: number;
+  /**
+   * Simulator only: virtual milliseconds between those slices, standing for the time each takes,
+   * so that messages and ticks come between them. Absent or 0: the next turn of the event loop.
+   */
+  readonly snapshotSliceDelayMs?: number;
   /** Proposals waiting to apply beyond this are refused as overloaded. */
   readonly maxPendingProposals: number;
   readonly maxPendingReads: number;
@@ -110,15 +119,17 @@ interface PendingProposal<Result> {
 type SettleProposal<Result> = PendingProposal<Result>['settle'];
 
 /**
- * How many Readies may wait for storage before the node takes no more. Under load a write
- * carries a few (one per turn of the event loop during an fsync); hundreds mean the disk has
- * stalled, and the node then waits for it instead of holding ever more entries in memory.
+ * How many Readies may wait for storage, or for a snapshot restored in slices, before the node
+ * takes no more. Under load a write carries a few (one per turn of the event loop during an
+ * fsync); hundreds mean the disk has stalled, and the node then waits for it instead of holding
+ * ever more entries in memory.
  */
-const MAX_READIES_BEHIND_WRITES = 256;
+const MAX_READIES_WAITING = 256;
 
 /**
- * How many list elements of a snapshot one turn of the event loop encodes when the state machine
- * can encode in slices: a few milliseconds' work, where a whole large state takes 100 ms and more.
+ * How many list elements of a snapshot one turn of the event loop encodes or restores when the
+ * state machine can work in slices: a few milliseconds' work, where a whole large state takes
+ * 100 ms and more.
  */
 const DEFAULT_SNAPSHOT_SLICE_ELEMENTS = 2_000;
 
@@ -145,7 +156,16 @@ export class NodeHost<Result> {
    */
   private forwardAnswers: ForwardProposalsResponse[] = [];
   /** A compaction whose snapshot is being encoded a slice per turn (StateMachine.snapshotInSlices). */
-  private compaction: { readonly index: LogIndex; readonly slices: Generator<void, Uint8Array, void> } | null = null;
+  private compaction: SlicedJob<Uint8Array> | null = null;
+  /** A snapshot from the leader being restored a slice per turn (StateMachine.restoreInSlices). */
+  private restoring: SlicedJob<void> | null = null;
+  /**
+   * Readies taken and not yet applied, oldest first. Empty but while a snapshot is restored in
+   * slices: the Ready that carries it and every later one wait for the restore.
+   */
+  private readonly unapplied: Ready[] = [];
+  /** Readies whose writes are durable, oldest first, until they are applied too and advanced. */
+  private readonly durable: Ready[] = [];
   /** The last index this host applied, entry by entry (RaftNode hears it once per Ready: appliedTo). */
   private lastAppliedIndex: LogIndex;
   /** Linearizable reads, batched into ReadIndex rounds (one per pump). */
@@ -201,7 +221,12 @@ export class NodeHost<Result> {
     if (!this.running) return;
     this.running = false;
     this.writes.stop();
+    this.compaction?.cancel();
     this.compaction = null;
+    this.restoring?.cancel();
+    this.restoring = null;
+    this.unapplied.length = 0;
+    this.durable.length = 0;
     if (this.tickTimer !== null) this.options.clock.clearTimer(this.tickTimer);
     this.tickTimer = null;
     const leaderHint = this.raft.leader;
@@ -349,8 +374,9 @@ export class NodeHost<Result> {
     if (!this.running) return;
     this.reads.start();
     this.sendForwarded();
-    // A disk that stalls stalls the node: written() pumps again when a write completes.
-    if (this.writes.pendingReadies >= MAX_READIES_BEHIND_WRITES) return;
+    // A disk that stalls stalls the node: written() pumps again when a write completes (and a
+    // restore that takes long, when it is done).
+    if (this.writes.pendingReadies >= MAX_READIES_WAITING || this.unapplied.length >= MAX_READIES_WAITING) return;
     if (!this.raft.hasReady()) {
       this.sendWithForwardAnswers([]);
       return;
@@ -364,7 +390,8 @@ export class NodeHost<Result> {
     // own write (etcd applies in parallel with its WAL write too). Otherwise, under load, every
     // answer would wait for the fsync of the next batch of proposals that shares this Ready.
     // The state machine is volatile: a crash now rebuilds it from snapshot and log either way.
-    this.apply(ready);
+    this.unapplied.push(ready);
+    this.applyInOrder();
     const batch: PersistBatch = {
       snapshot: ready.snapshot,
       compaction: ready.compaction,
@@ -377,9 +404,46 @@ export class NodeHost<Result> {
     this.writes.add(ready, nothingToWrite ? null : batch);
   }
 
-  /** Restore a received snapshot, apply committed entries, then serve the reads they enable. */
-  private apply(ready: Ready): void {
-    if (ready.snapshot !== null) this.restoreSnapshot(ready.snapshot.meta.index, ready.snapshot.data);
+  /**
+   * Applies the Readies taken so far, in order: a received snapshot first, then the committed
+   * entries. It stops at a snapshot the state machine restores in slices, and goes on from there
+   * once the restore is done; Readies taken meanwhile wait behind it (their writes and messages
+   * do not: a follower restoring keeps acknowledging its leader's appends).
+   */
+  private applyInOrder(): void {
+    while (this.restoring === null) {
+      const ready = this.unapplied[0];
+      if (ready === undefined) return;
+      if (ready.snapshot !== null) {
+        const { data, meta } = ready.snapshot;
+        const slices = this.options.stateMachine.restoreInSlices?.(data, this.sliceElements);
+        if (slices !== undefined) {
+          this.restoring = this.slicedJob(slices, () => this.restoredInSlices(ready, meta.index));
+          return;
+        }
+        this.options.stateMachine.restore(data);
+        this.snapshotRestored(meta.index);
+      }
+      this.unapplied.shift();
+      this.applyCommitted(ready);
+    }
+  }
+
+  /** The snapshot `ready` carries is restored: apply it and the Readies that waited for it. */
+  private restoredInSlices(ready: Ready, index: LogIndex): void {
+    this.restoring = null;
+    assert(this.unapplied[0] === ready, 'a restore in slices ended for a Ready not first in line');
+    this.unapplied.shift();
+    this.snapshotRestored(index);
+    this.applyCommitted(ready);
+    this.applyInOrder();
+    this.advanceApplied();
+    this.maybeCompact();
+    this.schedulePump();
+  }
+
+  /** Apply committed entries, then serve the reads they enable. */
+  private applyCommitted(ready: Ready): void {
     for (const entry of ready.committedEntries) this.applyEntry(entry);
     for (const read of ready.readStates) this.reads.finish(read.context, ready.appliedThrough);
     for (const context of ready.droppedReads) this.reads.drop(context);
@@ -393,13 +457,23 @@ export class NodeHost<Result> {
     if (!this.running) return; // stopped (or crashed) meanwhile: nothing more happens here
     const messages = readies.length === 1 ? readies[0]!.messages : readies.flatMap((ready) => ready.messages);
     if (messages.length > 0) this.options.transport.send(messages);
-    for (const ready of readies) this.raft.advance(ready);
+    this.durable.push(...readies);
+    this.advanceApplied();
     this.maybeCompact();
     this.schedulePump();
   }
 
-  private restoreSnapshot(index: LogIndex, data: Uint8Array): void {
-    this.options.stateMachine.restore(data);
+  /**
+   * Advances the durable Readies that are applied too: all of them but those waiting for a
+   * restore in slices (`unapplied` holds a run of the newest Readies; `durable` the oldest).
+   */
+  private advanceApplied(): void {
+    const firstUnapplied = this.unapplied[0];
+    while (this.durable.length > 0 && this.durable[0] !== firstUnapplied) this.raft.advance(this.durable.shift()!);
+  }
+
+  /** The state machine now holds a snapshot's state, up to `index`. */
+  private snapshotRestored(index: LogIndex): void {
     // Proposals the snapshot covers may have applied, but their results are gone.
     for (const [proposalIndex, waiting] of this.pendingProposals) {
       if (proposalIndex > index) continue;
@@ -436,32 +510,30 @@ export class NodeHost<Result> {
   }
 
   private maybeCompact(): void {
-    if (this.compaction !== null) return;
+    // A restore in slices holds back what is applied: the state machine is not at raft's index.
+    if (this.compaction !== null || this.restoring !== null) return;
     const applied = this.raft.appliedIndex;
     if (applied - this.raft.snapshotIndex < this.options.snapshotEveryEntries) return;
-    const slices = this.options.stateMachine.snapshotInSlices?.(this.options.snapshotSliceElements ?? DEFAULT_SNAPSHOT_SLICE_ELEMENTS);
+    const slices = this.options.stateMachine.snapshotInSlices?.(this.sliceElements);
     if (slices === undefined) {
       this.raft.compact(applied, this.options.stateMachine.snapshot());
       return;
     }
-    this.compaction = { index: applied, slices };
-    this.continueCompaction();
+    this.compaction = this.slicedJob(slices, (data) => {
+      this.compaction = null;
+      // A snapshot received meanwhile replaced the log beyond this one: nothing left to compact.
+      if (applied <= this.raft.snapshotIndex) return;
+      this.raft.compact(applied, data);
+      this.schedulePump();
+    });
   }
 
-  /** Encodes one slice of the compaction's snapshot; compacts once it is whole. */
-  private continueCompaction(): void {
-    const compaction = this.compaction;
-    if (compaction === null || !this.running) return;
-    const step = compaction.slices.next();
-    if (step.done !== true) {
-      this.options.clock.defer(() => this.continueCompaction());
-      return;
-    }
-    this.compaction = null;
-    // A snapshot received meanwhile replaced the log beyond this one: nothing left to compact.
-    if (compaction.index <= this.raft.snapshotIndex) return;
-    this.raft.compact(compaction.index, step.value);
-    this.schedulePump();
+  private slicedJob<T>(slices: Slices<T>, done: (result: T) => void): SlicedJob<T> {
+    return new SlicedJob(this.options.clock, slices, done, this.options.snapshotSliceDelayMs);
+  }
+
+  private get sliceElements(): number {
+    return this.options.snapshotSliceElements ?? DEFAULT_SNAPSHOT_SLICE_ELEMENTS;
   }
 
   private noteMembership(): void {

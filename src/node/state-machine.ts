@@ -4,6 +4,7 @@
  * as hashicorp/raft's FSM rule says. Snapshots let the log be compacted and lagging followers
  * catch up.
  */
+import type { Slices } from '../common/slices.ts';
 import type { LogIndex } from '../raft/types.ts';
 
 export interface StateMachine<Result> {
@@ -16,7 +17,12 @@ export interface StateMachine<Result> {
    * The host runs one slice per turn of its event loop and may apply more entries between them;
    * the bytes returned at the end must still be those of the state at the call.
    */
-  snapshotInSlices?(elementsPerSlice: number): Generator<void, Uint8Array, void>;
+  snapshotInSlices?(elementsPerSlice: number): Slices<Uint8Array>;
   /** Replaces the whole state with a snapshot's. */
   restore(data: Uint8Array): void;
+  /**
+   * Optional: restore() a slice at a time. The state stays as it was (and may be read) until the
+   * last slice replaces it at once; the host applies nothing until then.
+   */
+  restoreInSlices?(data: Uint8Array, elementsPerSlice: number): Slices<void>;
 }

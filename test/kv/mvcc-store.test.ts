@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type LeaseAttachments, MvccStore } from '../../src/kv/mvcc-store.ts';
 import type { KeyValue } from '../../src/kv/types.ts';
+import { allSlices } from '../../src/common/slices.ts';
 
 const noLeases: LeaseAttachments = { attach: () => {}, detach: () => {} };
 
@@ -71,7 +72,7 @@ describe('MvccStore indexes', () => {
             }
             case 'reload': {
               const reloaded = new MvccStore(noLeases);
-              reloaded.load(store.revision, reorder([...store.all()], op.shuffle));
+              allSlices(reloaded.loadInSlices(store.revision, reorder([...store.all()], op.shuffle), 3)); // 3 keys per slice: the slicing too
               store = reloaded;
               break;
             }
@@ -86,7 +87,7 @@ describe('MvccStore indexes', () => {
 
   it('refuses a load with a key twice, sorted or not', () => {
     const kv = (key: string): KeyValue => ({ key, value: '', createRevision: 1, modRevision: 1, version: 1 });
-    expect(() => new MvccStore(noLeases).load(1, [kv('a'), kv('a')])).toThrow(/inconsistent/);
-    expect(() => new MvccStore(noLeases).load(1, [kv('b'), kv('a'), kv('b')])).toThrow(/inconsistent/);
+    expect(() => allSlices(new MvccStore(noLeases).loadInSlices(1, [kv('a'), kv('a')], 1))).toThrow(/inconsistent/);
+    expect(() => allSlices(new MvccStore(noLeases).loadInSlices(1, [kv('b'), kv('a'), kv('b')], 2))).toThrow(/inconsistent/);
   });
 });

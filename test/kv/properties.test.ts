@@ -112,6 +112,35 @@ describe('KV state machine properties', () => {
     );
   });
 
+  it('restored in slices, a machine keeps its own state until the last slice, then holds the snapshot\'s', () => {
+    fc.assert(
+      fc.property(commandsArb(anyBodyArb, 40), commandsArb(anyBodyArb, 40), fc.integer({ min: 1, max: 4 }), (source, own, perSlice) => {
+        const encode = (commands: KvCommand[]): Uint8Array[] => commands.map((command) => encodeCommand(command));
+        const larger = { historyMaxEvents: 30, dedupWindowMs: 60_000, dedupMaxEntries: 30 };
+        const original = new KvStateMachine(larger);
+        applyAll(original, encode(source), 1);
+        const snapshot = original.snapshot();
+        const machine = new KvStateMachine(OPTIONS);
+        applyAll(machine, encode(own), 1);
+        const ownState = digest(machine.snapshot());
+        let restoreListenerCalls = 0;
+        machine.onRestore(() => restoreListenerCalls++);
+        const slices = machine.restoreInSlices(snapshot, perSlice);
+        let turns = 0;
+        while (slices.next().done !== true) {
+          turns++;
+          expect(digest(machine.snapshot())).toBe(ownState);
+          expect(restoreListenerCalls).toBe(0);
+        }
+        expect(restoreListenerCalls).toBe(1);
+        expect(digest(machine.snapshot())).toBe(digest(snapshot));
+        // Each list of more than perSlice elements took more than one turn.
+        if (original.range('', 0).items.length > perSlice) expect(turns).toBeGreaterThan(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('(planted) slices over lists the machine still changes would not be the state at their start', () => {
     // What the property above guards against: a capture that shares a list the machine appends to.
     const machine = new KvStateMachine({ historyMaxEvents: 30, dedupWindowMs: 60_000, dedupMaxEntries: 30 });

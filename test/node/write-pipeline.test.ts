@@ -5,17 +5,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SeededRandom } from '../../src/common/random.ts';
-import { NodeHost } from '../../src/node/node-host.ts';
 import { WritePipeline } from '../../src/node/write-pipeline.ts';
-import { DEFAULT_RAFT_CONFIG } from '../../src/raft/config.ts';
-import type { Message } from '../../src/raft/messages.ts';
 import type { Ready } from '../../src/raft/ready.ts';
-import { EMPTY_HARD_STATE, type Entry, type NodeId } from '../../src/raft/types.ts';
+import type { Entry } from '../../src/raft/types.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import { mergeBatches, type PersistBatch, type Storage } from '../../src/storage/storage.ts';
-import { EventQueue } from '../sim/event-queue.ts';
-import { SimClock } from '../sim/sim-clock.ts';
+import { virtualCluster } from './virtual-cluster.ts';
 
 const entry = (index: number, term: number, text = `${index}/${term}`): Entry => ({
   index,
@@ -158,115 +153,9 @@ describe('mergeBatches', () => {
 });
 
 describe('a leader whose own write is slow', () => {
-  /** Three NodeHosts in virtual time; `slow` nodes take 50 ms per synced write, others 1 ms. */
-  function cluster(
-    snapshotEveryEntries = 1_000_000,
-    /** Whether the state machine encodes its snapshots in slices (three turns each). */
-    sliced = false,
-  ): {
-    queue: EventQueue;
-    hosts: Map<NodeId, NodeHost<string>>;
-    writes: Map<NodeId, number>;
-    slow: Set<NodeId>;
-    hung: Set<NodeId>;
-    /** Every compaction written: the index it is labelled with, and the one its data reflects. */
-    compactions: { labelled: number; reflects: number }[];
-  } {
-    const queue = new EventQueue();
-    const ids = ['a', 'b', 'c'];
-    const hosts = new Map<NodeId, NodeHost<string>>();
-    const writes = new Map<NodeId, number>(ids.map((id) => [id, 0]));
-    const slow = new Set<NodeId>();
-    /** Nodes whose next writes never finish (a disk that stalled). */
-    const hung = new Set<NodeId>();
-    const compactions: { labelled: number; reflects: number }[] = [];
-    for (const id of ids) {
-      const clock = new SimClock(queue, 1);
-      const storage = new MemoryStorage({
-        scheduler: (delayMs, fn) => clock.schedule(delayMs, fn),
-        latencyMs: (written) => (written.sync ? (hung.has(id) ? 1e9 : slow.has(id) ? 50 : 1) : 0),
-      });
-      const counted: Storage = {
-        load: () => storage.load(),
-        close: () => storage.close(),
-        persist: (written, done) => {
-          writes.set(id, (writes.get(id) ?? 0) + 1);
-          if (written.compaction !== null) {
-            const { meta, data } = written.compaction;
-            compactions.push({ labelled: meta.index, reflects: Number(new TextDecoder().decode(data)) });
-          }
-          storage.persist(written, done);
-        },
-      };
-      let applied = 0;
-      /** The last index applied: what a snapshot of this state machine reflects. */
-      let lastIndex = 0;
-      const host: NodeHost<string> = new NodeHost<string>({
-        raftConfig: { ...DEFAULT_RAFT_CONFIG, id },
-        bootstrap: { voters: ids, learners: [] },
-        persisted: { hardState: EMPTY_HARD_STATE, snapshot: null, entries: [] },
-        random: new SeededRandom(ids.indexOf(id) + 1),
-        clock,
-        transport: {
-          send: (messages: readonly Message[]) => {
-            for (const message of messages) {
-              // Only the KV node sends keepalive forwards; NodeHost alone never does.
-              if (message.type === 'forward-keepalives' || message.type === 'forward-keepalives-response') continue;
-              queue.schedule(0.5, () => hosts.get(message.to)?.receive(message));
-            }
-          },
-        },
-        storage: counted,
-        stateMachine: {
-          apply: (index, data) => {
-            lastIndex = index;
-            return `applied ${++applied}: ${new TextDecoder().decode(data)}`;
-          },
-          snapshot: () => new TextEncoder().encode(String(lastIndex)),
-          ...(sliced
-            ? {
-                snapshotInSlices: function* (): Generator<void, Uint8Array, void> {
-                  const captured = lastIndex;
-                  for (let slice = 0; slice < 3; slice++) yield;
-                  return new TextEncoder().encode(String(captured));
-                },
-              }
-            : {}),
-          restore: (data) => {
-            lastIndex = Number(new TextDecoder().decode(data));
-          },
-        },
-        tickMs: 10,
-        snapshotEveryEntries,
-        maxPendingProposals: 1000,
-        maxPendingReads: 1000,
-      });
-      hosts.set(id, host);
-    }
-    for (const host of hosts.values()) host.start();
-    return { queue, hosts, writes, slow, hung, compactions };
-  }
-
-  /** Runs events until `done()` or until `untilMs` of virtual time. */
-  const runUntilIn = (queue: EventQueue, untilMs: number, done: () => boolean = () => false): void => {
-    let more = true;
-    while (more && !done()) more = queue.runNext(untilMs);
-    if (!done()) queue.advanceTo(untilMs);
-  };
-
-  /** Elects a leader and lets the election's writes finish. */
-  const elect = (queue: EventQueue, hosts: Map<NodeId, NodeHost<string>>): NodeHost<string> => {
-    const leaderOf = (): NodeHost<string> | undefined => [...hosts.values()].find((host) => host.role === 'leader');
-    runUntilIn(queue, 5_000, () => leaderOf() !== undefined);
-    const leader = leaderOf()!;
-    runUntilIn(queue, queue.now + 100);
-    return leader;
-  };
-
   it('answers what both followers hold before its own fsync ends, and writes what came meanwhile in one write', () => {
-    const { queue, hosts, writes, slow } = cluster();
-    const runUntil = (untilMs: number, done?: () => boolean): void => runUntilIn(queue, untilMs, done);
-    const leader = elect(queue, hosts);
+    const { queue, writes, slow, runUntil, elect, stop } = virtualCluster();
+    const leader = elect();
     slow.add(leader.id);
     const before = writes.get(leader.id)!;
 
@@ -290,40 +179,40 @@ describe('a leader whose own write is slow', () => {
     runUntil(start + 200);
     // y and z were proposed in two turns while x's write was in flight: one write after it.
     expect(writes.get(leader.id)! - before).toBe(2);
-    for (const host of hosts.values()) host.stop();
+    stop();
   });
 
   it.each([
-    ['encoded at once', false],
-    ['encoded in slices over several turns', true],
-  ])('labels a compaction with the index its snapshot reflects, although later Readies applied more meanwhile (%s)', (_, sliced) => {
-    const { queue, hosts, slow, compactions } = cluster(5, sliced);
-    const leader = elect(queue, hosts);
+    ['encoded at once', undefined],
+    ['encoded in slices over several turns', 4],
+  ])('labels a compaction with the index its snapshot reflects, although later Readies applied more meanwhile (%s)', (_, encodeSlices) => {
+    const { queue, slow, compactions, runUntil, elect, stop } = virtualCluster({ snapshotEveryEntries: 5, ...(encodeSlices === undefined ? {} : { encodeSlices }) });
+    const leader = elect();
     slow.add(leader.id);
     for (let i = 0; i < 60; i++) {
       leader.propose(new TextEncoder().encode(`p${i}`), () => {});
-      runUntilIn(queue, queue.now + 3);
+      runUntil(queue.now + 3);
     }
-    runUntilIn(queue, queue.now + 500);
+    runUntil(queue.now + 500);
     expect(compactions.length).toBeGreaterThan(10);
     expect(compactions.filter((c) => c.labelled !== c.reflects)).toEqual([]);
-    for (const host of hosts.values()) host.stop();
+    stop();
   });
 
   it('stops taking Readies when its disk stalls, instead of queueing without bound', () => {
-    const { queue, hosts, hung } = cluster();
-    const leader = elect(queue, hosts);
+    const { queue, hung, runUntil, elect, stop } = virtualCluster();
+    const leader = elect();
     hung.add(leader.id);
     let answered = 0;
     for (let i = 0; i < 2_000; i++) {
       leader.propose(new TextEncoder().encode(`p${i}`), (outcome) => {
         if (outcome.ok) answered++;
       });
-      runUntilIn(queue, queue.now + 1);
+      runUntil(queue.now + 1);
     }
     // The followers commit without the leader's disk, so it answers for a while, then waits.
     expect(answered).toBeGreaterThan(100);
     expect(answered).toBeLessThan(600);
-    for (const host of hosts.values()) host.stop();
+    stop();
   });
 });

@@ -154,6 +154,7 @@ export interface AppContext {
   readonly tickMs: number;
   readonly snapshotEveryEntries: number;
   readonly snapshotSliceElements: number;
+  readonly snapshotSliceDelayMs: number;
   readonly makeRaft: RaftFactory;
   readonly applied: (entry: Entry, outcome: unknown) => void;
   readonly raftEvent: NodeHostHooks<unknown>['raftEvent'];
@@ -223,6 +224,7 @@ function hostOptions(context: AppContext) {
     tickMs: context.tickMs,
     snapshotEveryEntries: context.snapshotEveryEntries,
     snapshotSliceElements: context.snapshotSliceElements,
+    snapshotSliceDelayMs: context.snapshotSliceDelayMs,
     makeRaft: context.makeRaft,
     ...LIMITS,
   };

@@ -45,6 +45,7 @@ export interface SimNodeOptions {
   readonly fsyncMaxMs: number;
   readonly snapshotEveryEntries: number;
   readonly snapshotSliceElements: number;
+  readonly snapshotSliceDelayMs: number;
   readonly inboxLimit: number;
   /** Elections an observer follows on every process (KV apps). */
   readonly observedElections: readonly string[];
@@ -131,6 +132,7 @@ export class SimNode {
       tickMs: this.options.tickMs,
       snapshotEveryEntries: this.options.snapshotEveryEntries,
       snapshotSliceElements: this.options.snapshotSliceElements,
+      snapshotSliceDelayMs: this.options.snapshotSliceDelayMs,
       makeRaft: this.makeRaft,
       applied: (entry, outcome) => this.hooks.applied(this, entry, outcome),
       raftEvent: (event) => this.hooks.event(this, event),

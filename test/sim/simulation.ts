@@ -255,6 +255,7 @@ class Simulation {
         fsyncMaxMs: this.swarm.fsyncMaxMs,
         snapshotEveryEntries: this.swarm.snapshotEveryEntries,
         snapshotSliceElements: this.swarm.snapshotSliceElements,
+        snapshotSliceDelayMs: this.swarm.snapshotSliceDelayMs,
         inboxLimit: 2_000,
         observedElections: this.electionOptions.elections,
       },

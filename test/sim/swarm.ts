@@ -27,8 +27,13 @@ export interface SwarmOptions {
   readonly fsyncMinMs: number;
   readonly fsyncMaxMs: number;
   readonly snapshotEveryEntries: number;
-  /** List elements of a KV snapshot encoded per turn (small: much happens while one is encoded). */
+  /** List elements of a KV snapshot encoded or restored per turn (small: much happens meanwhile). */
   readonly snapshotSliceElements: number;
+  /**
+   * Virtual milliseconds each such slice takes (0: none, and the whole snapshot is encoded or
+   * restored before any message arrives; more: messages, ticks and crashes come between slices).
+   */
+  readonly snapshotSliceDelayMs: number;
   readonly workload: WorkloadOptions;
   /** Disks that keep the production records (checksums, format version) rather than objects. */
   readonly checksummedDisks: boolean;
@@ -116,9 +121,11 @@ export function swarmOptions(seed: number, nodeCount?: number): SwarmOptions {
   // which fast disks and light workloads rarely make happen.
   const slowDisk = random.chance(0.3);
   const snapshotSliceElements = random.pick([2, 16, 2_000]);
+  const snapshotSliceDelayMs = random.pick([0, 0.1, 0.5]);
   return {
     ...options,
     snapshotSliceElements,
+    snapshotSliceDelayMs,
     ...(slowDisk ? { fsyncMinMs: 3 + random.float() * 5, fsyncMaxMs: 10 + random.float() * 15 } : {}),
     checksummedDisks,
     spareNodes,
