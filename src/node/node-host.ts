@@ -26,6 +26,7 @@ import type { Ready } from '../raft/ready.ts';
 import type { ClusterConfig, Entry, LogIndex, NodeId, PersistedState, Role, SoftState, Term } from '../raft/types.ts';
 import type { PersistBatch, Storage } from '../storage/storage.ts';
 import { ForwardedRequests } from './forwarded-requests.ts';
+import { PendingProposals, type SettleProposal } from './pending-proposals.ts';
 import { ReadRounds, type ReadCallback } from './read-rounds.ts';
 import type { StateMachine } from './state-machine.ts';
 import type { Transport } from './transport.ts';
@@ -109,14 +110,6 @@ export interface NodeHostOptions<Result> {
   readonly makeRaft?: RaftFactory;
 }
 
-/** A proposal waiting for its entry to apply: a command (with its result) or a config change. */
-interface PendingProposal<Result> {
-  readonly term: Term;
-  /** Called once: with what applied at the proposal's index in its term, or the failure. */
-  readonly settle: (outcome: ProposalOutcome<Result | null>) => void;
-}
-
-type SettleProposal<Result> = PendingProposal<Result>['settle'];
 
 /**
  * How many Readies may wait for storage, or for a snapshot restored in slices, before the node
@@ -140,13 +133,7 @@ export class NodeHost<Result> {
   private tickTimer: TimerHandle | null = null;
   private readonly writes: WritePipeline;
   private pumpScheduled = false;
-  /**
-   * Proposals waiting for their index to apply. Usually one per index; more when a forwarded
-   * proposal was placed at an index where one of ours from an older term still waits (either
-   * entry may yet commit there).
-   */
-  private readonly pendingProposals = new Map<LogIndex, PendingProposal<Result>[]>();
-  private pendingProposalCount = 0;
+  private readonly pendingProposals = new PendingProposals<Result>();
   /** Proposals sent to the leader from here, until it says where it put them. */
   private readonly forwarded = new ForwardedRequests<Uint8Array, SettleProposal<Result>>();
   /**
@@ -231,9 +218,7 @@ export class NodeHost<Result> {
     this.tickTimer = null;
     const leaderHint = this.raft.leader;
     const unknown = { ok: false, code: 'unavailable', leaderHint, mayHaveApplied: true } as const;
-    for (const waiting of this.pendingProposals.values()) for (const pending of waiting) pending.settle(unknown);
-    this.pendingProposals.clear();
-    this.pendingProposalCount = 0;
+    for (const pending of this.pendingProposals.takeAll()) pending.settle(unknown);
     for (const settle of this.forwarded.drain()) settle(unknown);
     this.reads.failAll('unavailable');
   }
@@ -265,7 +250,7 @@ export class NodeHost<Result> {
   propose(data: Uint8Array, done: (outcome: ProposalOutcome<Result>) => void): void {
     const leaderHint = this.raft.leader;
     if (!this.running) return done({ ok: false, code: 'unavailable', leaderHint, mayHaveApplied: false });
-    if (this.pendingProposalCount + this.forwarded.size >= this.options.maxPendingProposals) {
+    if (this.pendingProposals.size + this.forwarded.size >= this.options.maxPendingProposals) {
       return done({ ok: false, code: 'overloaded', leaderHint, mayHaveApplied: false });
     }
     const result = this.raft.propose(data);
@@ -273,7 +258,7 @@ export class NodeHost<Result> {
       const code = result.reason === 'overloaded' ? 'overloaded' : 'not_leader';
       return done({ ok: false, code, leaderHint: result.leaderHint, mayHaveApplied: false });
     }
-    this.addPending(result.index, { term: result.term, settle: this.commandSettler(done) });
+    this.pendingProposals.add(result.index, { term: result.term, settle: this.commandSettler(done) });
     this.schedulePump();
   }
 
@@ -290,7 +275,7 @@ export class NodeHost<Result> {
       this.propose(data, done);
       return;
     }
-    if (this.pendingProposalCount + this.forwarded.size >= this.options.maxPendingProposals) {
+    if (this.pendingProposals.size + this.forwarded.size >= this.options.maxPendingProposals) {
       return done({ ok: false, code: 'overloaded', leaderHint: leader, mayHaveApplied: false });
     }
     this.forwarded.add(data, this.commandSettler(done));
@@ -302,13 +287,6 @@ export class NodeHost<Result> {
     return (outcome) => done(outcome.ok && outcome.result === null ? this.superseded() : (outcome as ProposalOutcome<Result>));
   }
 
-  private addPending(index: LogIndex, pending: PendingProposal<Result>): void {
-    const waiting = this.pendingProposals.get(index);
-    if (waiting === undefined) this.pendingProposals.set(index, [pending]);
-    else waiting.push(pending);
-    this.pendingProposalCount++;
-  }
-
   /**
    * Proposes a membership change; `done` is called once it applied (the change is then final
    * on a quorum) or cannot. It takes effect on each node as soon as it is in that node's log.
@@ -318,7 +296,7 @@ export class NodeHost<Result> {
     if (!this.running) return done({ ok: false, code: 'unavailable', leaderHint, mayHaveApplied: false });
     const result = this.raft.proposeConfChange(change);
     if (!result.ok) return done({ ok: false, code: result.reason, leaderHint: result.leaderHint, mayHaveApplied: false });
-    this.addPending(result.index, {
+    this.pendingProposals.add(result.index, {
       term: result.term,
       settle: (outcome) => {
         if (!outcome.ok) return done(outcome);
@@ -475,13 +453,8 @@ export class NodeHost<Result> {
   /** The state machine now holds a snapshot's state, up to `index`. */
   private snapshotRestored(index: LogIndex): void {
     // Proposals the snapshot covers may have applied, but their results are gone.
-    for (const [proposalIndex, waiting] of this.pendingProposals) {
-      if (proposalIndex > index) continue;
-      this.pendingProposals.delete(proposalIndex);
-      this.pendingProposalCount -= waiting.length;
-      for (const pending of waiting) {
-        pending.settle({ ok: false, code: 'unavailable', leaderHint: this.raft.leader, mayHaveApplied: true });
-      }
+    for (const pending of this.pendingProposals.takeThrough(index)) {
+      pending.settle({ ok: false, code: 'unavailable', leaderHint: this.raft.leader, mayHaveApplied: true });
     }
     this.lastAppliedIndex = Math.max(this.lastAppliedIndex, index);
     this.options.hooks?.restored?.(index);
@@ -491,11 +464,7 @@ export class NodeHost<Result> {
     const result = entry.type === 'normal' ? this.options.stateMachine.apply(entry.index, entry.data) : null;
     this.lastAppliedIndex = entry.index;
     this.options.hooks?.applied?.(entry, result);
-    const waiting = this.pendingProposals.get(entry.index);
-    if (waiting === undefined) return;
-    this.pendingProposals.delete(entry.index);
-    this.pendingProposalCount -= waiting.length;
-    for (const pending of waiting) {
+    for (const pending of this.pendingProposals.takeAt(entry.index)) {
       if (pending.term === entry.term) {
         pending.settle({ ok: true, index: entry.index, result });
       } else {
@@ -611,7 +580,7 @@ export class NodeHost<Result> {
         // applied at that index, its result is gone. Unknown; the retry's key dedups.
         settle({ ok: false, code: 'unavailable', leaderHint: this.raft.leader, mayHaveApplied: true });
       } else {
-        this.addPending(index, { term: response.term, settle });
+        this.pendingProposals.add(index, { term: response.term, settle });
       }
     });
   }
