@@ -91,6 +91,14 @@ export class KvNode {
           if (outcome !== null) followLockDelays(this.lockDelays, outcome.lockEvents);
           hooks.applied?.(entry, outcome);
         },
+        // A node may become leader while it restores a snapshot in slices: it then counted the
+        // leases and lock delays of the state it had, and starts over with the restored state's
+        // (at full TTL: never early). A restore is otherwise a follower's.
+        restored: (index) => {
+          if (this.leases.isLeading) this.leases.becameLeader(this.kv.leases());
+          if (this.lockDelays.isLeading) this.lockDelays.becameLeader(this.kv.locks.delays().map(lockDelayCountdown));
+          hooks.restored?.(index);
+        },
         softStateChanged: (softState, term) => {
           if (softState.role === 'leader') this.leases.becameLeader(this.kv.leases());
           else if (this.leases.isLeading) this.leases.lostLeadership();

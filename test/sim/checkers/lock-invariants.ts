@@ -100,6 +100,11 @@ export class LockInvariantChecker {
   private readonly requests: LockRequestRecord[] = [];
   private readonly holdings: Holding[] = [];
   private readonly instances = new Map<string, Instance>();
+  /**
+   * Leases whose expiry or revocation applied (first seen), unless a later entry granted the id
+   * again: a registration answered after its lease was already gone names a removed instance.
+   */
+  private readonly removedLeases = new Map<string, { readonly index: number; readonly atMs: number; readonly expired: boolean }>();
   private readonly lastBatch = new Map<NodeId, WatchBatch>();
   private healedMs: number | null = null;
   /** When each leader established its term (its no-op applied on it), in time order. */
@@ -148,7 +153,12 @@ export class LockInvariantChecker {
   }
 
   instanceRegistered(service: string, id: string, lease: string, ttlMs: number, sentMs: number): void {
-    this.instances.set(`${service}/${id}`, { service, id, lease, ttlMs, lastHeartbeatSentMs: sentMs, lastHeartbeatAckMs: this.now(), removedMs: null });
+    const instance: Instance = { service, id, lease, ttlMs, lastHeartbeatSentMs: sentMs, lastHeartbeatAckMs: this.now(), removedMs: null };
+    this.instances.set(`${service}/${id}`, instance);
+    // The answer can come after the lease ended (the answering node was slow to apply, e.g. while
+    // it restored a snapshot): the instance was removed then, before anyone here knew of it.
+    const removal = this.removedLeases.get(lease);
+    if (removal !== undefined) this.instanceRemoved(instance, removal.atMs, removal.expired);
   }
 
   instanceHeartbeat(service: string, id: string, sentMs: number, ackMs: number): void {
@@ -189,13 +199,17 @@ export class LockInvariantChecker {
 
   onApplied(node: NodeId, entry: Entry, outcome: KvApplyOutcome | null): void {
     if (outcome === null || outcome.deduplicated || outcome.commandType === null) return;
+    for (const lease of outcome.leasesGranted) {
+      const removal = this.removedLeases.get(lease.id);
+      if (removal !== undefined && removal.index < entry.index) this.removedLeases.delete(lease.id);
+    }
     const type = outcome.commandType;
     const registryChange = type === 'serviceRegister' || type === 'serviceDeregister' || type === 'leaseExpire' || type === 'leaseRevoke';
     if (!LOCK_TYPES.has(type) && !registryChange) return;
     const command = decodeCommand(entry.data);
     if (isKvError(command)) return;
     const body = command.body;
-    if (registryChange) this.onRegistryChange(node, body, outcome);
+    if (registryChange) this.onRegistryChange(node, entry.index, body, outcome);
     if (!LOCK_TYPES.has(type)) return;
     const modelBody = toModelBody(body, outcome);
     if (modelBody === null) return;
@@ -230,8 +244,11 @@ export class LockInvariantChecker {
     });
   }
 
-  private onRegistryChange(node: NodeId, body: KvCommandBody, outcome: KvApplyOutcome): void {
+  private onRegistryChange(node: NodeId, index: number, body: KvCommandBody, outcome: KvApplyOutcome): void {
     if (isKvError(outcome.result)) return;
+    if ((body.type === 'leaseExpire' || body.type === 'leaseRevoke') && !this.removedLeases.has(body.id)) {
+      this.removedLeases.set(body.id, { index, atMs: this.now(), expired: body.type === 'leaseExpire' });
+    }
     const touched: Instance[] = [];
     if (body.type === 'serviceRegister' || body.type === 'serviceDeregister') {
       const instance = this.instances.get(`${body.service}/${body.id}`);
@@ -242,17 +259,21 @@ export class LockInvariantChecker {
     }
     for (const instance of touched) {
       if (body.type !== 'serviceDeregister') this.checkChangeStream(node, outcome.revision, instance.service, instance.id, body.type);
-      if (instance.removedMs !== null) continue;
-      instance.removedMs = this.now();
-      if (body.type !== 'leaseExpire') continue;
-      const elapsedMs = this.now() - instance.lastHeartbeatSentMs;
-      const promisedMs = instance.ttlMs * this.fastestClockRate;
-      if (elapsedMs < promisedMs - 1e-6) {
-        this.fail(
-          `registry: instance ${instance.service}/${instance.id} removed ${elapsedMs.toFixed(1)} ms after its last acknowledged ` +
-            `heartbeat was sent, TTL ${instance.ttlMs} ms (${promisedMs.toFixed(1)} ms at the fastest clock)`,
-        );
-      }
+      if (instance.removedMs === null) this.instanceRemoved(instance, this.now(), body.type === 'leaseExpire');
+    }
+  }
+
+  /** The instance left the registry at `atMs`; by its lease's expiry, never before its TTL. */
+  private instanceRemoved(instance: Instance, atMs: number, expired: boolean): void {
+    instance.removedMs = atMs;
+    if (!expired) return;
+    const elapsedMs = atMs - instance.lastHeartbeatSentMs;
+    const promisedMs = instance.ttlMs * this.fastestClockRate;
+    if (elapsedMs < promisedMs - 1e-6) {
+      this.fail(
+        `registry: instance ${instance.service}/${instance.id} removed ${elapsedMs.toFixed(1)} ms after its last acknowledged ` +
+          `heartbeat was sent, TTL ${instance.ttlMs} ms (${promisedMs.toFixed(1)} ms at the fastest clock)`,
+      );
     }
   }
 
