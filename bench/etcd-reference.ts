@@ -187,6 +187,10 @@ async function measure(cluster: EtcdCluster, progress: (line: string) => void): 
     progress(`etcd: warm-up, writing ${options.keySpace} keys (not counted)`);
     await runLoad(pools, { endpoints, inFlight: 16, maxOps: options.keySpace, budgetMs: 60_000, operation: put });
     const leader = await findEtcdLeader(pools, endpoints);
+    // The same warm-up as bench/http.ts gives Concord's nodes (etcd has no JIT to warm, but the
+    // two measurements should start alike).
+    progress(`etcd: warm-up, sequential puts to the leader for ${options.warmUpMs / 1000} s (not counted)`);
+    await runLoad(pools, { endpoints: [leader], inFlight: 1, maxOps: options.sequentialPuts, budgetMs: options.warmUpMs, operation: put });
     progress(`etcd: sequential puts to the leader ${leader}`);
     const sequentialMeter = new CpuMeter(cluster.pids());
     const sequential = await runLoad(pools, { endpoints: [leader], inFlight: 1, maxOps: options.sequentialPuts, ...budget, operation: put });
