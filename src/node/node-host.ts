@@ -110,7 +110,6 @@ export interface NodeHostOptions<Result> {
   readonly makeRaft?: RaftFactory;
 }
 
-
 /**
  * How many Readies may wait for storage, or for a snapshot restored in slices, before the node
  * takes no more. Under load a write carries a few (one per turn of the event loop during an
