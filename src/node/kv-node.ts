@@ -9,6 +9,7 @@
  * becomes leader. An expiry is proposed like any other command, so all replicas delete the same
  * keys at the same revision.
  */
+import type { Clock } from '../common/clock.ts';
 import { encodeCommand, KvStateMachine, type KvApplyOutcome, type KvCommandBody, type KvStateMachineOptions } from '../kv/index.ts';
 import { isKvNodeMessage, type ForwardKeepalivesRequest, type Message } from '../raft/messages.ts';
 import type { NodeId } from '../raft/types.ts';
@@ -92,18 +93,16 @@ export class KvNode {
           hooks.applied?.(entry, outcome);
         },
         // A node may become leader while it restores a snapshot in slices: it then counted the
-        // leases and lock delays of the state it had, and starts over with the restored state's
-        // (at full TTL: never early). A restore is otherwise a follower's.
+        // leases and lock delays of the state it had, and starts over with the restored state's.
+        // A restore is otherwise a follower's.
         restored: (index) => {
-          if (this.leases.isLeading) this.leases.becameLeader(this.kv.leases());
-          if (this.lockDelays.isLeading) this.lockDelays.becameLeader(this.kv.locks.delays().map(lockDelayCountdown));
+          if (this.leases.isLeading) this.restartCountdowns();
           hooks.restored?.(index);
         },
         softStateChanged: (softState, term) => {
-          if (softState.role === 'leader') this.leases.becameLeader(this.kv.leases());
-          else if (this.leases.isLeading) this.leases.lostLeadership();
-          if (softState.role === 'leader') this.lockDelays.becameLeader(this.kv.locks.delays().map(lockDelayCountdown));
-          else if (this.lockDelays.isLeading) this.lockDelays.lostLeadership();
+          if (softState.role === 'leader') this.restartCountdowns();
+          if (softState.role !== 'leader' && this.leases.isLeading) this.leases.lostLeadership();
+          if (softState.role !== 'leader' && this.lockDelays.isLeading) this.lockDelays.lostLeadership();
           // The leader we sent keepalives to is gone: its answers will not come (or not count).
           if (softState.leader !== this.followedLeader) this.keepalives.failAll();
           this.followedLeader = softState.leader;
@@ -115,6 +114,11 @@ export class KvNode {
 
   get id(): NodeId {
     return this.host.id;
+  }
+
+  /** The node's clock (the simulator's virtual one under simulation). */
+  get clock(): Clock {
+    return this.options.clock;
   }
 
   start(): void {
@@ -226,6 +230,12 @@ export class KvNode {
     const ttlMs = this.leases.keepAlive(id);
     if (ttlMs === null) return { ok: false, code: 'not_found' };
     return { ok: true, ttlMs, remainingMs: ttlMs };
+  }
+
+  /** Every lease and lock-delay countdown starts over at full TTL from the state machine's: never early. */
+  private restartCountdowns(): void {
+    this.leases.becameLeader(this.kv.leases());
+    this.lockDelays.becameLeader(this.kv.locks.delays().map(lockDelayCountdown));
   }
 
   private followLeases(outcome: KvApplyOutcome | null): void {

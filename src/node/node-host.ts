@@ -497,7 +497,8 @@ export class NodeHost<Result> {
   }
 
   private slicedJob<T>(slices: Slices<T>, done: (result: T) => void): SlicedJob<T> {
-    return new SlicedJob(this.options.clock, slices, done, this.options.snapshotSliceDelayMs);
+    const delayMs = this.options.snapshotSliceDelayMs;
+    return new SlicedJob(this.options.clock, slices, { done, ...(delayMs === undefined ? {} : { delayMs }) });
   }
 
   private get sliceElements(): number {

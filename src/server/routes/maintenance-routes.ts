@@ -11,10 +11,10 @@
  * every replica's watch feed drops the same history at the same log position, and the
  * compaction point travels in snapshots. A revision above the store's is 400 invalid_argument.
  */
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Type } from '@sinclair/typebox';
 import { backupFileName, encodeBackup, storedChecksum } from '../../maintenance/backup-format.ts';
 import { termAt } from '../../node/raft-view.ts';
+import { runSlicedJob } from '../../node/sliced-job.ts';
 import type { ConcordApp, ServerContext } from '../context.ts';
 import { RequestScope } from '../request-scope.ts';
 import { ERROR_RESPONSES, Revision, TimeoutMs, TimeoutQuery } from '../schemas/common.ts';
@@ -22,15 +22,6 @@ import { REVISION_HEADER, proposeOnLeader } from './route-helpers.ts';
 
 /** List elements of the snapshot a backup encodes per turn of the event loop (as compaction does). */
 const BACKUP_SLICE_ELEMENTS = 2_000;
-
-/** Runs a sliced snapshot encoding to the end, one slice per turn, so the node keeps serving. */
-async function encodeBetweenTurns(slices: Generator<void, Uint8Array, void>): Promise<Uint8Array> {
-  for (;;) {
-    const step = slices.next();
-    if (step.done === true) return step.value;
-    await nextTurn();
-  }
-}
 
 export const BACKUP_CHECKSUM_HEADER = 'x-concord-backup-sha256';
 
@@ -62,7 +53,7 @@ export function registerMaintenanceRoutes(app: ConcordApp, context: ServerContex
         // The state is captured here, at the read point; encoding it takes turns of its own.
         return { slices: node.kv.snapshotInSlices(BACKUP_SLICE_ELEMENTS), point: taken };
       });
-      const file = encodeBackup(point, await encodeBetweenTurns(slices));
+      const file = encodeBackup(point, await runSlicedJob(node.clock, slices));
       return reply
         .type('application/octet-stream')
         .header('content-disposition', `attachment; filename="${backupFileName(clusterId, point)}"`)
