@@ -50,6 +50,7 @@ import { registerElectionRoutes } from './routes/election-routes.ts';
 import { registerMaintenanceRoutes } from './routes/maintenance-routes.ts';
 import { registerAuthRoutes } from './routes/auth-routes.ts';
 import { AuthGate } from './auth/auth-gate.ts';
+import { Deadline } from './deadline.ts';
 import { AuthBootstrapper } from './auth/bootstrap.ts';
 import { LockWaiters } from './locks/lock-waiters.ts';
 import { ElectionObservers } from './locks/election-observers.ts';
@@ -118,11 +119,12 @@ export function createHttpServer(deps: ServerDeps): HttpServer {
   const service = new ReplicaService(deps.node, metrics, limits.leaderPollIntervalMs, deps.auth?.enabled !== true);
   const clientStreams = new ClientStreamQuota(limits.maxWatchersPerClient);
   // --auth (server/auth/): bearer tokens checked against the replicated auth table.
-  const auth = new AuthGate(deps.auth?.enabled === true, () => deps.node.kv.auth, {
-    ratePerSecond: limits.tokenRequestsPerSecond,
-    burst: limits.tokenBurst,
-    maxBuckets: limits.maxTokenBuckets,
-  });
+  const auth = new AuthGate(
+    deps.auth?.enabled === true,
+    () => deps.node.kv.auth,
+    { ratePerSecond: limits.tokenRequestsPerSecond, burst: limits.tokenBurst, maxBuckets: limits.maxTokenBuckets },
+    () => service.readBarrier(Deadline.afterMs(limits.defaultTimeoutMs)),
+  );
   const bootstrapHash = deps.auth?.bootstrapTokenHash;
   const bootstrapper =
     bootstrapHash === undefined

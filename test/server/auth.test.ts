@@ -259,6 +259,40 @@ describe('auth over HTTP', () => {
     expect(lockout.body.error.message).toContain('no user holding admin');
   });
 
+  it('confirms a refusal on a node that is behind: what the leader acknowledged works at once on any node', async () => {
+    const leader = await start();
+    const [follower] = await cluster.followers();
+    // The follower gets no appends: the role, the user and the token below commit without it.
+    let release = cluster.network.holdAppendsTo(follower!.id);
+    const asAlice = bearer(await alice(leader.url));
+    let releasedAt = Infinity;
+    const first = call(follower!.url, 'GET', '/v1/kv/app/x', { headers: asAlice });
+    await sleep(100);
+    releasedAt = Date.now();
+    release();
+    const answer = await first;
+    // Not a 401 from the follower's stale table: it caught up (which it could only do once
+    // released) and checked again. 404: authenticated and allowed, the key does not exist.
+    expect(answer.status).toBe(404);
+    expect(Date.now()).toBeGreaterThanOrEqual(releasedAt);
+    // A grant the follower has not applied yet: the same for a 403.
+    release = cluster.network.holdAppendsTo(follower!.id);
+    const wider = [
+      { resource: 'key', access: 'readwrite', prefix: 'app/' },
+      { resource: 'key', access: 'read', prefix: 'more/' },
+    ];
+    expect((await call(leader.url, 'POST', '/v1/auth/roles', { json: { name: 'app', permissions: wider }, headers: asRoot })).status).toBe(200);
+    const second = call(follower!.url, 'GET', '/v1/kv/more/x', { headers: asAlice });
+    await sleep(100);
+    release();
+    expect((await second).status).toBe(404);
+    // Caught up, a refusal still stands: an unknown token, a key outside the role.
+    expect((await call(follower!.url, 'GET', '/v1/kv/app/x', { headers: bearer('concord_unknown') })).status).toBe(401);
+    const outside = await call(follower!.url, 'GET', '/v1/kv/other/x', { headers: asAlice });
+    expect(outside.status).toBe(403);
+    expect(outside.body.error.code).toBe('permission_denied');
+  });
+
   it('stores tokens hashed: neither the state, nor the API, nor a snapshot holds a plain token', async () => {
     const leader = await start();
     const token = await alice(leader.url);

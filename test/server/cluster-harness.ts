@@ -48,6 +48,29 @@ class InProcessNetwork {
   readonly stats = new Map<string, TransportStats>();
   /** Sees every send call (one frame per peer in the TCP transport) before delivery. */
   onSend: ((from: string, messages: readonly Message[]) => void) | null = null;
+  /** Appends held back from a node (holdAppendsTo), in the order they were sent. */
+  private readonly heldAppends = new Map<string, Message[]>();
+
+  /**
+   * Holds back every append to `id` (entries and commit indexes alike) until the returned
+   * function releases them, in order: the node stays behind its leader while everything else
+   * (heartbeats, ReadIndex rounds, its own requests) flows.
+   */
+  holdAppendsTo(id: string): () => void {
+    this.heldAppends.set(id, []);
+    return () => {
+      const held = this.heldAppends.get(id) ?? [];
+      this.heldAppends.delete(id);
+      for (const message of held) this.deliver(message.from, message);
+    };
+  }
+
+  private deliver(from: string, message: Message): void {
+    setImmediate(() => {
+      if (this.isolated.has(from) || this.isolated.has(message.to)) return;
+      this.nodes.get(message.to)?.receive(message);
+    });
+  }
 
   transportFor(from: string): Transport {
     const stats = emptyStats();
@@ -58,10 +81,9 @@ class InProcessNetwork {
         stats.messagesSent += messages.length;
         this.onSend?.(from, messages);
         for (const message of messages) {
-          setImmediate(() => {
-            if (this.isolated.has(from) || this.isolated.has(message.to)) return;
-            this.nodes.get(message.to)?.receive(message);
-          });
+          const held = message.type === 'append' ? this.heldAppends.get(message.to) : undefined;
+          if (held !== undefined) held.push(message);
+          else this.deliver(from, message);
         }
       },
     };

@@ -14,6 +14,12 @@
  * reads the table as this node has applied it, so a revoked token or a changed role takes effect
  * on a node the moment that node applies the change. A follower checks, then forwards the
  * authorization header to the leader, which checks again against its own table.
+ *
+ * A refusal is confirmed before it is sent: a node may not yet have applied a token, user or
+ * role that the leader already acknowledged (a client creates a token through one node and uses
+ * it at once on another, whose copy of the commit is still in flight). So a 401 or 403 first
+ * waits for a read barrier (ReadIndex: this node then reflects every acknowledged write) and
+ * checks again; only the second answer stands. Requests that pass cost nothing more.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuthQueries, Permission, Resource } from '../../auth/index.ts';
@@ -56,6 +62,12 @@ function unauthenticated(message: string): ConcordError {
   return new ConcordError('unauthenticated', message);
 }
 
+/**
+ * Waits until this node reflects every write acknowledged before the call (a read barrier), or
+ * throws the ConcordError that says why it cannot tell now (no leader within the deadline).
+ */
+export type CatchUp = () => Promise<void>;
+
 export class AuthGate {
   private readonly identities = new WeakMap<FastifyRequest, Identity>();
   private readonly limiter: TokenRateLimiter;
@@ -64,6 +76,7 @@ export class AuthGate {
     readonly enabled: boolean,
     private readonly table: () => AuthQueries,
     rateLimits: TokenRateLimits,
+    private readonly catchUp: CatchUp,
     private readonly wallMs: () => number = () => Date.now(),
   ) {
     this.limiter = new TokenRateLimiter(rateLimits);
@@ -92,6 +105,37 @@ export class AuthGate {
     if (record.expiresAtMs !== undefined && this.wallMs() >= record.expiresAtMs) return null;
     if (table.user(record.user) === undefined) return null;
     return { user: record.user, tokenId: record.id, tokenHash, permissions: table.permissionsOf(record.user) };
+  }
+
+  /**
+   * authenticate(), but a refusal stands only once this node has caught up with every
+   * acknowledged write (see the top of this file).
+   */
+  async authenticateConfirmed(token: string | null): Promise<Identity> {
+    try {
+      return this.authenticate(token);
+    } catch (refusal) {
+      if (token === null || token.length > MAX_PRESENTED_TOKEN_CHARS) throw refusal;
+      await this.catchUp();
+      return this.authenticate(token);
+    }
+  }
+
+  /**
+   * authorize(), but a refusal stands only once this node has caught up; the identity is then
+   * resolved afresh (its permissions may have grown, or its token been revoked: 401).
+   */
+  async authorizeConfirmed(identity: Identity, requirements: readonly Requirement[]): Promise<Identity> {
+    try {
+      this.authorize(identity, requirements);
+      return identity;
+    } catch {
+      await this.catchUp();
+      const current = this.resolve(identity.tokenHash);
+      if (current === null) throw unauthenticated('unknown, revoked or expired token');
+      this.authorize(current, requirements);
+      return current;
+    }
   }
 
   /** Throws 403 unless `identity` meets every requirement. */
@@ -175,7 +219,7 @@ export class AuthGate {
     if (!this.enabled) return;
     app.addHook('onRequest', async (request) => {
       if (isOpenRoute(request.routeOptions.url)) return;
-      const identity = this.authenticate(bearerToken(request.headers.authorization));
+      const identity = await this.authenticateConfirmed(bearerToken(request.headers.authorization));
       this.identities.set(request, identity);
       const waitSeconds = this.limiter.take(identity.tokenId);
       if (waitSeconds > 0) {
@@ -187,7 +231,7 @@ export class AuthGate {
     app.addHook('preHandler', async (request) => {
       const identity = this.identities.get(request);
       if (identity === undefined) return;
-      this.authorize(identity, requirementsOf(request, context));
+      this.identities.set(request, await this.authorizeConfirmed(identity, requirementsOf(request, context)));
     });
   }
 }
