@@ -9,6 +9,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { KvNode } from '../node/kv-node.ts';
 import { messagesDropped, type TransportStats } from '../rpc/transport-stats.ts';
 import { LatencyHistogram, type LatencySeries } from './latency-histogram.ts';
+import { RuntimeMetrics } from './runtime-metrics.ts';
 
 export type PeerConnectionState = 'connected' | 'connecting' | 'disconnected';
 
@@ -46,6 +47,7 @@ export class ConcordMetrics {
   private readonly leaderChanges: Counter;
   private readonly watchStreams: Gauge;
   private readonly sampler: ReturnType<typeof setInterval>;
+  private readonly runtime: RuntimeMetrics;
   private lastLeader: string;
 
   constructor(private readonly sources: MetricsSources) {
@@ -125,6 +127,7 @@ export class ConcordMetrics {
     });
     this.httpSeconds = histogram('concord_http_request_duration_seconds', 'HTTP request duration by method and route pattern (watch streams excluded).');
     this.watchStreams = new Gauge({ name: 'concord_watch_streams', help: 'Open watch streams.', registers });
+    this.runtime = new RuntimeMetrics(this.registry);
     this.sampler = setInterval(() => this.sampleLeader(), sources.sampleIntervalMs);
     this.sampler.unref();
   }
@@ -174,6 +177,7 @@ export class ConcordMetrics {
 
   stop(): void {
     clearInterval(this.sampler);
+    this.runtime.stop();
   }
 
   private sampleLeader(): void {

@@ -1,6 +1,6 @@
 // Health, readiness and metrics of a live 3-node cluster, through HTTP.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { call, TestCluster, useClusterPerTest } from './cluster-harness.ts';
+import { call, sleep, TestCluster, useClusterPerTest } from './cluster-harness.ts';
 
 describe('operations routes', () => {
   let cluster: TestCluster;
@@ -84,6 +84,33 @@ describe('metrics, OpenAPI and protocol details', () => {
     expect(text).toMatch(/^concord_peer_messages_dropped_total 0$/m);
     // No HTTP request reached the leader for them.
     expect(text).not.toMatch(/^concord_http_requests_total\{method="PUT"/m);
+  });
+
+  it('/metrics has the process: CPU, memory, GC pauses and event-loop stalls', async () => {
+    const member = cluster.members[0]!;
+    // Probes of the event loop that ran more than 50 ms late.
+    const stalls = (text: string): number => {
+      const count = Number(/^nodejs_eventloop_delay_seconds_count (\d+)$/m.exec(text)?.[1]);
+      const quick = Number(/^nodejs_eventloop_delay_seconds_bucket\{le="0.05"\} (\d+)$/m.exec(text)?.[1]);
+      return count - quick;
+    };
+    const before = stalls((await call(member.url, 'GET', '/metrics')).text);
+    // Young-generation collections: 64 MB of short-lived arrays.
+    let kept = 0;
+    for (let i = 0; i < 64 * 1024; i++) kept += new Array(128).fill(i).length;
+    expect(kept).toBe(64 * 1024 * 128);
+    // A stall of the event loop, which the next probe sees.
+    const stallEnd = performance.now() + 80;
+    while (performance.now() < stallEnd) {
+      // busy: nothing else runs
+    }
+    await sleep(50); // the GC observer reports on a later turn, the probe within 20 ms
+    const text = (await call(member.url, 'GET', '/metrics')).text;
+    expect(stalls(text)).toBeGreaterThan(before);
+    expect(Number(/^nodejs_gc_duration_seconds_count\{kind="minor"\} (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
+    expect(Number(/^process_cpu_user_seconds_total ([\d.e+-]+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
+    expect(Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(10_000_000);
+    expect(Number(/^nodejs_heap_size_used_bytes (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(1_000_000);
   });
 
   it('/openapi.json documents every served route with its schemas', async () => {
