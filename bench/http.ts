@@ -12,6 +12,7 @@
  * first (not counted), so gets always find their key.
  */
 import { expectStatus, runLoad, type LoadResult, type Operation } from './load/generator.ts';
+import { PauseMeter, type NodePauses } from './load/node-pauses.ts';
 import { CpuMeter } from './load/proc-cpu.ts';
 import { keyOf, optionsFor, type SuiteContext } from './load/suite.ts';
 import { findLeader } from './load/target.ts';
@@ -70,6 +71,11 @@ export interface HttpBenchResult {
   readonly puts: readonly { readonly inFlight: number; readonly result: LoadResult }[];
   /** Null when the cluster is not local (no pids to read). */
   readonly serverCpu: ServerCpu | null;
+  /**
+   * Each node's GC pauses and event-loop stalls over the same phase, by endpoint, from its
+   * /metrics (null for a node that has none: not Concord).
+   */
+  readonly pauses: Readonly<Record<string, NodePauses | null>>;
   readonly linearizableGet: LoadResult;
   readonly serializableGet: LoadResult;
 }
@@ -102,10 +108,13 @@ export async function runHttpBench(context: SuiteContext): Promise<HttpBenchResu
 
   const puts: { inFlight: number; result: LoadResult }[] = [];
   let serverCpu: ServerCpu | null = null;
+  let pauses: Readonly<Record<string, NodePauses | null>> = {};
   for (const inFlight of options.putInFlight) {
     progress(`http: puts, ${inFlight} in flight over ${endpoints.length} nodes (${options.concurrentOps} or ${options.phaseBudgetMs / 1000} s)`);
     const meter = inFlight === options.cpuInFlight && localPids !== null ? new CpuMeter(localPids) : null;
+    const pauseMeter = inFlight === options.cpuInFlight ? await PauseMeter.start(pools, endpoints) : null;
     const result = await runLoad(pools, { endpoints, inFlight, maxOps: options.concurrentOps, ...budget, operation: put });
+    if (pauseMeter !== null) pauses = await pauseMeter.delta();
     if (meter !== null) {
       const { cpuSeconds, wallSeconds } = meter.delta();
       serverCpu = {
@@ -120,5 +129,5 @@ export async function runHttpBench(context: SuiteContext): Promise<HttpBenchResu
   const linearizableGet = await runLoad(pools, { endpoints, inFlight: options.getInFlight, maxOps: options.concurrentOps, ...budget, operation: get('linearizable') });
   progress(`http: serializable gets, ${options.getInFlight} in flight over ${endpoints.length} nodes`);
   const serializableGet = await runLoad(pools, { endpoints, inFlight: options.getInFlight, maxOps: options.concurrentOps, ...budget, operation: get('serializable') });
-  return { options, leader, nodes: endpoints.length, sequentialPut, sequentialCpuPerPutUs, puts, serverCpu, linearizableGet, serializableGet };
+  return { options, leader, nodes: endpoints.length, sequentialPut, sequentialCpuPerPutUs, puts, serverCpu, pauses, linearizableGet, serializableGet };
 }

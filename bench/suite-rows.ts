@@ -14,6 +14,7 @@
 import type { Floors } from './floor.ts';
 import type { FailoverBenchResult } from './failover.ts';
 import type { HttpBenchResult } from './http.ts';
+import type { NodePauses } from './load/node-pauses.ts';
 import type { LocksBenchResult } from './locks.ts';
 import type { RegistryBenchResult } from './registry.ts';
 import type { TxnBenchResult } from './txn.ts';
@@ -27,10 +28,14 @@ function hostOf(endpoint: string): string {
   return url.port === '' ? url.hostname : url.host;
 }
 
+/** `endpoint: value` pairs as `host value, ...`: hostnames alone when every node has the same port. */
+function perNodeList<T>(byEndpoint: readonly (readonly [string, T])[], show: (value: T) => string): string {
+  const samePort = new Set(byEndpoint.map(([endpoint]) => new URL(endpoint).port)).size === 1;
+  return byEndpoint.map(([endpoint, value]) => `${samePort ? new URL(endpoint).hostname : hostOf(endpoint)} ${show(value)}`).join(', ');
+}
+
 function shareList(percentByEndpoint: Readonly<Record<string, number>>): string {
-  const hosts = Object.keys(percentByEndpoint).map((endpoint) => new URL(endpoint));
-  const samePort = new Set(hosts.map((url) => url.port)).size === 1;
-  return Object.entries(percentByEndpoint).map(([endpoint, percent]) => `${samePort ? new URL(endpoint).hostname : hostOf(endpoint)} ${percent.toFixed(1)}`).join(', ');
+  return perNodeList(Object.entries(percentByEndpoint), (percent) => percent.toFixed(1));
 }
 
 /** The floor cells derived from the measured floors. */
@@ -133,12 +138,37 @@ export function httpRows(result: HttpBenchResult, floors: FloorCells): Row[] {
       target: '',
     });
   }
+  rows.push(...pauseRows(`put ${result.options.cpuInFlight} in flight`, result.pauses, result.leader));
   const get = result.options.getInFlight;
   rows.push(
     ...loadRows(`http linearizable get, ${get} in flight, ${nodes}`, result.linearizableGet, 'gets/s', floors.concurrent(get, false), REFERENCE.linearizableGet),
     ...loadRows(`http serializable get, ${get} in flight, ${nodes}`, result.serializableGet, 'gets/s', floors.concurrent(get, false), REFERENCE.serializableGet),
   );
   return rows;
+}
+
+/** The nodes' GC pauses and event-loop stalls over a phase (none when no node has the metrics). */
+function pauseRows(phase: string, pauses: Readonly<Record<string, NodePauses | null>>, leader: string): Row[] {
+  const measured = Object.entries(pauses).filter((entry): entry is [string, NodePauses] => entry[1] !== null);
+  if (measured.length === 0) return [];
+  const each = (show: (node: NodePauses) => string): string => perNodeList(measured, show);
+  const total = (read: (node: NodePauses) => number): number => measured.reduce((sum, [, node]) => sum + read(node), 0);
+  return [
+    {
+      benchmark: `http nodes' GC pauses, ${phase}`,
+      figure: total((node) => node.gcMs),
+      decimals: 0,
+      unit: `ms, summed (${each((node) => `${node.gcMs.toFixed(0)} in ${node.gcCount}`)}; leader ${hostOf(leader)})`,
+      target: '',
+    },
+    {
+      benchmark: `http nodes' event-loop stalls over 50 ms, ${phase}`,
+      figure: total((node) => node.stallsOver50ms),
+      decimals: 0,
+      unit: `stalls, summed (${each((node) => String(node.stallsOver50ms))}; over 10 ms: ${each((node) => String(node.stallsOver10ms))})`,
+      target: '',
+    },
+  ];
 }
 
 export function txnRows(result: TxnBenchResult, floors: FloorCells): Row[] {
