@@ -12,7 +12,7 @@
  * first (not counted), so gets always find their key.
  */
 import { expectStatus, runLoad, type LoadResult, type Operation } from './load/generator.ts';
-import { PauseMeter, type NodePauses } from './load/node-pauses.ts';
+import { NodeMeter, type NodePhase } from './load/node-metrics.ts';
 import { CpuMeter } from './load/proc-cpu.ts';
 import { keyOf, optionsFor, type SuiteContext } from './load/suite.ts';
 import { findLeader } from './load/target.ts';
@@ -68,14 +68,16 @@ export interface HttpBenchResult {
    * request at 1 in flight, one wake-up).
    */
   readonly sequentialCpuPerPutUs: number | null;
+  /** Each node over the sequential phase, by endpoint, from its /metrics: where a write's time goes. */
+  readonly sequentialNodes: Readonly<Record<string, NodePhase | null>>;
   readonly puts: readonly { readonly inFlight: number; readonly result: LoadResult }[];
   /** Null when the cluster is not local (no pids to read). */
   readonly serverCpu: ServerCpu | null;
   /**
-   * Each node's GC pauses and event-loop stalls over the same phase, by endpoint, from its
-   * /metrics (null for a node that has none: not Concord).
+   * Each node over the same phase, by endpoint, from its /metrics (its GC pauses and event-loop
+   * stalls; null for a node that has none: not Concord).
    */
-  readonly pauses: Readonly<Record<string, NodePauses | null>>;
+  readonly cpuPhaseNodes: Readonly<Record<string, NodePhase | null>>;
   readonly linearizableGet: LoadResult;
   readonly serializableGet: LoadResult;
 }
@@ -103,18 +105,20 @@ export async function runHttpBench(context: SuiteContext): Promise<HttpBenchResu
   const localPids = pids.every((pid) => pid !== null) ? (pids as number[]) : null;
   progress(`http: sequential puts to the leader ${leader} (${options.sequentialPuts} or ${options.phaseBudgetMs / 1000} s)`);
   const sequentialMeter = localPids === null ? null : new CpuMeter(localPids);
+  const sequentialNodeMeter = await NodeMeter.start(pools, endpoints);
   const sequentialPut = await runLoad(pools, { endpoints: [leader], inFlight: 1, maxOps: options.sequentialPuts, ...budget, operation: put });
   const sequentialCpuPerPutUs = sequentialMeter?.microsecondsPer(sequentialPut.succeeded) ?? null;
+  const sequentialNodes = await sequentialNodeMeter.delta();
 
   const puts: { inFlight: number; result: LoadResult }[] = [];
   let serverCpu: ServerCpu | null = null;
-  let pauses: Readonly<Record<string, NodePauses | null>> = {};
+  let cpuPhaseNodes: Readonly<Record<string, NodePhase | null>> = {};
   for (const inFlight of options.putInFlight) {
     progress(`http: puts, ${inFlight} in flight over ${endpoints.length} nodes (${options.concurrentOps} or ${options.phaseBudgetMs / 1000} s)`);
     const meter = inFlight === options.cpuInFlight && localPids !== null ? new CpuMeter(localPids) : null;
-    const pauseMeter = inFlight === options.cpuInFlight ? await PauseMeter.start(pools, endpoints) : null;
+    const nodeMeter = inFlight === options.cpuInFlight ? await NodeMeter.start(pools, endpoints) : null;
     const result = await runLoad(pools, { endpoints, inFlight, maxOps: options.concurrentOps, ...budget, operation: put });
-    if (pauseMeter !== null) pauses = await pauseMeter.delta();
+    if (nodeMeter !== null) cpuPhaseNodes = await nodeMeter.delta();
     if (meter !== null) {
       const { cpuSeconds, wallSeconds } = meter.delta();
       serverCpu = {
@@ -129,5 +133,5 @@ export async function runHttpBench(context: SuiteContext): Promise<HttpBenchResu
   const linearizableGet = await runLoad(pools, { endpoints, inFlight: options.getInFlight, maxOps: options.concurrentOps, ...budget, operation: get('linearizable') });
   progress(`http: serializable gets, ${options.getInFlight} in flight over ${endpoints.length} nodes`);
   const serializableGet = await runLoad(pools, { endpoints, inFlight: options.getInFlight, maxOps: options.concurrentOps, ...budget, operation: get('serializable') });
-  return { options, leader, nodes: endpoints.length, sequentialPut, sequentialCpuPerPutUs, puts, serverCpu, pauses, linearizableGet, serializableGet };
+  return { options, leader, nodes: endpoints.length, sequentialPut, sequentialCpuPerPutUs, sequentialNodes, puts, serverCpu, cpuPhaseNodes, linearizableGet, serializableGet };
 }

@@ -14,7 +14,7 @@
 import type { Floors } from './floor.ts';
 import type { FailoverBenchResult } from './failover.ts';
 import type { HttpBenchResult } from './http.ts';
-import type { NodePauses } from './load/node-pauses.ts';
+import type { NodePhase } from './load/node-metrics.ts';
 import type { LocksBenchResult } from './locks.ts';
 import type { RegistryBenchResult } from './registry.ts';
 import type { TxnBenchResult } from './txn.ts';
@@ -28,10 +28,16 @@ function hostOf(endpoint: string): string {
   return url.port === '' ? url.hostname : url.host;
 }
 
-/** `endpoint: value` pairs as `host value, ...`: hostnames alone when every node has the same port. */
+/** A node's name among `endpoints`: its hostname alone when every node has the same port. */
+function nodeName(endpoint: string, endpoints: readonly string[]): string {
+  const samePort = new Set(endpoints.map((each) => new URL(each).port)).size === 1;
+  return samePort ? new URL(endpoint).hostname : hostOf(endpoint);
+}
+
+/** `endpoint: value` pairs as `node value, ...`. */
 function perNodeList<T>(byEndpoint: readonly (readonly [string, T])[], show: (value: T) => string): string {
-  const samePort = new Set(byEndpoint.map(([endpoint]) => new URL(endpoint).port)).size === 1;
-  return byEndpoint.map(([endpoint, value]) => `${samePort ? new URL(endpoint).hostname : hostOf(endpoint)} ${show(value)}`).join(', ');
+  const endpoints = byEndpoint.map(([endpoint]) => endpoint);
+  return byEndpoint.map(([endpoint, value]) => `${nodeName(endpoint, endpoints)} ${show(value)}`).join(', ');
 }
 
 function shareList(percentByEndpoint: Readonly<Record<string, number>>): string {
@@ -107,6 +113,7 @@ export function floorRows(floors: Floors): Row[] {
 export function httpRows(result: HttpBenchResult, floors: FloorCells): Row[] {
   const nodes = `${result.nodes} nodes`;
   const rows: Row[] = [...loadRows('http sequential put (1 client, leader)', result.sequentialPut, 'puts/s', floors.sequentialWrites(), REFERENCE.sequentialPut)];
+  rows.push(...writePathRows(result));
   rows.push({
     benchmark: 'http server CPU per sequential put (all nodes)',
     figure: result.sequentialCpuPerPutUs ?? 'n/a (--endpoints: no pids)',
@@ -134,11 +141,11 @@ export function httpRows(result: HttpBenchResult, floors: FloorCells): Row[] {
       benchmark: `http nodes' CPU, put ${result.options.cpuInFlight} in flight`,
       figure: shares.reduce((sum, percent) => sum + percent, 0),
       decimals: 0,
-      unit: `% of a core, summed (${shareList(cpu.percentByEndpoint)}; leader ${hostOf(result.leader)})`,
+      unit: `% of a core, summed (${shareList(cpu.percentByEndpoint)}; leader ${nodeName(result.leader, Object.keys(cpu.percentByEndpoint))})`,
       target: '',
     });
   }
-  rows.push(...pauseRows(`put ${result.options.cpuInFlight} in flight`, result.pauses, result.leader));
+  rows.push(...pauseRows(`put ${result.options.cpuInFlight} in flight`, result.cpuPhaseNodes, result.leader));
   const get = result.options.getInFlight;
   rows.push(
     ...loadRows(`http linearizable get, ${get} in flight, ${nodes}`, result.linearizableGet, 'gets/s', floors.concurrent(get, false), REFERENCE.linearizableGet),
@@ -147,18 +154,45 @@ export function httpRows(result: HttpBenchResult, floors: FloorCells): Row[] {
   return rows;
 }
 
+function measuredNodes(nodes: Readonly<Record<string, NodePhase | null>>): [string, NodePhase][] {
+  return Object.entries(nodes).filter((entry): entry is [string, NodePhase] => entry[1] !== null);
+}
+
+/**
+ * Where one client's write spends its time, as means over the sequential phase: at the client;
+ * on the leader from the request's arrival to its answer (the rest is the two trips between the
+ * client and the leader); of which from proposing to applying (the rest is HTTP, parsing and the
+ * answer); and each node's synced storage write (the leader's own, and the followers' that the
+ * commit waits for).
+ */
+function writePathRows(result: HttpBenchResult): Row[] {
+  const leader = result.sequentialNodes[result.leader];
+  if (leader === null || leader === undefined) return [];
+  const ms = (value: number | null): string => (value === null ? 'n/a' : formatMs(value));
+  const fsyncs = perNodeList(measuredNodes(result.sequentialNodes), (node) => ms(node.fsyncMs));
+  return [
+    {
+      benchmark: 'http sequential put: where the time goes (means)',
+      figure: result.sequentialPut.latency.meanMs,
+      decimals: 3,
+      unit: `ms at the client; on the leader ${ms(leader.httpPutMs)} from request to answer, of which ${ms(leader.proposalMs)} from proposing to applying; synced writes ${fsyncs} (leader ${nodeName(result.leader, Object.keys(result.sequentialNodes))})`,
+      target: '',
+    },
+  ];
+}
+
 /** The nodes' GC pauses and event-loop stalls over a phase (none when no node has the metrics). */
-function pauseRows(phase: string, pauses: Readonly<Record<string, NodePauses | null>>, leader: string): Row[] {
-  const measured = Object.entries(pauses).filter((entry): entry is [string, NodePauses] => entry[1] !== null);
+function pauseRows(phase: string, nodes: Readonly<Record<string, NodePhase | null>>, leader: string): Row[] {
+  const measured = measuredNodes(nodes);
   if (measured.length === 0) return [];
-  const each = (show: (node: NodePauses) => string): string => perNodeList(measured, show);
-  const total = (read: (node: NodePauses) => number): number => measured.reduce((sum, [, node]) => sum + read(node), 0);
+  const each = (show: (node: NodePhase) => string): string => perNodeList(measured, show);
+  const total = (read: (node: NodePhase) => number): number => measured.reduce((sum, [, node]) => sum + read(node), 0);
   return [
     {
       benchmark: `http nodes' GC pauses, ${phase}`,
       figure: total((node) => node.gcMs),
       decimals: 0,
-      unit: `ms, summed (${each((node) => `${node.gcMs.toFixed(0)} in ${node.gcCount}`)}; leader ${hostOf(leader)})`,
+      unit: `ms, summed (${each((node) => `${node.gcMs.toFixed(0)} in ${node.gcCount}`)}; leader ${nodeName(leader, Object.keys(nodes))})`,
       target: '',
     },
     {

@@ -1,11 +1,11 @@
-// The bench reads each node's pauses from the metrics the node itself exposes: the parser must
-// match the names and labels src/server/runtime-metrics.ts writes, and count stalls per bucket.
+// The bench reads each node's pauses and write-path means from the metrics the node itself
+// exposes: the parser must match the names and labels the node writes, and count stalls per bucket.
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { parsePauseCounters } from '../../bench/load/node-pauses.ts';
+import { parseNodeCounters } from '../../bench/load/node-metrics.ts';
 import { RuntimeMetrics } from '../../src/server/runtime-metrics.ts';
 
-describe('node pauses from /metrics', () => {
+describe('node metrics over a phase', () => {
   it('reads what RuntimeMetrics exposes', async () => {
     const registry = new Registry();
     const runtime = new RuntimeMetrics(registry);
@@ -15,7 +15,7 @@ describe('node pauses from /metrics', () => {
         // a stall the 20 ms probe sees late
       }
       await new Promise((resolve) => setTimeout(resolve, 60));
-      const counters = parsePauseCounters(await registry.metrics());
+      const counters = parseNodeCounters(await registry.metrics());
       expect(counters).not.toBeNull();
       expect(counters!.stallsOver50ms).toBeGreaterThanOrEqual(1);
       expect(counters!.stallsOver10ms).toBeGreaterThanOrEqual(counters!.stallsOver50ms);
@@ -36,8 +36,22 @@ describe('node pauses from /metrics', () => {
       'nodejs_eventloop_delay_seconds_bucket{le="0.01"} 95',
       'nodejs_eventloop_delay_seconds_bucket{le="0.05"} 99',
       'nodejs_eventloop_delay_seconds_count 100',
+      'concord_storage_fsync_duration_seconds_sum 0.5',
+      'concord_storage_fsync_duration_seconds_count 250',
+      'concord_http_request_duration_seconds_sum{method="GET",route="/v1/kv/*"} 9',
+      'concord_http_request_duration_seconds_count{method="GET",route="/v1/kv/*"} 9',
+      'concord_http_request_duration_seconds_sum{method="PUT",route="/v1/kv/*"} 0.3',
+      'concord_http_request_duration_seconds_count{method="PUT",route="/v1/kv/*"} 150',
     ].join('\n');
-    expect(parsePauseCounters(text)).toEqual({ gcCount: 42, gcSeconds: 0.3, stallsOver10ms: 5, stallsOver50ms: 1 });
-    expect(parsePauseCounters('etcd_server_has_leader 1\n')).toBeNull();
+    expect(parseNodeCounters(text)).toEqual({
+      gcCount: 42,
+      gcSeconds: 0.3,
+      stallsOver10ms: 5,
+      stallsOver50ms: 1,
+      fsync: { sum: 0.5, count: 250 },
+      proposal: { sum: 0, count: 0 },
+      httpPut: { sum: 0.3, count: 150 },
+    });
+    expect(parseNodeCounters('etcd_server_has_leader 1\n')).toBeNull();
   });
 });
