@@ -16,7 +16,8 @@ import type { NodeId } from '../raft/types.ts';
 import { KeepaliveForwarding, type ForwardedKeepaliveOutcome } from './keepalive-forwarding.ts';
 import { LeaseKeeper, type LeaseKeeperOptions } from './lease-keeper.ts';
 import { followLockDelays, lockDelayCountdown, lockDelayEndBody } from './lock-delays.ts';
-import { NodeHost, type NodeHostHooks, type NodeHostOptions, type ProposalOutcome, type ReadOutcome } from './node-host.ts';
+import { NodeHost } from './node-host.ts';
+import type { NodeHostHooks, NodeHostOptions, ProposalOutcome, ReadOutcome } from './host-types.ts';
 
 export type KvNodeOptions = Omit<NodeHostOptions<KvApplyOutcome>, 'stateMachine' | 'hooks'> & {
   readonly kv?: KvStateMachineOptions;

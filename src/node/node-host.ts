@@ -15,100 +15,20 @@
  * the server.
  */
 import { assert } from '../common/assert.ts';
-import type { Clock, TimerHandle } from '../common/clock.ts';
-import type { Random } from '../common/random.ts';
+import type { TimerHandle } from '../common/clock.ts';
 import type { Slices } from '../common/slices.ts';
-import type { RaftConfig } from '../raft/config.ts';
-import { decodeConfigEntry, type ConfChange, type ConfChangeRefusal } from '../raft/membership.ts';
+import { decodeConfigEntry, type ConfChange } from '../raft/membership.ts';
 import { isHostMessage, type ForwardProposalsRequest, type ForwardProposalsResponse, type HostMessage, type RaftMessage } from '../raft/messages.ts';
-import { RaftNode, type RaftEvent, type RaftFactory } from '../raft/raft-node.ts';
+import { RaftNode, type RaftEvent } from '../raft/raft-node.ts';
 import type { Ready } from '../raft/ready.ts';
-import type { ClusterConfig, Entry, LogIndex, NodeId, PersistedState, Role, SoftState, Term } from '../raft/types.ts';
-import type { PersistBatch, Storage } from '../storage/storage.ts';
+import type { ClusterConfig, Entry, LogIndex, NodeId, Role, SoftState } from '../raft/types.ts';
+import type { PersistBatch } from '../storage/storage.ts';
 import { ForwardedRequests } from './forwarded-requests.ts';
 import { PendingProposals, type SettleProposal } from './pending-proposals.ts';
 import { ReadRounds, type ReadCallback } from './read-rounds.ts';
-import type { StateMachine } from './state-machine.ts';
-import type { Transport } from './transport.ts';
 import { SlicedJob } from './sliced-job.ts';
 import { WritePipeline } from './write-pipeline.ts';
-
-/** Why a proposal or read did not succeed. */
-export type FailureCode = 'not_leader' | 'overloaded' | 'superseded' | 'unavailable';
-
-export type ProposalOutcome<Result> =
-  | { readonly ok: true; readonly index: LogIndex; readonly result: Result }
-  | {
-      readonly ok: false;
-      readonly code: FailureCode;
-      readonly leaderHint: NodeId;
-      /** False only when the proposal certainly never applies (safe to retry elsewhere). */
-      readonly mayHaveApplied: boolean;
-    };
-
-export type ConfChangeOutcome =
-  | { readonly ok: true; readonly index: LogIndex; readonly config: ClusterConfig }
-  | {
-      readonly ok: false;
-      readonly code: FailureCode | ConfChangeRefusal;
-      readonly leaderHint: NodeId;
-      /** False only when the change certainly never takes effect. */
-      readonly mayHaveApplied: boolean;
-    };
-
-export type ReadOutcome =
-  | { readonly ok: true; readonly appliedIndex: LogIndex }
-  | { readonly ok: false; readonly code: FailureCode; readonly leaderHint: NodeId };
-
-export interface NodeHostHooks<Result> {
-  /** After each entry is applied (result null for no-op and config entries). */
-  applied?(entry: Entry, result: Result | null): void;
-  /** The local state machine was replaced by a snapshot from the leader. */
-  restored?(index: LogIndex): void;
-  /** Role or leader changed. */
-  softStateChanged?(softState: SoftState, term: Term): void;
-  raftEvent?(event: RaftEvent): void;
-  /** A storage write failed: the node has stopped. */
-  fatal?(error: Error): void;
-  /**
-   * The configuration in effect changed (a config entry was appended, rolled back, or arrived
-   * in a snapshot), it became committed, or the leader we follow changed; called before any
-   * message of the Ready that follows is sent: the place to tell the transport whom to dial
-   * (src/node/peer-set.ts).
-   */
-  membershipChanged?(config: ClusterConfig, committed: boolean, leader: NodeId): void;
-}
-
-export interface NodeHostOptions<Result> {
-  readonly raftConfig: RaftConfig;
-  readonly bootstrap: ClusterConfig;
-  readonly persisted: PersistedState;
-  readonly random: Random;
-  readonly clock: Clock;
-  readonly transport: Transport;
-  readonly storage: Storage;
-  readonly stateMachine: StateMachine<Result>;
-  readonly tickMs: number;
-  /** Compact the log once this many entries were applied since the last snapshot. */
-  readonly snapshotEveryEntries: number;
-  /**
-   * List elements of a snapshot encoded or restored per turn when the state machine works in
-   * slices (default 2,000: a few milliseconds' work). The simulator sets it small, so that many
-   * things happen while a snapshot is being encoded or restored.
-   */
-  readonly snapshotSliceElements?: number;
-  /**
-   * Simulator only: virtual milliseconds between those slices, standing for the time each takes,
-   * so that messages and ticks come between them. Absent or 0: the next turn of the event loop.
-   */
-  readonly snapshotSliceDelayMs?: number;
-  /** Proposals waiting to apply beyond this are refused as overloaded. */
-  readonly maxPendingProposals: number;
-  readonly maxPendingReads: number;
-  readonly hooks?: NodeHostHooks<Result>;
-  /** Builds the Raft node; tests substitute a subclass with one planted bug. */
-  readonly makeRaft?: RaftFactory;
-}
+import type { ConfChangeOutcome, NodeHostOptions, ProposalOutcome } from './host-types.ts';
 
 /**
  * How many Readies may wait for storage, or for a snapshot restored in slices, before the node

@@ -4,7 +4,7 @@
  * (either entry may yet commit there).
  */
 import type { LogIndex, Term } from '../raft/types.ts';
-import type { ProposalOutcome } from './node-host.ts';
+import type { ProposalOutcome } from './host-types.ts';
 
 /** A proposal waiting for its entry to apply: a command (with its result) or a config change. */
 export interface PendingProposal<Result> {

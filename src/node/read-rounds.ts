@@ -6,7 +6,7 @@
  */
 import type { ReadIndexResult } from '../raft/raft-node.ts';
 import type { NodeId } from '../raft/types.ts';
-import type { FailureCode, ReadOutcome } from './node-host.ts';
+import type { FailureCode, ReadOutcome } from './host-types.ts';
 
 export type ReadCallback = (outcome: ReadOutcome) => void;
 

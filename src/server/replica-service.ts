@@ -10,7 +10,7 @@ import { ConcordError } from '../common/errors.ts';
 import type { KvApplyOutcome, KvCommandBody } from '../kv/index.ts';
 import type { ForwardedKeepaliveOutcome } from '../node/keepalive-forwarding.ts';
 import type { KvNode } from '../node/kv-node.ts';
-import type { ProposalOutcome, ReadOutcome } from '../node/node-host.ts';
+import type { ProposalOutcome, ReadOutcome } from '../node/host-types.ts';
 import type { LogIndex } from '../raft/types.ts';
 import { sleepWithin, untilDeadline, type Deadline } from './deadline.ts';
 import type { ConcordMetrics } from './metrics.ts';

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ReadIndexResult } from '../../src/raft/raft-node.ts';
-import type { ReadOutcome } from '../../src/node/node-host.ts';
+import type { ReadOutcome } from '../../src/node/host-types.ts';
 import { ReadRounds, type ReadIndexSource } from '../../src/node/read-rounds.ts';
 
 class FakeRaft implements ReadIndexSource {

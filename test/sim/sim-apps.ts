@@ -25,7 +25,8 @@ export interface RegistryWaitRules {
 
 /** Test-only substitutes for the KV node's parts, each with one planted bug. */
 export type KvPlants = Pick<KvNodeOptions, 'makeStateMachine' | 'makeLeaseKeeper' | 'makeHost'> & { readonly registryRules?: RegistryWaitRules };
-import { NodeHost, type ConfChangeOutcome, type NodeHostHooks, type ProposalOutcome } from '../../src/node/node-host.ts';
+import { NodeHost } from '../../src/node/node-host.ts';
+import type { ConfChangeOutcome, NodeHostHooks, ProposalOutcome } from '../../src/node/host-types.ts';
 import type { ConfChange } from '../../src/raft/membership.ts';
 import type { Transport } from '../../src/node/transport.ts';
 import type { RaftConfig } from '../../src/raft/config.ts';

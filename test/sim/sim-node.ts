@@ -33,7 +33,7 @@ import { isStorageError } from '../../src/storage/storage-error.ts';
 import { SimDisk, type NodeDisk } from './sim-disk.ts';
 import { nextPeerIds } from '../../src/node/peer-set.ts';
 import type { ConfChange } from '../../src/raft/membership.ts';
-import type { ConfChangeOutcome } from '../../src/node/node-host.ts';
+import type { ConfChangeOutcome } from '../../src/node/host-types.ts';
 
 export type { RaftFactory };
 

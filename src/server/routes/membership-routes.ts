@@ -14,7 +14,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ConcordError } from '../../common/errors.ts';
 import { MEMBER_ID_PATTERN } from '../../common/member-id.ts';
-import type { ConfChangeOutcome } from '../../node/node-host.ts';
+import type { ConfChangeOutcome } from '../../node/host-types.ts';
 import type { ConfChange, ConfChangeRefusal } from '../../raft/membership.ts';
 import type { ClusterConfig, NodeId } from '../../raft/types.ts';
 import type { ConcordApp, MemberInfo, ServerContext } from '../context.ts';
