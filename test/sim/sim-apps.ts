@@ -6,8 +6,6 @@
  * - KvApp: the production KvNode (KV state machine, leases, dedup), translating puts, deletes
  *   and CAS into KV commands (CAS alternately as a txn and as a put/delete with ifRevision).
  */
-import type { Clock } from '../../src/common/clock.ts';
-import type { Random } from '../../src/common/random.ts';
 import { isKvError, type KvApplyOutcome, type KvCommandBody, type WatchBatch } from '../../src/kv/index.ts';
 import { KvNode, type KvNodeOptions } from '../../src/node/kv-node.ts';
 import type { ElectionLeader, LockEvent, LockHolder, LockKind, LockQueries } from '../../src/lock/index.ts';
@@ -26,14 +24,11 @@ export interface RegistryWaitRules {
 /** Test-only substitutes for the KV node's parts, each with one planted bug. */
 export type KvPlants = Pick<KvNodeOptions, 'makeStateMachine' | 'makeLeaseKeeper' | 'makeHost'> & { readonly registryRules?: RegistryWaitRules };
 import { NodeHost } from '../../src/node/node-host.ts';
-import type { ConfChangeOutcome, NodeHostHooks, ProposalOutcome } from '../../src/node/host-types.ts';
+import type { ConfChangeOutcome, NodeHostHooks, NodeHostOptions, ProposalOutcome } from '../../src/node/host-types.ts';
 import type { ConfChange } from '../../src/raft/membership.ts';
-import type { Transport } from '../../src/node/transport.ts';
-import type { RaftConfig } from '../../src/raft/config.ts';
 import { isKvNodeMessage, type Message } from '../../src/raft/messages.ts';
 import type { RaftFactory, RaftNode } from '../../src/raft/raft-node.ts';
-import type { ClusterConfig, Entry, NodeId, PersistedState } from '../../src/raft/types.ts';
-import type { Storage } from '../../src/storage/storage.ts';
+import type { Entry, NodeId } from '../../src/raft/types.ts';
 import type { RegisterOp } from './checkers/linearizability.ts';
 import { encodeCommand, RegisterMachine, type RegisterResult } from './register-machine.ts';
 import { ElectionObserversSim, ServiceWaitersSim } from './sim-observers.ts';
@@ -143,17 +138,14 @@ export interface ServiceWatch {
   rejected(leaderHint: NodeId): void;
 }
 
+/** What a NodeHost is built from that the SimNode supplies as is. */
+type HostParts = Pick<
+  NodeHostOptions<unknown>,
+  'raftConfig' | 'bootstrap' | 'persisted' | 'random' | 'clock' | 'transport' | 'storage' | 'tickMs' | 'snapshotEveryEntries'
+>;
+
 /** Everything a process needs to build its app; the SimNode supplies it at each boot. */
-export interface AppContext {
-  readonly raftConfig: RaftConfig;
-  readonly bootstrap: ClusterConfig;
-  readonly persisted: PersistedState;
-  readonly random: Random;
-  readonly clock: Clock;
-  readonly transport: Transport;
-  readonly storage: Storage;
-  readonly tickMs: number;
-  readonly snapshotEveryEntries: number;
+export interface AppContext extends HostParts {
   readonly snapshotSliceElements: number;
   readonly snapshotSliceDelayMs: number;
   readonly makeRaft: RaftFactory;
