@@ -103,9 +103,9 @@ const storageGroupCommit: ComponentBenchmark = {
     const name = 'storage-group-commit';
     return {
       rows: results.flatMap((result) => [
-        { benchmark: `${name} batch ${result.batchSize}`, figure: result.entriesPerSecond, decimals: 0, unit: 'entries/s (fsync)', target: '' },
-        { benchmark: `${name} batch ${result.batchSize} write p50`, figure: result.writeLatencyP50Ms, decimals: 2, unit: 'ms', target: '' },
-        { benchmark: `${name} batch ${result.batchSize} write p99`, figure: result.writeLatencyP99Ms, decimals: 2, unit: 'ms', target: '' },
+        { benchmark: `${name} ${result.engine} batch ${result.batchSize}`, figure: result.entriesPerSecond, decimals: 0, unit: 'entries/s (fsync)', target: '' },
+        { benchmark: `${name} ${result.engine} batch ${result.batchSize} write p50`, figure: result.writeLatencyP50Ms, decimals: 2, unit: 'ms', target: '' },
+        { benchmark: `${name} ${result.engine} batch ${result.batchSize} write p99`, figure: result.writeLatencyP99Ms, decimals: 2, unit: 'ms', target: '' },
       ]),
       raw: { options: DEFAULT_STORAGE_BENCH_OPTIONS, results },
     };

@@ -1,15 +1,14 @@
 /**
  * restart: how long a node takes from process start to "caught up with its own log" — open
- * the LevelDB data dir, load() (every checksum and the log's shape checked), restore the KV
+ * the data dir, load() (every checksum and the log's shape checked), restore the KV
  * snapshot, and replay the log into the state machine up to the stored commit index. The start
- * path is the real one: LevelStorage, then NodeHost (whose constructor restores the snapshot and
+ * path is the real one: WalStorage, then NodeHost (whose constructor restores the snapshot and
  * whose Ready loop replays the committed entries, maxApplyEntriesPerReady at a time) driving a
  * KvStateMachine, on the SystemClock, with a transport that drops everything (a follower whose
  * peers are down: nothing here waits for the network).
  *
- * The data dirs are written the way a node writes them: persist() batches through LevelStorage
- * (so planBatch and the codec are the production ones), compaction batches deleting the log
- * prefix key by key. Both hold 100,000 keys (16–32-byte keys, 100-byte values) after a history of
+ * The data dirs are written the way a node writes them: persist() batches through WalStorage
+ * (the production write-ahead log), compaction batches moving its snapshot marker. Both hold 100,000 keys (16–32-byte keys, 100-byte values) after a history of
  * 100,000 creating puts and 1,000,000 overwriting puts (1,100,000 entries in all):
  *
  * - bounded: a node with the default snapshot interval (every 10,000 entries) just before its
@@ -33,7 +32,7 @@ import { KvStateMachine } from '../src/kv/index.ts';
 import { NodeHost } from '../src/node/node-host.ts';
 import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../src/raft/config.ts';
 import type { ClusterConfig, Entry, HardState, Snapshot } from '../src/raft/types.ts';
-import { LevelStorage } from '../src/storage/level-storage.ts';
+import { WalStorage } from '../src/storage/wal-storage.ts';
 import type { PersistBatch, Storage } from '../src/storage/storage.ts';
 import { encodePut, makeKeys, makeValues, type Spread, spread } from './kv.ts';
 
@@ -122,10 +121,10 @@ export function layoutOf(scenario: ScenarioName, options: RestartBenchOptions): 
 
 /**
  * Writes a data dir as a node would have: the history's entries in persist() batches, the log
- * compacted every `snapshotEvery` entries up to the snapshot index (per-key deletes, as the node
- * does: LevelDB keeps their tombstones until its own compaction drops them), the real KV
+ * compacted every `snapshotEvery` entries up to the snapshot index (each compaction moves the
+ * write-ahead log's marker and deletes the segments behind it, as the node's do), the real KV
  * snapshot at the snapshot index. Intermediate compactions carry a stand-in snapshot (they are
- * overwritten; only their deletes matter), so that building does not cost a million applies.
+ * overwritten; only the marker matters), so that building does not cost a million applies.
  */
 export async function buildDataDir(
   dataDir: string,
@@ -155,7 +154,7 @@ export async function buildDataDir(
   const finalSnapshot: Snapshot = { meta: { index: layout.snapshotIndex, term: TERM, config: BOOTSTRAP }, data: snapshotData };
   const standIn = (index: number): Snapshot => ({ meta: { index, term: TERM, config: BOOTSTRAP }, data: new Uint8Array(16) });
 
-  const storage = await LevelStorage.open(dataDir);
+  const storage = await WalStorage.open(dataDir);
   try {
     await storage.load();
     let next = 1;
@@ -190,7 +189,7 @@ export async function buildDataDir(
 /** One restart, timed by phase, checked to have reached the commit index with every key. */
 export async function restartOnce(dataDir: string, layout: Layout, options: RestartBenchOptions): Promise<RestartRun> {
   const started = performance.now();
-  const storage = await LevelStorage.open(dataDir);
+  const storage = await WalStorage.open(dataDir);
   let host: NodeHost<unknown> | null = null;
   try {
     const opened = performance.now();

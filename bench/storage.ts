@@ -1,6 +1,8 @@
 /**
- * storage-group-commit: what one fsync'd LevelStorage write costs, and how group commit
- * (many entries per persist, as a Ready carries) amortizes it. For each batch size, 64-byte
+ * storage-group-commit: what one fsync'd write costs, and how group commit (many entries per
+ * persist, as a Ready carries) amortizes it, for both engines: WalStorage (production: the log
+ * in preallocated segment files) and LevelStorage (format 1: the log as LevelDB keys, which
+ * WalStorage replaced and migrates from). For each engine and batch size, 64-byte
  * entries are appended with a hard state in synced persist() calls, one at a time as the
  * node's Ready loop does, until the entry cap or the time budget is reached. Figures are
  * entries per second and the latency of each synced write (p50/p99); printed, never asserted.
@@ -13,6 +15,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Entry } from '../src/raft/types.ts';
 import { LevelStorage } from '../src/storage/level-storage.ts';
+import { WalStorage } from '../src/storage/wal-storage.ts';
 import type { PersistBatch, Storage } from '../src/storage/storage.ts';
 
 export interface StorageBenchOptions {
@@ -24,7 +27,15 @@ export interface StorageBenchOptions {
   readonly timeBudgetMs: number;
 }
 
+export type StorageEngine = 'wal' | 'leveldb';
+
+const ENGINES: Record<StorageEngine, (dataDir: string) => Promise<Storage>> = {
+  wal: (dataDir) => WalStorage.open(dataDir),
+  leveldb: (dataDir) => LevelStorage.open(dataDir),
+};
+
 export interface GroupCommitResult {
+  readonly engine: StorageEngine;
   readonly batchSize: number;
   readonly writes: number;
   readonly entries: number;
@@ -49,7 +60,12 @@ function percentile(sorted: readonly number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? 0;
 }
 
-async function measureBatchSize(storage: Storage, batchSize: number, options: StorageBenchOptions): Promise<GroupCommitResult> {
+async function measureBatchSize(
+  engine: StorageEngine,
+  storage: Storage,
+  batchSize: number,
+  options: StorageBenchOptions,
+): Promise<GroupCommitResult> {
   const payload = new Uint8Array(options.payloadBytes).fill(0x61);
   const loaded = await storage.load();
   let nextIndex = (loaded.entries.at(-1)?.index ?? loaded.snapshot?.meta.index ?? 0) + 1;
@@ -69,6 +85,7 @@ async function measureBatchSize(storage: Storage, batchSize: number, options: St
   const seconds = (performance.now() - started) / 1000;
   const sorted = latenciesMs.slice().sort((left, right) => left - right);
   return {
+    engine,
     batchSize,
     writes: latenciesMs.length,
     entries: written,
@@ -85,18 +102,20 @@ export async function runStorageBench(
   progress: (line: string) => void = () => {},
 ): Promise<GroupCommitResult[]> {
   const results: GroupCommitResult[] = [];
-  for (const batchSize of options.batchSizes) {
-    const dataDir = await mkdtemp(join(tmpdir(), 'concord-bench-storage-'));
-    try {
-      progress(`storage-group-commit: batch size ${batchSize} (${options.maxEntries} entries or ${options.timeBudgetMs / 1000} s)`);
-      const storage = await LevelStorage.open(dataDir);
+  for (const engine of ['wal', 'leveldb'] as const) {
+    for (const batchSize of options.batchSizes) {
+      const dataDir = await mkdtemp(join(tmpdir(), 'concord-bench-storage-'));
       try {
-        results.push(await measureBatchSize(storage, batchSize, options));
+        progress(`storage-group-commit: ${engine}, batch size ${batchSize} (${options.maxEntries} entries or ${options.timeBudgetMs / 1000} s)`);
+        const storage = await ENGINES[engine](dataDir);
+        try {
+          results.push(await measureBatchSize(engine, storage, batchSize, options));
+        } finally {
+          await storage.close();
+        }
       } finally {
-        await storage.close();
+        await rm(dataDir, { recursive: true, force: true });
       }
-    } finally {
-      await rm(dataDir, { recursive: true, force: true });
     }
   }
   return results;
@@ -106,6 +125,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const results = await runStorageBench(DEFAULT_STORAGE_BENCH_OPTIONS, (line) => console.error(line));
   console.table(
     results.map((result) => ({
+      engine: result.engine,
       'batch size': result.batchSize,
       writes: result.writes,
       'entries/s': Math.round(result.entriesPerSecond),

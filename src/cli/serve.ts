@@ -1,6 +1,6 @@
 /**
  * `concord serve`: one Concord node as an operating-system process. It wires the production
- * parts together — LevelStorage in the data dir, the TCP peer transport, a KvNode on the system
+ * parts together — WalStorage in the data dir, the TCP peer transport, a KvNode on the system
  * clock with crypto-seeded randomness, the HTTP API — and owns the process's life: the data
  * dir's cluster id (src/maintenance/cluster-id.ts), startup errors that name what is wrong, a
  * graceful shutdown on SIGTERM/SIGINT (a leader hands leadership off first), and a non-zero exit on
@@ -30,7 +30,7 @@ import { formatHostPort, MemberDirectory } from './member-directory.ts';
 import { describeConfig } from '../raft/membership.ts';
 import { nextPeerIds } from '../node/peer-set.ts';
 import { TcpTransport, type PeerAddress } from '../rpc/tcp-transport.ts';
-import { LevelStorage } from '../storage/level-storage.ts';
+import { WalStorage } from '../storage/wal-storage.ts';
 import type { ServeOptions } from './serve-options.ts';
 import { TimedStorage } from './timed-storage.ts';
 import { warnAboutExposure } from './exposure-warning.ts';
@@ -76,13 +76,13 @@ function errorMessage(error: unknown): string {
 }
 
 /** Opens and loads the data dir, or throws a ConcordError whose message names it. */
-async function openStorage(dataDir: string): Promise<{ storage: LevelStorage; persisted: PersistedState }> {
+async function openStorage(dataDir: string): Promise<{ storage: WalStorage; persisted: PersistedState }> {
   try {
     await mkdir(dataDir, { recursive: true });
   } catch (error) {
     throw new ConcordError('storage_failure', `cannot create data dir ${dataDir}: ${errorMessage(error)}`, { dataDir });
   }
-  const storage = await LevelStorage.open(dataDir);
+  const storage = await WalStorage.open(dataDir);
   try {
     return { storage, persisted: await storage.load() };
   } catch (error) {
@@ -168,7 +168,7 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     finish = resolve;
   });
 
-  let opened: { storage: LevelStorage; persisted: PersistedState };
+  let opened: { storage: WalStorage; persisted: PersistedState };
   try {
     opened = await openStorage(options.dataDir);
   } catch (error) {

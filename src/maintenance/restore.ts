@@ -13,7 +13,7 @@ import { readdir, mkdir } from 'node:fs/promises';
 import { ConcordError } from '../common/errors.ts';
 import { KvStateMachine } from '../kv/index.ts';
 import type { ClusterConfig, NodeId } from '../raft/types.ts';
-import { LevelStorage } from '../storage/level-storage.ts';
+import { WalStorage } from '../storage/wal-storage.ts';
 import { BackupFormatError, decodeBackup, type BackupHeader } from './backup-format.ts';
 import { writeStoredCluster } from './cluster-id.ts';
 
@@ -89,7 +89,7 @@ export async function restoreDataDir(options: RestoreOptions): Promise<RestoreRe
   const verified = verifyBackup(options.file);
   const clusterId = options.clusterId(verified.checksum);
   await ensureEmptyDir(dataDir);
-  const storage = await LevelStorage.open(dataDir);
+  const storage = await WalStorage.open(dataDir);
   try {
     await storage.load();
     const { raftIndex: index, raftTerm: term } = verified.header;

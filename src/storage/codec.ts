@@ -18,7 +18,10 @@ import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import type { ClusterConfig, Entry, EntryType, HardState, LogIndex, MemberEndpoints, SnapshotMeta } from '../raft/types.ts';
 
+/** This key space with the log in it: MemoryStorage's, and LevelStorage's (the format WalStorage migrates from). */
 export const FORMAT_VERSION = 1;
+/** WalStorage's data dir: LevelDB holds the version and the snapshot; the log and hard state are in wal/. */
+export const WAL_FORMAT_VERSION = 2;
 
 export const VERSION_KEY = 'm:version';
 export const HARD_STATE_KEY = 'm:hard-state';

@@ -20,11 +20,11 @@ import type { ConcordError } from '../common/errors.ts';
 import type { PersistedState } from '../raft/types.ts';
 import { type LogBounds, planBatch, type StorageOp } from './batch-plan.ts';
 import { decodeVersion, encodeVersion, FORMAT_VERSION, VERSION_KEY } from './codec.ts';
-import { ImageLoader } from './load-image.ts';
+import { ImageLoader, type LoadedImage } from './load-image.ts';
 import { isStorageError, storageError } from './storage-error.ts';
 import type { PersistBatch, Storage } from './storage.ts';
 
-type Database = Level<string, Uint8Array>;
+export type Database = Level<string, Uint8Array>;
 
 /** What load() asks LevelDB for at a time: records, and bytes (whichever limit comes first). */
 const LOAD_CHUNK_RECORDS = 8192;
@@ -39,7 +39,7 @@ function isLocked(error: unknown): boolean {
   return hasCode(error, 'LEVEL_LOCKED') || (error instanceof Error && hasCode(error.cause, 'LEVEL_LOCKED'));
 }
 
-async function openDatabase(dataDir: string): Promise<Database> {
+export async function openDatabase(dataDir: string): Promise<Database> {
   const db: Database = new Level<string, Uint8Array>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'view' });
   try {
     await db.open();
@@ -88,6 +88,30 @@ async function writeBatch(db: Database, ops: readonly StorageOp[], sync: boolean
   await chained.write({ sync });
 }
 
+/** Reads and checks the whole key space of `db` (codec.ts's layout): LevelStorage's load, and the format-1 reader WalStorage migrates from. */
+export async function loadKeySpace(dataDir: string, db: Database): Promise<LoadedImage> {
+  const loader = new ImageLoader(dataDir);
+  // One iterator reads every key from one implicit LevelDB snapshot: a consistent view. It
+  // reads in large chunks (the default 16 KiB per call would take thousands of round trips
+  // to the thread pool for a long log), each asked for before the previous one is decoded,
+  // so LevelDB reads the next chunk while this thread decodes the last.
+  const iterator = db.iterator({ highWaterMarkBytes: LOAD_CHUNK_BYTES });
+  try {
+    let next = iterator.nextv(LOAD_CHUNK_RECORDS);
+    for (;;) {
+      const records = await next;
+      if (records.length === 0) break;
+      next = iterator.nextv(LOAD_CHUNK_RECORDS);
+      loader.add(records);
+    }
+  } catch (error) {
+    throw storageError({ dataDir }, 'cannot read the database', error);
+  } finally {
+    await iterator.close();
+  }
+  return loader.finish();
+}
+
 export class LevelStorage implements Storage {
   /** The stored log's extent, known once load() has read it; kept current by persist(). */
   private bounds: LogBounds | null = null;
@@ -119,26 +143,7 @@ export class LevelStorage implements Storage {
 
   async load(): Promise<PersistedState> {
     assert(!this.persisting, 'load() during a persist(): the state would be read mid-write');
-    const loader = new ImageLoader(this.dataDir);
-    // One iterator reads every key from one implicit LevelDB snapshot: a consistent view. It
-    // reads in large chunks (the default 16 KiB per call would take thousands of round trips
-    // to the thread pool for a long log), each asked for before the previous one is decoded,
-    // so LevelDB reads the next chunk while this thread decodes the last.
-    const iterator = this.db.iterator({ highWaterMarkBytes: LOAD_CHUNK_BYTES });
-    try {
-      let next = iterator.nextv(LOAD_CHUNK_RECORDS);
-      for (;;) {
-        const records = await next;
-        if (records.length === 0) break;
-        next = iterator.nextv(LOAD_CHUNK_RECORDS);
-        loader.add(records);
-      }
-    } catch (error) {
-      throw storageError({ dataDir: this.dataDir }, 'cannot read the database', error);
-    } finally {
-      await iterator.close();
-    }
-    const loaded = loader.finish();
+    const loaded = await loadKeySpace(this.dataDir, this.db);
     this.bounds = loaded.bounds;
     return loaded.state;
   }

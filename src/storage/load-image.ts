@@ -29,11 +29,11 @@ export interface LoadedImage {
 }
 
 /** The data dir's singular records, as found. */
-interface RawImage {
-  version?: Uint8Array;
-  hardState?: Uint8Array;
-  snapshotMeta?: Uint8Array;
-  snapshotData?: Uint8Array;
+export interface RawImage {
+  version?: Uint8Array | undefined;
+  hardState?: Uint8Array | undefined;
+  snapshotMeta?: Uint8Array | undefined;
+  snapshotData?: Uint8Array | undefined;
 }
 
 function checkVersion(dataDir: string, stored: Uint8Array | undefined): void {
@@ -45,7 +45,8 @@ function checkVersion(dataDir: string, stored: Uint8Array | undefined): void {
   }
 }
 
-function loadSnapshot(dataDir: string, image: RawImage): Snapshot | null {
+/** The stored snapshot, checked against its metadata's length and checksum; null when there is none. */
+export function loadSnapshot(dataDir: string, image: RawImage): Snapshot | null {
   if (image.snapshotMeta === undefined) {
     if (image.snapshotData !== undefined) throw storageError({ dataDir }, 'snapshot data without metadata');
     return null;

@@ -10,7 +10,7 @@ import { KvStateMachine } from '../../src/kv/index.ts';
 import { BackupFormatError, encodeBackup } from '../../src/maintenance/backup-format.ts';
 import { deriveClusterId, readStoredCluster, resolveClusterId } from '../../src/maintenance/cluster-id.ts';
 import { restoreDataDir } from '../../src/maintenance/restore.ts';
-import { LevelStorage } from '../../src/storage/level-storage.ts';
+import { WalStorage } from '../../src/storage/wal-storage.ts';
 import { Harness } from '../kv/harness.ts';
 
 const members = new Map([['a', '10.0.0.1:7101'], ['b', '10.0.0.2:7101'], ['c', '10.0.0.3:7101']]);
@@ -41,7 +41,7 @@ describe('restore', () => {
     const result = await restoreDataDir({ file, dataDir, nodeId: 'a', config, clusterId: (sha) => deriveClusterId(sha, members) });
     expect(result).toMatchObject({ keys: 2, leases: 1, header: { raftIndex: machine.appliedIndex + 2, raftTerm: 4, revision: 3 } });
 
-    const storage = await LevelStorage.open(dataDir);
+    const storage = await WalStorage.open(dataDir);
     const loaded = await storage.load();
     await storage.close();
     expect(loaded.snapshot?.meta).toEqual({ index: machine.appliedIndex + 2, term: 4, config });

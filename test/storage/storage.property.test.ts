@@ -1,7 +1,7 @@
 /**
  * Property: any sequence of well-formed persist batches (appends that truncate a conflicting
  * suffix, compactions, snapshot installs, hard-state updates, mixed within one batch) leaves
- * LevelStorage, MemoryStorage and a ten-line reference model loading the same state.
+ * LevelStorage, WalStorage, MemoryStorage and a ten-line reference model loading the same state.
  *
  * fast-check generates abstract intents (how far back to truncate, how far to compact) that
  * are turned into batches against the model, so every batch is one a Raft node could write
@@ -14,6 +14,7 @@ import { EMPTY_HARD_STATE } from '../../src/raft/types.ts';
 import { LevelStorage } from '../../src/storage/level-storage.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import type { PersistBatch } from '../../src/storage/storage.ts';
+import { WalStorage } from '../../src/storage/wal-storage.ts';
 import { batch, entry, makeTempDir, persist, removeTempDirs, snapshot } from './helpers.ts';
 
 interface ModelState {
@@ -114,23 +115,34 @@ describe('Storage implementations against a reference model', () => {
         const model: ModelState = { hardState: EMPTY_HARD_STATE, snapshot: null, entries: [] };
         const memory = new MemoryStorage();
         const dataDir = await makeTempDir();
+        const walDir = await makeTempDir();
         let level = await LevelStorage.open(dataDir);
+        // Segments of 2 KiB: a few batches each, so sequences cross segments and delete old ones.
+        const openWal = (): Promise<WalStorage> => WalStorage.open(walDir, { segmentBytes: 2048 });
+        let wal = await openWal();
         try {
           await level.load();
+          await wal.load();
           for (const intent of intents) {
             const write = batchFor(model, intent);
             applyToModel(model, write);
             await persist(memory, write);
             await persist(level, write);
+            await persist(wal, write);
           }
           const expected = { hardState: model.hardState, snapshot: model.snapshot, entries: model.entries };
           expect(memory.loadNow()).toEqual(expected);
           expect(await level.load()).toEqual(expected);
+          expect(await wal.load()).toEqual(expected);
           await level.close();
+          await wal.close();
           level = await LevelStorage.open(dataDir);
+          wal = await openWal();
           expect(await level.load()).toEqual(expected);
+          expect(await wal.load()).toEqual(expected);
         } finally {
           await level.close();
+          await wal.close();
         }
       }),
       { numRuns: 60 },

@@ -11,6 +11,7 @@ import { encodeVersion, entryKey, VERSION_KEY } from '../../src/storage/codec.ts
 import { LevelStorage } from '../../src/storage/level-storage.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import type { Storage } from '../../src/storage/storage.ts';
+import { WalStorage } from '../../src/storage/wal-storage.ts';
 import { batch, entries, hardState, makeTempDir, persist, removeTempDirs } from './helpers.ts';
 import { runStorageContract } from './storage.contract.ts';
 
@@ -29,6 +30,23 @@ runStorageContract({
     if (!(storage instanceof LevelStorage)) throw new Error('not a LevelStorage');
     await storage.close();
     return openLevel(storage.dataDir);
+  },
+});
+
+async function openWal(dataDir?: string): Promise<WalStorage> {
+  // Small segments, so that the contract's writes also cross segments and delete old ones.
+  const storage = await WalStorage.open(dataDir ?? (await makeTempDir()), { segmentBytes: 4096 });
+  await storage.load();
+  return storage;
+}
+
+runStorageContract({
+  name: 'WalStorage',
+  open: () => openWal(),
+  reopen: async (storage: Storage) => {
+    if (!(storage instanceof WalStorage)) throw new Error('not a WalStorage');
+    await storage.close();
+    return openWal(storage.dataDir);
   },
 });
 

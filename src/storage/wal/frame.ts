@@ -1,0 +1,109 @@
+/**
+ * The write-ahead log's framing: how records sit in a segment file, and how a segment is read
+ * back, telling a torn last write (a crash mid-write: expected, repaired) from damage to
+ * anything that was durable (refused).
+ *
+ * A frame is an 8-byte header — the payload's length and its CRC32, both little-endian u32 —
+ * then the payload, then zeros up to the next multiple of 8. Segments are preallocated with
+ * zeros, so the first header whose length is 0 ends the segment's records.
+ *
+ * A torn write is recognised as etcd's WAL recognises it: a frame whose checksum fails and
+ * that covers a 512-byte sector of the file holding only zeros (the device never wrote that
+ * sector). A checksum failure without such a sector is damage to a durable record. A header
+ * zeroed by damage cannot be told from the end of the records; that is the limit of this
+ * scheme, shared with etcd, and the reason the rest of the segment must be zeros too once a
+ * segment is opened for appending (WalStorage zeroes what a torn write left).
+ */
+import { crc32 } from 'node:zlib';
+
+export const FRAME_HEADER_BYTES = 8;
+const FRAME_ALIGNMENT = 8;
+const SECTOR_BYTES = 512;
+
+/** Where the records of a segment end, and why. */
+export type SegmentEnd =
+  /** Zeros or the end of the file: every record written is here. */
+  | { readonly kind: 'clean' }
+  /** The last write was torn by a crash; it was never acknowledged and is dropped. */
+  | { readonly kind: 'torn' }
+  /** A durable record is damaged: its checksum fails and no part of it is unwritten. */
+  | { readonly kind: 'corrupt' };
+
+export interface ScannedSegment {
+  /** Each record's payload, a view of the segment's bytes. */
+  readonly payloads: Uint8Array[];
+  /** Where the next frame goes: just past the last good frame. */
+  readonly endOffset: number;
+  readonly end: SegmentEnd;
+  /** One past the last non-zero byte at or after endOffset (endOffset when there is none). */
+  readonly garbageEnd: number;
+}
+
+export function alignedFrameBytes(payloadBytes: number): number {
+  const bytes = FRAME_HEADER_BYTES + payloadBytes;
+  return Math.ceil(bytes / FRAME_ALIGNMENT) * FRAME_ALIGNMENT;
+}
+
+/** Writes the frame of `payload` into `target` at `offset`; returns the offset just past it. */
+export function writeFrame(target: Buffer, offset: number, payload: Uint8Array): number {
+  const end = offset + alignedFrameBytes(payload.length);
+  target.writeUInt32LE(payload.length, offset);
+  target.writeUInt32LE(crc32(payload) >>> 0, offset + 4);
+  target.set(payload, offset + FRAME_HEADER_BYTES);
+  target.fill(0, offset + FRAME_HEADER_BYTES + payload.length, end);
+  return end;
+}
+
+function hasZeroSector(bytes: Uint8Array, start: number, end: number): boolean {
+  let sectorStart = start;
+  while (sectorStart < end) {
+    const sectorEnd = Math.min(end, (Math.floor(sectorStart / SECTOR_BYTES) + 1) * SECTOR_BYTES);
+    let zero = true;
+    for (let i = sectorStart; i < sectorEnd && zero; i++) zero = bytes[i] === 0;
+    if (zero) return true;
+    sectorStart = sectorEnd;
+  }
+  return false;
+}
+
+const ZERO_CHUNK = Buffer.alloc(64 * 1024);
+
+/** One past the last non-zero byte of `bytes` at or after `from` (`from` when there is none). */
+function nonZeroEnd(bytes: Buffer, from: number): number {
+  let lastDirtyChunk = -1;
+  // Chunk by chunk with a native compare: a segment is mostly preallocated zeros.
+  for (let start = from; start < bytes.length; start += ZERO_CHUNK.length) {
+    const chunk = bytes.subarray(start, Math.min(bytes.length, start + ZERO_CHUNK.length));
+    if (!chunk.equals(ZERO_CHUNK.subarray(0, chunk.length))) lastDirtyChunk = start;
+  }
+  if (lastDirtyChunk < 0) return from;
+  const chunkEnd = Math.min(bytes.length, lastDirtyChunk + ZERO_CHUNK.length);
+  for (let i = chunkEnd - 1; i >= lastDirtyChunk; i--) if (bytes[i] !== 0) return i + 1;
+  return from;
+}
+
+/** Reads the frames of one segment file's bytes, stopping at the first that is not whole. */
+export function scanSegment(bytes: Uint8Array): ScannedSegment {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const payloads: Uint8Array[] = [];
+  let offset = 0;
+  let end: SegmentEnd = { kind: 'clean' };
+  while (offset + FRAME_HEADER_BYTES <= view.length) {
+    const length = view.readUInt32LE(offset);
+    if (length === 0) break;
+    const payloadStart = offset + FRAME_HEADER_BYTES;
+    if (payloadStart + length > view.length) {
+      // Cut off by the end of the file: only the last write, extending the file, can be.
+      end = { kind: 'torn' };
+      break;
+    }
+    const payload = view.subarray(payloadStart, payloadStart + length);
+    if (crc32(payload) >>> 0 !== view.readUInt32LE(offset + 4)) {
+      end = hasZeroSector(view, offset, payloadStart + length) ? { kind: 'torn' } : { kind: 'corrupt' };
+      break;
+    }
+    payloads.push(payload);
+    offset += alignedFrameBytes(length);
+  }
+  return { payloads, endOffset: offset, end, garbageEnd: nonZeroEnd(view, offset) };
+}
