@@ -121,6 +121,7 @@ export class WalStorage implements Storage {
     try {
       const snapshot = await this.readSnapshot();
       if (!this.recovered) return await this.recover(snapshot);
+      await this.cleanup; // a segment listed while its deletion runs would vanish before it is read
       const wal = await readWal(this.dataDir, this.dir, (await listSegments(this.dir)).sequences);
       return reconcile(this.dataDir, wal.log, snapshot).state;
     } catch (error) {
@@ -249,19 +250,9 @@ export class WalStorage implements Storage {
   /** Appends the record, opening the next segment first when it does not fit in this one. */
   private async append(planned: PlannedRecord, sync: boolean): Promise<void> {
     const { record } = planned;
-    let frames = frameRecords([record]);
+    const frames = frameRecords([record]);
     let segment = this.current!;
-    if (segment.writeOffset + frames.length > this.segmentBytes) {
-      // Whatever the old segment holds unsynced is durable before the next one continues it.
-      await segment.handle.datasync();
-      const next = await this.takeSpare();
-      const base: WalRecord = { op: 'base', marker: this.marker, hardState: this.hardState, entries: [] };
-      frames = Buffer.concat([frameRecords([base]), frames]);
-      await segment.handle.close();
-      this.current = segment = next;
-      this.segments.push({ sequence: next.sequence, liveThrough: 0 });
-      sync = true;
-    }
+    if (segment.writeOffset + frames.length > this.segmentBytes) segment = await this.rotate();
     await segment.handle.write(frames, 0, frames.length, segment.writeOffset);
     if (sync) await segment.handle.datasync();
     segment.writeOffset += frames.length;
@@ -272,6 +263,25 @@ export class WalStorage implements Storage {
     if (lastEntry !== undefined) this.segments.at(-1)!.liveThrough = Math.max(this.segments.at(-1)!.liveThrough, lastEntry.index);
     this.lastIndex = planned.lastIndex;
     this.prepareSpareWhenHalfFull();
+  }
+
+  /**
+   * Continues in the spare segment, which opens with a base record. Each is its own synced write:
+   * a write is one frame, so a torn write can only be the last frame (frame.ts relies on it).
+   */
+  private async rotate(): Promise<OpenSegment> {
+    const previous = this.current!;
+    // Whatever the old segment holds unsynced is durable before the next one continues it.
+    await previous.handle.datasync();
+    const next = await this.takeSpare();
+    const base = frameRecords([{ op: 'base', marker: this.marker, hardState: this.hardState, entries: [] }]);
+    await next.handle.write(base, 0, base.length, 0);
+    await next.handle.datasync();
+    next.writeOffset = base.length;
+    await previous.handle.close();
+    this.current = next;
+    this.segments.push({ sequence: next.sequence, liveThrough: 0 });
+    return next;
   }
 
   /**

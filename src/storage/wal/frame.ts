@@ -7,12 +7,14 @@
  * then the payload, then zeros up to the next multiple of 8. Segments are preallocated with
  * zeros, so the first header whose length is 0 ends the segment's records.
  *
- * A torn write is recognised as etcd's WAL recognises it: a frame whose checksum fails and
- * that covers a 512-byte sector of the file holding only zeros (the device never wrote that
- * sector). A checksum failure without such a sector is damage to a durable record. A header
- * zeroed by damage cannot be told from the end of the records; that is the limit of this
- * scheme, shared with etcd, and the reason the rest of the segment must be zeros too once a
- * segment is opened for appending (WalStorage zeroes what a torn write left).
+ * A crash can tear only the last write, and every write is one frame. So where the records stop
+ * short of zeros, the stop is a torn last write only if nothing after it is a whole frame (a
+ * torn write leaves nothing behind itself); a whole frame further on means a durable record
+ * was damaged — a flipped bit in a payload or a length, a zeroed header — and the segment is
+ * refused. For the very last record, which nothing follows, etcd's rule decides: a failed
+ * checksum is a torn write if the frame covers a 512-byte sector of the file holding only zeros
+ * (the device never wrote that sector), damage otherwise. A last record damaged so that it
+ * covers such a sector cannot be told from a torn write; that is the limit of this scheme.
  */
 import { crc32 } from 'node:zlib';
 
@@ -82,28 +84,61 @@ function nonZeroEnd(bytes: Buffer, from: number): number {
   return from;
 }
 
+/** Whether a whole frame (a non-zero length that fits, and its checksum) starts anywhere at or after `from`. */
+function hasWholeFrameFrom(view: Buffer, from: number): boolean {
+  let offset = Math.ceil(from / FRAME_ALIGNMENT) * FRAME_ALIGNMENT;
+  while (offset + FRAME_HEADER_BYTES <= view.length) {
+    // Preallocated zeros are most of a segment: skip them a chunk at a time with a native compare.
+    const chunkEnd = offset + ZERO_CHUNK.length;
+    if (offset % ZERO_CHUNK.length === 0 && chunkEnd <= view.length && view.subarray(offset, chunkEnd).equals(ZERO_CHUNK)) {
+      offset = chunkEnd;
+      continue;
+    }
+    const length = view.readUInt32LE(offset);
+    const payloadStart = offset + FRAME_HEADER_BYTES;
+    if (length > 0 && payloadStart + length <= view.length) {
+      if (crc32(view.subarray(payloadStart, payloadStart + length)) >>> 0 === view.readUInt32LE(offset + 4)) return true;
+    }
+    offset += FRAME_ALIGNMENT;
+  }
+  return false;
+}
+
 /** Reads the frames of one segment file's bytes, stopping at the first that is not whole. */
 export function scanSegment(bytes: Uint8Array): ScannedSegment {
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const payloads: Uint8Array[] = [];
   let offset = 0;
-  let end: SegmentEnd = { kind: 'clean' };
+  /** Why the frames stopped short, when they did: the frame at `offset` failed its checksum or ran off the file. */
+  let failure: 'checksum' | 'past-end' | null = null;
   while (offset + FRAME_HEADER_BYTES <= view.length) {
     const length = view.readUInt32LE(offset);
     if (length === 0) break;
     const payloadStart = offset + FRAME_HEADER_BYTES;
     if (payloadStart + length > view.length) {
-      // Cut off by the end of the file: only the last write, extending the file, can be.
-      end = { kind: 'torn' };
+      failure = 'past-end';
       break;
     }
     const payload = view.subarray(payloadStart, payloadStart + length);
     if (crc32(payload) >>> 0 !== view.readUInt32LE(offset + 4)) {
-      end = hasZeroSector(view, offset, payloadStart + length) ? { kind: 'torn' } : { kind: 'corrupt' };
+      failure = 'checksum';
       break;
     }
     payloads.push(payload);
     offset += alignedFrameBytes(length);
   }
-  return { payloads, endOffset: offset, end, garbageEnd: nonZeroEnd(view, offset) };
+  const garbageEnd = nonZeroEnd(view, offset);
+  return { payloads, endOffset: offset, end: judgeStop(view, offset, failure, garbageEnd), garbageEnd };
+}
+
+function judgeStop(view: Buffer, offset: number, failure: 'checksum' | 'past-end' | null, garbageEnd: number): SegmentEnd {
+  if (failure === null && garbageEnd === offset) return { kind: 'clean' };
+  if (hasWholeFrameFrom(view, offset + FRAME_ALIGNMENT)) return { kind: 'corrupt' };
+  if (failure === 'checksum') {
+    const frameEnd = offset + FRAME_HEADER_BYTES + view.readUInt32LE(offset);
+    return hasZeroSector(view, offset, frameEnd) ? { kind: 'torn' } : { kind: 'corrupt' };
+  }
+  // A header that never reached the disk (zeros, with what landed of the write after it), or a
+  // write that extended the file and did not finish.
+  return { kind: 'torn' };
 }

@@ -25,13 +25,13 @@ async function writeFirstSegment(dataDir: string, state: PersistedState, segment
   await mkdir(dir, { recursive: true });
   await syncDirectory(dirname(dir));
   const marker = { index: state.snapshot?.meta.index ?? 0, term: state.snapshot?.meta.term ?? 0 };
-  const frames = frameRecords([
-    { op: 'base', marker, hardState: state.hardState, entries: [] },
-    { op: 'none', marker: { index: 0, term: 0 }, hardState: null, entries: state.entries },
-  ]);
+  const base = frameRecords([{ op: 'base', marker, hardState: state.hardState, entries: [] }]);
+  const log = frameRecords([{ op: 'none', marker: { index: 0, term: 0 }, hardState: null, entries: state.entries }]);
   const segment = await createSegment(dir, 1, segmentBytes);
   try {
-    await segment.write(frames, 0, frames.length, 0);
+    // One frame per write, as everywhere (frame.ts's torn-write rule relies on it).
+    await segment.write(base, 0, base.length, 0);
+    await segment.write(log, 0, log.length, base.length);
     await segment.datasync();
   } finally {
     await segment.close();
