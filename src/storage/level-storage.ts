@@ -1,6 +1,8 @@
 /**
- * LevelStorage: the production Storage, one LevelDB (through `level`, classic-level
- * underneath) per data dir, holding the key space described in codec.ts.
+ * LevelStorage: format 1, one LevelDB (through `level`, classic-level underneath) per data dir,
+ * holding the key space described in codec.ts, the log included. Production used it until
+ * WalStorage (wal-storage.ts), which migrates such a data dir with loadKeySpace below; it stays
+ * as that reader, and as a second implementation for the storage tests and the storage bench.
  *
  * Atomicity: every persist() is exactly one LevelDB WriteBatch (a chained `db.batch()`
  * written with `{ sync }`; see writeBatch for why not the array form). LevelDB appends a

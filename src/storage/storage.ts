@@ -1,7 +1,9 @@
 /**
  * The durable home of a node's Raft state: hard state, log entries and the latest snapshot.
- * One interface, two implementations: LevelStorage (LevelDB through `level`) for production
- * and MemoryStorage for tests and the simulator, whose crash loses unsynced writes.
+ * One interface, three implementations: WalStorage (a write-ahead log of our own, snapshots in
+ * LevelDB) for production; LevelStorage (the log as LevelDB keys: format 1, what WalStorage
+ * migrates from); and MemoryStorage for tests and the simulator, whose crash loses unsynced
+ * writes.
  *
  * persist() takes a callback rather than returning a promise so that the simulator can
  * complete writes in virtual time, deterministically, without awaiting the microtask queue.
@@ -17,7 +19,7 @@ export interface PersistBatch {
   /** Appended entries; any stored entry at or after entries[0].index is dropped first. */
   readonly entries: readonly Entry[];
   readonly hardState: HardState | null;
-  /** Whether the write must be on stable media (fsync) before `done` is called. */
+  /** Whether the write must be on stable media (fsync) before `done` is called (WalStorage syncs every write). */
   readonly sync: boolean;
 }
 

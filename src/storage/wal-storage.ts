@@ -33,8 +33,8 @@ import { isStorageError, storageError } from './storage-error.ts';
 import type { PersistBatch, Storage } from './storage.ts';
 import { initializeWal, migrateKeySpaceToWal } from './wal/initialize.ts';
 import { readWal, reconcile, type SegmentState } from './wal/recover.ts';
-import { createSegment, listSegments, removeFiles, segmentPath, walDir } from './wal/segment-files.ts';
-import { frameRecords, type MarkerOp, type SnapshotMarker, type WalRecord } from './wal/wal-record.ts';
+import { createSegment, listSegments, removeFiles, segmentPath, syncDirectory, walDir, writeFully } from './wal/segment-files.ts';
+import { frameRecord, type MarkerOp, type SnapshotMarker, type WalRecord } from './wal/wal-record.ts';
 
 export interface WalStorageOptions {
   /** Bytes preallocated per segment (default 16 MiB); a record that does not fit opens the next. */
@@ -86,9 +86,13 @@ export class WalStorage implements Storage {
   private hardState: HardState = EMPTY_HARD_STATE;
   private lastIndex: LogIndex = 0;
   private persisting = false;
+  /** The write in flight (settled once its done was called), for close() to wait for. */
+  private inFlight: Promise<void> = Promise.resolve();
+  private closed = false;
   private failure: ConcordError | null = null;
-  /** Deletions of obsolete segments, in order; close() waits for them. */
+  /** The deletion of obsolete segments under way (one at a time); close() and load() wait for it. */
   private cleanup: Promise<void> = Promise.resolve();
+  private deleting = false;
 
   private constructor(
     readonly dataDir: string,
@@ -134,10 +138,11 @@ export class WalStorage implements Storage {
     assert(!this.persisting, 'persist() while another persist() is outstanding');
     assert(this.failure === null, 'persist() after a failed write: the node must stop');
     assert(this.recovered, 'persist() before load(): the write-ahead log is not open');
+    assert(!this.closed, 'persist() after close()');
     const planned = this.plan(batch);
     this.persisting = true;
     // then(onFulfilled, onRejected): an exception thrown by done(null) must not call done again.
-    this.write(planned, batch.sync).then(
+    this.inFlight = this.write(planned).then(
       () => {
         this.persisting = false;
         this.deleteObsoleteSegments();
@@ -151,7 +156,10 @@ export class WalStorage implements Storage {
     );
   }
 
+  /** Waits for the write in flight and the deletions it started, then closes every file. */
   async close(): Promise<void> {
+    await this.inFlight;
+    this.closed = true;
     const spare = this.spare;
     this.spare = null;
     const spareSegment = spare === null ? null : await spare.catch(() => null);
@@ -175,18 +183,18 @@ export class WalStorage implements Storage {
     if (listing.unexpected.length > 0) {
       throw storageError({ dataDir }, `unexpected file ${JSON.stringify(listing.unexpected[0])} in the write-ahead log directory`);
     }
-    await removeFiles(listing.leftovers);
+    // Every verdict comes before any file is touched: a refused data dir is left as found.
     const wal = await readWal(dataDir, dir, listing.sequences);
     const { state, fix } = reconcile(dataDir, wal.log, snapshot);
-    // Spares and a rotation a crash cut short hold nothing acknowledged.
-    await removeFiles(wal.strays.map((sequence) => segmentPath(dir, sequence)));
-    this.hardState = state.hardState;
-    this.lastIndex = state.entries.at(-1)?.index ?? snapshot?.meta.index ?? 0;
     const last = wal.segments.at(-1);
     if (last === undefined || wal.tail === null) {
       // The first segment is written before the format stamp: without it the log was lost.
       throw storageError({ dataDir }, 'the write-ahead log holds no records (wal/ missing or emptied): refusing to start without the log and vote this node had');
     }
+    // Spares, a rotation a crash cut short, a preallocation cut short: nothing acknowledged.
+    await removeFiles([...listing.leftovers, ...wal.strays.map((sequence) => segmentPath(dir, sequence))]);
+    this.hardState = state.hardState;
+    this.lastIndex = state.entries.at(-1)?.index ?? snapshot?.meta.index ?? 0;
     this.marker = wal.log.marker;
     this.segments = wal.segments;
     const handle = await open(segmentPath(dir, last.sequence), 'r+');
@@ -194,10 +202,10 @@ export class WalStorage implements Storage {
     const { endOffset, garbageEnd } = wal.tail;
     // What a torn write left goes, so that no later scan can mistake it for a record.
     if (garbageEnd > endOffset) {
-      await handle.write(Buffer.alloc(garbageEnd - endOffset), 0, garbageEnd - endOffset, endOffset);
+      await writeFully(handle, Buffer.alloc(garbageEnd - endOffset), endOffset);
       await handle.datasync();
     }
-    if (fix !== null) await this.append({ record: fix, snapshotToSave: null, lastIndex: this.lastIndex }, true);
+    if (fix !== null) await this.append({ record: fix, snapshotToSave: null, lastIndex: this.lastIndex });
     this.recovered = true;
     this.deleteObsoleteSegments();
     this.prepareSpareWhenHalfFull();
@@ -235,7 +243,7 @@ export class WalStorage implements Storage {
     return { record: { op, marker, hardState: batch.hardState, entries: batch.entries }, snapshotToSave, lastIndex };
   }
 
-  private async write(planned: PlannedRecord, sync: boolean): Promise<void> {
+  private async write(planned: PlannedRecord): Promise<void> {
     const { snapshotToSave } = planned;
     if (snapshotToSave !== null) {
       const saved = this.db.batch();
@@ -243,19 +251,23 @@ export class WalStorage implements Storage {
       saved.put(SNAPSHOT_DATA_KEY, new Uint8Array(snapshotToSave.data));
       await saved.write({ sync: true });
     }
-    // A moved marker is synced whatever the batch asked: segments are deleted on its strength.
-    await this.append(planned, sync || planned.record.op !== 'none');
+    await this.append(planned);
   }
 
-  /** Appends the record, opening the next segment first when it does not fit in this one. */
-  private async append(planned: PlannedRecord, sync: boolean): Promise<void> {
+  /**
+   * Appends the record, opening the next segment first when it does not fit in this one, and
+   * syncs it whatever the batch asked. The node's only unsynced batches are compactions, whose
+   * moved marker must be durable anyway (segments are deleted on its strength); and with every
+   * write synced before the next, a crash can tear only the last one, which frame.ts relies on.
+   */
+  private async append(planned: PlannedRecord): Promise<void> {
     const { record } = planned;
-    const frames = frameRecords([record]);
+    const frame = frameRecord(record);
     let segment = this.current!;
-    if (segment.writeOffset + frames.length > this.segmentBytes) segment = await this.rotate();
-    await segment.handle.write(frames, 0, frames.length, segment.writeOffset);
-    if (sync) await segment.handle.datasync();
-    segment.writeOffset += frames.length;
+    if (segment.writeOffset + frame.length > this.segmentBytes) segment = await this.rotate();
+    await writeFully(segment.handle, frame, segment.writeOffset);
+    await segment.handle.datasync();
+    segment.writeOffset += frame.length;
     if (record.op === 'install') for (const earlier of this.segments) earlier.liveThrough = 0;
     if (record.op !== 'none') this.marker = record.marker;
     if (record.hardState !== null) this.hardState = record.hardState;
@@ -274,8 +286,8 @@ export class WalStorage implements Storage {
     // Whatever the old segment holds unsynced is durable before the next one continues it.
     await previous.handle.datasync();
     const next = await this.takeSpare();
-    const base = frameRecords([{ op: 'base', marker: this.marker, hardState: this.hardState, entries: [] }]);
-    await next.handle.write(base, 0, base.length, 0);
+    const base = frameRecord({ op: 'base', marker: this.marker, hardState: this.hardState, entries: [] });
+    await writeFully(next.handle, base, 0);
     await next.handle.datasync();
     next.writeOffset = base.length;
     await previous.handle.close();
@@ -299,24 +311,46 @@ export class WalStorage implements Storage {
     this.spare = spare;
   }
 
+  /** The spare segment, prepared again once if its preparation failed (a disk full then, say). */
   private async takeSpare(): Promise<OpenSegment> {
     if (this.spare === null) this.prepareSpare();
-    const spare = await this.spare!;
+    let spare: OpenSegment;
+    try {
+      spare = await this.spare!;
+    } catch {
+      this.prepareSpare();
+      spare = await this.spare!;
+    }
     this.spare = null;
     return spare;
   }
 
   /**
    * Deletes the oldest segments whose entries are all behind the durable snapshot marker (the
-   * current one always stays). A deletion that fails leaves a segment that the next load
-   * replays, drops and deletes again, so failures are not a write's failure.
+   * current one always stays), oldest first, then syncs the directory. A segment leaves the list
+   * only once its file is gone, and a failed deletion stops the ones after it, so the files left
+   * always run without a gap in their numbers (a gap refuses the data dir); the next deletion
+   * tries again from the oldest. Failures are not a write's failure: a segment left behind is
+   * replayed and dropped at load.
    */
   private deleteObsoleteSegments(): void {
-    const obsolete: string[] = [];
-    while (this.segments.length > 1 && this.segments[0]!.liveThrough <= this.marker.index) {
-      obsolete.push(segmentPath(this.dir, this.segments.shift()!.sequence));
-    }
-    if (obsolete.length === 0) return;
-    this.cleanup = this.cleanup.then(() => removeFiles(obsolete)).catch(() => undefined);
+    if (this.deleting || this.closed) return;
+    const obsoleteCount = this.segments.findIndex((segment, position) => position === this.segments.length - 1 || segment.liveThrough > this.marker.index);
+    if (obsoleteCount <= 0) return;
+    const obsolete = this.segments.slice(0, obsoleteCount);
+    this.deleting = true;
+    this.cleanup = (async () => {
+      try {
+        for (const segment of obsolete) {
+          await removeFiles([segmentPath(this.dir, segment.sequence)]);
+          this.segments.shift();
+        }
+        await syncDirectory(this.dir);
+      } catch {
+        // Left for the next deletion, or the next load.
+      } finally {
+        this.deleting = false;
+      }
+    })();
   }
 }

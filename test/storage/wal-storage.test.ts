@@ -26,7 +26,7 @@ import {
 } from '../../src/storage/codec.ts';
 import { LevelStorage } from '../../src/storage/level-storage.ts';
 import { scanSegment, type ScannedSegment } from '../../src/storage/wal/frame.ts';
-import { decodeWalRecord, frameRecords } from '../../src/storage/wal/wal-record.ts';
+import { decodeWalRecord, frameRecord } from '../../src/storage/wal/wal-record.ts';
 import { WalStorage } from '../../src/storage/wal-storage.ts';
 import { entries, entry, hardState, makeTempDir, persist, removeTempDirs, snapshot } from './helpers.ts';
 
@@ -185,7 +185,7 @@ describe('WalStorage: a torn last write', () => {
     const segment = await currentSegment(dataDir);
     const endOffset = segment.scan.endOffset;
     // The frame WalStorage itself would have written for batch C.
-    const frame = frameRecords([{ op: 'none', marker: { index: 0, term: 0 }, hardState: hardState(1, 'a', 5), entries: C }]);
+    const frame = frameRecord({ op: 'none', marker: { index: 0, term: 0 }, hardState: hardState(1, 'a', 5), entries: C });
     await writeAt(segment.path, endOffset, tear(frame, endOffset));
     const damaged = scanSegment(await readFile(segment.path));
     // The premise: frame.ts sees a torn write here, with bytes to clear after the good records.

@@ -14,11 +14,20 @@
  * refused. For the very last record, which nothing follows, etcd's rule decides: a failed
  * checksum is a torn write if the frame covers a 512-byte sector of the file holding only zeros
  * (the device never wrote that sector), damage otherwise. A last record damaged so that it
- * covers such a sector cannot be told from a torn write; that is the limit of this scheme.
+ * covers such a sector cannot be told from a torn write; that is the limit of this scheme. A
+ * frame running past the end of the file is torn only where a write may extend the file: right
+ * after a segment's base record (a record larger than a fresh segment's room).
+ *
+ * The search for a whole frame starts inside the stopped frame (its length may be the damaged
+ * part), so a client's value that embeds a whole WAL frame, torn by a crash, can get a healthy
+ * data dir refused: availability, never safety. Candidates must open like a record's payload
+ * (a five-element msgpack array) before their checksum is computed, which keeps the search cheap.
  */
 import { crc32 } from 'node:zlib';
 
 export const FRAME_HEADER_BYTES = 8;
+/** The first byte of every record's payload: a msgpack fixarray of 5 (wal-record.ts). */
+const RECORD_PAYLOAD_HEAD = 0x95;
 const FRAME_ALIGNMENT = 8;
 const SECTOR_BYTES = 512;
 
@@ -96,7 +105,7 @@ function hasWholeFrameFrom(view: Buffer, from: number): boolean {
     }
     const length = view.readUInt32LE(offset);
     const payloadStart = offset + FRAME_HEADER_BYTES;
-    if (length > 0 && payloadStart + length <= view.length) {
+    if (length > 0 && payloadStart + length <= view.length && view[payloadStart] === RECORD_PAYLOAD_HEAD) {
       if (crc32(view.subarray(payloadStart, payloadStart + length)) >>> 0 === view.readUInt32LE(offset + 4)) return true;
     }
     offset += FRAME_ALIGNMENT;
@@ -128,17 +137,25 @@ export function scanSegment(bytes: Uint8Array): ScannedSegment {
     offset += alignedFrameBytes(length);
   }
   const garbageEnd = nonZeroEnd(view, offset);
-  return { payloads, endOffset: offset, end: judgeStop(view, offset, failure, garbageEnd), garbageEnd };
+  const end = judgeStop(view, offset, failure, garbageEnd, payloads.length);
+  return { payloads, endOffset: offset, end, garbageEnd };
 }
 
-function judgeStop(view: Buffer, offset: number, failure: 'checksum' | 'past-end' | null, garbageEnd: number): SegmentEnd {
+function judgeStop(
+  view: Buffer,
+  offset: number,
+  failure: 'checksum' | 'past-end' | null,
+  garbageEnd: number,
+  framesBefore: number,
+): SegmentEnd {
   if (failure === null && garbageEnd === offset) return { kind: 'clean' };
   if (hasWholeFrameFrom(view, offset + FRAME_ALIGNMENT)) return { kind: 'corrupt' };
   if (failure === 'checksum') {
     const frameEnd = offset + FRAME_HEADER_BYTES + view.readUInt32LE(offset);
     return hasZeroSector(view, offset, frameEnd) ? { kind: 'torn' } : { kind: 'corrupt' };
   }
-  // A header that never reached the disk (zeros, with what landed of the write after it), or a
-  // write that extended the file and did not finish.
+  // Only a write right after the base record can have extended the file.
+  if (failure === 'past-end') return framesBefore === 1 ? { kind: 'torn' } : { kind: 'corrupt' };
+  // A header that never reached the disk: zeros, with what landed of the write after them.
   return { kind: 'torn' };
 }

@@ -8,15 +8,38 @@
  * durable, then one LevelDB batch deletes the old keys and stamps the new version. A crash
  * before the stamp leaves the data dir as it was, and the next open starts over from scratch.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { EMPTY_HARD_STATE, type PersistedState } from '../../raft/types.ts';
+import { EMPTY_HARD_STATE, hardStateEqual, type PersistedState } from '../../raft/types.ts';
 import { encodeVersion, entryKey, HARD_STATE_KEY, VERSION_KEY, WAL_FORMAT_VERSION } from '../codec.ts';
 import { type Database, loadKeySpace } from '../level-storage.ts';
-import { createSegment, syncDirectory, walDir } from './segment-files.ts';
-import { frameRecords } from './wal-record.ts';
+import { storageError } from '../storage-error.ts';
+import { scanSegment } from './frame.ts';
+import { createSegment, listSegments, readSegment, syncDirectory, walDir, writeFully } from './segment-files.ts';
+import { decodeWalRecord, frameRecord, type WalRecord } from './wal-record.ts';
 
 const EMPTY_STATE: PersistedState = { hardState: EMPTY_HARD_STATE, snapshot: null, entries: [] };
+
+/** A migrated log is written in records of about this much entry data each, not as one. */
+const MIGRATION_RECORD_BYTES = 4 * 1024 * 1024;
+
+/** `state`'s entries in records of about MIGRATION_RECORD_BYTES of data each. */
+function logRecords(state: PersistedState): WalRecord[] {
+  const records: WalRecord[] = [];
+  let pending: PersistedState['entries'][number][] = [];
+  let pendingBytes = 0;
+  for (const entry of state.entries) {
+    pending.push(entry);
+    pendingBytes += entry.data.length;
+    if (pendingBytes >= MIGRATION_RECORD_BYTES) {
+      records.push({ op: 'none', marker: { index: 0, term: 0 }, hardState: null, entries: pending });
+      pending = [];
+      pendingBytes = 0;
+    }
+  }
+  if (pending.length > 0) records.push({ op: 'none', marker: { index: 0, term: 0 }, hardState: null, entries: pending });
+  return records;
+}
 
 /** Writes `state` as the whole write-ahead log of `dataDir` (replacing any), durably. */
 async function writeFirstSegment(dataDir: string, state: PersistedState, segmentBytes: number): Promise<void> {
@@ -25,21 +48,56 @@ async function writeFirstSegment(dataDir: string, state: PersistedState, segment
   await mkdir(dir, { recursive: true });
   await syncDirectory(dirname(dir));
   const marker = { index: state.snapshot?.meta.index ?? 0, term: state.snapshot?.meta.term ?? 0 };
-  const base = frameRecords([{ op: 'base', marker, hardState: state.hardState, entries: [] }]);
-  const log = frameRecords([{ op: 'none', marker: { index: 0, term: 0 }, hardState: null, entries: state.entries }]);
   const segment = await createSegment(dir, 1, segmentBytes);
   try {
-    // One frame per write, as everywhere (frame.ts's torn-write rule relies on it).
-    await segment.write(base, 0, base.length, 0);
-    await segment.write(log, 0, log.length, base.length);
+    // One frame per write, as everywhere (frame.ts's torn-write rule relies on it); a segment
+    // that grows past its preallocated size here is fine: it is read whole, never appended to
+    // beyond its end by a record that would fit elsewhere.
+    let offset = 0;
+    for (const record of [{ op: 'base', marker, hardState: state.hardState, entries: [] } as const, ...logRecords(state)]) {
+      const frame = frameRecord(record);
+      await writeFully(segment, frame, offset);
+      offset += frame.length;
+    }
     await segment.datasync();
   } finally {
     await segment.close();
   }
 }
 
+/**
+ * Whether `wal/` holds a log a new data dir must not overwrite: anything but nothing, or what an
+ * initialisation that a crash cut short leaves (segment 1 with an empty base record and no
+ * entries). LevelDB opening empty under a log means its files were lost or replaced; starting
+ * afresh would make this node forget its vote and its log.
+ */
+async function holdsALog(dataDir: string): Promise<boolean> {
+  const dir = walDir(dataDir);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return false;
+  }
+  if (names.length === 0) return false;
+  const { sequences, unexpected } = await listSegments(dir);
+  if (unexpected.length > 0 || sequences.length > 1 || (sequences.length === 1 && sequences[0] !== 1)) return true;
+  if (sequences.length === 0) return false;
+  const records = scanSegment(await readSegment(dir, 1)).payloads.map(decodeWalRecord);
+  return records.some(
+    (record) =>
+      record === null ||
+      record.marker.index !== 0 ||
+      record.entries.length > 0 ||
+      (record.hardState !== null && !hardStateEqual(record.hardState, EMPTY_HARD_STATE)),
+  );
+}
+
 /** A new data dir: an empty log, then the format stamp. */
 export async function initializeWal(dataDir: string, db: Database, segmentBytes: number): Promise<void> {
+  if (await holdsALog(dataDir)) {
+    throw storageError({ dataDir }, 'LevelDB holds nothing but wal/ holds a log: the database was lost or replaced; refusing to start afresh over this node\'s log and vote');
+  }
   await writeFirstSegment(dataDir, EMPTY_STATE, segmentBytes);
   await db.put(VERSION_KEY, encodeVersion(WAL_FORMAT_VERSION), { sync: true });
 }

@@ -45,16 +45,17 @@ export async function readWal(dataDir: string, dir: string, sequences: readonly 
   const strays: number[] = [];
   for (const sequence of sequences) {
     const scanned = scanSegment(await readSegment(dir, sequence));
+    if (scanned.end.kind === 'corrupt') {
+      throw storageError({ dataDir }, `corrupt record in write-ahead log segment ${sequence} at byte ${scanned.endOffset} (checksum)`);
+    }
     if (scanned.payloads.length === 0) {
-      // A spare or a torn first write: fine only once the records have ended.
+      // A spare, or a rotation whose base record a crash tore: fine only once the records have ended.
       strays.push(sequence);
       continue;
     }
     if (strays.length > 0 || torn) {
-      throw storageError({ dataDir }, `write-ahead log segment ${sequence} follows a segment whose records ended early`);
-    }
-    if (scanned.end.kind === 'corrupt') {
-      throw storageError({ dataDir }, `corrupt record in write-ahead log segment ${sequence} at byte ${scanned.endOffset} (checksum)`);
+      const before = strays.length > 0 ? `segment ${strays[0]!} holds no whole record` : `segment ${sequence - 1} ends in a torn write`;
+      throw storageError({ dataDir }, `write-ahead log segment ${sequence} holds records, but ${before}`);
     }
     torn = scanned.end.kind === 'torn';
     let liveThrough = 0;

@@ -29,9 +29,7 @@ export class LogReplay {
 
   /** Applies one record; returns the highest entry index it appended (0 for none). */
   apply(record: WalRecord): LogIndex {
-    if (this.records === 0 && record.op !== 'base') {
-      throw storageError({ dataDir: this.dataDir }, `the write-ahead log does not open with a base record (${record.op})`);
-    }
+    // (Each segment opening with a base record is recover.ts's check.)
     this.records += 1;
     this.moveMarker(record);
     const first = record.entries[0];

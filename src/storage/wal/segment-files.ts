@@ -72,7 +72,7 @@ export async function createSegment(dir: string, sequence: number, bytes: number
   const temp = await open(tempPath, 'w');
   try {
     for (let written = 0; written < bytes; written += zeros.length) {
-      await temp.write(zeros, 0, Math.min(zeros.length, bytes - written), written);
+      await writeFully(temp, zeros.subarray(0, Math.min(zeros.length, bytes - written)), written);
     }
     await temp.sync();
   } finally {
@@ -85,4 +85,18 @@ export async function createSegment(dir: string, sequence: number, bytes: number
 
 export async function removeFiles(paths: readonly string[]): Promise<void> {
   for (const path of paths) await unlink(path);
+}
+
+/**
+ * Writes all of `bytes` at `position`. A write may be short without an error (the disk filling
+ * up while a write extends the file, say); the rest is retried, so that a short count surfaces
+ * as the error the retry gets rather than as an acknowledged record with its tail missing.
+ */
+export async function writeFully(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written);
+    if (bytesWritten === 0) throw new Error(`wrote 0 of ${bytes.length - written} bytes at ${position + written}`);
+    written += bytesWritten;
+  }
 }

@@ -26,7 +26,7 @@ export interface SnapshotMarker {
 
 export interface WalRecord {
   readonly op: MarkerOp;
-  /** The new marker ({0, 0} and ignored when op is 'none'). */
+  /** The new marker (ignored when op is 'none'). */
   readonly marker: SnapshotMarker;
   readonly hardState: HardState | null;
   readonly entries: readonly Entry[];
@@ -92,13 +92,10 @@ export function decodeWalRecord(payload: Uint8Array): WalRecord | null {
   return { op, marker: { index: markerIndex, term: markerTerm }, hardState, entries };
 }
 
-/** The frames of `records`, back to back, ready for one write (each payload copied as it is made). */
-export function frameRecords(records: readonly WalRecord[]): Buffer {
-  const frames = records.map((record) => {
-    const payload = encodeWalRecord(record);
-    const frame = Buffer.allocUnsafe(alignedFrameBytes(payload.length));
-    writeFrame(frame, 0, payload);
-    return frame;
-  });
-  return frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+/** The frame of `record`, ready for one write (the payload copied as it is made). */
+export function frameRecord(record: WalRecord): Buffer {
+  const payload = encodeWalRecord(record);
+  const frame = Buffer.allocUnsafe(alignedFrameBytes(payload.length));
+  writeFrame(frame, 0, payload);
+  return frame;
 }
