@@ -1,7 +1,7 @@
 /**
  * WalStorage: the production Storage. The log and the hard state go to a write-ahead log of our
- * own (src/storage/wal: preallocated segment files, one checksummed record per persist, one
- * fdatasync); LevelDB holds the format version and the latest snapshot.
+ * own (src/storage/wal: preallocated segment files, one checksummed record per persist, written
+ * with O_DSYNC: one system call, durable on return); LevelDB holds the format version and the latest snapshot.
  *
  * Why not the log in LevelDB too (LevelStorage, format 1, which this migrates from): under load
  * on two shared cores, LevelDB's write path — its memtable, its own log growing the file, the
@@ -13,7 +13,7 @@
  * between the two is reconciled at load (recover.ts). Segments all of whose entries are behind
  * the snapshot are deleted once the record moving the marker is durable.
  */
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { mkdir, type FileHandle } from 'node:fs/promises';
 import { assert } from '../common/assert.ts';
 import type { ConcordError } from '../common/errors.ts';
 import type { HardState, LogIndex, PersistedState, Snapshot } from '../raft/types.ts';
@@ -33,7 +33,7 @@ import { isStorageError, storageError } from './storage-error.ts';
 import type { PersistBatch, Storage } from './storage.ts';
 import { initializeWal, migrateKeySpaceToWal } from './wal/initialize.ts';
 import { readWal, reconcile, type SegmentState } from './wal/recover.ts';
-import { createSegment, listSegments, removeFiles, segmentPath, syncDirectory, walDir, writeFully } from './wal/segment-files.ts';
+import { createSegment, listSegments, openForAppend, removeFiles, segmentPath, syncDirectory, walDir, writeFully } from './wal/segment-files.ts';
 import { frameRecord, type MarkerOp, type SnapshotMarker, type WalRecord } from './wal/wal-record.ts';
 
 export interface WalStorageOptions {
@@ -197,13 +197,12 @@ export class WalStorage implements Storage {
     this.lastIndex = state.entries.at(-1)?.index ?? snapshot?.meta.index ?? 0;
     this.marker = wal.log.marker;
     this.segments = wal.segments;
-    const handle = await open(segmentPath(dir, last.sequence), 'r+');
+    const handle = await openForAppend(dir, last.sequence);
     this.current = { sequence: last.sequence, handle, writeOffset: wal.tail.endOffset };
     const { endOffset, garbageEnd } = wal.tail;
     // What a torn write left goes, so that no later scan can mistake it for a record.
     if (garbageEnd > endOffset) {
       await writeFully(handle, Buffer.alloc(garbageEnd - endOffset), endOffset);
-      await handle.datasync();
     }
     if (fix !== null) await this.append({ record: fix, snapshotToSave: null, lastIndex: this.lastIndex });
     this.recovered = true;
@@ -255,8 +254,8 @@ export class WalStorage implements Storage {
   }
 
   /**
-   * Appends the record, opening the next segment first when it does not fit in this one, and
-   * syncs it whatever the batch asked. The node's only unsynced batches are compactions, whose
+   * Appends the record, opening the next segment first when it does not fit in this one, durably
+   * whatever the batch asked (segments are opened with O_DSYNC). The node's only unsynced batches are compactions, whose
    * moved marker must be durable anyway (segments are deleted on its strength); and with every
    * write synced before the next, a crash can tear only the last one, which frame.ts relies on.
    */
@@ -265,8 +264,7 @@ export class WalStorage implements Storage {
     const frame = frameRecord(record);
     let segment = this.current!;
     if (segment.writeOffset + frame.length > this.segmentBytes) segment = await this.rotate();
-    await writeFully(segment.handle, frame, segment.writeOffset);
-    await segment.handle.datasync();
+    await writeFully(segment.handle, frame, segment.writeOffset); // durable on return: O_DSYNC
     segment.writeOffset += frame.length;
     if (record.op === 'install') for (const earlier of this.segments) earlier.liveThrough = 0;
     if (record.op !== 'none') this.marker = record.marker;
@@ -278,17 +276,14 @@ export class WalStorage implements Storage {
   }
 
   /**
-   * Continues in the spare segment, which opens with a base record. Each is its own synced write:
+   * Continues in the spare segment, which opens with a base record. Each is its own durable write:
    * a write is one frame, so a torn write can only be the last frame (frame.ts relies on it).
    */
   private async rotate(): Promise<OpenSegment> {
     const previous = this.current!;
-    // Whatever the old segment holds unsynced is durable before the next one continues it.
-    await previous.handle.datasync();
     const next = await this.takeSpare();
     const base = frameRecord({ op: 'base', marker: this.marker, hardState: this.hardState, entries: [] });
     await writeFully(next.handle, base, 0);
-    await next.handle.datasync();
     next.writeOffset = base.length;
     await previous.handle.close();
     this.current = next;

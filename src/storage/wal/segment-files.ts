@@ -1,10 +1,11 @@
 /**
  * The write-ahead log's files: `<dataDir>/wal/<16 hex digits>.wal`, numbered in the order they
  * were opened. A new segment is written full of zeros before it is used (and renamed into
- * place only then), so appending to it changes no file size: an fdatasync then flushes the
+ * place only then), so appending to it changes no file size: a synced write then flushes the
  * data alone, not the file system's journal, which is what made a synced write to a
  * preallocated file cheaper than LevelDB's on this machine.
  */
+import { constants } from 'node:fs';
 import { open, readdir, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -47,6 +48,14 @@ export async function listSegments(dir: string): Promise<SegmentListing> {
   return { sequences, leftovers, unexpected };
 }
 
+/**
+ * Opens a segment for appending with O_DSYNC: each write returns once its data is durable, as a
+ * write followed by fdatasync would, in one system call (one trip to the thread pool, not two).
+ */
+export function openForAppend(dir: string, sequence: number): Promise<FileHandle> {
+  return open(segmentPath(dir, sequence), constants.O_RDWR | constants.O_DSYNC);
+}
+
 export function readSegment(dir: string, sequence: number): Promise<Buffer> {
   return readFile(segmentPath(dir, sequence));
 }
@@ -80,7 +89,7 @@ export async function createSegment(dir: string, sequence: number, bytes: number
   }
   await rename(tempPath, finalPath);
   await syncDirectory(dir);
-  return open(finalPath, 'r+');
+  return openForAppend(dir, sequence);
 }
 
 export async function removeFiles(paths: readonly string[]): Promise<void> {
