@@ -1,13 +1,15 @@
 /**
  * What only WalStorage does (the shared contract runs in storage.test.ts): the torn last write
- * repaired and damage to durable records refused, segments rotated and deleted, the crash
- * between the LevelDB snapshot and its record reconciled, format 1 migrated, a real SIGKILL,
- * and the files of the wal directory it tolerates and refuses.
+ * repaired and damage to durable records refused, segments rotated and deleted, a record larger
+ * than a segment, the crash between the LevelDB snapshot and its record reconciled, format 1
+ * migrated, a real SIGKILL, the files of the wal directory it tolerates and refuses, a refused
+ * data dir left as found, and LevelDB lost under its log.
  *
  * The files are damaged by hand here, with frame.ts's scanner to find where the records are.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Level } from 'level';
@@ -153,6 +155,27 @@ async function flipBit(path: string, offset: number, mask = 0x08): Promise<void>
   await writeFile(path, content);
 }
 
+/**
+ * Every file of the wal directory, by name, as its size and a digest of its bytes: what a
+ * refused data dir must still hold afterwards.
+ */
+async function walDirContents(dataDir: string): Promise<Record<string, string>> {
+  const contents: Record<string, string> = {};
+  for (const name of (await readdir(walDirOf(dataDir))).sort()) {
+    const bytes = await readFile(join(walDirOf(dataDir), name));
+    contents[name] = `${bytes.length} bytes, sha256 ${createHash('sha256').update(bytes).digest('hex')}`;
+  }
+  return contents;
+}
+
+/** Where a preallocation of the segment after the last `.wal` file would leave its temporary file. */
+async function nextTempSegmentPath(dataDir: string): Promise<string> {
+  const last = (await segmentFiles(dataDir)).at(-1);
+  if (last === undefined) throw new Error(`no segment in ${dataDir}`);
+  const sequence = Number.parseInt(last.path.slice(-20, -4), 16) + 1;
+  return join(walDirOf(dataDir), `${sequence.toString(16).padStart(16, '0')}.wal.tmp`);
+}
+
 /** An entry with `bytes` bytes of data, all `fill` (large records, or runs of zeros). */
 function bulkyEntry(index: number, term: number, bytes: number, fill: number): Entry {
   return { index, term, type: 'normal', data: new Uint8Array(bytes).fill(fill) };
@@ -267,6 +290,51 @@ describe('WalStorage: damage to durable records', () => {
     expect(error.message).toContain(dataDir);
     expect(error.message).toContain('missing');
   });
+
+  // Its first frame unreadable, such a segment looks like a spare or a rotation a crash cut
+  // short (no whole record): it was deleted and load() returned the log without the entries it
+  // held, all acknowledged. The records after the damaged one make it damage, not a torn write.
+  it.each([
+    ['a flipped bit in its payload', (segment: SegmentFile) => flipBit(segment.path, recordOffsets(segment, 0).payload + 5)],
+    ['its header zeroed', (segment: SegmentFile) => writeAt(segment.path, recordOffsets(segment, 0).frame, new Uint8Array(8))],
+  ])('refuses damage to the base record of the newest segment (%s), deleting nothing', async (_name, damage) => {
+    const dataDir = await writtenDir(async (storage) => {
+      for (let index = 1; index <= 150; index++) await persist(storage, { entries: [entry(index, 1)], hardState: hardState(1, 'a', index - 1) });
+    });
+    const segments = await segmentsWithRecords(dataDir);
+    expect(segments.length).toBeGreaterThanOrEqual(2);
+    const newest = segments.at(-1)!;
+    expect(newest.scan.payloads.length).toBeGreaterThanOrEqual(3); // the base record, then acknowledged ones
+    expect(decodeWalRecord(newest.scan.payloads[0]!)?.op).toBe('base');
+    await damage(newest);
+    // The premise: read from its start, the newest segment holds no whole record.
+    expect(scanSegment(await readFile(newest.path)).payloads).toEqual([]);
+    const before = await walDirContents(dataDir);
+    const error = await loadFailure(dataDir);
+    expect(error.message).toContain(dataDir);
+    expect(error.message).toContain('corrupt record');
+    expect(await walDirContents(dataDir)).toEqual(before);
+  });
+
+  // A frame that runs past the end of the file is a torn write only right after a base record,
+  // where a record larger than a fresh segment's room extends the file; anywhere else every
+  // write lands inside the preallocated zeros. Taken for torn, the record was dropped and zeroed.
+  it('refuses a flipped high bit in the length of the last record when it does not follow the base record', async () => {
+    const dataDir = await writtenDir(fiveBatches);
+    const segment = await currentSegment(dataDir);
+    const last = segment.scan.payloads.length - 1;
+    expect(last).toBeGreaterThan(1);
+    const { frame } = recordOffsets(segment, last);
+    await flipBit(segment.path, frame + 3, 0x80);
+    const damaged = await readFile(segment.path);
+    // The premise: the frame now runs past the end of the file, and no record follows it.
+    expect(frame + 8 + damaged.readUInt32LE(frame)).toBeGreaterThan(damaged.length);
+    expect(segment.scan.garbageEnd).toBe(segment.scan.endOffset);
+    const error = await loadFailure(dataDir);
+    expect(error.message).toContain(dataDir);
+    expect(error.message).toContain('corrupt record');
+    expect(await readFile(segment.path)).toEqual(damaged); // not "repaired" by zeroing the record
+  });
 });
 
 describe('WalStorage: segments', () => {
@@ -305,6 +373,39 @@ describe('WalStorage: segments', () => {
     // The oldest went: whatever is left is the newest of the segments that were written.
     expect(withRecords[0]! >= before.at(-2)!).toBe(true);
     expect(await loadAfterRestart(dataDir)).toEqual({ hardState: hardState(1, 'a', 298), snapshot: snapshot(295, 1), entries: entries(296, 300, 1) });
+  });
+});
+
+describe('WalStorage: a record larger than a segment', () => {
+  // 1.5 segments of data: it cannot fit anywhere, so it goes right after a new segment's base
+  // record and extends that file; a crash can tear it there, with the file's end inside it.
+  const A = entries(1, 3, 1);
+  const big = bulkyEntry(4, 1, (3 * SMALL_SEGMENT) / 2, 0x62);
+
+  it('is written after a base record, growing the file, loads, and is dropped as torn when the file ends inside it', async () => {
+    const dataDir = await writtenDir(async (storage) => {
+      await persist(storage, { entries: A, hardState: hardState(1, 'a', 2) });
+      await persist(storage, { entries: [big], hardState: hardState(1, 'a', 3) });
+    });
+    const segment = await currentSegment(dataDir);
+    expect(segment.scan.payloads).toHaveLength(2);
+    expect(decodeWalRecord(segment.scan.payloads[0]!)?.op).toBe('base');
+    expect(segment.bytes.length).toBeGreaterThan(SMALL_SEGMENT);
+    expect(segment.scan.end.kind).toBe('clean');
+    expect(await loadAfterRestart(dataDir)).toEqual({ hardState: hardState(1, 'a', 3), snapshot: null, entries: [...A, big] });
+
+    // Torn: the write had extended the preallocated file partway when the crash came.
+    const { payload, payloadBytes } = recordOffsets(segment, 1);
+    const tornSize = SMALL_SEGMENT + 1000;
+    expect(tornSize).toBeLessThan(payload + payloadBytes);
+    await truncate(segment.path, tornSize);
+    expect(scanSegment(await readFile(segment.path)).end.kind).toBe('torn');
+    const withoutIt = { hardState: hardState(1, 'a', 2), snapshot: null, entries: A };
+    await withWal(dataDir, async (storage, loaded) => {
+      expect(loaded).toEqual(withoutIt);
+      await persist(storage, { entries: entries(4, 5, 2), hardState: hardState(2, 'b', 4) });
+    });
+    expect(await loadAfterRestart(dataDir)).toEqual({ hardState: hardState(2, 'b', 4), snapshot: null, entries: [...A, ...entries(4, 5, 2)] });
   });
 });
 
@@ -377,6 +478,39 @@ describe('WalStorage: migration from format 1', () => {
     expect(await loadAfterRestart(dataDir)).toEqual(state);
     await withWal(dataDir, (storage) => persist(storage, { entries: entries(121, 125, 2), hardState: hardState(2, 'b', 120) }));
     expect(await loadAfterRestart(dataDir)).toEqual({ ...state, hardState: hardState(2, 'b', 120), entries: [...state.entries, ...entries(121, 125, 2)] });
+  });
+
+  it('writes a log of more than 4 MiB of entries as several records, and loads it the same', async () => {
+    // Entries with their data as a digest: a deep comparison of megabytes, byte by byte, takes a minute.
+    const digested = (stored: readonly Entry[]): unknown[] =>
+      stored.map((one) => ({ ...one, data: `${one.data.length} bytes, sha256 ${createHash('sha256').update(one.data).digest('hex')}` }));
+    const summary = (loaded: PersistedState): unknown => ({ ...loaded, entries: digested(loaded.entries) });
+    const dataDir = await makeTempDir();
+    const bulky = [1, 2, 3, 4, 5, 6].map((index) => bulkyEntry(index, 1, 1024 * 1024, index));
+    const level = await LevelStorage.open(dataDir);
+    let state: PersistedState;
+    try {
+      await level.load();
+      await persist(level, { entries: bulky, hardState: hardState(1, 'a', 5) });
+      state = await level.load();
+    } finally {
+      await level.close();
+    }
+    expect(state.entries).toHaveLength(6);
+    expect(summary(await loadAfterRestart(dataDir))).toEqual(summary(state));
+    // Segment 1, which the migration wrote: its base record, then the log in records of about
+    // 4 MiB of data each, not one record of all of it.
+    const [first] = await segmentFiles(dataDir);
+    expect(first!.path.endsWith('0000000000000001.wal')).toBe(true);
+    const records = first!.scan.payloads.map((payload) => decodeWalRecord(payload)!);
+    expect(records.length).toBeGreaterThan(2);
+    expect(records[0]!.op).toBe('base');
+    expect(records.slice(1).every((record) => record.entries.length < bulky.length)).toBe(true);
+    expect(digested(records.flatMap((record) => record.entries))).toEqual(digested(state.entries));
+    // Appended to and read back like any other log.
+    await withWal(dataDir, (storage) => persist(storage, { entries: entries(7, 8, 2), hardState: hardState(2, 'b', 7) }));
+    const appended = { hardState: hardState(2, 'b', 7), snapshot: null, entries: [...state.entries, ...entries(7, 8, 2)] };
+    expect(summary(await loadAfterRestart(dataDir))).toEqual(summary(appended));
   });
 
   it('leaves a dir that format 1 refuses rather than reading an empty log from it', async () => {
@@ -525,6 +659,103 @@ describe('WalStorage: damage that looks torn, and load() during deletions', () =
         expect(loaded).toEqual({ hardState: EMPTY_HARD_STATE, snapshot: snapshot(lastIndex - 5, 1), entries: entries(lastIndex - 4, lastIndex, 1) });
       }
     });
+  });
+});
+
+describe('WalStorage: a refused data dir is left as found', () => {
+  // Before, a preallocation left behind was deleted before the log was read, and spares (or
+  // what looked like them) before the verdict that the log holds no records: the refusal then
+  // destroyed what an operator would need to diagnose or restore the node.
+  it('keeps a preallocation left behind and every segment when a segment is missing from the middle', async () => {
+    const dataDir = await writtenDir(async (storage) => {
+      for (let index = 1; index <= 400; index++) await persist(storage, { entries: [entry(index, 1)], sync: false });
+    });
+    const segments = await segmentsWithRecords(dataDir);
+    expect(segments.length).toBeGreaterThanOrEqual(3);
+    await unlink(segments[1]!.path);
+    const leftover = await nextTempSegmentPath(dataDir);
+    await writeFile(leftover, Buffer.alloc(SMALL_SEGMENT / 2));
+    const before = await walDirContents(dataDir);
+    expect(Object.keys(before).filter((name) => name.endsWith('.wal.tmp'))).toHaveLength(1);
+    const error = await loadFailure(dataDir);
+    expect(error.message).toContain('missing');
+    expect(await walDirContents(dataDir)).toEqual(before);
+  });
+
+  it('keeps the segments and a preallocation left behind when no segment holds a record', async () => {
+    const dataDir = await writtenDir((storage) => persist(storage, { entries: entries(1, 4, 1), hardState: hardState(1, 'a', 3) }));
+    // The only segment's records wiped out: it reads as a spare.
+    const [only] = await segmentFiles(dataDir);
+    await writeFile(only!.path, Buffer.alloc(only!.bytes.length));
+    await writeFile(await nextTempSegmentPath(dataDir), Buffer.alloc(SMALL_SEGMENT / 2));
+    const before = await walDirContents(dataDir);
+    expect(Object.keys(before)).toHaveLength(2);
+    const error = await loadFailure(dataDir);
+    expect(error.message).toContain('no records');
+    expect(await walDirContents(dataDir)).toEqual(before);
+  });
+});
+
+describe('WalStorage: LevelDB lost under its write-ahead log', () => {
+  /** Deletes the LevelDB files of `dataDir`: everything but wal/ (and the cluster file, were it there). */
+  async function deleteLevelDb(dataDir: string): Promise<void> {
+    for (const name of await readdir(dataDir)) {
+      if (name !== 'wal' && name !== 'concord-cluster.json') await rm(join(dataDir, name), { recursive: true });
+    }
+  }
+
+  /** The storage_failure that opening `dataDir` is refused with. */
+  async function openFailure(dataDir: string): Promise<ConcordError> {
+    const error: unknown = await WalStorage.open(dataDir, { segmentBytes: SMALL_SEGMENT }).then(
+      async (storage) => {
+        await storage.close();
+        return new Error('open() succeeded');
+      },
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(ConcordError);
+    expect((error as ConcordError).code).toBe('storage_failure');
+    return error as ConcordError;
+  }
+
+  // LevelDB reopening empty looks like a new data dir; initialising it wiped wal/, and the node
+  // started with no log and no vote (it could vote twice in a term).
+  it('refuses to start afresh over a log and a vote, leaving wal/ as it was', async () => {
+    const dataDir = await writtenDir((storage) => persist(storage, { entries: entries(1, 4, 2), hardState: hardState(2, 'b', 3) }));
+    await deleteLevelDb(dataDir);
+    expect(await readdir(dataDir)).toEqual(['wal']);
+    const before = await walDirContents(dataDir);
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const error = await openFailure(dataDir);
+      expect(error.message).toContain(dataDir);
+      expect(error.message).toContain('wal/ holds a log');
+      expect(await walDirContents(dataDir)).toEqual(before);
+    }
+  });
+
+  // What initializeWal leaves when a crash comes before the format stamp: nothing to lose, so
+  // the data dir is initialised again rather than refused.
+  it.each([
+    ['segment 1 holding an empty base record', async (_dataDir: string) => undefined],
+    ['segment 1 still all zeros', async (dataDir: string) => {
+      const [only] = await segmentFiles(dataDir);
+      await writeFile(only!.path, Buffer.alloc(only!.bytes.length));
+    }],
+  ])('opens a data dir whose initialisation a crash cut short (%s)', async (_name, shape) => {
+    const dataDir = await makeTempDir();
+    await (await WalStorage.open(dataDir, { segmentBytes: SMALL_SEGMENT })).close();
+    await deleteLevelDb(dataDir);
+    await shape(dataDir);
+    const segments = await segmentFiles(dataDir);
+    expect(segments).toHaveLength(1);
+    expect(segments[0]!.scan.payloads.map((payload) => decodeWalRecord(payload))).toEqual(
+      segments[0]!.scan.payloads.length === 0 ? [] : [{ op: 'base', marker: { index: 0, term: 0 }, hardState: EMPTY_HARD_STATE, entries: [] }],
+    );
+    await withWal(dataDir, async (storage, loaded) => {
+      expect(loaded).toEqual({ hardState: EMPTY_HARD_STATE, snapshot: null, entries: [] });
+      await persist(storage, { entries: entries(1, 2, 1), hardState: hardState(1, 'a', 1) });
+    });
+    expect(await loadAfterRestart(dataDir)).toEqual({ hardState: hardState(1, 'a', 1), snapshot: null, entries: entries(1, 2, 1) });
   });
 });
 
