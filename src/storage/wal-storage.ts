@@ -46,6 +46,12 @@ export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 interface OpenSegment {
   readonly sequence: number;
   readonly handle: FileHandle;
+  /**
+   * Its preallocated size. Appends stay within it (the next segment takes what does not fit),
+   * so a file only grows right after its base record, as frame.ts expects; a segment made by an
+   * earlier run keeps the size it was made with, whatever segmentBytes is now.
+   */
+  readonly capacity: number;
   writeOffset: number;
 }
 
@@ -198,7 +204,8 @@ export class WalStorage implements Storage {
     this.marker = wal.log.marker;
     this.segments = wal.segments;
     const handle = await openForAppend(dir, last.sequence);
-    this.current = { sequence: last.sequence, handle, writeOffset: wal.tail.endOffset };
+    const { size } = await handle.stat();
+    this.current = { sequence: last.sequence, handle, capacity: size, writeOffset: wal.tail.endOffset };
     const { endOffset, garbageEnd } = wal.tail;
     // What a torn write left goes, so that no later scan can mistake it for a record.
     if (garbageEnd > endOffset) {
@@ -263,7 +270,7 @@ export class WalStorage implements Storage {
     const { record } = planned;
     const frame = frameRecord(record);
     let segment = this.current!;
-    if (segment.writeOffset + frame.length > this.segmentBytes) segment = await this.rotate();
+    if (segment.writeOffset + frame.length > segment.capacity) segment = await this.rotate();
     await writeFully(segment.handle, frame, segment.writeOffset); // durable on return: O_DSYNC
     segment.writeOffset += frame.length;
     if (record.op === 'install') for (const earlier of this.segments) earlier.liveThrough = 0;
@@ -296,12 +303,13 @@ export class WalStorage implements Storage {
    * rarely waits for it, late enough that an idle node (and every test's) keeps one segment.
    */
   private prepareSpareWhenHalfFull(): void {
-    if (this.spare === null && this.current!.writeOffset > this.segmentBytes / 2) this.prepareSpare();
+    if (this.spare === null && this.current!.writeOffset > this.current!.capacity / 2) this.prepareSpare();
   }
 
   private prepareSpare(): void {
     const sequence = this.current!.sequence + 1;
-    const spare = createSegment(this.dir, sequence, this.segmentBytes).then((handle) => ({ sequence, handle, writeOffset: 0 }));
+    const capacity = this.segmentBytes;
+    const spare = createSegment(this.dir, sequence, capacity).then((handle) => ({ sequence, handle, capacity, writeOffset: 0 }));
     spare.catch(() => undefined); // its failure surfaces when a rotation awaits it
     this.spare = spare;
   }

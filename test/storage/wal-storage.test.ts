@@ -355,6 +355,28 @@ describe('WalStorage: segments', () => {
     expect(await loadAfterRestart(dataDir)).toEqual({ hardState: hardState(1, 'a', 299), snapshot: null, entries: entries(1, 300, 1) });
   });
 
+  // A file may grow only right after its base record (frame.ts judges a frame running past the
+  // end of the file by that); a segment made by a run with smaller segments must keep its size.
+  it('keeps a segment at the size it was made with when a later run uses larger segments', async () => {
+    const dataDir = await writtenDir((storage) => persist(storage, { entries: entries(1, 2, 1) }));
+    const [first] = await segmentFiles(dataDir);
+    expect(first!.bytes.length).toBe(SMALL_SEGMENT);
+    await withWal(
+      dataDir,
+      async (storage) => {
+        // About 40 bytes a frame: 300 of them overflow the first segment's 4 KiB.
+        for (let index = 3; index <= 300; index++) await persist(storage, { entries: [entry(index, 1)] });
+      },
+      16 * SMALL_SEGMENT,
+    );
+    const segments = await segmentFiles(dataDir);
+    expect(segments[0]!.bytes.length).toBe(SMALL_SEGMENT);
+    expect(segments.length).toBeGreaterThan(1);
+    expect(segments.at(-1)!.bytes.length).toBe(16 * SMALL_SEGMENT);
+    expect(segments.filter((segment) => segment.scan.payloads.length > 0).length).toBeGreaterThan(1);
+    expect((await loadAfterRestart(dataDir, 16 * SMALL_SEGMENT)).entries).toEqual(entries(1, 300, 1));
+  });
+
   it('deletes the segments a compaction leaves behind, keeping the entries after it', async () => {
     const dataDir = await makeTempDir();
     const before = await withWal(dataDir, async (storage) => {
@@ -731,6 +753,20 @@ describe('WalStorage: LevelDB lost under its write-ahead log', () => {
       expect(error.message).toContain('wal/ holds a log');
       expect(await walDirContents(dataDir)).toEqual(before);
     }
+  });
+
+  // Two faults at once: with segment 1's base record damaged too, its records hide behind the
+  // damage, and a scan that found none took the segment for an empty one and wiped it.
+  it('refuses as well when the base record of the only segment is damaged', async () => {
+    const dataDir = await writtenDir((storage) => persist(storage, { entries: entries(1, 4, 2), hardState: hardState(2, 'b', 3) }));
+    await deleteLevelDb(dataDir);
+    const [only] = await segmentFiles(dataDir);
+    expect(only!.scan.payloads.length).toBeGreaterThan(1);
+    await flipBit(only!.path, recordOffsets(only!, 0).payload + 1);
+    const before = await walDirContents(dataDir);
+    const error = await openFailure(dataDir);
+    expect(error.message).toContain('wal/ holds a log');
+    expect(await walDirContents(dataDir)).toEqual(before);
   });
 
   // What initializeWal leaves when a crash comes before the format stamp: nothing to lose, so

@@ -83,7 +83,10 @@ async function holdsALog(dataDir: string): Promise<boolean> {
   const { sequences, unexpected } = await listSegments(dir);
   if (unexpected.length > 0 || sequences.length > 1 || (sequences.length === 1 && sequences[0] !== 1)) return true;
   if (sequences.length === 0) return false;
-  const records = scanSegment(await readSegment(dir, 1)).payloads.map(decodeWalRecord);
+  const scanned = scanSegment(await readSegment(dir, 1));
+  // Damage can hide a log's records: only a segment judged whole or torn can be an empty one.
+  if (scanned.end.kind === 'corrupt') return true;
+  const records = scanned.payloads.map(decodeWalRecord);
   return records.some(
     (record) =>
       record === null ||

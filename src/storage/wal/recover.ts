@@ -46,7 +46,7 @@ export async function readWal(dataDir: string, dir: string, sequences: readonly 
   for (const sequence of sequences) {
     const scanned = scanSegment(await readSegment(dir, sequence));
     if (scanned.end.kind === 'corrupt') {
-      throw storageError({ dataDir }, `corrupt record in write-ahead log segment ${sequence} at byte ${scanned.endOffset} (checksum)`);
+      throw storageError({ dataDir }, `corrupt record in write-ahead log segment ${sequence} at byte ${scanned.endOffset} (a whole record follows the damage, or its checksum fails on sectors all written)`);
     }
     if (scanned.payloads.length === 0) {
       // A spare, or a rotation whose base record a crash tore: fine only once the records have ended.
