@@ -176,6 +176,12 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
     return 1;
   }
   const { persisted } = opened;
+  if (opened.storage.migratedFromFormat !== null) {
+    logger.info(
+      { dataDir: options.dataDir, entries: persisted.entries.length },
+      `data dir migrated from format ${opened.storage.migratedFromFormat}: the Raft log now lives in ${options.dataDir}/wal`,
+    );
+  }
   const fresh = isFresh(persisted);
   const joining = fresh && options.join !== null;
   let stopping = false;

@@ -64,20 +64,25 @@ interface PlannedRecord {
 
 const markerOf = (snapshot: Snapshot): SnapshotMarker => ({ index: snapshot.meta.index, term: snapshot.meta.term });
 
-async function checkOrStampVersion(dataDir: string, db: Database, segmentBytes: number): Promise<void> {
+/** Initialises a new data dir or migrates a format-1 one; returns the format migrated from, if any. */
+async function checkOrStampVersion(dataDir: string, db: Database, segmentBytes: number): Promise<number | null> {
   const stored = await db.get(VERSION_KEY);
   if (stored === undefined) {
     const existingKeys = await db.keys({ limit: 1 }).all();
     if (existingKeys.length > 0) throw storageError({ dataDir }, 'no format version: not a Concord data dir');
     await initializeWal(dataDir, db, segmentBytes);
-    return;
+    return null;
   }
   const version = decodeVersion(stored);
-  if (version === String(FORMAT_VERSION)) await migrateKeySpaceToWal(dataDir, db, segmentBytes);
-  else if (version !== String(WAL_FORMAT_VERSION)) {
+  if (version === String(FORMAT_VERSION)) {
+    await migrateKeySpaceToWal(dataDir, db, segmentBytes);
+    return FORMAT_VERSION;
+  }
+  if (version !== String(WAL_FORMAT_VERSION)) {
     const problem = `unknown format version ${JSON.stringify(version)} (this build reads ${FORMAT_VERSION} and ${WAL_FORMAT_VERSION})`;
     throw storageError({ dataDir, version }, problem);
   }
+  return null;
 }
 
 export class WalStorage implements Storage {
@@ -104,6 +109,8 @@ export class WalStorage implements Storage {
     readonly dataDir: string,
     private readonly db: Database,
     private readonly segmentBytes: number,
+    /** The format this open migrated the data dir from (1), or null when it was already format 2 or new. */
+    readonly migratedFromFormat: number | null,
   ) {
     this.dir = walDir(dataDir);
   }
@@ -116,14 +123,15 @@ export class WalStorage implements Storage {
   static async open(dataDir: string, options: WalStorageOptions = {}): Promise<WalStorage> {
     const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     const db = await openDatabase(dataDir);
+    let migratedFromFormat: number | null;
     try {
-      await checkOrStampVersion(dataDir, db, segmentBytes);
+      migratedFromFormat = await checkOrStampVersion(dataDir, db, segmentBytes);
     } catch (error) {
       await db.close();
       if (isStorageError(error)) throw error;
       throw storageError({ dataDir }, 'cannot read, stamp or migrate the format version', error);
     }
-    return new WalStorage(dataDir, db, segmentBytes);
+    return new WalStorage(dataDir, db, segmentBytes, migratedFromFormat);
   }
 
   async load(): Promise<PersistedState> {

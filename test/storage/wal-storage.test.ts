@@ -489,6 +489,12 @@ describe('WalStorage: migration from format 1', () => {
   it('moves the log and hard state to the write-ahead log and stamps format 2', async () => {
     const { dataDir, state } = await formatOneDir();
     expect(state.entries).toHaveLength(80);
+    // The open that migrates says so (serve logs it); the next one finds format 2.
+    await withWal(dataDir, async (storage, loaded) => {
+      expect(storage.migratedFromFormat).toBe(1);
+      expect(loaded).toEqual(state);
+    });
+    await withWal(dataDir, async (storage) => expect(storage.migratedFromFormat).toBeNull());
     expect(await loadAfterRestart(dataDir)).toEqual(state);
     await withLevelDb(dataDir, async (db) => {
       expect(await db.keys({ gte: ENTRY_KEY_PREFIX, lt: ENTRY_KEY_END }).all()).toEqual([]);
