@@ -13,7 +13,7 @@
  * between the two is reconciled at load (recover.ts). Segments all of whose entries are behind
  * the snapshot are deleted once the record moving the marker is durable.
  */
-import { mkdir, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { assert } from '../common/assert.ts';
 import type { ConcordError } from '../common/errors.ts';
 import type { HardState, LogIndex, PersistedState, Snapshot } from '../raft/types.ts';
@@ -172,7 +172,7 @@ export class WalStorage implements Storage {
 
   /** Waits for the write in flight and the deletions it started, then closes every file. */
   async close(): Promise<void> {
-    await this.inFlight;
+    await this.inFlight.catch(() => undefined); // a throw from its done is the caller's to see, not close()'s
     this.closed = true;
     const spare = this.spare;
     this.spare = null;
@@ -192,8 +192,12 @@ export class WalStorage implements Storage {
   /** The first load: reads the log, repairs a torn tail, and opens the segment appends go to. */
   private async recover(snapshot: Snapshot | null): Promise<PersistedState> {
     const { dataDir, dir } = this;
-    await mkdir(dir, { recursive: true });
-    const listing = await listSegments(dir);
+    const listing = await listSegments(dir).catch((error: unknown) => {
+      if (error instanceof Error && 'code' in error && error.code === 'ENOENT') {
+        throw storageError({ dataDir }, 'the write-ahead log directory wal/ is missing: refusing to start without the log and vote this node had');
+      }
+      throw error;
+    });
     if (listing.unexpected.length > 0) {
       throw storageError({ dataDir }, `unexpected file ${JSON.stringify(listing.unexpected[0])} in the write-ahead log directory`);
     }

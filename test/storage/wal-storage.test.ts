@@ -834,6 +834,8 @@ describe('WalStorage: the files of the wal directory', () => {
     await rm(walDirOf(dataDir), { recursive: true });
     const error = await loadFailure(dataDir);
     expect(error.message).toContain(dataDir);
-    expect(error.message).toContain('no records');
+    expect(error.message).toContain('wal/ is missing');
+    // Refused as found: the refusal does not create the directory it missed.
+    expect(await readdir(dataDir)).not.toContain('wal');
   });
 });
