@@ -1,17 +1,19 @@
 /**
  * WalStorage: the production Storage. The log and the hard state go to a write-ahead log of our
  * own (src/storage/wal: preallocated segment files, one checksummed record per persist, written
- * with O_DSYNC: one system call, durable on return); LevelDB holds the format version and the latest snapshot.
+ * with O_DSYNC: one system call, durable on return). The latest snapshot's data is a file of its
+ * own (wal/snapshot-files.ts); LevelDB holds the format version and the snapshot's metadata.
  *
- * Why not the log in LevelDB too (LevelStorage, format 1, which this migrates from): under load
- * on two shared cores, LevelDB's write path — its memtable, its own log growing the file, the
- * compactions that rewrite entries the Raft log deletes soon after — cost 15-20 % of the puts a
- * cluster served at 64 in flight and a fifth of its p99 (docs/performance.md).
+ * Why not the log in LevelDB too (LevelStorage, format 1, which this migrates from): LevelDB's
+ * write path — its memtable, its own log growing the file, the compactions that rewrite entries
+ * the Raft log deletes soon after — makes a synced write 1.4-3.4x slower than this log's on this
+ * machine (docs/performance.md); and a value put into a LevelDB batch is copied on the event
+ * loop, which stalled every compaction of a large state.
  *
  * Atomicity: a persist is one record, all or nothing (frame.ts tells a torn last write from
- * damage). A snapshot is saved to LevelDB, synced, before the record that names it; a crash
- * between the two is reconciled at load (recover.ts). Segments all of whose entries are behind
- * the snapshot are deleted once the record moving the marker is durable.
+ * damage). A snapshot's file and then its metadata are saved, synced, before the record that
+ * names it; a crash between them is reconciled at load (recover.ts). Segments all of whose
+ * entries are behind the snapshot are deleted once the record moving the marker is durable.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { assert } from '../common/assert.ts';
@@ -19,6 +21,7 @@ import type { ConcordError } from '../common/errors.ts';
 import type { HardState, LogIndex, PersistedState, Snapshot } from '../raft/types.ts';
 import { EMPTY_HARD_STATE } from '../raft/types.ts';
 import {
+  decodeSnapshotMeta,
   decodeVersion,
   encodeSnapshotMeta,
   FORMAT_VERSION,
@@ -29,6 +32,7 @@ import {
 } from './codec.ts';
 import { type Database, openDatabase } from './level-storage.ts';
 import { loadSnapshot } from './load-image.ts';
+import { readSnapshotFile, removeSnapshotFilesExcept, saveSnapshotFile } from './wal/snapshot-files.ts';
 import { isStorageError, storageError } from './storage-error.ts';
 import type { PersistBatch, Storage } from './storage.ts';
 import { initializeWal, migrateKeySpaceToWal } from './wal/initialize.ts';
@@ -184,9 +188,12 @@ export class WalStorage implements Storage {
     await this.db.close();
   }
 
+  /** LevelDB's snapshot metadata, and its data from its file (or from LevelDB, as format 1 kept it). */
   private async readSnapshot(): Promise<Snapshot | null> {
-    const [snapshotMeta, snapshotData] = await this.db.getMany([SNAPSHOT_META_KEY, SNAPSHOT_DATA_KEY]);
-    return loadSnapshot(this.dataDir, { snapshotMeta, snapshotData });
+    const [snapshotMeta, dataInLevelDb] = await this.db.getMany([SNAPSHOT_META_KEY, SNAPSHOT_DATA_KEY]);
+    const stored = snapshotMeta === undefined ? null : decodeSnapshotMeta(snapshotMeta);
+    const dataInFile = stored === null ? undefined : await readSnapshotFile(this.dataDir, stored.meta.index);
+    return loadSnapshot(this.dataDir, { snapshotMeta, snapshotData: dataInFile ?? dataInLevelDb });
   }
 
   /** The first load: reads the log, repairs a torn tail, and opens the segment appends go to. */
@@ -209,8 +216,10 @@ export class WalStorage implements Storage {
       // The first segment is written before the format stamp: without it the log was lost.
       throw storageError({ dataDir }, 'the write-ahead log holds no records (wal/ missing or emptied): refusing to start without the log and vote this node had');
     }
-    // Spares, a rotation a crash cut short, a preallocation cut short: nothing acknowledged.
+    // Spares, a rotation a crash cut short, a preallocation cut short: nothing acknowledged. And
+    // snapshot files but the current one's: older ones, and a save a crash cut short.
     await removeFiles([...listing.leftovers, ...wal.strays.map((sequence) => segmentPath(dir, sequence))]);
+    await removeSnapshotFilesExcept(dataDir, snapshot?.meta.index ?? null);
     this.hardState = state.hardState;
     this.lastIndex = state.entries.at(-1)?.index ?? snapshot?.meta.index ?? 0;
     this.marker = wal.log.marker;
@@ -264,12 +273,19 @@ export class WalStorage implements Storage {
   private async write(planned: PlannedRecord): Promise<void> {
     const { snapshotToSave } = planned;
     if (snapshotToSave !== null) {
+      // Its file, then its metadata naming it (and no longer data of format 1 in LevelDB).
+      await saveSnapshotFile(this.dataDir, snapshotToSave.meta.index, snapshotToSave.data);
       const saved = this.db.batch();
       saved.put(SNAPSHOT_META_KEY, encodeSnapshotMeta(snapshotToSave.meta, snapshotToSave.data));
-      saved.put(SNAPSHOT_DATA_KEY, new Uint8Array(snapshotToSave.data));
+      saved.del(SNAPSHOT_DATA_KEY);
       await saved.write({ sync: true });
     }
     await this.append(planned);
+    if (snapshotToSave !== null) {
+      // Within the write, not after it: the next write may be saving the next snapshot's file.
+      // A file left by a failure is removed at the next save or load.
+      await removeSnapshotFilesExcept(this.dataDir, snapshotToSave.meta.index).catch(() => undefined);
+    }
   }
 
   /**
