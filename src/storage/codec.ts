@@ -20,8 +20,10 @@ import type { ClusterConfig, Entry, EntryType, HardState, LogIndex, MemberEndpoi
 
 /** This key space with the log in it: MemoryStorage's, and LevelStorage's (the format WalStorage migrates from). */
 export const FORMAT_VERSION = 1;
-/** WalStorage's data dir: LevelDB holds the version and the snapshot; the log and hard state are in wal/. */
-export const WAL_FORMAT_VERSION = 2;
+/** WalStorage's data dir: the log and hard state in wal/, the snapshot's data in snap/, LevelDB the version and the snapshot's metadata. */
+export const WAL_FORMAT_VERSION = 3;
+/** As 3, but the snapshot's data in LevelDB (s:data): read as it is, and restamped 3 at open. */
+export const WAL_FORMAT_VERSION_DATA_IN_LEVELDB = 2;
 
 export const VERSION_KEY = 'm:version';
 export const HARD_STATE_KEY = 'm:hard-state';

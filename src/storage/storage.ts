@@ -1,7 +1,7 @@
 /**
  * The durable home of a node's Raft state: hard state, log entries and the latest snapshot.
- * One interface, three implementations: WalStorage (a write-ahead log of our own, snapshots in
- * LevelDB) for production; LevelStorage (the log as LevelDB keys: format 1, what WalStorage
+ * One interface, three implementations: WalStorage (a write-ahead log of our own, the snapshot
+ * in a file, LevelDB for the format version and the snapshot's metadata) for production; LevelStorage (the log as LevelDB keys: format 1, what WalStorage
  * migrates from); and MemoryStorage for tests and the simulator, whose crash loses unsynced
  * writes.
  *

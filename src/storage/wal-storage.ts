@@ -12,7 +12,8 @@
  *
  * Atomicity: a persist is one record, all or nothing (frame.ts tells a torn last write from
  * damage). A snapshot's file and then its metadata are saved, synced, before the record that
- * names it; a crash between them is reconciled at load (recover.ts). Segments all of whose
+ * names it; at load, a file no metadata names is removed, and a record missing after the
+ * metadata is reconciled (recover.ts). Segments all of whose
  * entries are behind the snapshot are deleted once the record moving the marker is durable.
  */
 import type { FileHandle } from 'node:fs/promises';
@@ -21,14 +22,17 @@ import type { ConcordError } from '../common/errors.ts';
 import type { HardState, LogIndex, PersistedState, Snapshot } from '../raft/types.ts';
 import { EMPTY_HARD_STATE } from '../raft/types.ts';
 import {
+  checksum,
   decodeSnapshotMeta,
   decodeVersion,
   encodeSnapshotMeta,
+  encodeVersion,
   FORMAT_VERSION,
   SNAPSHOT_DATA_KEY,
   SNAPSHOT_META_KEY,
   VERSION_KEY,
   WAL_FORMAT_VERSION,
+  WAL_FORMAT_VERSION_DATA_IN_LEVELDB,
 } from './codec.ts';
 import { type Database, openDatabase } from './level-storage.ts';
 import { loadSnapshot } from './load-image.ts';
@@ -59,7 +63,7 @@ interface OpenSegment {
   writeOffset: number;
 }
 
-/** One persist() as the record it writes and the snapshot LevelDB must hold first. */
+/** One persist() as the record it writes and the snapshot to save (file, then metadata) first. */
 interface PlannedRecord {
   readonly record: WalRecord;
   readonly snapshotToSave: Snapshot | null;
@@ -82,8 +86,14 @@ async function checkOrStampVersion(dataDir: string, db: Database, segmentBytes: 
     await migrateKeySpaceToWal(dataDir, db, segmentBytes);
     return FORMAT_VERSION;
   }
+  if (version === String(WAL_FORMAT_VERSION_DATA_IN_LEVELDB)) {
+    // Readable as it is (readSnapshot falls back to s:data); the stamp keeps a build that
+    // expects the data in LevelDB from opening the data dir once a save has moved it to snap/.
+    await db.put(VERSION_KEY, encodeVersion(WAL_FORMAT_VERSION), { sync: true });
+    return null;
+  }
   if (version !== String(WAL_FORMAT_VERSION)) {
-    const problem = `unknown format version ${JSON.stringify(version)} (this build reads ${FORMAT_VERSION} and ${WAL_FORMAT_VERSION})`;
+    const problem = `unknown format version ${JSON.stringify(version)} (this build reads ${FORMAT_VERSION} to ${WAL_FORMAT_VERSION})`;
     throw storageError({ dataDir, version }, problem);
   }
   return null;
@@ -113,7 +123,7 @@ export class WalStorage implements Storage {
     readonly dataDir: string,
     private readonly db: Database,
     private readonly segmentBytes: number,
-    /** The format this open migrated the data dir from (1), or null when it was already format 2 or new. */
+    /** The format this open migrated the log from (1), or null when the log was already in wal/ or the dir is new. */
     readonly migratedFromFormat: number | null,
   ) {
     this.dir = walDir(dataDir);
@@ -188,12 +198,16 @@ export class WalStorage implements Storage {
     await this.db.close();
   }
 
-  /** LevelDB's snapshot metadata, and its data from its file (or from LevelDB, as format 1 kept it). */
+  /**
+   * LevelDB's snapshot metadata, and its data: from LevelDB when it is there (formats 1 and 2 kept
+   * it there, and the batch naming a file deletes it), else from the file the metadata names.
+   * loadSnapshot checks the data's length and CRC32 against the metadata either way.
+   */
   private async readSnapshot(): Promise<Snapshot | null> {
     const [snapshotMeta, dataInLevelDb] = await this.db.getMany([SNAPSHOT_META_KEY, SNAPSHOT_DATA_KEY]);
-    const stored = snapshotMeta === undefined ? null : decodeSnapshotMeta(snapshotMeta);
-    const dataInFile = stored === null ? undefined : await readSnapshotFile(this.dataDir, stored.meta.index);
-    return loadSnapshot(this.dataDir, { snapshotMeta, snapshotData: dataInFile ?? dataInLevelDb });
+    const stored = snapshotMeta === undefined || dataInLevelDb !== undefined ? null : decodeSnapshotMeta(snapshotMeta);
+    const dataInFile = stored === null ? undefined : await readSnapshotFile(this.dataDir, { index: stored.meta.index, checksum: stored.dataChecksum });
+    return loadSnapshot(this.dataDir, { snapshotMeta, snapshotData: dataInLevelDb ?? dataInFile });
   }
 
   /** The first load: reads the log, repairs a torn tail, and opens the segment appends go to. */
@@ -219,7 +233,7 @@ export class WalStorage implements Storage {
     // Spares, a rotation a crash cut short, a preallocation cut short: nothing acknowledged. And
     // snapshot files but the current one's: older ones, and a save a crash cut short.
     await removeFiles([...listing.leftovers, ...wal.strays.map((sequence) => segmentPath(dir, sequence))]);
-    await removeSnapshotFilesExcept(dataDir, snapshot?.meta.index ?? null);
+    await removeSnapshotFilesExcept(dataDir, snapshot === null ? null : { index: snapshot.meta.index, checksum: checksum(snapshot.data) });
     this.hardState = state.hardState;
     this.lastIndex = state.entries.at(-1)?.index ?? snapshot?.meta.index ?? 0;
     this.marker = wal.log.marker;
@@ -239,7 +253,7 @@ export class WalStorage implements Storage {
     return state;
   }
 
-  /** The record for `batch`, with the contract's checks on the log's shape. */
+  /** The record for `batch` and the snapshot to save before it, with the contract's checks on the log's shape. */
   private plan(batch: PersistBatch): PlannedRecord {
     let op: MarkerOp = 'none';
     let marker = this.marker;
@@ -273,8 +287,9 @@ export class WalStorage implements Storage {
   private async write(planned: PlannedRecord): Promise<void> {
     const { snapshotToSave } = planned;
     if (snapshotToSave !== null) {
-      // Its file, then its metadata naming it (and no longer data of format 1 in LevelDB).
-      await saveSnapshotFile(this.dataDir, snapshotToSave.meta.index, snapshotToSave.data);
+      // Its file, then its metadata naming it (and no longer data of formats 1 and 2 in LevelDB).
+      const id = { index: snapshotToSave.meta.index, checksum: checksum(snapshotToSave.data) };
+      await saveSnapshotFile(this.dataDir, id, snapshotToSave.data);
       const saved = this.db.batch();
       saved.put(SNAPSHOT_META_KEY, encodeSnapshotMeta(snapshotToSave.meta, snapshotToSave.data));
       saved.del(SNAPSHOT_DATA_KEY);
@@ -284,7 +299,7 @@ export class WalStorage implements Storage {
     if (snapshotToSave !== null) {
       // Within the write, not after it: the next write may be saving the next snapshot's file.
       // A file left by a failure is removed at the next save or load.
-      await removeSnapshotFilesExcept(this.dataDir, snapshotToSave.meta.index).catch(() => undefined);
+      await removeSnapshotFilesExcept(this.dataDir, { index: snapshotToSave.meta.index, checksum: checksum(snapshotToSave.data) }).catch(() => undefined);
     }
   }
 

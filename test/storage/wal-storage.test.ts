@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Level } from 'level';
@@ -18,6 +18,7 @@ import { ConcordError } from '../../src/common/errors.ts';
 import type { Entry, PersistedState } from '../../src/raft/types.ts';
 import { EMPTY_HARD_STATE } from '../../src/raft/types.ts';
 import {
+  checksum,
   encodeSnapshotMeta,
   ENTRY_KEY_END,
   ENTRY_KEY_PREFIX,
@@ -486,10 +487,10 @@ describe('WalStorage: migration from format 1', () => {
     }
   }
 
-  it('moves the log and hard state to the write-ahead log and stamps format 2', async () => {
+  it('moves the log and hard state to the write-ahead log and stamps format 3', async () => {
     const { dataDir, state } = await formatOneDir();
     expect(state.entries).toHaveLength(80);
-    // The open that migrates says so (serve logs it); the next one finds format 2.
+    // The open that migrates says so (serve logs it); the next one finds format 3.
     await withWal(dataDir, async (storage, loaded) => {
       expect(storage.migratedFromFormat).toBe(1);
       expect(loaded).toEqual(state);
@@ -499,7 +500,7 @@ describe('WalStorage: migration from format 1', () => {
     await withLevelDb(dataDir, async (db) => {
       expect(await db.keys({ gte: ENTRY_KEY_PREFIX, lt: ENTRY_KEY_END }).all()).toEqual([]);
       expect(await db.get(HARD_STATE_KEY)).toBeUndefined();
-      expect(new TextDecoder().decode((await db.get(VERSION_KEY))!)).toBe('2');
+      expect(new TextDecoder().decode((await db.get(VERSION_KEY))!)).toBe('3');
       expect(await db.get(SNAPSHOT_META_KEY)).toBeDefined();
     });
     // The migrated log (larger than one segment) is appended to and read back like any other.
@@ -544,7 +545,7 @@ describe('WalStorage: migration from format 1', () => {
   it('leaves a dir that format 1 refuses rather than reading an empty log from it', async () => {
     const { dataDir } = await formatOneDir();
     await loadAfterRestart(dataDir);
-    await expect(LevelStorage.open(dataDir)).rejects.toThrow(/unknown format version "2"/);
+    await expect(LevelStorage.open(dataDir)).rejects.toThrow(/unknown format version "3"/);
   });
 });
 
@@ -842,6 +843,9 @@ describe('WalStorage: the files of the wal directory', () => {
 
 describe('WalStorage: the snapshot data in a file of its own', () => {
   const snapFiles = async (dataDir: string): Promise<string[]> => (await readdir(join(dataDir, 'snap'))).sort();
+  /** The file name of the snapshot at `index` whose data is `data`. */
+  const snapName = (index: number, data: Uint8Array): string =>
+    `${index.toString(16).padStart(16, '0')}-${checksum(data).toString(16).padStart(8, '0')}.snap`;
 
   // A value put into a LevelDB batch is copied on the event loop (about 4-7 ms per MiB here), so
   // the data goes to snap/<index>.snap, and LevelDB keeps only the metadata that checks it.
@@ -851,7 +855,7 @@ describe('WalStorage: the snapshot data in a file of its own', () => {
       await persist(storage, { compaction: snapshot(10, 1) });
       await persist(storage, { compaction: snapshot(15, 1), entries: entries(21, 22, 1) });
     });
-    expect(await snapFiles(dataDir)).toEqual(['000000000000000f.snap']);
+    expect(await snapFiles(dataDir)).toEqual([snapName(15, snapshot(15, 1).data)]);
     await withLevelDb(dataDir, async (db) => {
       expect(await db.get(SNAPSHOT_DATA_KEY)).toBeUndefined();
       expect(await db.get(SNAPSHOT_META_KEY)).toBeDefined();
@@ -880,9 +884,40 @@ describe('WalStorage: the snapshot data in a file of its own', () => {
       await persist(storage, { entries: entries(1, 8, 1), hardState: hardState(1, 'a', 8) });
       await persist(storage, { compaction: snapshot(4, 1) });
     });
-    await writeFile(join(dataDir, 'snap', '0000000000000007.snap'), new Uint8Array([1, 2, 3]));
-    await writeFile(join(dataDir, 'snap', '0000000000000007.snap.tmp'), new Uint8Array([4]));
+    await writeFile(join(dataDir, 'snap', '0000000000000007-01020304.snap'), new Uint8Array([1, 2, 3]));
+    await writeFile(join(dataDir, 'snap', '0000000000000007-01020304.snap.tmp'), new Uint8Array([4]));
+    // A snapshot of the held index with other bytes, as an install at that index would save.
+    await writeFile(join(dataDir, 'snap', snapName(4, new Uint8Array([9]))), new Uint8Array([9]));
+    await writeFile(join(dataDir, 'snap', 'operator-notes.txt'), 'not ours');
     expect(await loadAfterRestart(dataDir)).toEqual({ hardState: hardState(1, 'a', 8), snapshot: snapshot(4, 1), entries: entries(5, 8, 1) });
-    expect(await snapFiles(dataDir)).toEqual(['0000000000000004.snap']);
+    expect(await snapFiles(dataDir)).toEqual([snapName(4, snapshot(4, 1).data), 'operator-notes.txt']);
+  });
+  // Format 2 (and a snapshot migrated from format 1) kept the data in LevelDB: it is read from
+  // there while it is there, and the first save moves it to a file and deletes it.
+  it('reads a snapshot kept in LevelDB (format 2), then moves it to a file at the first save', async () => {
+    const dataDir = await writtenDir(async (storage) => {
+      await persist(storage, { entries: entries(1, 6, 1), hardState: hardState(1, 'a', 6) });
+      await persist(storage, { compaction: snapshot(3, 1) });
+    });
+    // Back to format 2's layout: the data in s:data, no file, the version 2.
+    await rm(join(dataDir, 'snap'), { recursive: true });
+    await withLevelDb(dataDir, async (db) => {
+      await db.put(SNAPSHOT_DATA_KEY, snapshot(3, 1).data);
+      await db.put(VERSION_KEY, new TextEncoder().encode('2'));
+    });
+    // A save cut short after its file was renamed into place, before the metadata named it.
+    await mkdir(join(dataDir, 'snap'));
+    await writeFile(join(dataDir, 'snap', snapName(5, snapshot(5, 1).data)), snapshot(5, 1).data);
+    await withWal(dataDir, async (storage, loaded) => {
+      expect(loaded).toEqual({ hardState: hardState(1, 'a', 6), snapshot: snapshot(3, 1), entries: entries(4, 6, 1) });
+      expect(await snapFiles(dataDir)).toEqual([]);
+      await persist(storage, { compaction: snapshot(5, 1) });
+    });
+    expect(await snapFiles(dataDir)).toEqual([snapName(5, snapshot(5, 1).data)]);
+    await withLevelDb(dataDir, async (db) => {
+      expect(await db.get(SNAPSHOT_DATA_KEY)).toBeUndefined();
+      expect(new TextDecoder().decode((await db.get(VERSION_KEY))!)).toBe('3');
+    });
+    expect(await loadAfterRestart(dataDir)).toEqual({ hardState: hardState(1, 'a', 6), snapshot: snapshot(5, 1), entries: entries(6, 6, 1) });
   });
 });

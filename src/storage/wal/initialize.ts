@@ -1,5 +1,5 @@
 /**
- * The write-ahead log's first segment, written before the data dir is stamped with format 2:
+ * The write-ahead log's first segment, written before the data dir is stamped with format 3:
  * once the stamp is there, a log with no records means the log was lost (a node that restarted
  * from nothing would forget its vote), and load() refuses it rather than start empty.
  *
