@@ -236,9 +236,10 @@ export interface StoredSnapshotMeta {
   readonly dataChecksum: number;
 }
 
-export function encodeSnapshotMeta(meta: SnapshotMeta, data: Uint8Array): Uint8Array {
+/** `dataChecksum` defaults to checksum(data); a caller that has it already passes it (a large snapshot's CRC is milliseconds). */
+export function encodeSnapshotMeta(meta: SnapshotMeta, data: Uint8Array, dataChecksum: number = checksum(data)): Uint8Array {
   const { voters, learners, endpoints } = meta.config;
-  const fields: unknown[] = [meta.index, meta.term, voters, learners, data.length, checksum(data)];
+  const fields: unknown[] = [meta.index, meta.term, voters, learners, data.length, dataChecksum];
   // Endpoints came later (membership changes): a record without them reads as before.
   if (endpoints !== undefined) fields.push(endpoints);
   return encodeRecord(fields);

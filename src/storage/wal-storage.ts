@@ -42,7 +42,8 @@ import type { PersistBatch, Storage } from './storage.ts';
 import { initializeWal, migrateKeySpaceToWal } from './wal/initialize.ts';
 import { readWal, reconcile, type SegmentState } from './wal/recover.ts';
 import { createSegment, listSegments, openForAppend, removeFiles, segmentPath, syncDirectory, walDir, writeFully } from './wal/segment-files.ts';
-import { frameRecord, type MarkerOp, type SnapshotMarker, type WalRecord } from './wal/wal-record.ts';
+import { type PlannedRecord, planRecord } from './wal/plan-record.ts';
+import { frameRecord, type SnapshotMarker } from './wal/wal-record.ts';
 
 export interface WalStorageOptions {
   /** Bytes preallocated per segment (default 16 MiB); a record that does not fit opens the next. */
@@ -62,15 +63,6 @@ interface OpenSegment {
   readonly capacity: number;
   writeOffset: number;
 }
-
-/** One persist() as the record it writes and the snapshot to save (file, then metadata) first. */
-interface PlannedRecord {
-  readonly record: WalRecord;
-  readonly snapshotToSave: Snapshot | null;
-  readonly lastIndex: LogIndex;
-}
-
-const markerOf = (snapshot: Snapshot): SnapshotMarker => ({ index: snapshot.meta.index, term: snapshot.meta.term });
 
 /** Initialises a new data dir or migrates a format-1 one; returns the format migrated from, if any. */
 async function checkOrStampVersion(dataDir: string, db: Database, segmentBytes: number): Promise<number | null> {
@@ -167,7 +159,7 @@ export class WalStorage implements Storage {
     assert(this.failure === null, 'persist() after a failed write: the node must stop');
     assert(this.recovered, 'persist() before load(): the write-ahead log is not open');
     assert(!this.closed, 'persist() after close()');
-    const planned = this.plan(batch);
+    const planned = planRecord(this.marker, this.lastIndex, batch);
     this.persisting = true;
     // then(onFulfilled, onRejected): an exception thrown by done(null) must not call done again.
     this.inFlight = this.write(planned).then(
@@ -253,53 +245,23 @@ export class WalStorage implements Storage {
     return state;
   }
 
-  /** The record for `batch` and the snapshot to save before it, with the contract's checks on the log's shape. */
-  private plan(batch: PersistBatch): PlannedRecord {
-    let op: MarkerOp = 'none';
-    let marker = this.marker;
-    let snapshotToSave: Snapshot | null = null;
-    let lastIndex = this.lastIndex;
-    if (batch.snapshot !== null) {
-      op = 'install';
-      marker = markerOf(batch.snapshot);
-      snapshotToSave = batch.snapshot;
-      lastIndex = marker.index;
-    }
-    // An older compaction than the snapshot we hold (one just installed, say) covers nothing new.
-    if (batch.compaction !== null && batch.compaction.meta.index > marker.index) {
-      if (op === 'none') op = 'compact';
-      marker = markerOf(batch.compaction);
-      snapshotToSave = batch.compaction;
-      lastIndex = Math.max(lastIndex, marker.index);
-    }
-    const first = batch.entries[0];
-    if (first !== undefined) {
-      assert(first.index > marker.index, () => `persist: entry ${first.index} is inside snapshot ${marker.index}`);
-      assert(first.index <= lastIndex + 1, () => `persist: entry ${first.index} leaves a gap after ${lastIndex}`);
-      batch.entries.forEach((entry, offset) => {
-        assert(entry.index === first.index + offset, () => `persist: batch entries not contiguous at ${entry.index}`);
-      });
-      lastIndex = first.index + batch.entries.length - 1;
-    }
-    return { record: { op, marker, hardState: batch.hardState, entries: batch.entries }, snapshotToSave, lastIndex };
-  }
-
   private async write(planned: PlannedRecord): Promise<void> {
     const { snapshotToSave } = planned;
-    if (snapshotToSave !== null) {
+    // The data's CRC32, once: it names the file and goes into the metadata.
+    const saved = snapshotToSave === null ? null : { index: snapshotToSave.meta.index, checksum: checksum(snapshotToSave.data) };
+    if (snapshotToSave !== null && saved !== null) {
       // Its file, then its metadata naming it (and no longer data of formats 1 and 2 in LevelDB).
-      const id = { index: snapshotToSave.meta.index, checksum: checksum(snapshotToSave.data) };
-      await saveSnapshotFile(this.dataDir, id, snapshotToSave.data);
-      const saved = this.db.batch();
-      saved.put(SNAPSHOT_META_KEY, encodeSnapshotMeta(snapshotToSave.meta, snapshotToSave.data));
-      saved.del(SNAPSHOT_DATA_KEY);
-      await saved.write({ sync: true });
+      await saveSnapshotFile(this.dataDir, saved, snapshotToSave.data);
+      const metadata = this.db.batch();
+      metadata.put(SNAPSHOT_META_KEY, encodeSnapshotMeta(snapshotToSave.meta, snapshotToSave.data, saved.checksum));
+      metadata.del(SNAPSHOT_DATA_KEY);
+      await metadata.write({ sync: true });
     }
     await this.append(planned);
-    if (snapshotToSave !== null) {
+    if (saved !== null) {
       // Within the write, not after it: the next write may be saving the next snapshot's file.
       // A file left by a failure is removed at the next save or load.
-      await removeSnapshotFilesExcept(this.dataDir, { index: snapshotToSave.meta.index, checksum: checksum(snapshotToSave.data) }).catch(() => undefined);
+      await removeSnapshotFilesExcept(this.dataDir, saved).catch(() => undefined);
     }
   }
 
