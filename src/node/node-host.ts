@@ -39,6 +39,13 @@ import type { ConfChangeOutcome, NodeHostOptions, ProposalOutcome } from './host
 const MAX_READIES_WAITING = 256;
 
 /**
+ * After this many ticks a ReadIndex round still unanswered no longer holds later reads back (its
+ * request or answer may have been lost): the next round carries its reads too. A round under
+ * load takes milliseconds to tens of milliseconds.
+ */
+const READ_ROUND_PATIENCE_TICKS = 5;
+
+/**
  * How many list elements of a snapshot one turn of the event loop encodes or restores when the
  * state machine can work in slices: a few milliseconds' work, where a whole large state takes
  * 100 ms and more.
@@ -74,7 +81,7 @@ export class NodeHost<Result> {
   private readonly durable: Ready[] = [];
   /** The last index this host applied, entry by entry (RaftNode hears it once per Ready: appliedTo). */
   private lastAppliedIndex: LogIndex;
-  /** Linearizable reads, batched into ReadIndex rounds (one per pump). */
+  /** Linearizable reads, batched into ReadIndex rounds (one outstanding at a time). */
   private readonly reads: ReadRounds;
   private softState: SoftState;
   private membership: ClusterConfig;
@@ -86,7 +93,7 @@ export class NodeHost<Result> {
     const observe = (event: RaftEvent): void => options.hooks?.raftEvent?.(event);
     const make = options.makeRaft ?? ((...args) => new RaftNode(...args));
     this.raft = make(options.raftConfig, options.bootstrap, options.persisted, options.random, observe);
-    this.reads = new ReadRounds(this.raft);
+    this.reads = new ReadRounds(this.raft, () => options.clock.nowMs(), READ_ROUND_PATIENCE_TICKS * options.tickMs);
     this.writes = new WritePipeline(
       options.storage,
       (readies) => this.written(readies),
@@ -344,6 +351,8 @@ export class NodeHost<Result> {
     for (const entry of ready.committedEntries) this.applyEntry(entry);
     for (const read of ready.readStates) this.reads.finish(read.context, ready.appliedThrough);
     for (const context of ready.droppedReads) this.reads.drop(context);
+    // The reads that gathered while that round was out get theirs.
+    if (this.reads.waiting) this.schedulePump();
     // Now, not at advance(): a compaction after an earlier write must not label a snapshot of
     // what this Ready applied with an older index.
     this.raft.appliedTo(ready.appliedThrough);

@@ -130,6 +130,12 @@ export function handleHeartbeatResponse(node: RaftNode, response: HeartbeatRespo
   for (const read of confirmed) releaseRead(node, read.context, read.index, read.requester);
 }
 
+/** Sends the round gathering the reads taken since the last Ready (ready() calls this). */
+export function sendReadRound(node: RaftNode): void {
+  const round = node.readRounds.takeRoundToSend();
+  if (round !== null) broadcastHeartbeat(node, round);
+}
+
 function releaseRead(node: RaftNode, context: string, index: LogIndex, requester: NodeId): void {
   if (requester === node.id) {
     node.readConfirmed(context, index);
@@ -155,9 +161,7 @@ export function startReadRound(node: RaftNode, context: string, requester: NodeI
     releaseRead(node, context, commitIndex, requester);
     return true;
   }
-  if (!node.readRounds.add(context, commitIndex, requester, node.id)) return false;
-  broadcastHeartbeat(node, context);
-  return true;
+  return node.readRounds.add({ context, index: commitIndex, requester }, node.id);
 }
 
 export function handleReadIndexRequest(node: RaftNode, request: ReadIndexRequest): void {

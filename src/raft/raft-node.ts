@@ -21,6 +21,7 @@ import {
   handleSnapshotResponse,
   resendStaleSnapshotChunks,
   sendAppend,
+  sendReadRound,
   startReadRound,
 } from './leader.ts';
 import {
@@ -298,6 +299,7 @@ export class RaftNode {
   hasReady(): boolean {
     return (
       this.appendsPending ||
+      this.readRounds.gathering ||
       this.messages.length > 0 ||
       this.droppedReads.length > 0 ||
       this.snapshotToSave !== null ||
@@ -324,6 +326,8 @@ export class RaftNode {
       this.appendsPending = false;
       broadcastAppend(this, false);
     }
+    // One heartbeat round for every read taken since the last Ready.
+    if (this.readRounds.gathering) sendReadRound(this);
     const hardState = this.hardState();
     const mustSync =
       hardState.term !== this.lastWrittenHardState.term || hardState.vote !== this.lastWrittenHardState.vote;
@@ -637,7 +641,7 @@ export class RaftNode {
     resendStaleSnapshotChunks(this);
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      broadcastHeartbeat(this, this.readRounds.latestContext());
+      broadcastHeartbeat(this, this.readRounds.contextForHeartbeat());
     }
   }
 

@@ -1,6 +1,7 @@
 /**
  * ReadRounds (src/node/read-rounds.ts): reads arriving before a pump share one ReadIndex round,
- * are released together once it is answered, and fail together when Raft refuses or drops it.
+ * one round is outstanding at a time (reads arriving meanwhile gather for the next), an overdue
+ * round no longer holds reads back, and reads fail together when Raft refuses or drops a round.
  */
 import { describe, expect, it } from 'vitest';
 import type { ReadIndexResult } from '../../src/raft/raft-node.ts';
@@ -24,30 +25,72 @@ function collect(rounds: ReadRounds, count: number): ReadOutcome[] {
   return outcomes;
 }
 
+const PATIENCE_MS = 500;
+
+/** ReadRounds on a clock the test moves. */
+function roundsOn(raft: FakeRaft): { rounds: ReadRounds; clock: { now: number } } {
+  const clock = { now: 0 };
+  return { rounds: new ReadRounds(raft, () => clock.now, PATIENCE_MS), clock };
+}
+
 describe('ReadRounds', () => {
   it('gives every read waiting at start() one round, and releases them together', () => {
     const raft = new FakeRaft();
-    const rounds = new ReadRounds(raft);
+    const { rounds } = roundsOn(raft);
     const first = collect(rounds, 3);
     rounds.start();
-    const second = collect(rounds, 2);
-    rounds.start();
     rounds.start(); // nothing waiting: no round
-    expect(raft.asked).toEqual(['n1/0', 'n1/1']);
-    expect(rounds.pending).toBe(5);
-    rounds.finish('n1/1', 7);
-    expect(second).toEqual([{ ok: true, appliedIndex: 7 }, { ok: true, appliedIndex: 7 }]);
-    expect(first).toEqual([]);
+    expect(raft.asked).toEqual(['n1/0']);
+    expect(rounds.pending).toBe(3);
     rounds.finish('n1/0', 9);
-    expect(first).toHaveLength(3);
+    expect(first).toEqual(Array(3).fill({ ok: true, appliedIndex: 9 }));
     expect(rounds.pending).toBe(0);
     rounds.finish('n1/0', 9); // a duplicate answer finds nothing
     expect(first).toHaveLength(3);
   });
 
+  it('keeps one round outstanding: reads arriving meanwhile share the next', () => {
+    const raft = new FakeRaft();
+    const { rounds, clock } = roundsOn(raft);
+    const first = collect(rounds, 2);
+    rounds.start();
+    const second = collect(rounds, 1);
+    clock.now = PATIENCE_MS - 1;
+    rounds.start();
+    const third = collect(rounds, 2);
+    rounds.start();
+    expect(raft.asked).toEqual(['n1/0']); // no second round while the first is out
+    expect(rounds.waiting).toBe(true);
+    rounds.finish('n1/0', 4);
+    expect(first).toEqual(Array(2).fill({ ok: true, appliedIndex: 4 }));
+    expect([...second, ...third]).toEqual([]);
+    rounds.start();
+    expect(raft.asked).toEqual(['n1/0', 'n1/1']);
+    expect(rounds.waiting).toBe(false);
+    rounds.finish('n1/1', 6);
+    expect([...second, ...third]).toEqual(Array(3).fill({ ok: true, appliedIndex: 6 }));
+    expect(rounds.pending).toBe(0);
+  });
+
+  it('an overdue round no longer holds reads back: the next round carries its reads too', () => {
+    const raft = new FakeRaft();
+    const { rounds, clock } = roundsOn(raft);
+    const lost = collect(rounds, 2);
+    rounds.start(); // its request or answer is lost
+    const later = collect(rounds, 1);
+    clock.now = PATIENCE_MS;
+    rounds.start();
+    expect(raft.asked).toEqual(['n1/0', 'n1/1']);
+    rounds.finish('n1/0', 3); // a late answer to the overdue round releases nothing
+    expect([...lost, ...later]).toEqual([]);
+    rounds.finish('n1/1', 5);
+    expect([...lost, ...later]).toEqual(Array(3).fill({ ok: true, appliedIndex: 5 }));
+    expect(rounds.pending).toBe(0);
+  });
+
   it('fails a refused round at once, a dropped one as not_leader, and everything at failAll', () => {
     const raft = new FakeRaft();
-    const rounds = new ReadRounds(raft);
+    const { rounds } = roundsOn(raft);
     raft.answer = { ok: false, reason: 'overloaded', leaderHint: 'n2' };
     const refused = collect(rounds, 2);
     rounds.start();

@@ -86,6 +86,68 @@ describe('ReadIndex on the leader', () => {
   });
 });
 
+describe('ReadIndex rounds on the leader: one per Ready', () => {
+  /** The read rounds whose heartbeats were sent since `mark` (periodic ones without reads carry ''). */
+  const roundsSince = (net: Network, mark: number): string[] => [
+    ...new Set(net.sentSince(mark, (m) => m.type === 'heartbeat' && m.readContext !== '').map((m) => (m.type === 'heartbeat' ? m.readContext : ''))),
+  ];
+
+  it('reads taken together share one round; a follower\'s requests arriving together share the next', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.elect('a');
+    net.propose('a', 'x');
+    net.stabilize();
+    const mark = net.sent.length;
+    net.node('a').readIndex('r1');
+    net.node('a').readIndex('r2');
+    net.node('b').readIndex('b1');
+    net.node('c').readIndex('c1');
+    net.stabilize();
+    expect(net.member('a').readStates.map((read) => read.context)).toEqual(['r1', 'r2']);
+    expect(net.member('b').readStates.map((read) => read.context)).toEqual(['b1']);
+    expect(net.member('c').readStates.map((read) => read.context)).toEqual(['c1']);
+    expect(roundsSince(net, mark)).toHaveLength(2); // four reads, two rounds (it was a round each)
+  });
+
+  it('a read taken after a round was sent is not released by that round\'s answers', () => {
+    const net = new Network(['a', 'b', 'c']);
+    net.elect('a');
+    net.propose('a', 'x');
+    net.stabilize();
+    const mark = net.sent.length;
+    net.filter = (m: Message) => m.type !== 'heartbeat';
+    net.node('a').readIndex('r1');
+    net.stabilize();
+    net.node('a').readIndex('r2');
+    net.stabilize();
+    const [first, second] = roundsSince(net, mark);
+    expect(second).toBeDefined();
+    // A late answer to the first round arrives: it confirms r1, taken before that round left.
+    net.node('a').step({ type: 'heartbeat-response', from: 'b', to: 'a', term: net.node('a').currentTerm, readContext: first! });
+    net.stabilize();
+    expect(net.member('a').readStates.map((read) => read.context)).toEqual(['r1']);
+    net.filter = () => true;
+    net.tick('a'); // the periodic heartbeat carries the newest round sent
+    expect(net.member('a').readStates.map((read) => read.context)).toEqual(['r1', 'r2']);
+  });
+
+  it('refuses reads beyond maxPendingReads, counting every round', () => {
+    const net = new Network(['a', 'b', 'c'], { config: { maxPendingReads: 3 } });
+    net.elect('a');
+    net.propose('a', 'x');
+    net.stabilize();
+    net.filter = (m: Message) => m.type !== 'heartbeat-response';
+    for (const context of ['r1', 'r2']) expect(net.node('a').readIndex(context)).toEqual({ ok: true });
+    net.stabilize();
+    expect(net.node('a').readIndex('r3')).toEqual({ ok: true });
+    expect(net.node('a').readIndex('r4')).toMatchObject({ ok: false, reason: 'overloaded' });
+    net.filter = () => true;
+    net.tick('a');
+    expect(net.member('a').readStates.map((read) => read.context)).toEqual(['r1', 'r2', 'r3']);
+    expect(net.node('a').readIndex('r5')).toEqual({ ok: true });
+  });
+});
+
 describe('ReadIndex on a follower', () => {
   it('is confirmed by the leader and released on the follower', () => {
     const net = new Network(['a', 'b', 'c']);
@@ -98,7 +160,8 @@ describe('ReadIndex on a follower', () => {
     net.stabilize();
     const sent = net.sentSince(mark);
     expect(sent.filter((m) => m.type === 'read-index')).toEqual([expect.objectContaining({ from: 'b', to: 'a', readContext: 'f1' })]);
-    expect(sent.some((m) => m.type === 'heartbeat' && m.readContext === 'f1')).toBe(true);
+    // The leader confirmed it with a heartbeat round of its own (rounds have ids of their own).
+    expect(sent.some((m) => m.type === 'heartbeat' && m.readContext !== '')).toBe(true);
     expect(net.member('b').readStates).toEqual([{ context: 'f1', index: net.node('a').commitIndex, appliedThrough: 2 }]);
     expect(net.member('a').readStates).toEqual([]);
   });
