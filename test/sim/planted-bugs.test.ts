@@ -2,6 +2,7 @@
 // RaftNode in a test subclass, or with a faulty disk — and shows the simulator finds it within
 // a bounded number of seeds. Production code is not bent: the plants live only here.
 import { describe, expect, it } from 'vitest';
+import type { RaftMessage } from '../../src/raft/messages.ts';
 import { RaftNode, type ReadIndexResult } from '../../src/raft/raft-node.ts';
 import type { LogIndex, Term } from '../../src/raft/types.ts';
 import { AcknowledgesBeforeDurable } from './plants.ts';
@@ -22,6 +23,13 @@ class LeaderReadsWithoutReadIndex extends RaftNode {
     if (this.currentRole !== 'leader') return super.readIndex(context);
     this.readConfirmed(context, this.commitIndex);
     return { ok: true };
+  }
+}
+
+/** Plant (e): a leader never answers its followers' ReadIndex requests, so their reads hang. */
+class IgnoresFollowersReads extends RaftNode {
+  override step(message: RaftMessage): void {
+    if (message.type !== 'read-index') super.step(message);
   }
 }
 
@@ -51,6 +59,12 @@ describe('planted bugs are caught', () => {
     // A stale read, or a keepalive a deposed leader acknowledged without confirming it still
     // leads (its read barrier is the same ReadIndex), so the lease expires before its promise.
     expect(found?.violation).toMatch(/^linearizability|expired early/);
+  });
+
+  it('(e) reads a node never serves are caught by the liveness phase, which reads on every replica', async () => {
+    const found = await firstFailingSeed({ makeRaft: factory(IgnoresFollowersReads) }, 20);
+    expect(found, 'no seed caught the planted bug').not.toBeNull();
+    expect(found?.violation).toMatch(/^liveness: .*marker committed: true, read on /);
   });
 
   it('the same seeds pass without the plants', async () => {

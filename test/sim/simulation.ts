@@ -12,6 +12,7 @@ import { SeededRandom } from '../../src/common/random.ts';
 import { DEFAULT_RAFT_CONFIG, type RaftConfig } from '../../src/raft/config.ts';
 import type { Message, MessageType } from '../../src/raft/messages.ts';
 import { RaftNode, type RaftEvent } from '../../src/raft/raft-node.ts';
+import type { NodeId } from '../../src/raft/types.ts';
 import { checkLinearizable, formatHistory, type HistoryRecord } from './checkers/linearizability.ts';
 import { RaftInvariantChecker } from './checkers/raft-invariants.ts';
 import { EventQueue } from './event-queue.ts';
@@ -583,6 +584,21 @@ class Simulation {
     let proposing = false;
     let proposedAtMs = 0;
     const marker = { kind: 'put' as const, key: 'liveness', value: `seed-${this.options.seed}` };
+    // Once the marker is committed, every member must also serve a linearizable read of it: a
+    // node whose ReadIndex rounds are stuck (a request or answer lost) fails here.
+    const readsAnswered = new Set<NodeId>();
+    const readsAskedAtMs = new Map<NodeId, number>();
+    const askReads = (): void => {
+      for (const node of this.replicas()) {
+        const askedAtMs = readsAskedAtMs.get(node.id);
+        if (node.status !== 'up' || readsAnswered.has(node.id)) continue;
+        if (askedAtMs !== undefined && this.queue.now - askedAtMs <= 1_000) continue;
+        readsAskedAtMs.set(node.id, this.queue.now);
+        node.receiveClient({ kind: 'get', key: marker.key }, `liveness-read-${node.id}-${this.queue.now}`, (outcome) => {
+          if (outcome.status === 'ok') readsAnswered.add(node.id);
+        });
+      }
+    };
     const poll = (): void => {
       // An answer may never come (the leader lost leadership: outcome unknown); ask again.
       if (proposing && this.queue.now - proposedAtMs > 1_000) proposing = false;
@@ -597,12 +613,14 @@ class Simulation {
           });
         }
       }
+      if (committed) askReads();
       this.queue.schedule(LIVENESS_POLL_MS, poll);
     };
     poll();
     // KV seeds also wait for every registry instance whose heartbeats stopped to be removed.
     const settled = (): boolean => this.lockWorkload === null || this.lockChecker.registrySettled;
-    const done = (): boolean => committed && this.workload.idle && settled() && this.replicasEqual();
+    const readsServed = (): boolean => this.replicas().every((node) => readsAnswered.has(node.id));
+    const done = (): boolean => committed && readsServed() && this.workload.idle && settled() && this.replicasEqual();
     // runUntil answers whether the run went without a violation, not whether `done` came true:
     // a window that runs out first is a liveness failure too.
     const converged = this.runUntil(deadlineMs, done) && done();
@@ -610,7 +628,7 @@ class Simulation {
       if (this.violationCount() === 0) {
         this.violations.push(
           `liveness: no convergence within ${this.options.convergenceMs ?? DEFAULT_CONVERGENCE_MS} ms after healing ` +
-            `(marker committed: ${committed}, workload idle: ${this.workload.idle}, registry settled: ${settled()}; ` +
+            `(marker committed: ${committed}, read on ${[...readsAnswered].sort().join(',') || 'no node'}, workload idle: ${this.workload.idle}, registry settled: ${settled()}; ` +
             this.nodes.map((n) => `${n.id} ${n.raft.currentRole} t${n.raft.currentTerm} c${n.raft.commitIndex} a${n.raft.appliedIndex}`).join(', ') +
             ')',
         );
@@ -632,9 +650,13 @@ class Simulation {
     });
   }
 
+  /** Nodes outside the configuration (removed, or spares never added) are not replicas. */
+  private replicas(): SimNode[] {
+    return this.currentMembers().filter((node) => node.storageFailure === null);
+  }
+
   private replicasEqual(): boolean {
-    // Nodes outside the configuration (removed, or spares never added) are not replicas.
-    const replicas = this.currentMembers().filter((node) => node.storageFailure === null);
+    const replicas = this.replicas();
     const first = replicas[0];
     if (first === undefined) return false;
     const applied = first.raft.appliedIndex;
