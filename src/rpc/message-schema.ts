@@ -5,6 +5,10 @@
  * there. Each parser builds a fresh object holding only the known fields, so nothing extra (or
  * odd prototypes, getters, huge unrelated keys) ever crosses into src/raft.
  *
+ * Every append and forwarded batch passes through here, so the parsers build no path string for
+ * an item that is valid: an item is parsed under a placeholder path, and only an error's message
+ * gets the item's real path (see parseItems).
+ *
  * Limits enforced here: node ids are member ids (src/common/member-id.ts: at most 64
  * characters), cluster ids at most {@link MAX_NODE_ID_LENGTH} characters, read contexts at most
  * {@link MAX_READ_CONTEXT_LENGTH}; numbers must be non-negative safe integers.
@@ -76,6 +80,33 @@ function record(value: unknown, path: string): Fields {
   return value as Fields;
 }
 
+/** The path an array item is parsed under until it is refused (then parseItems names it). */
+const ITEM_PATH = '\u0000item';
+
+/**
+ * Parses every item of `items` with `parse`, under {@link ITEM_PATH}: a path is built only for
+ * an item refused, by rewriting the error's message, not for each item that is valid.
+ */
+function parseItems<T>(items: readonly unknown[], path: string, parse: (item: unknown, itemPath: string) => T): T[] {
+  const parsed: T[] = [];
+  for (let position = 0; position < items.length; position++) {
+    try {
+      parsed.push(parse(items[position], ITEM_PATH));
+    } catch (error) {
+      if (!(error instanceof SchemaError) || !error.message.startsWith(ITEM_PATH)) throw error;
+      throw new SchemaError(`${path}[${position}]${error.message.slice(ITEM_PATH.length)}`);
+    }
+  }
+  return parsed;
+}
+
+function countValue(value: unknown, path: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new SchemaError(`${path}: expected a non-negative safe integer`);
+  }
+  return value;
+}
+
 function count(fields: Fields, key: string, path: string): number {
   const value = fields[key];
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
@@ -127,7 +158,7 @@ function bytes(fields: Fields, key: string, path: string): Uint8Array {
 
 function nodeIdList(value: unknown, path: string): NodeId[] {
   if (!Array.isArray(value)) throw new SchemaError(`${path}: expected an array`);
-  return value.map((item, position) => nodeId({ id: item }, 'id', `${path}[${position}]`));
+  return parseItems(value, path, (item, itemPath) => nodeId({ id: item }, 'id', itemPath));
 }
 
 /** host:port of a peer, or a client URL ('' = unknown): bounded text, checked where it is dialled. */
@@ -189,22 +220,18 @@ function boundedArray(value: unknown, path: string): unknown[] {
   return value;
 }
 
-function parseForwardedProposals(value: unknown, path: string): ForwardedProposal[] {
-  return boundedArray(value, path).map((item, position) => {
-    const fields = record(item, `${path}[${position}]`);
-    return { id: count(fields, 'id', `${path}[${position}]`), data: bytes(fields, 'data', `${path}[${position}]`) };
-  });
+function parseForwardedProposal(item: unknown, path: string): ForwardedProposal {
+  const fields = record(item, path);
+  return { id: count(fields, 'id', path), data: bytes(fields, 'data', path) };
 }
 
-function parseForwardedKeepalives(value: unknown, path: string): ForwardedKeepalive[] {
-  return boundedArray(value, path).map((item, position) => {
-    const fields = record(item, `${path}[${position}]`);
-    return { id: count(fields, 'id', `${path}[${position}]`), lease: text(fields, 'lease', `${path}[${position}]`, MAX_LEASE_ID_BYTES) };
-  });
+function parseForwardedKeepalive(item: unknown, path: string): ForwardedKeepalive {
+  const fields = record(item, path);
+  return { id: count(fields, 'id', path), lease: text(fields, 'lease', path, MAX_LEASE_ID_BYTES) };
 }
 
 function countList(value: unknown, path: string): number[] {
-  return boundedArray(value, path).map((item, position) => count({ item }, 'item', `${path}[${position}]`));
+  return parseItems(boundedArray(value, path), path, countValue);
 }
 
 /** A forwarded batch's answers: `ids` and the list `key` names, one answer per id. */
@@ -217,7 +244,7 @@ function answerLists(fields: Fields, key: string, path: string): [number[], numb
 
 function parseEntries(value: unknown, path: string): Entry[] {
   if (!Array.isArray(value)) throw new SchemaError(`${path}: expected an array`);
-  return value.map((entry, position) => parseEntry(entry, `${path}[${position}]`));
+  return parseItems(value, path, parseEntry);
 }
 
 function parseSnapshotMeta(value: unknown, path: string): SnapshotMeta {
@@ -275,13 +302,13 @@ function build(type: MessageType, fields: Fields, path: string): Message {
     case 'read-index-response':
       return { ...envelope, type, readContext: context(), index: count(fields, 'index', path) };
     case 'forward-proposals':
-      return { ...envelope, type, proposals: parseForwardedProposals(fields['proposals'], `${path}.proposals`) };
+      return { ...envelope, type, proposals: parseItems(boundedArray(fields['proposals'], `${path}.proposals`), `${path}.proposals`, parseForwardedProposal) };
     case 'forward-proposals-response': {
       const [ids, indexes] = answerLists(fields, 'indexes', path);
       return { ...envelope, type, ids, indexes };
     }
     case 'forward-keepalives':
-      return { ...envelope, type, keepalives: parseForwardedKeepalives(fields['keepalives'], `${path}.keepalives`) };
+      return { ...envelope, type, keepalives: parseItems(boundedArray(fields['keepalives'], `${path}.keepalives`), `${path}.keepalives`, parseForwardedKeepalive) };
     case 'forward-keepalives-response': {
       const [ids, ttls] = answerLists(fields, 'ttls', path);
       return { ...envelope, type, leading: flag(fields, 'leading', path), ids, ttls };
@@ -316,7 +343,7 @@ export function parseMessage(value: unknown): ParseResult<Message> {
 export function parseMessageBatch(value: unknown): ParseResult<Message[]> {
   return capture(() => {
     if (!Array.isArray(value)) throw new SchemaError('batch: expected an array');
-    return value.map((item, position) => parseOne(item, `batch[${position}]`));
+    return parseItems(value, 'batch', parseOne);
   });
 }
 

@@ -162,6 +162,22 @@ describe('parseMessageBatch', () => {
     const result = parseMessageBatch([SAMPLE_MESSAGES.vote, { ...SAMPLE_MESSAGES.vote, term: -3 }]);
     expect(result).toEqual({ ok: false, error: expect.stringContaining('batch[1].term') });
   });
+
+  it('names the item refused inside a message: an entry, a forwarded proposal, an answer', () => {
+    const append = SAMPLE_MESSAGES.append;
+    if (append.type !== 'append') throw new Error('fixture');
+    const badEntry = { ...append, entries: [append.entries[0], { ...append.entries[0], index: -1 }] };
+    expect(parseMessageBatch([SAMPLE_MESSAGES.vote, badEntry])).toEqual({
+      ok: false,
+      error: 'batch[1].entries[1].index: expected a non-negative safe integer',
+    });
+    const forward = SAMPLE_MESSAGES['forward-proposals'];
+    if (forward.type !== 'forward-proposals') throw new Error('fixture');
+    const badProposal = { ...forward, proposals: [forward.proposals[0], { id: 'x', data: new Uint8Array() }] };
+    expect(parseMessageBatch([badProposal])).toEqual({ ok: false, error: 'batch[0].proposals[1].id: expected a non-negative safe integer' });
+    const answers = { ...SAMPLE_MESSAGES['forward-proposals-response'], ids: [1, 2], indexes: [3, 'y'] };
+    expect(parseMessageBatch([answers])).toEqual({ ok: false, error: 'batch[0].indexes[1]: expected a non-negative safe integer' });
+  });
 });
 
 describe('parseHandshake', () => {
