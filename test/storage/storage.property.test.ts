@@ -4,57 +4,29 @@
  * LevelStorage, WalStorage, MemoryStorage and a ten-line reference model loading the same state.
  *
  * fast-check generates abstract intents (how far back to truncate, how far to compact) that
- * are turned into batches against the model, so every batch is one a Raft node could write
- * and a failure shrinks to a short list of intents.
+ * are turned into batches against the model (both in storage-model.ts), so every batch is one
+ * a Raft node could write and a failure shrinks to a short list of intents.
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Entry, HardState, Snapshot } from '../../src/raft/types.ts';
-import { EMPTY_HARD_STATE } from '../../src/raft/types.ts';
 import { LevelStorage } from '../../src/storage/level-storage.ts';
 import { MemoryStorage } from '../../src/storage/memory-storage.ts';
 import type { PersistBatch } from '../../src/storage/storage.ts';
 import { WalStorage } from '../../src/storage/wal-storage.ts';
-import { batch, entry, makeTempDir, persist, removeTempDirs, snapshot } from './helpers.ts';
+import { entry, makeTempDir, persist, removeTempDirs } from './helpers.ts';
+import type { BatchIntent, ModelState } from './storage-model.ts';
+import { applyToModel, batchFor as planBatch, EMPTY_STATE, unitArbitrary } from './storage-model.ts';
 
-interface ModelState {
-  hardState: HardState;
-  snapshot: Snapshot | null;
-  entries: Entry[];
-}
+/** A batch of helpers.ts's entries; rewrites in the same term and unwritten new terms allowed. */
+const batchFor = (state: ModelState, intent: BatchIntent): PersistBatch =>
+  planBatch(state, intent, { makeEntry: (index, term) => entry(index, term), strictTerms: false });
 
-/** The contract's order of effects, written as plainly as possible. */
-function applyToModel(state: ModelState, write: PersistBatch): void {
-  if (write.snapshot !== null) {
-    state.snapshot = write.snapshot;
-    state.entries = [];
-  }
-  const compaction = write.compaction;
-  if (compaction !== null && compaction.meta.index > (state.snapshot?.meta.index ?? 0)) {
-    state.snapshot = compaction;
-    state.entries = state.entries.filter((stored) => stored.index > compaction.meta.index);
-  }
-  const first = write.entries[0];
-  if (first !== undefined) state.entries = [...state.entries.filter((stored) => stored.index < first.index), ...write.entries];
-  if (write.hardState !== null) state.hardState = write.hardState;
-}
-
-/** One step of a node's life, in terms that stay valid whatever the log looks like. */
-interface Intent {
-  readonly compactFraction: number | null;
-  readonly installAhead: number | null;
-  readonly truncateFraction: number;
-  readonly appendCount: number;
-  readonly newTerm: boolean;
-  readonly commitAdvance: number;
-  readonly writeHardState: boolean;
-  readonly sync: boolean;
-}
-
-const intentArbitrary: fc.Arbitrary<Intent> = fc.record({
-  compactFraction: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { freq: 4 }),
-  installAhead: fc.option(fc.integer({ min: -5, max: 8 }), { freq: 6 }),
-  truncateFraction: fc.double({ min: 0, max: 1, noNaN: true }),
+const intentArbitrary: fc.Arbitrary<BatchIntent> = fc.record({
+  // A compaction in three batches in four (where there is a commit to compact), a snapshot from
+  // the leader in one in ten (each clears the log).
+  compactFraction: fc.option(unitArbitrary, { freq: 4 }),
+  installAhead: fc.oneof({ weight: 9, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.integer({ min: -5, max: 8 }) }),
+  truncateFraction: unitArbitrary,
   appendCount: fc.integer({ min: 0, max: 5 }),
   newTerm: fc.boolean(),
   commitAdvance: fc.integer({ min: 0, max: 4 }),
@@ -62,57 +34,13 @@ const intentArbitrary: fc.Arbitrary<Intent> = fc.record({
   sync: fc.boolean(),
 });
 
-const lastIndexOf = (state: ModelState): number => state.entries.at(-1)?.index ?? state.snapshot?.meta.index ?? 0;
-
-function termAt(state: ModelState, index: number): number {
-  if (index === (state.snapshot?.meta.index ?? 0)) return state.snapshot?.meta.term ?? 0;
-  return state.entries.find((stored) => stored.index === index)?.term ?? 0;
-}
-
-/** A batch a node could write in `state`: committed entries are never truncated. */
-function batchFor(state: ModelState, intent: Intent): PersistBatch {
-  const snapshotIndex = state.snapshot?.meta.index ?? 0;
-  let { term, vote, commit } = state.hardState;
-  let snapshotToInstall: Snapshot | null = null;
-  let compaction: Snapshot | null = null;
-  let lastIndex = lastIndexOf(state);
-  let floorIndex = Math.max(commit, snapshotIndex);
-  if (intent.installAhead !== null) {
-    // From the leader: covers at least our commit, may end before or beyond our log.
-    const index = Math.max(floorIndex + 1, lastIndex + intent.installAhead);
-    term = Math.max(term, termAt(state, lastIndex)) + 1;
-    snapshotToInstall = snapshot(index, term);
-    commit = index;
-    lastIndex = floorIndex = index;
-  } else if (intent.compactFraction !== null && commit > snapshotIndex) {
-    const index = snapshotIndex + 1 + Math.floor(intent.compactFraction * (commit - snapshotIndex - 1));
-    compaction = snapshot(index, termAt(state, index));
-  }
-  const from = floorIndex + 1 + Math.floor(intent.truncateFraction * (lastIndex - floorIndex));
-  const previousTerm = snapshotToInstall !== null ? term : termAt(state, from - 1);
-  term = Math.max(term, previousTerm) + (intent.newTerm ? 1 : 0);
-  const appended: Entry[] = [];
-  for (let offset = 0; offset < intent.appendCount; offset++) appended.push(entry(from + offset, term));
-  const newLastIndex = appended.length > 0 ? from + appended.length - 1 : lastIndex;
-  commit = Math.min(commit + intent.commitAdvance, newLastIndex);
-  if (intent.newTerm) vote = `node-${term % 3}`;
-  const writeHardState = intent.writeHardState || snapshotToInstall !== null || appended.length > 0;
-  return batch({
-    snapshot: snapshotToInstall,
-    compaction,
-    entries: appended,
-    hardState: writeHardState ? { term, vote, commit } : null,
-    sync: intent.sync,
-  });
-}
-
 describe('Storage implementations against a reference model', () => {
   afterAll(removeTempDirs);
 
   it('load the same state after any sequence of batches, before and after a reopen', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(intentArbitrary, { minLength: 1, maxLength: 25 }), async (intents) => {
-        const model: ModelState = { hardState: EMPTY_HARD_STATE, snapshot: null, entries: [] };
+        let model = EMPTY_STATE;
         const memory = new MemoryStorage();
         const dataDir = await makeTempDir();
         const walDir = await makeTempDir();
@@ -125,7 +53,7 @@ describe('Storage implementations against a reference model', () => {
           await wal.load();
           for (const intent of intents) {
             const write = batchFor(model, intent);
-            applyToModel(model, write);
+            model = applyToModel(model, write);
             await persist(memory, write);
             await persist(level, write);
             await persist(wal, write);
@@ -153,19 +81,18 @@ describe('Storage implementations against a reference model', () => {
     const step = fc.record({ intent: intentArbitrary, crash: fc.boolean() });
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 40 }), (steps) => {
-        const copy = (state: ModelState): ModelState => ({ ...state, entries: state.entries.slice() });
-        let model: ModelState = { hardState: EMPTY_HARD_STATE, snapshot: null, entries: [] };
-        let durable = copy(model);
+        let model = EMPTY_STATE;
+        let durable = model;
         const memory = new MemoryStorage();
         for (const { intent, crash } of steps) {
           const write = batchFor(model, intent);
-          applyToModel(model, write);
+          model = applyToModel(model, write);
           memory.persist(write, (error) => expect(error).toBeNull());
           // A sync flushes every earlier write too: the durable image becomes the whole model.
-          if (write.sync) durable = copy(model);
+          if (write.sync) durable = model;
           if (crash) {
             memory.crash();
-            model = copy(durable);
+            model = durable;
           }
           expect(memory.loadNow()).toEqual({ hardState: model.hardState, snapshot: model.snapshot, entries: model.entries });
         }

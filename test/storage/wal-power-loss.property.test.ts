@@ -42,12 +42,13 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import type { Entry, EntryType, HardState, PersistedState, Snapshot } from '../../src/raft/types.ts';
-import { EMPTY_HARD_STATE } from '../../src/raft/types.ts';
+import type { Entry, EntryType, PersistedState } from '../../src/raft/types.ts';
 import type { ScannedSegment } from '../../src/storage/wal/frame.ts';
 import type { PersistBatch, Storage } from '../../src/storage/storage.ts';
 import { WalStorage } from '../../src/storage/wal-storage.ts';
 import { batch, makeTempDir, persist, removeTempDirs, snapshot } from './helpers.ts';
+import type { BatchIntent, ModelState } from './storage-model.ts';
+import { applyToModel, batchFor as planBatch, EMPTY_STATE, unitArbitrary } from './storage-model.ts';
 
 // --- Interception: the module mocks only observe (and the planted rule, off by default). ---
 
@@ -160,33 +161,7 @@ async function settle(): Promise<void> {
   }
 }
 
-// --- The model: the reference model and intents of storage.property.test.ts, entries of all sizes. ---
-
-interface ModelState {
-  readonly hardState: HardState;
-  readonly snapshot: Snapshot | null;
-  readonly entries: readonly Entry[];
-}
-
-const EMPTY_STATE: ModelState = { hardState: EMPTY_HARD_STATE, snapshot: null, entries: [] };
-
-/** The contract's order of effects, written as plainly as possible. */
-function applyToModel(state: ModelState, write: PersistBatch): ModelState {
-  let { hardState, snapshot: held, entries } = state;
-  if (write.snapshot !== null) {
-    held = write.snapshot;
-    entries = [];
-  }
-  const compaction = write.compaction;
-  if (compaction !== null && compaction.meta.index > (held?.meta.index ?? 0)) {
-    held = compaction;
-    entries = entries.filter((stored) => stored.index > compaction.meta.index);
-  }
-  const first = write.entries[0];
-  if (first !== undefined) entries = [...entries.filter((stored) => stored.index < first.index), ...write.entries];
-  if (write.hardState !== null) hardState = write.hardState;
-  return { hardState, snapshot: held, entries };
-}
+// --- The model: storage-model.ts's, with entries of all sizes. ---
 
 /**
  * The state a crash leaves when `write`'s snapshot is durable (file and metadata) but not its
@@ -201,29 +176,15 @@ function snapshotWithoutRecord(before: ModelState, after: ModelState): ModelStat
   return { hardState: before.hardState, snapshot: saved, entries: continues ? before.entries.filter((stored) => stored.index > saved.meta.index) : [] };
 }
 
-/**
- * Uniform in [0, 1) on the real line. Not fc.double: it draws uniformly among the doubles, so
- * over 90 % of its values in [0, 1] are below 1e-6 (and most others 1 or nearly), and each
- * "fraction" would be 0: every pick the first crash point, every truncation at the same place.
- * Unbiased too, or the early runs would pick the first crash point.
- */
-const unitArbitrary = fc.noBias(fc.integer({ min: 0, max: 0xffff })).map((value) => value / 0x10000);
-
 interface EntryShape {
   readonly bytes: number;
   readonly fill: 'text' | 'zeros' | 'pattern';
   readonly type: EntryType;
 }
 
-/** One step of a node's life, in terms that stay valid whatever the log looks like. */
-interface Intent {
-  readonly compactFraction: number | null;
-  readonly installAhead: number | null;
-  readonly truncateFraction: number;
+/** storage-model.ts's intent, with the shape of each entry appended. */
+interface Intent extends Omit<BatchIntent, 'appendCount' | 'sync'> {
   readonly appends: readonly EntryShape[];
-  readonly newTerm: boolean;
-  readonly commitAdvance: number;
-  readonly writeHardState: boolean;
 }
 
 const entryShapeArbitrary: fc.Arbitrary<EntryShape> = fc.record({
@@ -261,46 +222,12 @@ function makeEntry(index: number, term: number, shape: EntryShape): Entry {
   return { index, term, type: shape.type, data };
 }
 
-const lastIndexOf = (state: ModelState): number => state.entries.at(-1)?.index ?? state.snapshot?.meta.index ?? 0;
-
-function termAt(state: ModelState, index: number): number {
-  if (index === (state.snapshot?.meta.index ?? 0)) return state.snapshot?.meta.term ?? 0;
-  return state.entries.find((stored) => stored.index === index)?.term ?? 0;
-}
-
 /**
- * A batch a node could write in `state` (storage.property.test.ts's, with sized entries): the
- * committed prefix is never truncated, and entries overwriting the log come in a higher term.
+ * A batch a node could write in `state`, its entries of the intent's sizes: the committed prefix
+ * is never truncated, and entries overwriting the log come in a higher term.
  */
 function batchFor(state: ModelState, intent: Intent): PersistBatch {
-  const snapshotIndex = state.snapshot?.meta.index ?? 0;
-  let { term, vote, commit } = state.hardState;
-  let snapshotToInstall: Snapshot | null = null;
-  let compaction: Snapshot | null = null;
-  let lastIndex = lastIndexOf(state);
-  let floorIndex = Math.max(commit, snapshotIndex);
-  if (intent.installAhead !== null) {
-    // From the leader: covers at least our commit, may end before or beyond our log.
-    const index = Math.max(floorIndex + 1, lastIndex + intent.installAhead);
-    term = Math.max(term, termAt(state, lastIndex)) + 1;
-    snapshotToInstall = snapshot(index, term);
-    commit = index;
-    lastIndex = floorIndex = index;
-  } else if (intent.compactFraction !== null && commit > snapshotIndex) {
-    const index = snapshotIndex + 1 + Math.floor(intent.compactFraction * (commit - snapshotIndex - 1));
-    compaction = snapshot(index, termAt(state, index));
-  }
-  const from = floorIndex + 1 + Math.floor(intent.truncateFraction * (lastIndex - floorIndex));
-  const overwrites = intent.appends.length > 0 && from <= lastIndex;
-  const newTerm = intent.newTerm || overwrites;
-  const previousTerm = snapshotToInstall !== null ? term : termAt(state, from - 1);
-  term = Math.max(term, previousTerm) + (newTerm ? 1 : 0);
-  const appended = intent.appends.map((shape, offset) => makeEntry(from + offset, term, shape));
-  const newLastIndex = appended.length > 0 ? from + appended.length - 1 : lastIndex;
-  commit = Math.min(commit + intent.commitAdvance, newLastIndex);
-  if (newTerm) vote = `node-${term % 3}`;
-  const writeHardState = intent.writeHardState || newTerm || snapshotToInstall !== null || appended.length > 0;
-  return batch({ snapshot: snapshotToInstall, compaction, entries: appended, hardState: writeHardState ? { term, vote, commit } : null });
+  return planBatch(state, { ...intent, appendCount: intent.appends.length }, { makeEntry: (index, term, offset) => makeEntry(index, term, intent.appends[offset]!), strictTerms: true });
 }
 
 /** A state as a string that two equal states share (key order and byte arrays' classes aside). */
