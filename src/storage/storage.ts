@@ -10,7 +10,7 @@
  */
 import type { Entry, HardState, PersistedState, Snapshot } from '../raft/types.ts';
 
-/** One Ready's worth of writes, applied atomically and in this order. */
+/** One Ready's worth of writes, applied in this order and atomically (but see Storage.persist: one exception). */
 export interface PersistBatch {
   /** A snapshot received from the leader: replaces the whole log. */
   readonly snapshot: Snapshot | null;
@@ -31,7 +31,13 @@ export interface Storage {
    */
   load(): Promise<PersistedState>;
   /**
-   * Writes one batch atomically. At most one persist is outstanding at a time (the node's
+   * Writes one batch atomically, with one exception: WalStorage makes a batch's snapshot (an
+   * install or a compaction) durable before the rest of the batch, so a crash in between loads
+   * the earlier state with that snapshot applied (the entries after it kept only if the log held
+   * its last entry with its term) but without the batch's entries and hard state (docs/storage.md,
+   * "After a crash"). Safe for Raft: `done` was not called, so nothing in the batch was
+   * acknowledged; a snapshot covers only committed entries; and RaftLog.fromStorage raises the
+   * commit index to the snapshot's. At most one persist is outstanding at a time (the node's
    * WritePipeline guarantees it, src/node/write-pipeline.ts). `done(null)` once durable (once written when !sync);
    * `done(error)` on failure, after which the node must stop: a failed write is fatal.
    */
