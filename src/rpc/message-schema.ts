@@ -6,7 +6,7 @@
  * odd prototypes, getters, huge unrelated keys) ever crosses into src/raft.
  *
  * Every append and forwarded batch passes through here, so the parsers build no path string for
- * an item that is valid: an item is parsed under a placeholder path, and only an error's message
+ * an item that is valid: an item is parsed under a stand-in path, and only an error's message
  * gets the item's real path (see parseItems).
  *
  * Limits enforced here: node ids are member ids (src/common/member-id.ts: at most 64
