@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../../src/raft/messages.ts';
-import { Network, TEST_CONFIG } from './harness.ts';
+import { Network, TEST_CONFIG, type NetworkOptions } from './harness.ts';
 
 const E = TEST_CONFIG.electionTicks;
 
@@ -91,29 +91,33 @@ describe('ReadIndex rounds on the leader: one per Ready', () => {
   const roundsSince = (net: Network, mark: number): string[] => [
     ...new Set(net.sentSince(mark, (m) => m.type === 'heartbeat' && m.readContext !== '').map((m) => (m.type === 'heartbeat' ? m.readContext : ''))),
   ];
+  const contexts = (net: Network, id: string): string[] => net.member(id).readStates.map((read) => read.context);
 
-  it('reads taken together share one round; a follower\'s requests arriving together share the next', () => {
-    const net = new Network(['a', 'b', 'c']);
+  /** a leads a, b, c and has committed an entry of its term (so it serves reads). */
+  function leaderWithEntry(options: NetworkOptions = {}): Network {
+    const net = new Network(['a', 'b', 'c'], options);
     net.elect('a');
     net.propose('a', 'x');
     net.stabilize();
+    return net;
+  }
+
+  it('reads taken together share one round; a follower\'s requests arriving together share the next', () => {
+    const net = leaderWithEntry();
     const mark = net.sent.length;
     net.node('a').readIndex('r1');
     net.node('a').readIndex('r2');
     net.node('b').readIndex('b1');
     net.node('c').readIndex('c1');
     net.stabilize();
-    expect(net.member('a').readStates.map((read) => read.context)).toEqual(['r1', 'r2']);
-    expect(net.member('b').readStates.map((read) => read.context)).toEqual(['b1']);
-    expect(net.member('c').readStates.map((read) => read.context)).toEqual(['c1']);
+    expect(contexts(net, 'a')).toEqual(['r1', 'r2']);
+    expect(contexts(net, 'b')).toEqual(['b1']);
+    expect(contexts(net, 'c')).toEqual(['c1']);
     expect(roundsSince(net, mark)).toHaveLength(2); // four reads, two rounds (it was a round each)
   });
 
   it('a read taken after a round was sent is not released by that round\'s answers', () => {
-    const net = new Network(['a', 'b', 'c']);
-    net.elect('a');
-    net.propose('a', 'x');
-    net.stabilize();
+    const net = leaderWithEntry();
     const mark = net.sent.length;
     net.filter = (m: Message) => m.type !== 'heartbeat';
     net.node('a').readIndex('r1');
@@ -125,17 +129,14 @@ describe('ReadIndex rounds on the leader: one per Ready', () => {
     // A late answer to the first round arrives: it confirms r1, taken before that round left.
     net.node('a').step({ type: 'heartbeat-response', from: 'b', to: 'a', term: net.node('a').currentTerm, readContext: first! });
     net.stabilize();
-    expect(net.member('a').readStates.map((read) => read.context)).toEqual(['r1']);
+    expect(contexts(net, 'a')).toEqual(['r1']);
     net.filter = () => true;
     net.tick('a'); // the periodic heartbeat carries the newest round sent
-    expect(net.member('a').readStates.map((read) => read.context)).toEqual(['r1', 'r2']);
+    expect(contexts(net, 'a')).toEqual(['r1', 'r2']);
   });
 
   it('refuses reads beyond maxPendingReads, counting every round', () => {
-    const net = new Network(['a', 'b', 'c'], { config: { maxPendingReads: 3 } });
-    net.elect('a');
-    net.propose('a', 'x');
-    net.stabilize();
+    const net = leaderWithEntry({ config: { maxPendingReads: 3 } });
     net.filter = (m: Message) => m.type !== 'heartbeat-response';
     for (const context of ['r1', 'r2']) expect(net.node('a').readIndex(context)).toEqual({ ok: true });
     net.stabilize();
@@ -143,7 +144,7 @@ describe('ReadIndex rounds on the leader: one per Ready', () => {
     expect(net.node('a').readIndex('r4')).toMatchObject({ ok: false, reason: 'overloaded' });
     net.filter = () => true;
     net.tick('a');
-    expect(net.member('a').readStates.map((read) => read.context)).toEqual(['r1', 'r2', 'r3']);
+    expect(contexts(net, 'a')).toEqual(['r1', 'r2', 'r3']);
     expect(net.node('a').readIndex('r5')).toEqual({ ok: true });
   });
 });
