@@ -79,6 +79,8 @@ export interface HttpBenchResult {
    */
   readonly cpuPhaseNodes: Readonly<Record<string, NodePhase | null>>;
   readonly linearizableGet: LoadResult;
+  /** Each node over the linearizable gets, by endpoint (the ReadIndex rounds' peer messages). */
+  readonly linearizableGetNodes: Readonly<Record<string, NodePhase | null>>;
   readonly serializableGet: LoadResult;
 }
 
@@ -130,8 +132,10 @@ export async function runHttpBench(context: SuiteContext): Promise<HttpBenchResu
   }
 
   progress(`http: linearizable gets, ${options.getInFlight} in flight over ${endpoints.length} nodes`);
+  const linearizableNodeMeter = await NodeMeter.start(pools, endpoints);
   const linearizableGet = await runLoad(pools, { endpoints, inFlight: options.getInFlight, maxOps: options.concurrentOps, ...budget, operation: get('linearizable') });
+  const linearizableGetNodes = await linearizableNodeMeter.delta();
   progress(`http: serializable gets, ${options.getInFlight} in flight over ${endpoints.length} nodes`);
   const serializableGet = await runLoad(pools, { endpoints, inFlight: options.getInFlight, maxOps: options.concurrentOps, ...budget, operation: get('serializable') });
-  return { options, leader, nodes: endpoints.length, sequentialPut, sequentialCpuPerPutUs, sequentialNodes, puts, serverCpu, cpuPhaseNodes, linearizableGet, serializableGet };
+  return { options, leader, nodes: endpoints.length, sequentialPut, sequentialCpuPerPutUs, sequentialNodes, puts, serverCpu, cpuPhaseNodes, linearizableGet, linearizableGetNodes, serializableGet };
 }

@@ -146,12 +146,36 @@ export function httpRows(result: HttpBenchResult, floors: FloorCells): Row[] {
     });
   }
   rows.push(...pauseRows(`put ${result.options.cpuInFlight} in flight`, result.cpuPhaseNodes, result.leader));
+  const cpuPhase = result.puts.find((phase) => phase.inFlight === result.options.cpuInFlight);
+  if (cpuPhase !== undefined) {
+    rows.push(...peerRows(`put ${result.options.cpuInFlight} in flight`, 'put', cpuPhase.result.succeeded, result.cpuPhaseNodes, result.leader));
+  }
   const get = result.options.getInFlight;
-  rows.push(
-    ...loadRows(`http linearizable get, ${get} in flight, ${nodes}`, result.linearizableGet, 'gets/s', floors.concurrent(get, false), REFERENCE.linearizableGet),
-    ...loadRows(`http serializable get, ${get} in flight, ${nodes}`, result.serializableGet, 'gets/s', floors.concurrent(get, false), REFERENCE.serializableGet),
-  );
+  rows.push(...loadRows(`http linearizable get, ${get} in flight, ${nodes}`, result.linearizableGet, 'gets/s', floors.concurrent(get, false), REFERENCE.linearizableGet));
+  rows.push(...peerRows(`linearizable get ${get} in flight`, 'get', result.linearizableGet.succeeded, result.linearizableGetNodes, result.leader));
+  rows.push(...loadRows(`http serializable get, ${get} in flight, ${nodes}`, result.serializableGet, 'gets/s', floors.concurrent(get, false), REFERENCE.serializableGet));
   return rows;
+}
+
+/**
+ * What the nodes sent each other per operation over a phase: Raft messages, and frames (socket
+ * writes, each waking a peer). None when no node has the metrics or nothing succeeded.
+ */
+function peerRows(phase: string, operation: string, operations: number, nodes: Readonly<Record<string, NodePhase | null>>, leader: string): Row[] {
+  const measured = measuredNodes(nodes);
+  if (measured.length === 0 || operations === 0) return [];
+  const perOperation = (count: number): string => (count / operations).toFixed(2);
+  const messages = measured.reduce((sum, [, node]) => sum + node.peerMessagesSent, 0);
+  const frames = measured.reduce((sum, [, node]) => sum + node.peerFramesSent, 0);
+  return [
+    {
+      benchmark: `http peer messages per ${operation}, ${phase}`,
+      figure: messages / operations,
+      decimals: 2,
+      unit: `messages, summed (${perNodeList(measured, (node) => perOperation(node.peerMessagesSent))}; leader ${nodeName(leader, Object.keys(nodes))}); frames ${perOperation(frames)}`,
+      target: '',
+    },
+  ];
 }
 
 function measuredNodes(nodes: Readonly<Record<string, NodePhase | null>>): [string, NodePhase][] {

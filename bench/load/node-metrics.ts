@@ -6,6 +6,7 @@
  *   of: a request waits out every pause of each node it passes through.
  * - where a write's time goes (src/server/metrics.ts): the mean synced storage write, the mean
  *   proposal (proposed → applied on the node that proposed), the mean PUT as the node timed it.
+ * - what it sent its peers: Raft messages, and frames (one socket write each, waking the peer).
  */
 import type { EndpointPools } from './pools.ts';
 
@@ -24,6 +25,8 @@ interface NodeCounters {
   readonly fsync: Totals;
   readonly proposal: Totals;
   readonly httpPut: Totals;
+  readonly peerMessagesSent: number;
+  readonly peerFramesSent: number;
 }
 
 /** One node over a phase. */
@@ -36,6 +39,8 @@ export interface NodePhase {
   readonly fsyncMs: number | null;
   readonly proposalMs: number | null;
   readonly httpPutMs: number | null;
+  readonly peerMessagesSent: number;
+  readonly peerFramesSent: number;
 }
 
 /** Sum of every sample of `metric` (any labels) in Prometheus text; null when absent. */
@@ -76,6 +81,8 @@ export function parseNodeCounters(text: string): NodeCounters | null {
     fsync: totalsOf(text, 'concord_storage_fsync_duration_seconds', ''),
     proposal: totalsOf(text, 'concord_proposal_duration_seconds', ''),
     httpPut: totalsOf(text, 'concord_http_request_duration_seconds', '{method="PUT",route="/v1/kv/*"}'),
+    peerMessagesSent: sumOf(text, 'concord_peer_messages_sent_total') ?? 0,
+    peerFramesSent: sumOf(text, 'concord_peer_frames_sent_total') ?? 0,
   };
 }
 
@@ -124,6 +131,8 @@ export class NodeMeter {
             fsyncMs: meanMs(before.fsync, after.fsync),
             proposalMs: meanMs(before.proposal, after.proposal),
             httpPutMs: meanMs(before.httpPut, after.httpPut),
+            peerMessagesSent: after.peerMessagesSent - before.peerMessagesSent,
+            peerFramesSent: after.peerFramesSent - before.peerFramesSent,
           },
         ];
       }),

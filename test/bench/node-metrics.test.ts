@@ -42,6 +42,8 @@ describe('node metrics over a phase', () => {
       'concord_http_request_duration_seconds_count{method="GET",route="/v1/kv/*"} 9',
       'concord_http_request_duration_seconds_sum{method="PUT",route="/v1/kv/*"} 0.3',
       'concord_http_request_duration_seconds_count{method="PUT",route="/v1/kv/*"} 150',
+      'concord_peer_messages_sent_total 1200',
+      'concord_peer_frames_sent_total 300',
     ].join('\n');
     expect(parseNodeCounters(text)).toEqual({
       gcCount: 42,
@@ -51,6 +53,8 @@ describe('node metrics over a phase', () => {
       fsync: { sum: 0.5, count: 250 },
       proposal: { sum: 0, count: 0 },
       httpPut: { sum: 0.3, count: 150 },
+      peerMessagesSent: 1200,
+      peerFramesSent: 300,
     });
     expect(parseNodeCounters('etcd_server_has_leader 1\n')).toBeNull();
   });
