@@ -327,7 +327,7 @@ export class RaftNode {
       broadcastAppend(this, false);
     }
     // One heartbeat round for every read taken since the last Ready.
-    if (this.readRounds.gathering) sendReadRound(this);
+    sendReadRound(this);
     const hardState = this.hardState();
     const mustSync =
       hardState.term !== this.lastWrittenHardState.term || hardState.vote !== this.lastWrittenHardState.vote;

@@ -100,18 +100,19 @@ function parseItems<T>(items: readonly unknown[], path: string, parse: (item: un
   return parsed;
 }
 
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
 function countValue(value: unknown, path: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new SchemaError(`${path}: expected a non-negative safe integer`);
-  }
+  if (!isCount(value)) throw new SchemaError(`${path}: expected a non-negative safe integer`);
   return value;
 }
 
+/** `fields[key]` as a count (the path is joined only when it is refused). */
 function count(fields: Fields, key: string, path: string): number {
   const value = fields[key];
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new SchemaError(`${path}.${key}: expected a non-negative safe integer`);
-  }
+  if (!isCount(value)) throw new SchemaError(`${path}.${key}: expected a non-negative safe integer`);
   return value;
 }
 
@@ -214,10 +215,11 @@ function parseEntry(value: unknown, path: string): Entry {
 /** At most this many proposals (keepalives) in one forward-proposals (forward-keepalives) message, and answers in its response. */
 export const MAX_FORWARDED_PROPOSALS = 65_536;
 
-function boundedArray(value: unknown, path: string): unknown[] {
+/** An array of at most MAX_FORWARDED_PROPOSALS items, each parsed by `parse`. */
+function boundedItems<T>(value: unknown, path: string, parse: (item: unknown, itemPath: string) => T): T[] {
   if (!Array.isArray(value)) throw new SchemaError(`${path}: expected an array`);
   if (value.length > MAX_FORWARDED_PROPOSALS) throw new SchemaError(`${path}: more than ${MAX_FORWARDED_PROPOSALS} items`);
-  return value;
+  return parseItems(value, path, parse);
 }
 
 function parseForwardedProposal(item: unknown, path: string): ForwardedProposal {
@@ -231,7 +233,7 @@ function parseForwardedKeepalive(item: unknown, path: string): ForwardedKeepaliv
 }
 
 function countList(value: unknown, path: string): number[] {
-  return parseItems(boundedArray(value, path), path, countValue);
+  return boundedItems(value, path, countValue);
 }
 
 /** A forwarded batch's answers: `ids` and the list `key` names, one answer per id. */
@@ -302,13 +304,13 @@ function build(type: MessageType, fields: Fields, path: string): Message {
     case 'read-index-response':
       return { ...envelope, type, readContext: context(), index: count(fields, 'index', path) };
     case 'forward-proposals':
-      return { ...envelope, type, proposals: parseItems(boundedArray(fields['proposals'], `${path}.proposals`), `${path}.proposals`, parseForwardedProposal) };
+      return { ...envelope, type, proposals: boundedItems(fields['proposals'], `${path}.proposals`, parseForwardedProposal) };
     case 'forward-proposals-response': {
       const [ids, indexes] = answerLists(fields, 'indexes', path);
       return { ...envelope, type, ids, indexes };
     }
     case 'forward-keepalives':
-      return { ...envelope, type, keepalives: parseItems(boundedArray(fields['keepalives'], `${path}.keepalives`), `${path}.keepalives`, parseForwardedKeepalive) };
+      return { ...envelope, type, keepalives: boundedItems(fields['keepalives'], `${path}.keepalives`, parseForwardedKeepalive) };
     case 'forward-keepalives-response': {
       const [ids, ttls] = answerLists(fields, 'ttls', path);
       return { ...envelope, type, leading: flag(fields, 'leading', path), ids, ttls };
