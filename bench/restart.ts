@@ -11,8 +11,9 @@
  * (the production write-ahead log), compaction batches moving its snapshot marker. Both hold 100,000 keys (16–32-byte keys, 100-byte values) after a history of
  * 100,000 creating puts and 1,000,000 overwriting puts (1,100,000 entries in all):
  *
- * - bounded: a node with the default snapshot interval (every 10,000 entries) just before its
- *   next snapshot: a snapshot at 1,090,001 and 9,999 entries after it; the worst it holds.
+ * - bounded: a node with the default snapshot interval (DEFAULT_SNAPSHOT_EVERY, 100,000
+ *   entries) just before its next snapshot: the snapshot and 99,999 entries after it; the worst
+ *   it holds.
  * - worst: compaction configured rarely (an interval above 1,000,000): a snapshot at 100,000
  *   and all 1,000,000 later entries in the log.
  *

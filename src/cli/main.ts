@@ -50,7 +50,8 @@ concord serve flags:
                                 explicit --cluster-id is refused
   --log-level LEVEL             fatal, error, warn, info, debug or trace (default info)
   --snapshot-every N            tuning, not part of the contract: snapshot every N applied
-                                entries (default 10000)
+                                entries (default 100000) or 64 MiB of their data, whichever
+                                comes first
   --client-cert FILE, --client-key FILE
                                 serve the client API over HTTPS (PEM; docs/security.md);
                                 --advertise-client then defaults to https://<listen-client>

@@ -31,7 +31,7 @@ import { describeConfig } from '../raft/membership.ts';
 import { nextPeerIds } from '../node/peer-set.ts';
 import { TcpTransport, type PeerAddress } from '../rpc/tcp-transport.ts';
 import { WalStorage } from '../storage/wal-storage.ts';
-import type { ServeOptions } from './serve-options.ts';
+import { SNAPSHOT_EVERY_BYTES, type ServeOptions } from './serve-options.ts';
 import { TimedStorage } from './timed-storage.ts';
 import { warnAboutExposure } from './exposure-warning.ts';
 import { RUNTIME } from './runtime.ts';
@@ -341,6 +341,7 @@ export async function runServe(options: ServeOptions, createHttpServer: HttpServ
       storage,
       tickMs: TICK_MS,
       snapshotEveryEntries: options.snapshotEvery,
+      snapshotEveryBytes: SNAPSHOT_EVERY_BYTES,
       maxPendingProposals: MAX_PENDING_PROPOSALS,
       maxPendingReads: MAX_PENDING_READS,
       hooks: {

@@ -71,6 +71,12 @@ export interface NodeHostOptions<Result> {
   /** Compact the log once this many entries were applied since the last snapshot. */
   readonly snapshotEveryEntries: number;
   /**
+   * Also compact once the entries applied since the last snapshot carry this many bytes of data
+   * (absent: no byte bound). The entry count alone lets the log (in memory and on disk) grow
+   * with the values: 10,000 entries of 1 MiB values would be 10 GiB.
+   */
+  readonly snapshotEveryBytes?: number;
+  /**
    * List elements of a snapshot encoded or restored per turn when the state machine works in
    * slices (default 2,000: a few milliseconds' work). The simulator sets it small, so that many
    * things happen while a snapshot is being encoded or restored.

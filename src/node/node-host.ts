@@ -81,6 +81,8 @@ export class NodeHost<Result> {
   private readonly durable: Ready[] = [];
   /** The last index this host applied, entry by entry (RaftNode hears it once per Ready: appliedTo). */
   private lastAppliedIndex: LogIndex;
+  /** Bytes of entry data applied since the last snapshot (for NodeHostOptions.snapshotEveryBytes). */
+  private appliedBytesSinceSnapshot = 0;
   /** Linearizable reads, batched into ReadIndex rounds (one outstanding at a time). */
   private readonly reads: ReadRounds;
   private softState: SoftState;
@@ -385,12 +387,14 @@ export class NodeHost<Result> {
       pending.settle({ ok: false, code: 'unavailable', leaderHint: this.raft.leader, mayHaveApplied: true });
     }
     this.lastAppliedIndex = Math.max(this.lastAppliedIndex, index);
+    this.appliedBytesSinceSnapshot = 0;
     this.options.hooks?.restored?.(index);
   }
 
   private applyEntry(entry: Entry): void {
     const result = entry.type === 'normal' ? this.options.stateMachine.apply(entry.index, entry.data) : null;
     this.lastAppliedIndex = entry.index;
+    this.appliedBytesSinceSnapshot += entry.data.length;
     this.options.hooks?.applied?.(entry, result);
     for (const pending of this.pendingProposals.takeAt(entry.index)) {
       if (pending.term === entry.term) {
@@ -410,19 +414,32 @@ export class NodeHost<Result> {
     // A restore in slices holds back what is applied: the state machine is not at raft's index.
     if (this.compaction !== null || this.restoring !== null) return;
     const applied = this.raft.appliedIndex;
-    if (applied - this.raft.snapshotIndex < this.options.snapshotEveryEntries) return;
+    if (!this.snapshotDue(applied)) return;
+    // Entries applied while a snapshot is encoded in slices count toward the next one.
+    const bytesCovered = this.appliedBytesSinceSnapshot;
     const slices = this.options.stateMachine.snapshotInSlices?.(this.sliceElements);
     if (slices === undefined) {
       this.raft.compact(applied, this.options.stateMachine.snapshot());
+      this.appliedBytesSinceSnapshot -= bytesCovered;
       return;
     }
     this.compaction = this.slicedJob(slices, (data) => {
       this.compaction = null;
-      // A snapshot received meanwhile replaced the log beyond this one: nothing left to compact.
+      // A snapshot received meanwhile replaced the log beyond this one (and reset the count).
       if (applied <= this.raft.snapshotIndex) return;
       this.raft.compact(applied, data);
+      this.appliedBytesSinceSnapshot -= bytesCovered;
       this.schedulePump();
     });
+  }
+
+  /** Enough was applied since the last snapshot, by entry count or by bytes of data. */
+  private snapshotDue(applied: LogIndex): boolean {
+    const entries = applied - this.raft.snapshotIndex;
+    if (entries <= 0) return false;
+    if (entries >= this.options.snapshotEveryEntries) return true;
+    const everyBytes = this.options.snapshotEveryBytes;
+    return everyBytes !== undefined && this.appliedBytesSinceSnapshot >= everyBytes;
   }
 
   private slicedJob<T>(slices: Slices<T>, done: (result: T) => void): SlicedJob<T> {

@@ -19,6 +19,8 @@ import { SimClock } from '../sim/sim-clock.ts';
 
 export interface VirtualClusterOptions {
   readonly snapshotEveryEntries?: number;
+  /** NodeHost's snapshotEveryBytes (absent: no byte bound). */
+  readonly snapshotEveryBytes?: number;
   /** Snapshots are encoded in slices over this many turns (absent: at once). */
   readonly encodeSlices?: number;
   /** Snapshots are restored in slices over this many turns (absent: at once). */
@@ -100,6 +102,7 @@ export function virtualCluster(options: VirtualClusterOptions = {}): VirtualClus
       stateMachine: countingMachine(machineEvents.get(id)!, options),
       tickMs: 10,
       snapshotEveryEntries: options.snapshotEveryEntries ?? 1_000_000,
+      ...(options.snapshotEveryBytes === undefined ? {} : { snapshotEveryBytes: options.snapshotEveryBytes }),
       ...(options.sliceDelayMs === undefined ? {} : { snapshotSliceDelayMs: options.sliceDelayMs }),
       maxPendingProposals: 1000,
       maxPendingReads: 1000,
