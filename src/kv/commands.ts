@@ -224,14 +224,20 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 export function encodeCommand(command: KvCommand, limits: KvLimits = DEFAULT_KV_LIMITS): Uint8Array {
   const parsed = parseCommand(command, limits);
   if (isKvError(parsed)) throw toConcordError(parsed);
-  return packr.pack(parsed);
+  // A copy of its own: pack() returns a view of the buffer every Packr in the process shares
+  // (msgpackr's is module-wide), grown to tens of KiB by peer frames and WAL records. As a log
+  // entry the view kept that whole buffer alive until a snapshot: about 2 KiB per put on a
+  // leader (heap snapshots, docs/performance.md).
+  return Uint8Array.prototype.slice.call(packr.pack(parsed));
 }
 
 /** A log entry's command, or the invalid_argument / payload_too_large result it earns. */
 export function decodeCommand(data: Uint8Array, limits: KvLimits = DEFAULT_KV_LIMITS): KvCommand | KvErrorResult {
   let decoded: unknown;
   try {
-    decoded = packr.unpack(data);
+    // A view of its own: msgpackr caches a DataView on the array it decodes, and `data` is the
+    // log's entry, kept until a snapshot covers it; the view and its DataView die young.
+    decoded = packr.unpack(data.subarray());
   } catch {
     // msgpackr's messages may vary by version or native addon; the result must not.
     return kvError('invalid_argument', 'command is not valid msgpack');

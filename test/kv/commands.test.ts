@@ -49,6 +49,23 @@ describe('encodeCommand / decodeCommand', () => {
     for (const command of commands) expect(decodeCommand(encodeCommand(command))).toEqual(command);
   });
 
+  // The bytes decoded are a log entry's, kept until a snapshot covers them: decoding must not
+  // hang anything on them (msgpackr caches a DataView on the array it decodes).
+  it('adds no property to the bytes it decodes', () => {
+    const data = encodeCommand({ proposedAtMs: 1, body: { type: 'put', key: 'a', value: 'v' } });
+    const ownBefore = Reflect.ownKeys(data).length;
+    expect(isKvError(decodeCommand(data))).toBe(false);
+    expect(Reflect.ownKeys(data)).toHaveLength(ownBefore);
+  });
+
+  // msgpackr packs into one buffer shared by every Packr in the process; a log entry that is a
+  // view of it keeps all of it alive (peer frames grow it to tens of KiB).
+  it('encodes into bytes of their own, not a view of a shared buffer', () => {
+    new Packr({ useRecords: false }).pack({ frame: new Uint8Array(100_000) });
+    const data = encodeCommand({ proposedAtMs: 1, body: { type: 'put', key: 'a', value: 'v' } });
+    expect(data.buffer.byteLength).toBe(data.byteLength);
+  });
+
   it('gives invalid_argument for garbage bytes, never throwing', () => {
     for (const bytes of [[], [0xc1], [0xff, 0x00], [0x93, 1, 2], [0xd9]]) {
       const decoded = decodeCommand(new Uint8Array(bytes));

@@ -168,3 +168,44 @@ describe('batch encoding under the frame limit', () => {
     expect(messagesOf(frames.flatMap((frame) => decodeAll(frame)))).toHaveLength(1);
   });
 });
+
+describe('decoded bytes and the memory they keep', () => {
+  /** An append of `count` entries of `size` bytes each, every byte of entry i equal to i + 1. */
+  function appendOf(count: number, size: number): Message {
+    const entries = Array.from({ length: count }, (_, i) => ({
+      term: 7, index: 10 + i, type: 'normal' as const, data: new Uint8Array(size).fill(i + 1),
+    }));
+    return { ...SAMPLE_MESSAGES.append, entries } as Message;
+  }
+
+  /** Decodes the append in `frame` from inside a larger chunk, then overwrites the whole chunk. */
+  function decodeThenClobber(frame: Buffer): Uint8Array[] {
+    const chunk = Buffer.concat([frame, encodeMessageFrame([SAMPLE_MESSAGES.vote])]);
+    const [decoded] = messagesOf(decodeAll(chunk))[0]!;
+    chunk.fill(0xee);
+    if (decoded?.type !== 'append') throw new Error('expected an append');
+    return decoded.entries.map((entry) => entry.data);
+  }
+
+  // The log keeps entries until a snapshot covers them: a view of the socket's chunk would keep
+  // the chunk (and the frames beside it) alive, and see it change if the buffer were reused.
+  it('entry data never aliases the received chunk, in a small frame or a large one', () => {
+    for (const [count, size] of [[3, 100], [3, 600_000]] as const) {
+      const data = decodeThenClobber(encodeMessageFrame([appendOf(count, size)]));
+      data.forEach((bytes, i) => {
+        expect(bytes.length).toBe(size);
+        expect(bytes.every((byte) => byte === i + 1)).toBe(true);
+      });
+    }
+  });
+
+  it('a small frame\'s entries share one exact copy of its payload; a large frame\'s are copied apart', () => {
+    const smallFrame = encodeMessageFrame([appendOf(4, 100)]);
+    const small = decodeThenClobber(smallFrame);
+    expect(new Set(small.map((bytes) => bytes.buffer)).size).toBe(1);
+    expect(small[0]!.buffer.byteLength).toBe(smallFrame.length - FRAME_HEADER_BYTES);
+    const large = decodeThenClobber(encodeMessageFrame([appendOf(3, 600_000)]));
+    expect(new Set(large.map((bytes) => bytes.buffer)).size).toBe(3);
+    for (const bytes of large) expect(bytes.buffer.byteLength).toBe(600_000);
+  });
+});
