@@ -921,3 +921,19 @@ describe('WalStorage: the snapshot data in a file of its own', () => {
     expect(await loadAfterRestart(dataDir)).toEqual({ hardState: hardState(1, 'a', 6), snapshot: snapshot(5, 1), entries: entries(6, 6, 1) });
   });
 });
+
+describe('WalStorage: what a replayed entry keeps alive', () => {
+  // The log keeps a replayed entry until a snapshot covers it: a view of the segment read at
+  // load would keep the whole segment alive, and a copy per entry an ArrayBuffer per entry.
+  it('entries of one record share one exact copy of its payload, apart from the segment', () => {
+    const appended = entries(1, 3, 2);
+    const record = frameRecord({ op: 'none', marker: { index: 0, term: 0 }, hardState: null, entries: appended });
+    const segment = Buffer.concat([record, Buffer.alloc(4096)]);
+    const [payload] = scanSegment(segment).payloads;
+    const decoded = decodeWalRecord(payload!)!.entries;
+    segment.fill(0xee);
+    expect(decoded).toEqual(appended);
+    expect(new Set(decoded.map((stored) => stored.data.buffer)).size).toBe(1);
+    expect(decoded[0]!.data.buffer.byteLength).toBe(payload!.length);
+  });
+});

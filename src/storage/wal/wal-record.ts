@@ -8,7 +8,7 @@
  *   - 'compact' our own snapshot: entries up to the marker are dropped;
  *   - 'install' a snapshot from the leader: the whole log is replaced;
  * then appends entries (any held at or after the first one's index are dropped first) and sets
- * the hard state. The snapshot's data lives in LevelDB; the marker only names it.
+ * the hard state. The snapshot itself is kept apart (snapshot-files.ts); the marker only names it.
  *
  * The payload is a msgpack array [op, markerIndex, markerTerm, hardState | null, entries],
  * a hard state as [term, vote, commit], an entry as [term, index, typeCode, data].
@@ -65,15 +65,18 @@ function decodeEntry(value: unknown): Entry | undefined {
   const [term, index, typeCode, data] = value as unknown[];
   const type = typeof typeCode === 'number' ? ENTRY_TYPES[typeCode] : undefined;
   if (!isIndex(term) || !isIndex(index) || type === undefined || !(data instanceof Uint8Array)) return undefined;
-  // A private copy: msgpackr's bytes are a view of the whole segment, which must not stay alive.
-  return { term, index, type, data: new Uint8Array(data) };
+  return { term, index, type, data };
 }
 
-/** The record in `payload`, or null when it does not have a record's shape. */
+/**
+ * The record in `payload`, or null when it does not have a record's shape. Its entries' bytes
+ * are views of one exact copy of the payload: a view of `payload` would keep the whole segment
+ * it was read from alive, and a copy per entry cost each entry an ArrayBuffer of its own.
+ */
 export function decodeWalRecord(payload: Uint8Array): WalRecord | null {
   let value: unknown;
   try {
-    value = packr.unpack(payload);
+    value = packr.unpack(new Uint8Array(payload));
   } catch {
     return null;
   }
