@@ -228,7 +228,7 @@ export function encodeCommand(command: KvCommand, limits: KvLimits = DEFAULT_KV_
   // (msgpackr's is module-wide), grown to tens of KiB by peer frames and WAL records. As a log
   // entry the view kept that whole buffer alive until a snapshot: about 2 KiB per put on a
   // leader (heap snapshots, docs/performance.md).
-  return Uint8Array.prototype.slice.call(packr.pack(parsed));
+  return new Uint8Array(packr.pack(parsed));
 }
 
 /** A log entry's command, or the invalid_argument / payload_too_large result it earns. */
