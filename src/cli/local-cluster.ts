@@ -156,16 +156,23 @@ function banner(nodes: readonly LocalNode[], leaderId: string, tls: LocalCluster
 }
 
 export async function runLocalCluster(argv: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      'data-dir': { type: 'string', default: 'data' },
-      'log-level': { type: 'string', default: 'info' },
-      tls: { type: 'boolean', default: false },
-      'base-port': { type: 'string', default: String(DEFAULT_BASE_PORT) },
-    },
-    strict: true,
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        'data-dir': { type: 'string', default: 'data' },
+        'log-level': { type: 'string', default: 'info' },
+        tls: { type: 'boolean', default: false },
+        'base-port': { type: 'string', default: String(DEFAULT_BASE_PORT) },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    // node:util's parseArgs names the flag (unknown option, missing value, stray argument).
+    process.stderr.write(`concord local-cluster: ${error instanceof Error ? error.message : String(error)}\n\nRun \`concord local-cluster --help\` for the flags.\n`);
+    return 2;
+  }
   const dataRoot = values['data-dir'];
   const logLevel = values['log-level'];
   const basePort = Number(values['base-port']);

@@ -10,27 +10,7 @@ import { clientCommandsHelp, isClientCommand, runClientCommand } from './client-
 import { hoistGlobalFlags, runCommand } from './common.ts';
 import { RUNTIME } from './runtime.ts';
 
-const USAGE = `usage: concord <command> [flags]     (\`concord <command> --help\` for each)
-
-commands:
-  serve          run one node (flags below, each also settable as CONCORD_<FLAG>)
-  local-cluster  run three nodes on loopback (what \`npm start\` runs); Ctrl-C stops them
-                 (--tls: with TLS, certificates made in the data dir)
-  certs          write a development CA and node and client certificates
-                 (certs --out DIR --nodes ID,... [--hosts H,...] [--force] [--json])
-  version        print the version
-  help           print this help
-
-client commands (global flags: --endpoints URL,... --token TOKEN --json --timeout-ms N --help;
-  for https:// endpoints --cacert FILE, and --cert FILE --key FILE for client certificates):
-${clientCommandsHelp()}
-
-exit codes: 0 ok, 1 other error, 2 usage, 3 not found, 4 conflict (compare failed, stale
-token, locked, a membership change the cluster's state refuses), 5 unavailable or timeout,
-6 lease/lock lost, 7 backup file corrupt or truncated, 8 unauthenticated or permission
-denied, 130 interrupted while waiting.
-
-concord serve flags:
+const SERVE_FLAGS = `concord serve flags:
   --id ID                       this node's id (required)
   --data-dir DIR                where the node keeps its log and snapshots (required)
   --listen-client HOST:PORT     the HTTP API (required)
@@ -65,14 +45,38 @@ concord serve flags:
                                 the first admin's token (user root), used while no admin exists
   --token-rate-limit N          requests per second per token on this node (default 1000;
                                 0 = unlimited); beyond it 429 overloaded
+`;
 
-concord local-cluster flags:
+const LOCAL_CLUSTER_FLAGS = `concord local-cluster flags:
   --data-dir DIR                parent of node1..node3 (default ./data)
   --log-level LEVEL             passed to every node (default info)
   --tls                         HTTPS with client certificates and peer mutual TLS; makes
                                 development certificates in <data-dir>/certs if absent
   --base-port N                 clients on N+1..N+3, peers on N+101..N+103 (default 7000)
 `;
+
+const USAGE = `usage: concord <command> [flags]     (\`concord <command> --help\` for each)
+
+commands:
+  serve          run one node (flags below, each also settable as CONCORD_<FLAG>)
+  local-cluster  run three nodes on loopback (what \`npm start\` runs); Ctrl-C stops them
+                 (--tls: with TLS, certificates made in the data dir)
+  certs          write a development CA and node and client certificates
+                 (certs --out DIR --nodes ID,... [--hosts H,...] [--force] [--json])
+  version        print the version
+  help           print this help
+
+client commands (global flags: --endpoints URL,... --token TOKEN --json --timeout-ms N --help;
+  for https:// endpoints --cacert FILE, and --cert FILE --key FILE for client certificates):
+${clientCommandsHelp()}
+
+exit codes: 0 ok, 1 other error, 2 usage, 3 not found, 4 conflict (compare failed, stale
+token, locked, a membership change the cluster's state refuses), 5 unavailable or timeout,
+6 lease/lock lost, 7 backup file corrupt or truncated, 8 unauthenticated or permission
+denied, 130 interrupted while waiting.
+
+${SERVE_FLAGS}
+${LOCAL_CLUSTER_FLAGS}`;
 
 function version(): string {
   const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -81,13 +85,22 @@ function version(): string {
   return packageJson.version;
 }
 
+/** `concord serve --help`, `concord local-cluster -h`: the node commands' own flags. */
+function asksForHelp(argv: readonly string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
+
 async function serve(argv: readonly string[]): Promise<number> {
+  if (asksForHelp(argv)) {
+    process.stdout.write(SERVE_FLAGS);
+    return 0;
+  }
   let options;
   try {
     options = parseServeOptions(argv, process.env);
   } catch (error) {
     if (!(error instanceof ConcordError)) throw error;
-    process.stderr.write(`concord serve: ${error.message}\n\nRun \`concord help\` for the flags.\n`);
+    process.stderr.write(`concord serve: ${error.message}\n\nRun \`concord serve --help\` for the flags.\n`);
     return 2;
   }
   const { makeLogger, runServe } = await import('./serve.ts');
@@ -109,6 +122,10 @@ async function main(argv: readonly string[]): Promise<number> {
     case 'serve':
       return serve(rest);
     case 'local-cluster': {
+      if (asksForHelp(rest)) {
+        process.stdout.write(LOCAL_CLUSTER_FLAGS);
+        return 0;
+      }
       const { runLocalCluster } = await import('./local-cluster.ts');
       return runLocalCluster(rest);
     }
